@@ -1,0 +1,79 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// config is tracegate's whole configuration, read from TRACEGATE_* variables.
+// These are the only env tags in the repository.
+type config struct {
+	ListenAddr string     `env:"LISTEN_ADDR" envDefault:":8080"`
+	LogLevel   slog.Level `env:"LOG_LEVEL" envDefault:"info"`
+
+	TempoURL              string        `env:"TEMPO_URL,required"`
+	TempoTimeout          time.Duration `env:"TEMPO_TIMEOUT" envDefault:"10s"`
+	TempoMaxResponseBytes int64         `env:"TEMPO_MAX_RESPONSE_BYTES" envDefault:"67108864"`
+
+	JWKSURL         string   `env:"JWKS_URL,required"`
+	JWTAlgorithms   []string `env:"JWT_ALGORITHMS" envDefault:"RS256,PS256,ES256,EdDSA"`
+	JWTIssuer       string   `env:"JWT_ISSUER"`
+	JWTAudience     string   `env:"JWT_AUDIENCE"`
+	TenantClaim     string   `env:"TENANT_CLAIM" envDefault:"tenant_id"`
+	TenantAttribute string   `env:"TENANT_ATTRIBUTE"`
+
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+}
+
+const envPrefix = "TRACEGATE_"
+
+// parseConfig reads the configuration from environ. It reports every bad or
+// missing setting, one line each.
+func parseConfig(environ map[string]string) (config, error) {
+	cfg, err := env.ParseAsWithOptions[config](env.Options{Environment: environ, Prefix: envPrefix})
+	var lines []string
+	var agg env.AggregateError
+	if errors.As(err, &agg) {
+		for _, e := range agg.Errors {
+			lines = append(lines, e.Error())
+		}
+	} else if err != nil {
+		lines = append(lines, err.Error())
+	}
+	lines = append(lines, cfg.check()...)
+	if len(lines) > 0 {
+		return config{}, fmt.Errorf("invalid configuration:\n  %s", strings.Join(lines, "\n  "))
+	}
+	return cfg, nil
+}
+
+// check validates what the env library cannot.
+func (c config) check() []string {
+	var bad []string
+	for name, u := range map[string]string{"TEMPO_URL": c.TempoURL, "JWKS_URL": c.JWKSURL} {
+		if u == "" {
+			continue // already reported as missing
+		}
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			bad = append(bad, fmt.Sprintf("%s%s: %q is not an absolute http(s) URL", envPrefix, name, u))
+		}
+	}
+	if c.TempoTimeout <= 0 {
+		bad = append(bad, envPrefix+"TEMPO_TIMEOUT: must be positive")
+	}
+	if c.TempoMaxResponseBytes <= 0 {
+		bad = append(bad, envPrefix+"TEMPO_MAX_RESPONSE_BYTES: must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad = append(bad, envPrefix+"SHUTDOWN_TIMEOUT: must be positive")
+	}
+	slices.Sort(bad)
+	return bad
+}

@@ -1,0 +1,132 @@
+// Command tracegate serves traces from Grafana Tempo to web frontends, one
+// tenant at a time, for callers holding a verified JWT.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/tracegate/tracegate/gen/api"
+	"github.com/tracegate/tracegate/internal/auth"
+	"github.com/tracegate/tracegate/internal/httpapi"
+	"github.com/tracegate/tracegate/internal/tempo"
+	"github.com/tracegate/tracegate/internal/traces"
+)
+
+const usage = `usage: tracegate <command>
+
+commands:
+  serve     run the gateway (configured by TRACEGATE_* environment variables)
+  version   print the version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], env.ToMap(os.Environ()), os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "tracegate:", err)
+		os.Exit(1)
+	}
+}
+
+// run is tracegate's whole program, testable: it reads nothing global.
+func run(ctx context.Context, args []string, environ map[string]string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("no command given\n" + usage)
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, environ, stdout)
+	case "version":
+		_, err := fmt.Fprintln(stdout, "tracegate", version())
+		return err
+	case "help", "-h", "--help":
+		_, err := fmt.Fprint(stdout, usage)
+		return err
+	}
+	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+}
+
+// version is tracegate's version: the version of the API contract it was
+// built from, so the two can never disagree.
+func version() string {
+	spec, err := api.GetSwagger()
+	if err != nil {
+		return "unknown"
+	}
+	return spec.Info.Version
+}
+
+func serve(ctx context.Context, environ map[string]string, stdout io.Writer) error {
+	cfg, err := parseConfig(environ)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	verifier, err := auth.NewVerifier(ctx, auth.Config{
+		JWKSURL:     cfg.JWKSURL,
+		Algorithms:  cfg.JWTAlgorithms,
+		Issuer:      cfg.JWTIssuer,
+		Audience:    cfg.JWTAudience,
+		TenantClaim: cfg.TenantClaim,
+	}, &http.Client{Timeout: 10 * time.Second}, logger)
+	if err != nil {
+		return err
+	}
+	upstream, err := tempo.New(cfg.TempoURL, &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		cfg.TempoTimeout, cfg.TempoMaxResponseBytes)
+	if err != nil {
+		return err
+	}
+	repo := traces.NewRepository(upstream, cfg.TenantAttribute, logger)
+	handler, err := httpapi.New(repo, verifier.Middleware(), logger)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.InfoContext(ctx, "listening", slog.String("addr", ln.Addr().String()), slog.String("version", version()),
+		slog.String("tempo_url", cfg.TempoURL))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancelShutdown()
+	logger.Info("shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tracegate/tracegate/gen/api"
+	"github.com/tracegate/tracegate/internal/traces"
+)
+
+// retryAfterSeconds is sent with every 429.
+const retryAfterSeconds = "5"
+
+// problemFor maps an error to a status and a detail that is safe to show: the
+// one table of tracegate's error contract.
+func problemFor(err error) (status int, detail string) {
+	var (
+		qe *traces.QueryError
+		he *echo.HTTPError
+	)
+	switch {
+	case errors.Is(err, traces.ErrInvalidID):
+		return http.StatusBadRequest, "invalid trace id: must be 1 to 32 hexadecimal characters"
+	case errors.As(err, &qe):
+		return http.StatusBadRequest, qe.Error()
+	case errors.Is(err, traces.ErrNotFound):
+		return http.StatusNotFound, "trace not found"
+	case errors.Is(err, traces.ErrRateLimited):
+		return http.StatusTooManyRequests, "Tempo is overloaded; retry later"
+	case errors.Is(err, traces.ErrUpstream):
+		return http.StatusBadGateway, "Tempo answered with an error"
+	case errors.Is(err, traces.ErrUnavailable):
+		return http.StatusServiceUnavailable, "Tempo is unreachable"
+	case errors.Is(err, traces.ErrTimeout):
+		return http.StatusGatewayTimeout, "Tempo did not answer in time"
+	case errors.As(err, &he): // auth middleware, request validator, router
+		if msg, ok := he.Message.(string); ok && he.Code < http.StatusInternalServerError {
+			return he.Code, msg
+		}
+		return he.Code, http.StatusText(he.Code)
+	}
+	return http.StatusInternalServerError, "internal error"
+}
+
+// errorHandler is Echo's HTTPErrorHandler: every error of every route is
+// rendered here as application/problem+json, and errors worth an operator's
+// attention (5xx) are logged here, once.
+func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		req, res := c.Request(), c.Response()
+		status, detail := problemFor(err)
+		if status >= http.StatusInternalServerError {
+			logger.ErrorContext(req.Context(), "request failed",
+				slog.String("route", c.Path()),
+				slog.Int("status", status),
+				slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),
+				slog.Any("error", err))
+		}
+		if res.Committed {
+			return
+		}
+		if status == http.StatusTooManyRequests {
+			res.Header().Set("Retry-After", retryAfterSeconds)
+		}
+		instance := res.Header().Get(echo.HeaderXRequestID)
+		body, mErr := json.Marshal(api.Problem{
+			Type:     "about:blank",
+			Title:    http.StatusText(status),
+			Status:   status,
+			Detail:   &detail,
+			Instance: &instance,
+		})
+		if mErr != nil {
+			body = fmt.Appendf(nil, `{"type":"about:blank","title":%q,"status":%d}`, http.StatusText(status), status)
+		}
+		res.Header().Set(echo.HeaderContentType, "application/problem+json")
+		res.WriteHeader(status)
+		if req.Method != http.MethodHead {
+			_, _ = res.Write(body)
+		}
+	}
+}

@@ -1,0 +1,165 @@
+// Package httpapi is tracegate's HTTP surface: it implements the strict-server
+// interface generated from openapi.yaml, wires authentication and the OpenAPI
+// request validator in front of it, and renders every error as RFC 9457
+// problem+json in one place.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	oapimw "github.com/oapi-codegen/echo-middleware"
+
+	"github.com/tracegate/tracegate/gen/api"
+	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/traces"
+)
+
+// TraceReader is what the trace handlers need; traces.Repository implements it.
+type TraceReader interface {
+	// Trace returns trace id of tenant t; see traces.Repository.Trace for the
+	// error contract.
+	Trace(ctx context.Context, t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error)
+}
+
+// Server implements api.StrictServerInterface.
+type Server struct {
+	traces TraceReader
+}
+
+var _ api.StrictServerInterface = (*Server)(nil)
+
+// errNoTenant means the authentication middleware did not run for a route that
+// needs a tenant: a wiring bug, answered 500 (fail closed).
+var errNoTenant = errors.New("no tenant in request context")
+
+// New returns the HTTP handler of tracegate. authenticate runs on every route
+// whose operation in openapi.yaml does not declare `security: []`, before the
+// request is validated against the spec, so an unauthenticated request is
+// answered 401 whatever its parameters.
+func New(tr TraceReader, authenticate echo.MiddlewareFunc, logger *slog.Logger) (*echo.Echo, error) {
+	spec, err := api.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded spec: %w", err)
+	}
+	public := publicRoutes(spec)
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(logger)
+
+	e.Use(requestID, securityHeaders, middleware.Recover())
+	e.Use(skip(public, authenticate))
+	e.Use(skip(public, oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
+		// Authentication already ran (tracegate's own middleware above).
+		Options:               openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		ErrorHandler:          validationError,
+		SilenceServersWarning: true,
+	})))
+
+	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr}, nil))
+	return e, nil
+}
+
+// publicRoutes lists, as Echo route keys, the operations that openapi.yaml
+// marks `security: []`. Everything else requires a token (fail closed).
+func publicRoutes(spec *openapi3.T) map[string]bool {
+	public := map[string]bool{}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Security != nil && len(*op.Security) == 0 {
+				public[method+" "+echoPath(path)] = true
+			}
+		}
+	}
+	return public
+}
+
+// echoPath turns an OpenAPI path template into Echo's form: {id} -> :id.
+func echoPath(p string) string {
+	p = strings.ReplaceAll(p, "{", ":")
+	return strings.ReplaceAll(p, "}", "")
+}
+
+// skip runs mw except on the routes in public. It keys on the matched route,
+// not on a path prefix, so an unknown route is never public.
+func skip(public map[string]bool, mw echo.MiddlewareFunc) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		withMW := mw(next)
+		return func(c echo.Context) error {
+			if public[c.Request().Method+" "+c.Path()] {
+				return next(c)
+			}
+			return withMW(c)
+		}
+	}
+}
+
+// requestID honours a well-formed incoming X-Request-Id and otherwise makes one.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !validRequestID(id) {
+			var b [16]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '-' || r == '_' || r == '.' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// securityHeaders marks every response as private to the token that asked.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Vary", "Authorization")
+		h.Set("X-Content-Type-Options", "nosniff")
+		return next(c)
+	}
+}
+
+// validationError turns the OpenAPI validator's error into a short message
+// naming the parameter, without echoing the caller's value.
+func validationError(_ echo.Context, err *echo.HTTPError) error {
+	var re *openapi3filter.RequestError
+	if !errors.As(err.Internal, &re) || re.Parameter == nil {
+		return err
+	}
+	reason := re.Reason
+	var se *openapi3.SchemaError
+	switch {
+	case errors.As(re.Err, &se):
+		reason = se.Reason
+	case re.Err != nil:
+		reason = re.Err.Error()
+	}
+	return &echo.HTTPError{
+		Code:     http.StatusBadRequest,
+		Message:  fmt.Sprintf("invalid %s parameter %q: %s", re.Parameter.In, re.Parameter.Name, reason),
+		Internal: err,
+	}
+}

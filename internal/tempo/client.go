@@ -1,0 +1,154 @@
+// Package tempo is the adapter between tracegate's domain and Grafana Tempo's
+// HTTP API. It implements traces.Upstream with the generated gen/tempoapi
+// client, sets X-Scope-OrgID from the caller's tenant on every request it
+// builds (nothing of the incoming request is forwarded), and turns Tempo's
+// statuses into traces sentinels.
+package tempo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/tracegate/tracegate/gen/tempoapi"
+	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/traces"
+)
+
+var _ traces.Upstream = (*Client)(nil)
+
+// Client reads from one Tempo query frontend.
+type Client struct {
+	api      *tempoapi.Client
+	timeout  time.Duration
+	maxBytes int64
+}
+
+// New returns a Client for the Tempo at baseURL (e.g. http://tempo:3200).
+// Every call is bounded by timeout, and a response body larger than maxBytes
+// (after decompression) is refused.
+func New(baseURL string, httpClient *http.Client, timeout time.Duration, maxBytes int64) (*Client, error) {
+	c, err := tempoapi.NewClient(baseURL, tempoapi.WithHTTPClient(httpClient))
+	if err != nil {
+		return nil, fmt.Errorf("tempo client: %w", err)
+	}
+	return &Client{api: c, timeout: timeout, maxBytes: maxBytes}, nil
+}
+
+// Trace implements traces.Upstream. It asks Tempo's v2 endpoint for protobuf
+// (measured about 2.5× cheaper for Tempo than its JSON, and decoded here
+// without an intermediate JSON step) and maps Tempo's empty-trace 200 to
+// traces.ErrNotFound.
+func (c *Client) Trace(ctx context.Context, t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	params := &tempoapi.GetTraceV2Params{XScopeOrgID: t.String()}
+	if !r.IsZero() {
+		params.Start, params.End = &r.Start, &r.End
+	}
+	resp, err := c.api.GetTraceV2(ctx, id.String(), params, acceptProtobuf)
+	if err != nil {
+		return traces.Trace{}, transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+
+	body, err := c.readBody(ctx, resp)
+	if err != nil {
+		return traces.Trace{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return traces.Trace{}, statusError(resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/protobuf") {
+		return traces.Trace{}, fmt.Errorf("%w: unexpected content type %q", traces.ErrUpstream, ct)
+	}
+	tr, err := decodeTraceByID(body)
+	if err != nil {
+		return traces.Trace{}, fmt.Errorf("%w: decode trace: %w", traces.ErrUpstream, err)
+	}
+	if tr.Spans.ResourceSpans().Len() == 0 {
+		return traces.Trace{}, traces.ErrNotFound
+	}
+	tr.ID = id
+	return tr, nil
+}
+
+func acceptProtobuf(_ context.Context, req *http.Request) error {
+	req.Header.Set("Accept", "application/protobuf")
+	return nil
+}
+
+// readBody reads at most maxBytes of the (already decompressed) body.
+func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 && resp.ContentLength <= c.maxBytes {
+		buf.Grow(int(resp.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, c.maxBytes+1))
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	if n > c.maxBytes {
+		return nil, fmt.Errorf("%w: response larger than %d bytes", traces.ErrUpstream, c.maxBytes)
+	}
+	return buf.Bytes(), nil
+}
+
+// transportError classifies an error that happened before or while reading a
+// response: our deadline is a timeout, anything else means Tempo is unreachable.
+func transportError(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", traces.ErrTimeout, err)
+	}
+	return fmt.Errorf("%w: %w", traces.ErrUnavailable, err)
+}
+
+// apiTimeoutBody is what Tempo's query frontend answers (503) when its own
+// api_timeout expires.
+const apiTimeoutBody = "unable to process request in the configured timeout"
+
+// statusError maps a non-200 Tempo status to a domain error. Only Tempo's 400
+// text is kept for the caller (as one sanitised line): it explains what was
+// wrong with the query. Every other body is kept for logs only.
+func statusError(code int, body []byte) error {
+	text := oneLine(body)
+	switch {
+	case code == http.StatusBadRequest:
+		return &traces.QueryError{Reason: text}
+	case code == http.StatusNotFound:
+		return traces.ErrNotFound
+	case code == http.StatusTooManyRequests:
+		return fmt.Errorf("%w: %s", traces.ErrRateLimited, text)
+	case code == http.StatusGatewayTimeout,
+		code == http.StatusServiceUnavailable && strings.HasPrefix(text, apiTimeoutBody):
+		return fmt.Errorf("%w: status %d: %s", traces.ErrTimeout, code, text)
+	case code == http.StatusServiceUnavailable:
+		return fmt.Errorf("%w: status %d: %s", traces.ErrUnavailable, code, text)
+	default:
+		return fmt.Errorf("%w: status %d: %s", traces.ErrUpstream, code, text)
+	}
+}
+
+// oneLine returns the first line of a plain-text body, printable characters
+// only, at most 200 bytes.
+func oneLine(b []byte) string {
+	const maxLen = 200
+	s, _, _ := strings.Cut(string(b), "\n")
+	s = strings.Map(func(r rune) rune {
+		if r == unicode.ReplacementChar || !unicode.IsPrint(r) {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > maxLen {
+		s = s[:maxLen]
+	}
+	return strings.TrimSpace(s)
+}

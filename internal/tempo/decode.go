@@ -1,0 +1,77 @@
+package tempo
+
+import (
+	"fmt"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/tracegate/tracegate/internal/traces"
+)
+
+// Field numbers of tempopb.TraceByIDResponse (Tempo pkg/tempopb/tempo.proto).
+const (
+	fieldTrace   = 1 // Trace: wire-identical to OTLP TracesData
+	fieldStatus  = 3 // PartialStatus: 0 COMPLETE, 1 PARTIAL
+	fieldMessage = 4 // string
+)
+
+const statusPartial = 1
+
+var unmarshaler ptrace.ProtoUnmarshaler
+
+// decodeTraceByID decodes Tempo's v2 protobuf answer. Unknown fields (such as
+// metrics) are skipped, as protobuf readers must.
+func decodeTraceByID(b []byte) (traces.Trace, error) {
+	var (
+		traceBytes []byte
+		tr         traces.Trace
+	)
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return traces.Trace{}, protowire.ParseError(n)
+		}
+		b = b[n:]
+		switch {
+		case num == fieldTrace && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return traces.Trace{}, protowire.ParseError(n)
+			}
+			// A repeated message field may legally arrive in several pieces.
+			traceBytes = append(traceBytes, v...)
+			b = b[n:]
+		case num == fieldStatus && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return traces.Trace{}, protowire.ParseError(n)
+			}
+			tr.Partial = v == statusPartial
+			b = b[n:]
+		case num == fieldMessage && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return traces.Trace{}, protowire.ParseError(n)
+			}
+			if len(v) > 0 {
+				tr.Warnings = append(tr.Warnings, string(v))
+			}
+			b = b[n:]
+		case num == fieldTrace || num == fieldStatus || num == fieldMessage:
+			return traces.Trace{}, fmt.Errorf("field %d has wire type %d", num, typ)
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return traces.Trace{}, protowire.ParseError(n)
+			}
+			b = b[n:]
+		}
+	}
+	spans, err := unmarshaler.UnmarshalTraces(traceBytes)
+	if err != nil {
+		return traces.Trace{}, fmt.Errorf("trace: %w", err)
+	}
+	tr.Spans = spans
+	return tr, nil
+}

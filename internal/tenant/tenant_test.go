@@ -1,0 +1,69 @@
+package tenant_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tracegate/tracegate/internal/tenant"
+)
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		in    string
+		valid bool
+	}{
+		{"simple", "acme", true},
+		{"every allowed punctuation", "a!-_.*'()Z9", true},
+		{"max length", strings.Repeat("a", 150), true},
+		{"single dot inside", "a.b", true},
+		{"three dots", "...", true},
+		{"empty", "", false},
+		{"too long", strings.Repeat("a", 151), false},
+		{"dot", ".", false},
+		{"dotdot", "..", false},
+		{"federation separator", "acme|globex", false},
+		{"metadata separator", "acme:x", false},
+		{"slash", "ac/me", false},
+		{"space", "ac me", false},
+		{"non-ascii", "acmé", false},
+		{"control character", "acme\n", false},
+		{"nul", "acme\x00", false},
+		{"comma", "a,b", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := tenant.Parse(tc.in)
+			if tc.valid {
+				if err != nil || got.String() != tc.in {
+					t.Fatalf("Parse(%q) = %q, %v; want valid", tc.in, got, err)
+				}
+				return
+			}
+			if !errors.Is(err, tenant.ErrInvalid) {
+				t.Fatalf("Parse(%q) error = %v; want ErrInvalid", tc.in, err)
+			}
+			if got != "" {
+				t.Fatalf("Parse(%q) returned %q with an error", tc.in, got)
+			}
+		})
+	}
+}
+
+func TestContext(t *testing.T) {
+	t.Parallel()
+	if _, ok := tenant.FromContext(context.Background()); ok {
+		t.Fatal("empty context reported a tenant")
+	}
+	ctx := tenant.NewContext(context.Background(), "acme")
+	if got, ok := tenant.FromContext(ctx); !ok || got != "acme" {
+		t.Fatalf("FromContext = %q, %v; want acme, true", got, ok)
+	}
+	if _, ok := tenant.FromContext(tenant.NewContext(context.Background(), "")); ok {
+		t.Fatal("empty tenant reported as present")
+	}
+}
