@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"slices"
 
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
 	"github.com/tracegate/tracegate/internal/tenant"
 )
 
@@ -44,7 +46,7 @@ func (r *Repository) Trace(ctx context.Context, t tenant.ID, id ID, tr TimeRange
 	if err != nil {
 		return Trace{}, fmt.Errorf("get trace %s: %w", id, err)
 	}
-	if trace.Spans.ResourceSpans().Len() == 0 {
+	if trace.Spans == (ptrace.Traces{}) || trace.Spans.ResourceSpans().Len() == 0 {
 		return Trace{}, fmt.Errorf("get trace %s: %w", id, ErrNotFound)
 	}
 	if r.attribute != "" {

@@ -1,0 +1,329 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/tracegate/tracegate/internal/devauth"
+)
+
+// fakeTempo serves /api/v2/traces/{id} in protobuf from the OTLP files that
+// were ingested into the real Tempo the fixtures were recorded from
+// (testdata/tempo/ingested, tenant = file prefix), and records what it was sent.
+type fakeTempo struct {
+	traces map[string]map[string][]byte // tenant -> trace id -> TracesData
+
+	mu       sync.Mutex
+	requests []*http.Request
+}
+
+func newFakeTempo(t *testing.T) *httptest.Server {
+	t.Helper()
+	ft := &fakeTempo{traces: map[string]map[string][]byte{}}
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "tempo", "ingested", "*-*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no ingested traces: %v", err)
+	}
+	for _, f := range files {
+		tenant, _, _ := strings.Cut(filepath.Base(f), "-")
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(b)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		id := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).TraceID().String()
+		pb, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ft.traces[tenant] == nil {
+			ft.traces[tenant] = map[string][]byte{}
+		}
+		ft.traces[tenant][id] = pb
+	}
+	srv := httptest.NewServer(ft)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func (ft *fakeTempo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ft.mu.Lock()
+	ft.requests = append(ft.requests, r.Clone(context.Background()))
+	ft.mu.Unlock()
+	org := r.Header.Get("X-Scope-OrgID")
+	if org == "" {
+		http.Error(w, "no org id", http.StatusUnauthorized)
+		return
+	}
+	id, ok := strings.CutPrefix(r.URL.Path, "/api/v2/traces/")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	body := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), ft.traces[org][id])
+	w.Header().Set("Content-Type", "application/protobuf")
+	_, _ = w.Write(body)
+}
+
+// syncBuffer collects run's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startTracegate runs the real program (run) with environ and returns its base
+// URL and output; it stops when the test ends.
+func startTracegate(t *testing.T, environ map[string]string) (string, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, environ, out) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(out.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				return "http://" + line.Addr, out
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run returned early: %v\n%s", err, out)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("tracegate did not start:\n%s", out)
+	return "", nil
+}
+
+func get(t *testing.T, url, token string, header map[string]string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, body
+}
+
+// TestEndToEnd drives the whole binary path: config from an environ map, JWKS
+// over HTTP, tokens really signed, Tempo over HTTP.
+func TestEndToEnd(t *testing.T) {
+	iss, err := devauth.NewIssuer("http://idp.test", "tracegate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := httptest.NewServer(iss.JWKS())
+	t.Cleanup(jwks.Close)
+	tempoSrv := newFakeTempo(t)
+	ft := tempoSrv.Config.Handler.(*fakeTempo)
+
+	base, logs := startTracegate(t, map[string]string{
+		"TRACEGATE_LISTEN_ADDR":      "127.0.0.1:0",
+		"TRACEGATE_TEMPO_URL":        tempoSrv.URL,
+		"TRACEGATE_JWKS_URL":         jwks.URL,
+		"TRACEGATE_JWT_ISSUER":       "http://idp.test",
+		"TRACEGATE_JWT_AUDIENCE":     "tracegate",
+		"TRACEGATE_TENANT_ATTRIBUTE": "tenant.id",
+	})
+	token := func(tenant string) string {
+		tok, err := iss.Token("user@"+tenant, time.Hour, map[string]any{"tenant_id": tenant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	acme, globex := token("acme"), token("globex")
+
+	t.Run("own trace is returned whole", func(t *testing.T) {
+		status, _, body := get(t, base+"/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736", acme, nil)
+		if status != http.StatusOK {
+			t.Fatalf("status %d: %s", status, body)
+		}
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(body)
+		if err != nil || td.SpanCount() != 9 {
+			t.Fatalf("spans %d, err %v", td.SpanCount(), err)
+		}
+	})
+	t.Run("short upper-case id", func(t *testing.T) {
+		status, _, body := get(t, base+"/api/v1/traces/A1B2C3D4E5F6071", acme, nil)
+		if status != http.StatusOK || !strings.Contains(string(body), `"traceId":"00000000000000000a1b2c3d4e5f6071"`) {
+			t.Fatalf("status %d: %.200s", status, body)
+		}
+	})
+	t.Run("another tenant's trace is 404", func(t *testing.T) {
+		status, _, body := get(t, base+"/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736", globex, nil)
+		if status != http.StatusNotFound {
+			t.Fatalf("status %d: %s", status, body)
+		}
+	})
+	t.Run("mis-routed trace is caught by the attribute check", func(t *testing.T) {
+		status, _, body := get(t, base+"/api/v1/traces/d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60", acme, nil)
+		if status != http.StatusNotFound {
+			t.Fatalf("status %d: %s", status, body)
+		}
+		if !strings.Contains(logs.String(), "tenant attribute check") {
+			t.Error("no warning logged for the mis-routed trace")
+		}
+	})
+	t.Run("unknown id is 404", func(t *testing.T) {
+		status, _, _ := get(t, base+"/api/v1/traces/0123456789abcdef0123456789abcdef", acme, nil)
+		if status != http.StatusNotFound {
+			t.Fatalf("status %d", status)
+		}
+	})
+	t.Run("client X-Scope-OrgID is not forwarded", func(t *testing.T) {
+		ft.mu.Lock()
+		ft.requests = nil
+		ft.mu.Unlock()
+		status, _, _ := get(t, base+"/api/v1/traces/5b8efff798038103d269b633813fc700", acme,
+			map[string]string{"X-Scope-OrgID": "globex", "X-Forwarded-For": "1.2.3.4", "Cookie": "s=1"})
+		if status != http.StatusNotFound {
+			t.Fatalf("globex's trace with acme's token and a globex header: status %d", status)
+		}
+		ft.mu.Lock()
+		defer ft.mu.Unlock()
+		if len(ft.requests) != 1 {
+			t.Fatalf("%d Tempo requests", len(ft.requests))
+		}
+		r := ft.requests[0]
+		if got := r.Header.Values("X-Scope-Orgid"); len(got) != 1 || got[0] != "acme" {
+			t.Errorf("Tempo got X-Scope-OrgID %q", got)
+		}
+		for _, h := range []string{"Authorization", "X-Forwarded-For", "Cookie"} {
+			if r.Header.Get(h) != "" {
+				t.Errorf("client header %s reached Tempo", h)
+			}
+		}
+	})
+	t.Run("no token is 401", func(t *testing.T) {
+		status, h, _ := get(t, base+"/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736", "", nil)
+		if status != http.StatusUnauthorized || h.Get("WWW-Authenticate") != `Bearer realm="tracegate"` {
+			t.Fatalf("status %d, WWW-Authenticate %q", status, h.Get("WWW-Authenticate"))
+		}
+	})
+	t.Run("healthz", func(t *testing.T) {
+		if status, _, _ := get(t, base+"/healthz", "", nil); status != http.StatusOK {
+			t.Fatalf("status %d", status)
+		}
+	})
+	if strings.Contains(logs.String(), acme) {
+		t.Error("a token was logged")
+	}
+}
+
+func TestTempoDown(t *testing.T) {
+	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
+	jwks := httptest.NewServer(iss.JWKS())
+	t.Cleanup(jwks.Close)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close() // nothing listens there any more
+	base, _ := startTracegate(t, map[string]string{
+		"TRACEGATE_LISTEN_ADDR": "127.0.0.1:0",
+		"TRACEGATE_TEMPO_URL":   dead.URL,
+		"TRACEGATE_JWKS_URL":    jwks.URL,
+	})
+	tok, _ := iss.Token("u", time.Hour, map[string]any{"tenant_id": "acme"})
+	if status, _, body := get(t, base+"/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736", tok, nil); status != http.StatusServiceUnavailable {
+		t.Fatalf("status %d: %s", status, body)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		environ map[string]string
+		want    []string
+	}{
+		{"nothing set", map[string]string{}, []string{"TRACEGATE_TEMPO_URL", "TRACEGATE_JWKS_URL"}},
+		{"bad values", map[string]string{
+			"TRACEGATE_TEMPO_URL":     "tempo:3200",
+			"TRACEGATE_JWKS_URL":      "https://idp.test/jwks",
+			"TRACEGATE_TEMPO_TIMEOUT": "soon",
+		}, []string{"TRACEGATE_TEMPO_URL", "TRACEGATE_TEMPO_TIMEOUT"}},
+		{"none algorithm", map[string]string{
+			"TRACEGATE_TEMPO_URL":      "http://tempo:3200",
+			"TRACEGATE_JWKS_URL":       "https://idp.test/jwks",
+			"TRACEGATE_JWT_ALGORITHMS": "none",
+		}, []string{"none"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := run(context.Background(), []string{"serve"}, tc.environ, io.Discard)
+			if err == nil {
+				t.Fatal("run succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %s", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestCommands(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	if err := run(context.Background(), []string{"version"}, nil, &out); err != nil || !strings.HasPrefix(out.String(), "tracegate ") {
+		t.Errorf("version: %q, %v", out.String(), err)
+	}
+	if err := run(context.Background(), nil, nil, io.Discard); err == nil {
+		t.Error("no command accepted")
+	}
+	if err := run(context.Background(), []string{"launch"}, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "launch") {
+		t.Errorf("unknown command: %v", err)
+	}
+}

@@ -1,0 +1,522 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracegate/tracegate/internal/auth"
+	"github.com/tracegate/tracegate/internal/devauth"
+	"github.com/tracegate/tracegate/internal/httpapi"
+	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/traces"
+)
+
+const (
+	issuer   = "https://idp.test/"
+	audience = "tracegate"
+)
+
+// readerFunc is a func-field fake of httpapi.TraceReader that counts calls.
+type readerFunc struct {
+	mu    sync.Mutex
+	calls []traces.ID
+	asked []tenant.ID
+	fn    func(t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error)
+}
+
+func (f *readerFunc) Trace(_ context.Context, t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+	f.mu.Lock()
+	f.calls, f.asked = append(f.calls, id), append(f.asked, t)
+	f.mu.Unlock()
+	return f.fn(t, id, r)
+}
+
+func (f *readerFunc) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+// harness is the real httpapi.New behind the real auth middleware, with a JWKS
+// served over HTTP and tokens really signed.
+type harness struct {
+	e      *echo.Echo
+	issuer *devauth.Issuer
+	reader *readerFunc
+	logs   *strings.Builder
+}
+
+func newHarness(t *testing.T, fn func(t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error)) *harness {
+	t.Helper()
+	iss, err := devauth.NewIssuer(issuer, audience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := httptest.NewServer(iss.JWKS())
+	t.Cleanup(jwks.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	logs := &strings.Builder{}
+	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: logs}, nil))
+	v, err := auth.NewVerifier(ctx, auth.Config{JWKSURL: jwks.URL, Issuer: issuer, Audience: audience}, jwks.Client(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := &readerFunc{fn: fn}
+	e, err := httpapi.New(reader, v.Middleware(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{e: e, issuer: iss, reader: reader, logs: logs}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (h *harness) token(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	tok, err := h.issuer.Token("user-1", time.Hour, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// do serves req and checks the answer against openapi.yaml.
+func (h *harness) do(t *testing.T, req *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.e.ServeHTTP(rec, req)
+	spec.check(t, req, rec)
+	for k, want := range map[string]string{
+		"Cache-Control": "no-store", "Vary": "Authorization", "X-Content-Type-Options": "nosniff",
+	} {
+		if got := rec.Header().Get(k); got != want {
+			t.Errorf("%s %s: %s = %q, want %q", req.Method, req.URL, k, got, want)
+		}
+	}
+	if rec.Header().Get("X-Request-Id") == "" {
+		t.Errorf("%s %s: no X-Request-Id", req.Method, req.URL)
+	}
+	return rec
+}
+
+func (h *harness) get(t *testing.T, path, token string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return h.do(t, req)
+}
+
+type problem struct {
+	Type, Title, Detail, Instance string
+	Status                        int
+}
+
+func decodeProblem(t *testing.T, rec *httptest.ResponseRecorder) problem {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q, want application/problem+json", ct)
+	}
+	var p problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Status != rec.Code || p.Type != "about:blank" || p.Title != http.StatusText(rec.Code) {
+		t.Errorf("problem %+v does not match status %d", p, rec.Code)
+	}
+	if p.Instance == "" || p.Instance != rec.Header().Get("X-Request-Id") {
+		t.Errorf("instance %q, X-Request-Id %q", p.Instance, rec.Header().Get("X-Request-Id"))
+	}
+	return p
+}
+
+// checkout loads the 9-span trace that acme ingested into the real Tempo.
+func checkout(t *testing.T) ptrace.Traces {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "tempo", "ingested", "acme-checkout.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return td
+}
+
+const checkoutID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+func TestGetTraceFound(t *testing.T) {
+	t.Parallel()
+	td := checkout(t)
+	h := newHarness(t, func(tn tenant.ID, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{ID: id, Spans: td}, nil
+	})
+	rec := h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, map[string]any{"tenant_id": "acme"}))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("content type %q", ct)
+	}
+	var got struct {
+		TraceID       string            `json:"traceId"`
+		Partial       bool              `json:"partial"`
+		Warnings      []string          `json:"warnings"`
+		ResourceSpans []json.RawMessage `json:"resourceSpans"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.TraceID != checkoutID || got.Partial || got.Warnings == nil || len(got.Warnings) != 0 {
+		t.Errorf("metadata: %+v", got)
+	}
+	// The body minus tracegate's members is OTLP/JSON TracesData equal to what
+	// was ingested: every span, hex ids, attributes.
+	back, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(rec.Body.Bytes())
+	if err != nil {
+		t.Fatalf("body is not OTLP/JSON: %v", err)
+	}
+	if back.SpanCount() != 9 {
+		t.Fatalf("%d spans, want 9", back.SpanCount())
+	}
+	wantJSON, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	gotJSON, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(back)
+	if diff := cmp.Diff(string(wantJSON), string(gotJSON)); diff != "" {
+		t.Errorf("trace differs from the ingested one (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(rec.Body.String(), `"spanId":"5e3369e1730c53eb"`) || !strings.Contains(rec.Body.String(), `"kind":2`) {
+		t.Errorf("ids are not hex or enums not integers: %.300s", rec.Body)
+	}
+	if h.reader.asked[0] != "acme" {
+		t.Errorf("read as tenant %q", h.reader.asked[0])
+	}
+}
+
+func TestGetTraceNormalisesID(t *testing.T) {
+	t.Parallel()
+	td := checkout(t)
+	h := newHarness(t, func(_ tenant.ID, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{ID: id, Spans: td}, nil
+	})
+	tok := h.token(t, map[string]any{"tenant_id": "acme"})
+	for in, want := range map[string]string{
+		"4BF92F3577B34DA6A3CE929D0E0E4736": checkoutID,
+		"a1b2c3d4e5f6071":                  "00000000000000000a1b2c3d4e5f6071",
+		"1":                                "00000000000000000000000000000001",
+	} {
+		rec := h.get(t, "/api/v1/traces/"+in, tok)
+		var got struct{ TraceID string }
+		_ = json.Unmarshal(rec.Body.Bytes(), &got)
+		if rec.Code != http.StatusOK || got.TraceID != want {
+			t.Errorf("%s: status %d traceId %q, want %q", in, rec.Code, got.TraceID, want)
+		}
+	}
+}
+
+func TestGetTracePartial(t *testing.T) {
+	t.Parallel()
+	td := checkout(t)
+	h := newHarness(t, func(_ tenant.ID, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{ID: id, Spans: td, Partial: true, Warnings: []string{"Trace exceeds maximum size"}}, nil
+	})
+	rec := h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, map[string]any{"tenant_id": "acme"}))
+	var got struct {
+		Partial  bool
+		Warnings []string
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &got)
+	if rec.Code != http.StatusOK || !got.Partial || len(got.Warnings) != 1 {
+		t.Errorf("status %d, %+v", rec.Code, got)
+	}
+}
+
+func TestGetTraceTimeRange(t *testing.T) {
+	t.Parallel()
+	var gotRange traces.TimeRange
+	td := checkout(t)
+	h := newHarness(t, func(_ tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+		gotRange = r
+		return traces.Trace{ID: id, Spans: td}, nil
+	})
+	rec := h.get(t, "/api/v1/traces/"+checkoutID+"?start=1795694609&end=1795698269", h.token(t, map[string]any{"tenant_id": "acme"}))
+	if rec.Code != http.StatusOK || gotRange != (traces.TimeRange{Start: 1795694609, End: 1795698269}) {
+		t.Errorf("status %d, range %+v", rec.Code, gotRange)
+	}
+}
+
+func TestGetTraceBadRequests(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(tenant.ID, traces.ID, traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{}, errors.New("must not be called")
+	})
+	tok := h.token(t, map[string]any{"tenant_id": "acme"})
+	tests := []struct {
+		name, path, wantDetail string
+	}{
+		{"non-hex id", "/api/v1/traces/zz12", `"trace_id"`},
+		{"33 characters", "/api/v1/traces/111111111111111111111111111111111", `"trace_id"`},
+		{"0x prefix", "/api/v1/traces/0x12", `"trace_id"`},
+		{"encoded space", "/api/v1/traces/12%20", `"trace_id"`},
+		{"only start", "/api/v1/traces/" + checkoutID + "?start=10", "start and end"},
+		{"only end", "/api/v1/traces/" + checkoutID + "?end=10", "start and end"},
+		{"end before start", "/api/v1/traces/" + checkoutID + "?start=20&end=10", "end must be after start"},
+		{"start not a number", "/api/v1/traces/" + checkoutID + "?start=abc&end=10", `"start"`},
+		{"start in nanoseconds", "/api/v1/traces/" + checkoutID + "?start=1795698149000000000&end=1795698209000000000", `"start"`},
+		{"negative end", "/api/v1/traces/" + checkoutID + "?start=1&end=-5", `"end"`},
+	}
+	for _, tc := range tests {
+		rec := h.get(t, tc.path, tok)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400: %s", tc.name, rec.Code, rec.Body)
+			continue
+		}
+		if p := decodeProblem(t, rec); !strings.Contains(p.Detail, tc.wantDetail) {
+			t.Errorf("%s: detail %q does not mention %s", tc.name, p.Detail, tc.wantDetail)
+		}
+	}
+	if n := h.reader.count(); n != 0 {
+		t.Errorf("the trace reader was called %d times for bad requests", n)
+	}
+}
+
+func TestGetTraceEmptyID(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(tenant.ID, traces.ID, traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{}, errors.New("must not be called")
+	})
+	rec := h.get(t, "/api/v1/traces/", h.token(t, map[string]any{"tenant_id": "acme"}))
+	if rec.Code != http.StatusBadRequest && rec.Code != http.StatusNotFound {
+		t.Errorf("status %d, want 400 or 404", rec.Code)
+	}
+	decodeProblem(t, rec)
+	if h.reader.count() != 0 {
+		t.Error("the trace reader was called for an empty id")
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(tenant.ID, traces.ID, traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{}, errors.New("must not be called")
+	})
+	other, err := devauth.NewIssuer(issuer, audience) // same names, another key
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := other.Token("mallory", time.Hour, map[string]any{"tenant_id": "acme"})
+	expired, _ := h.issuer.Token("user-1", -time.Hour, map[string]any{"tenant_id": "acme"})
+	valid := h.token(t, map[string]any{"tenant_id": "acme"})
+	const (
+		noToken = `Bearer realm="tracegate"`
+		badTok  = `Bearer realm="tracegate", error="invalid_token"`
+	)
+	tests := []struct {
+		name       string
+		path       string
+		header     []string // Authorization values
+		wantStatus int
+		wantAuth   string
+	}{
+		{"no token", "/api/v1/traces/" + checkoutID, nil, 401, noToken},
+		{"no token and a bad id: auth first", "/api/v1/traces/zz", nil, 401, noToken},
+		{"no token and bad params: auth first", "/api/v1/traces/" + checkoutID + "?start=x", nil, 401, noToken},
+		{"garbage token", "/api/v1/traces/" + checkoutID, []string{"Bearer not.a.jwt"}, 401, badTok},
+		{"empty bearer", "/api/v1/traces/" + checkoutID, []string{"Bearer "}, 401, badTok},
+		{"basic scheme", "/api/v1/traces/" + checkoutID, []string{"Basic dXNlcjpwYXNz"}, 401, badTok},
+		{"signed by another key", "/api/v1/traces/" + checkoutID, []string{"Bearer " + forged}, 401, badTok},
+		{"expired", "/api/v1/traces/" + checkoutID, []string{"Bearer " + expired}, 401, badTok},
+		{"two Authorization headers", "/api/v1/traces/" + checkoutID, []string{"Bearer " + valid, "Bearer " + valid}, 401, badTok},
+		{"unknown route needs a token too", "/api/v1/nope", nil, 401, noToken},
+		{"unknown route needs a token too, even for a close prefix", "/api/v1/traces", nil, 401, noToken},
+	}
+	for _, tc := range tests {
+		req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		for _, v := range tc.header {
+			req.Header.Add("Authorization", v)
+		}
+		rec := h.do(t, req)
+		if rec.Code != tc.wantStatus {
+			t.Errorf("%s: status %d, want %d", tc.name, rec.Code, tc.wantStatus)
+			continue
+		}
+		if got := rec.Header().Get("WWW-Authenticate"); got != tc.wantAuth {
+			t.Errorf("%s: WWW-Authenticate %q, want %q", tc.name, got, tc.wantAuth)
+		}
+		decodeProblem(t, rec)
+	}
+	if n := h.reader.count(); n != 0 {
+		t.Errorf("the trace reader was called %d times for unauthenticated requests", n)
+	}
+	if strings.Contains(h.logs.String(), forged) || strings.Contains(h.logs.String(), valid) {
+		t.Error("a token was logged")
+	}
+}
+
+func TestForbiddenTenants(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(tenant.ID, traces.ID, traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{}, errors.New("must not be called")
+	})
+	for name, claims := range map[string]map[string]any{
+		"missing":       {},
+		"empty":         {"tenant_id": ""},
+		"number":        {"tenant_id": 42},
+		"array":         {"tenant_id": []string{"acme", "globex"}},
+		"federation":    {"tenant_id": "acme|globex"},
+		"metadata":      {"tenant_id": "acme:x"},
+		"dotdot":        {"tenant_id": ".."},
+		"slash":         {"tenant_id": "ac/me"},
+		"non-ascii":     {"tenant_id": "acmé"},
+		"too long":      {"tenant_id": strings.Repeat("a", 151)},
+		"other claim":   {"tenant": "acme"},
+		"control chars": {"tenant_id": "acme\r\nX-Scope-OrgID: globex"},
+	} {
+		rec := h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, claims))
+		if rec.Code != http.StatusForbidden {
+			t.Errorf("%s: status %d, want 403", name, rec.Code)
+			continue
+		}
+		decodeProblem(t, rec)
+	}
+	if n := h.reader.count(); n != 0 {
+		t.Errorf("the trace reader was called %d times", n)
+	}
+}
+
+func TestClientTenantHeadersIgnored(t *testing.T) {
+	t.Parallel()
+	td := checkout(t)
+	h := newHarness(t, func(_ tenant.ID, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{ID: id, Spans: td}, nil
+	})
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
+	req.Header.Set("Authorization", "Bearer "+h.token(t, map[string]any{"tenant_id": "acme"}))
+	req.Header.Set("X-Scope-OrgID", "globex")
+	req.Header.Add("X-Scope-OrgID", "acme|globex")
+	if rec := h.do(t, req); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if h.reader.asked[0] != "acme" {
+		t.Errorf("read as %q, want the token's tenant acme", h.reader.asked[0])
+	}
+}
+
+func TestUpstreamErrors(t *testing.T) {
+	t.Parallel()
+	const secret = "querier 10.0.0.7:9095 panic at tempodb/encoding.go:42"
+	tests := []struct {
+		err        error
+		wantStatus int
+	}{
+		{traces.ErrNotFound, http.StatusNotFound},
+		{fmt.Errorf("get trace: %w: %s", traces.ErrRateLimited, secret), http.StatusTooManyRequests},
+		{fmt.Errorf("get trace: %w: %s", traces.ErrUpstream, secret), http.StatusBadGateway},
+		{fmt.Errorf("get trace: %w: %s", traces.ErrUnavailable, secret), http.StatusServiceUnavailable},
+		{fmt.Errorf("get trace: %w: %s", traces.ErrTimeout, secret), http.StatusGatewayTimeout},
+		{&traces.QueryError{Reason: "invalid start"}, http.StatusBadRequest},
+		{errors.New(secret), http.StatusInternalServerError},
+	}
+	for _, tc := range tests {
+		h := newHarness(t, func(tenant.ID, traces.ID, traces.TimeRange) (traces.Trace, error) {
+			return traces.Trace{}, tc.err
+		})
+		req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
+		req.Header.Set("Authorization", "Bearer "+h.token(t, map[string]any{"tenant_id": "acme"}))
+		rec := httptest.NewRecorder()
+		h.e.ServeHTTP(rec, req)
+		if tc.wantStatus != http.StatusInternalServerError { // 500 is not part of the contract
+			spec.check(t, req, rec)
+		}
+		if rec.Code != tc.wantStatus {
+			t.Errorf("%v: status %d, want %d", tc.err, rec.Code, tc.wantStatus)
+			continue
+		}
+		decodeProblem(t, rec)
+		if strings.Contains(rec.Body.String(), "10.0.0.7") || strings.Contains(rec.Body.String(), "tempodb") {
+			t.Errorf("%v: internals leaked: %s", tc.err, rec.Body)
+		}
+		if tc.wantStatus == http.StatusTooManyRequests && rec.Header().Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		if tc.wantStatus >= 500 && !strings.Contains(h.logs.String(), `"level":"ERROR"`) {
+			t.Errorf("%v: 5xx not logged", tc.err)
+		}
+	}
+}
+
+// A foreign trace and a missing one must be indistinguishable.
+func TestNotFoundBodiesIdentical(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(_ tenant.ID, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+		if id == checkoutID {
+			return traces.Trace{}, fmt.Errorf("get trace: tenant attribute mismatch: %w", traces.ErrNotFound)
+		}
+		return traces.Trace{}, fmt.Errorf("get trace: %w", traces.ErrNotFound)
+	})
+	tok := h.token(t, map[string]any{"tenant_id": "acme"})
+	bodies := []problem{}
+	for _, id := range []string{checkoutID, "0123456789abcdef0123456789abcdef"} {
+		rec := h.get(t, "/api/v1/traces/"+id, tok)
+		if rec.Code != http.StatusNotFound {
+			t.Fatalf("status %d", rec.Code)
+		}
+		p := decodeProblem(t, rec)
+		p.Instance = ""
+		bodies = append(bodies, p)
+	}
+	if diff := cmp.Diff(bodies[0], bodies[1]); diff != "" {
+		t.Errorf("foreign and missing traces differ:\n%s", diff)
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
+	req.Header.Set("X-Request-Id", "abc-123")
+	if rec := h.do(t, req); rec.Header().Get("X-Request-Id") != "abc-123" {
+		t.Errorf("well-formed request id not honoured: %q", rec.Header().Get("X-Request-Id"))
+	}
+	req = httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
+	req.Header.Set("X-Request-Id", "bad id\"<script>")
+	if rec := h.do(t, req); strings.ContainsAny(rec.Header().Get("X-Request-Id"), " \"<") {
+		t.Errorf("malformed request id echoed: %q", rec.Header().Get("X-Request-Id"))
+	}
+}
+
+func TestHealthNeedsNoToken(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	rec := h.get(t, "/healthz", "")
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"ok"`) {
+		t.Errorf("status %d body %s", rec.Code, rec.Body)
+	}
+}

@@ -1,0 +1,243 @@
+package tempo
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+
+	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/traces"
+)
+
+const tempoURL = "http://tempo.test:3200"
+
+// fixture is one recorded request and real Tempo's answer
+// (testdata/tempo/fixtures/README.md).
+type fixture struct {
+	Request struct {
+		Path    string            `json:"path"`
+		Headers map[string]string `json:"headers"`
+	} `json:"request"`
+	Response struct {
+		Status     int               `json:"status"`
+		Headers    map[string]string `json:"headers"`
+		Body       string            `json:"body"`
+		BodyBase64 string            `json:"body_base64"`
+	} `json:"response"`
+}
+
+func loadFixture(t testing.TB, name string) fixture {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "tempo", "fixtures", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f fixture
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return f
+}
+
+func (f fixture) body(t testing.TB) []byte {
+	t.Helper()
+	if f.Response.BodyBase64 == "" {
+		return []byte(f.Response.Body)
+	}
+	b, err := base64.StdEncoding.DecodeString(f.Response.BodyBase64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// responder replays f's response.
+func (f fixture) responder(t testing.TB) httpmock.Responder {
+	body := f.body(t)
+	return func(*http.Request) (*http.Response, error) {
+		resp := httpmock.NewBytesResponse(f.Response.Status, body)
+		for k, v := range f.Response.Headers {
+			resp.Header.Set(k, v)
+		}
+		return resp, nil
+	}
+}
+
+// newTestClient returns a Client whose transport is a fresh httpmock transport
+// (never the global one), so tests can run in parallel.
+func newTestClient(t testing.TB, timeout time.Duration, maxBytes int64) (*Client, *httpmock.MockTransport) {
+	t.Helper()
+	mock := httpmock.NewMockTransport()
+	c, err := New(tempoURL, &http.Client{Transport: mock}, timeout, maxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, mock
+}
+
+const checkoutID = traces.ID("4bf92f3577b34da6a3ce929d0e0e4736")
+
+func TestTraceFound(t *testing.T) {
+	t.Parallel()
+	c, mock := newTestClient(t, time.Second, 1<<20)
+	f := loadFixture(t, "trace-v2-protobuf-found")
+	var got *http.Request
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(),
+		func(req *http.Request) (*http.Response, error) {
+			got = req
+			return f.responder(t)(req)
+		})
+
+	tr, err := c.Trace(context.Background(), "acme", checkoutID, traces.TimeRange{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The request is built fresh: exactly our tenant, protobuf, no query.
+	if h := got.Header.Get("X-Scope-OrgID"); h != "acme" {
+		t.Errorf("X-Scope-OrgID = %q, want acme", h)
+	}
+	if n := len(got.Header.Values("X-Scope-OrgID")); n != 1 {
+		t.Errorf("%d X-Scope-OrgID headers, want 1", n)
+	}
+	if h := got.Header.Get("Accept"); h != "application/protobuf" {
+		t.Errorf("Accept = %q", h)
+	}
+	if h := got.Header.Get("Authorization"); h != "" {
+		t.Errorf("Authorization %q sent to Tempo", h)
+	}
+	if got.URL.RawQuery != "" {
+		t.Errorf("query %q, want none", got.URL.RawQuery)
+	}
+
+	if tr.ID != checkoutID || tr.Partial || len(tr.Warnings) != 0 {
+		t.Errorf("got id %q partial %v warnings %v", tr.ID, tr.Partial, tr.Warnings)
+	}
+	if n := tr.Spans.SpanCount(); n != 9 {
+		t.Fatalf("%d spans, want 9 (index.json)", n)
+	}
+	services := map[string]bool{}
+	rss := tr.Spans.ResourceSpans()
+	for i := range rss.Len() {
+		rs := rss.At(i)
+		svc, _ := rs.Resource().Attributes().Get("service.name")
+		services[svc.Str()] = true
+		tid, _ := rs.Resource().Attributes().Get("tenant.id")
+		if tid.Str() != "acme" {
+			t.Errorf("resource tenant.id = %q", tid.Str())
+		}
+		spans := rs.ScopeSpans().At(0).Spans()
+		for j := range spans.Len() {
+			if id := spans.At(j).TraceID(); fmt.Sprintf("%x", id[:]) != checkoutID.String() {
+				t.Errorf("span trace id %x", id[:])
+			}
+		}
+	}
+	for _, s := range []string{"frontend", "checkout", "payments"} {
+		if !services[s] {
+			t.Errorf("service %s missing (got %v)", s, services)
+		}
+	}
+}
+
+func TestTraceTimeRangeForwarded(t *testing.T) {
+	t.Parallel()
+	c, mock := newTestClient(t, time.Second, 1<<20)
+	mock.RegisterResponderWithQuery(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(),
+		"start=1795694609&end=1795698269", loadFixture(t, "trace-v2-protobuf-found").responder(t))
+	if _, err := c.Trace(context.Background(), "acme", checkoutID, traces.TimeRange{Start: 1795694609, End: 1795698269}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTraceErrors(t *testing.T) {
+	t.Parallel()
+	text := func(status int, body string) httpmock.Responder {
+		return func(*http.Request) (*http.Response, error) {
+			r := httpmock.NewStringResponse(status, body)
+			r.Header.Set("Content-Type", "text/plain; charset=utf-8")
+			return r, nil
+		}
+	}
+	proto := func(body string) httpmock.Responder {
+		return func(*http.Request) (*http.Response, error) {
+			r := httpmock.NewStringResponse(http.StatusOK, body)
+			r.Header.Set("Content-Type", "application/protobuf")
+			return r, nil
+		}
+	}
+	hang := func(req *http.Request) (*http.Response, error) {
+		<-req.Context().Done()
+		return nil, req.Context().Err()
+	}
+	refused := httpmock.NewErrorResponder(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+	tests := []struct {
+		name      string
+		responder httpmock.Responder
+		wantErr   error
+		wantText  string // for ErrInvalidQuery: the reason shown to the caller
+		wantMsg   string // a part of the error text
+	}{
+		{name: "other tenant: v2 empty trace", responder: loadFixture(t, "trace-v2-protobuf-other-tenant").responder(t), wantErr: traces.ErrNotFound},
+		{name: "v2 404 from a redactor", responder: text(404, ""), wantErr: traces.ErrNotFound},
+		{name: "bad time range", responder: loadFixture(t, "trace-v2-bad-time-range").responder(t), wantErr: traces.ErrInvalidQuery,
+			wantText: "http parameter start must be before end. received start=1795698209 end=1795698149"},
+		{name: "missing org id is our bug", responder: loadFixture(t, "trace-v2-missing-org").responder(t), wantErr: traces.ErrUpstream},
+		{name: "rate limited", responder: text(429, "job queue full"), wantErr: traces.ErrRateLimited},
+		{name: "internal error", responder: text(500, "querier: boom"), wantErr: traces.ErrUpstream},
+		{name: "too large for v1", responder: text(422, "trace exceeds max size (max bytes: 5000000)"), wantErr: traces.ErrUpstream},
+		{name: "tempo api_timeout", responder: text(503, apiTimeoutBody), wantErr: traces.ErrTimeout},
+		{name: "tempo not ready", responder: text(503, "Query Frontend not ready"), wantErr: traces.ErrUnavailable},
+		{name: "gateway timeout", responder: text(504, "context deadline exceeded"), wantErr: traces.ErrTimeout},
+		{name: "garbage protobuf", responder: proto("\xff\xff\xff\xff"), wantErr: traces.ErrUpstream},
+		{name: "truncated protobuf", responder: proto("\x0a\x10\x0a"), wantErr: traces.ErrUpstream},
+		{name: "json instead of protobuf", responder: loadFixture(t, "trace-v2-json-found").responder(t), wantErr: traces.ErrUpstream},
+		{name: "oversized body", responder: loadFixture(t, "trace-v2-protobuf-found").responder(t), wantErr: traces.ErrUpstream, wantMsg: "larger than 1024 bytes"},
+		{name: "connection refused", responder: refused, wantErr: traces.ErrUnavailable},
+		{name: "slow tempo", responder: hang, wantErr: traces.ErrTimeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mock := newTestClient(t, 50*time.Millisecond, 1024)
+			mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), tc.responder)
+			_, err := c.Trace(context.Background(), tenant.ID("acme"), checkoutID, traces.TimeRange{})
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if !strings.Contains(fmt.Sprint(err), tc.wantMsg) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.wantMsg)
+			}
+			var qe *traces.QueryError
+			if tc.wantText != "" && (!errors.As(err, &qe) || qe.Reason != tc.wantText) {
+				t.Errorf("reason = %v, want %q", err, tc.wantText)
+			}
+		})
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"invalid start: x\nsecond line": "invalid start: x",
+		"ctl\x00\x1b[31mred":            "ctl[31mred",
+		strings.Repeat("a", 300):        strings.Repeat("a", 200),
+		"  padded  ":                    "padded",
+		"bad utf8 \xff here":            "bad utf8  here",
+	} {
+		if got := oneLine([]byte(in)); got != want {
+			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
