@@ -29,6 +29,8 @@ type config struct {
 	TenantClaim     string   `env:"TENANT_CLAIM" envDefault:"tenant_id"`
 	TenantAttribute string   `env:"TENANT_ATTRIBUTE"`
 
+	CORSOrigins []string `env:"CORS_ORIGINS"`
+
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 }
 

@@ -93,7 +93,7 @@ func serve(ctx context.Context, environ map[string]string, stdout io.Writer) err
 		return err
 	}
 	repo := traces.NewRepository(upstream, cfg.TenantAttribute, logger)
-	handler, err := httpapi.New(repo, verifier.Middleware(), logger)
+	handler, err := httpapi.New(repo, verifier.Middleware(), cfg.CORSOrigins, logger)
 	if err != nil {
 		return err
 	}

@@ -46,8 +46,9 @@ var errNoTenant = errors.New("no tenant in request context")
 // New returns the HTTP handler of tracegate. authenticate runs on every route
 // whose operation in openapi.yaml does not declare `security: []`, before the
 // request is validated against the spec, so an unauthenticated request is
-// answered 401 whatever its parameters.
-func New(tr TraceReader, authenticate echo.MiddlewareFunc, logger *slog.Logger) (*echo.Echo, error) {
+// answered 401 whatever its parameters. corsOrigins lists the origins allowed
+// to call the API from a browser; empty means no cross-origin access.
+func New(tr TraceReader, authenticate echo.MiddlewareFunc, corsOrigins []string, logger *slog.Logger) (*echo.Echo, error) {
 	spec, err := api.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
@@ -59,6 +60,16 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, logger *slog.Logger) 
 	e.HTTPErrorHandler = errorHandler(logger)
 
 	e.Use(requestID, securityHeaders, middleware.Recover())
+	if len(corsOrigins) > 0 {
+		// Before authentication: a browser's preflight carries no token.
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:  corsOrigins,
+			AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodOptions},
+			AllowHeaders:  []string{echo.HeaderAuthorization, "X-Tenant", echo.HeaderXRequestID},
+			ExposeHeaders: []string{echo.HeaderXRequestID, echo.HeaderWWWAuthenticate, "Retry-After"},
+			MaxAge:        600,
+		}))
+	}
 	e.Use(skip(public, authenticate))
 	e.Use(skip(public, oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		// Authentication already ran (tracegate's own middleware above).

@@ -64,6 +64,11 @@ type harness struct {
 
 func newHarness(t *testing.T, fn func(t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error)) *harness {
 	t.Helper()
+	return newHarnessCORS(t, fn, nil)
+}
+
+func newHarnessCORS(t *testing.T, fn func(t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error), origins []string) *harness {
+	t.Helper()
 	iss, err := devauth.NewIssuer(issuer, audience)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +84,7 @@ func newHarness(t *testing.T, fn func(t tenant.ID, id traces.ID, r traces.TimeRa
 		t.Fatal(err)
 	}
 	reader := &readerFunc{fn: fn}
-	e, err := httpapi.New(reader, v.Middleware(), logger)
+	e, err := httpapi.New(reader, v.Middleware(), origins, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,5 +523,68 @@ func TestHealthNeedsNoToken(t *testing.T) {
 	rec := h.get(t, "/healthz", "")
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"ok"`) {
 		t.Errorf("status %d body %s", rec.Code, rec.Body)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	td := checkout(t)
+	h := newHarnessCORS(t, func(_ tenant.ID, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{ID: id, Spans: td}, nil
+	}, []string{"https://app.example.com"})
+
+	// A preflight needs no token.
+	req := httptest.NewRequest(http.MethodOptions, "/api/v1/traces/"+checkoutID, nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,x-tenant")
+	rec := h.do(t, req)
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("preflight status %d: %s", rec.Code, rec.Body)
+	}
+	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "https://app.example.com" {
+		t.Errorf("Access-Control-Allow-Origin %q", got)
+	}
+	allowed := strings.ToLower(rec.Header().Get("Access-Control-Allow-Headers"))
+	for _, want := range []string{"authorization", "x-tenant"} {
+		if !strings.Contains(allowed, want) {
+			t.Errorf("Access-Control-Allow-Headers %q lacks %s", allowed, want)
+		}
+	}
+
+	// The real request still needs a token, and says which origin may read it.
+	req = httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Authorization", "Bearer "+h.token(t, map[string]any{"tenant_id": "acme"}))
+	rec = h.do(t, req)
+	if rec.Code != http.StatusOK || rec.Header().Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Errorf("status %d, ACAO %q", rec.Code, rec.Header().Get("Access-Control-Allow-Origin"))
+	}
+	if vary := strings.Join(rec.Header().Values("Vary"), ","); !strings.Contains(vary, "Origin") || !strings.Contains(vary, "Authorization") {
+		t.Errorf("Vary %q, want Origin and Authorization", vary)
+	}
+
+	// Another origin gets no grant.
+	req = httptest.NewRequest(http.MethodOptions, "/api/v1/traces/"+checkoutID, nil)
+	req.Header.Set("Origin", "https://evil.example.com")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	rec = h.do(t, req)
+	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("foreign origin granted: %q", got)
+	}
+	if h.reader.count() != 1 {
+		t.Errorf("reader called %d times, want 1", h.reader.count())
+	}
+}
+
+func TestNoCORSByDefault(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	req := httptest.NewRequest(http.MethodOptions, "/api/v1/traces/"+checkoutID, nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	rec := h.do(t, req)
+	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("cross-origin access granted without configuration: %q", got)
 	}
 }
