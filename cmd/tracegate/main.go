@@ -43,7 +43,8 @@ func main() {
 // run is tracegate's whole program, testable: it reads nothing global.
 func run(ctx context.Context, args []string, environ map[string]string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("no command given\n" + usage)
+		fmt.Fprint(stdout, usage)
+		return errors.New("no command given")
 	}
 	switch args[0] {
 	case "serve":
@@ -55,13 +56,14 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		_, err := fmt.Fprint(stdout, usage)
 		return err
 	}
-	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	fmt.Fprint(stdout, usage)
+	return fmt.Errorf("unknown command %q", args[0])
 }
 
 // version is tracegate's version: the version of the API contract it was
 // built from, so the two can never disagree.
 func version() string {
-	spec, err := api.GetSwagger()
+	spec, err := api.GetSpec()
 	if err != nil {
 		return "unknown"
 	}
@@ -98,7 +100,7 @@ func serve(ctx context.Context, environ map[string]string, stdout io.Writer) err
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}

@@ -15,7 +15,7 @@ import (
 // when they are present but unusable.
 const (
 	challenge             = `Bearer realm="tracegate"`
-	challengeInvalidToken = `Bearer realm="tracegate", error="invalid_token"`
+	challengeInvalidToken = `Bearer realm="tracegate", error="invalid_token"` //nolint:gosec // G101: an RFC 6750 challenge, not a credential
 )
 
 // Middleware authenticates each request with its Authorization bearer token

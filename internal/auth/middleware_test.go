@@ -96,7 +96,7 @@ func TestMiddleware(t *testing.T) {
 			if ran {
 				t.Fatal("handler ran although the middleware rejected the request")
 			}
-			he, ok := err.(*echo.HTTPError) // deliberately not errors.As: it must be bare
+			he, ok := err.(*echo.HTTPError) //nolint:errorlint // deliberately not errors.As: it must be bare
 			if !ok {
 				t.Fatalf("error is %T (%v); want a bare *echo.HTTPError", err, err)
 			}

@@ -35,7 +35,7 @@ type contract struct {
 var spec = mustContract()
 
 func mustContract() *contract {
-	s, err := api.GetSwagger()
+	s, err := api.GetSpec()
 	if err != nil {
 		panic(err)
 	}

@@ -49,7 +49,7 @@ var errNoTenant = errors.New("no tenant in request context")
 // answered 401 whatever its parameters. corsOrigins lists the origins allowed
 // to call the API from a browser; empty means no cross-origin access.
 func New(tr TraceReader, authenticate echo.MiddlewareFunc, corsOrigins []string, logger *slog.Logger) (*echo.Echo, error) {
-	spec, err := api.GetSwagger()
+	spec, err := api.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
@@ -135,7 +135,9 @@ func validRequestID(id string) bool {
 		return false
 	}
 	for _, r := range id {
-		if !(r == '-' || r == '_' || r == '.' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+		switch {
+		case r == '-', r == '_', r == '.', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		default:
 			return false
 		}
 	}
