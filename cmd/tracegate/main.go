@@ -28,6 +28,8 @@ const usage = `usage: tracegate <command>
 
 commands:
   serve     run the gateway (configured by TRACEGATE_* environment variables)
+  dev       run a self-contained development setup: gateway, in-memory Tempo
+            stand-in, throwaway signing key (NOT FOR PRODUCTION; dev -h for flags)
   version   print the version
 `
 
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	switch args[0] {
 	case "serve":
 		return serve(ctx, environ, stdout)
+	case "dev":
+		return dev(ctx, args[1:], environ, stdout)
 	case "version":
 		_, err := fmt.Fprintln(stdout, "tracegate", version())
 		return err
@@ -76,9 +80,24 @@ func serve(ctx context.Context, environ map[string]string, stdout io.Writer) err
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	handler, err := newGateway(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := listen(ctx, cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
+	logger.InfoContext(ctx, "listening", slog.String("addr", ln.Addr().String()), slog.String("version", version()),
+		slog.String("tempo_url", cfg.TempoURL))
+	return serveHTTP(ctx, ln, handler, logger, cfg.ShutdownTimeout)
+}
+
+// newGateway wires tracegate's handler from cfg. Background work (the JWKS
+// refresh) stops when ctx ends.
+func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler, error) {
 	verifier, err := auth.NewVerifier(ctx, auth.Config{
 		JWKSURL:     cfg.JWKSURL,
 		Algorithms:  cfg.JWTAlgorithms,
@@ -87,48 +106,49 @@ func serve(ctx context.Context, environ map[string]string, stdout io.Writer) err
 		TenantClaim: cfg.TenantClaim,
 	}, &http.Client{Timeout: 10 * time.Second}, logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	upstream, err := tempo.New(cfg.TempoURL, &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 		cfg.TempoTimeout, cfg.TempoMaxResponseBytes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	repo := traces.NewRepository(upstream, cfg.TenantAttribute, logger)
-	handler, err := httpapi.New(repo, verifier.Middleware(), cfg.CORSOrigins, logger)
-	if err != nil {
-		return err
-	}
+	return httpapi.New(repo, verifier.Middleware(), cfg.CORSOrigins, logger)
+}
 
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.ListenAddr)
+func listen(ctx context.Context, addr string) (net.Listener, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	return ln, nil
+}
+
+// serveHTTP serves h on ln until ctx ends, then lets in-flight requests finish
+// within shutdownTimeout.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, shutdownTimeout time.Duration) error {
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.InfoContext(ctx, "listening", slog.String("addr", ln.Addr().String()), slog.String("version", version()),
-		slog.String("tempo_url", cfg.TempoURL))
-
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancelShutdown()
-	logger.Info("shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		return fmt.Errorf("shutdown %s: %w", ln.Addr(), err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	}
 	return nil
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// startDev runs `tracegate dev` on random loopback ports and returns its
+// welcome text once it is ready.
+func startDev(t *testing.T, flags ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	args := append([]string{"dev", "--listen", "127.0.0.1:0", "--tempo-listen", "127.0.0.1:0", "--otlp-listen", "127.0.0.1:0"}, flags...)
+	go func() { done <- run(ctx, args, nil, out) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev: %v", err)
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if s := out.String(); strings.Contains(s, "Try:") && strings.Contains(s, "# no token") {
+			return s
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("dev returned early: %v\n%s", err, out)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("dev did not start:\n%s", out)
+	return ""
+}
+
+var (
+	curlLine  = regexp.MustCompile(`(?m)^  # .*\((\d{3})[,)].*\n  curl (-s|-si)(?: -H 'Authorization: Bearer ([^']+)')? (\S+)$`)
+	otlpLine  = regexp.MustCompile(`OTLP/HTTP\s+(\S+)`)
+	tokenLine = regexp.MustCompile(`(?m)^  (acme|globex)\s+(\S+)$`)
+)
+
+// The printed curl lines work as printed.
+func TestDevCurlLines(t *testing.T) {
+	out := startDev(t)
+	if !strings.Contains(out, "NOT FOR PRODUCTION") {
+		t.Error("dev mode does not say it is not for production")
+	}
+	lines := curlLine.FindAllStringSubmatch(out, -1)
+	if len(lines) != 3 {
+		t.Fatalf("found %d curl lines, want 3:\n%s", len(lines), out)
+	}
+	for _, m := range lines {
+		want, token, url := m[1], m[3], m[4]
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Status[:3]; got != want {
+			t.Errorf("curl %s: status %s, the comment promises %s", url, got, want)
+		}
+	}
+}
+
+// Traces sent to the dev OTLP receiver are readable through the gateway by
+// their tenant only, and equal to what was sent.
+func TestDevIngestAndReadBack(t *testing.T) {
+	out := startDev(t, "--attribute-check")
+	otlpURL := otlpLine.FindStringSubmatch(out)[1]
+	tokens := map[string]string{}
+	for _, m := range tokenLine.FindAllStringSubmatch(out, -1) {
+		tokens[m[1]] = m[2]
+	}
+	api := regexp.MustCompile(`API\s+(http://\S+)/api/v1`).FindStringSubmatch(out)[1]
+
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "tempo", "ingested", "acme-checkout.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "0123456789abcdef0123456789abcdef"
+	raw = bytes.ReplaceAll(raw, []byte("4bf92f3577b34da6a3ce929d0e0e4736"), []byte(id))
+	req, _ := http.NewRequest(http.MethodPost, otlpURL, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Scope-OrgID", "acme")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("OTLP ingest: status %d", resp.StatusCode)
+	}
+
+	status, _, body := get(t, api+"/api/v1/traces/"+id, tokens["acme"], nil)
+	if status != http.StatusOK {
+		t.Fatalf("acme reading its ingested trace: %d %s", status, body)
+	}
+	got, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(raw)
+	if got.SpanCount() != want.SpanCount() || got.SpanCount() != 9 {
+		t.Fatalf("read back %d spans, sent %d", got.SpanCount(), want.SpanCount())
+	}
+	gotJSON, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(got)
+	for _, s := range []string{`"spanId":"5e3369e1730c53eb"`, `"traceId":"` + id + `"`, `"stringValue":"/frontend/0"`} {
+		if !bytes.Contains(gotJSON, []byte(s)) {
+			t.Errorf("read-back trace lacks %s", s)
+		}
+	}
+
+	if status, _, _ := get(t, api+"/api/v1/traces/"+id, tokens["globex"], nil); status != http.StatusNotFound {
+		t.Errorf("globex reading acme's trace: %d, want 404", status)
+	}
+	// The seeded mis-routed trace is stored under acme but stamped globex.
+	if status, _, _ := get(t, api+"/api/v1/traces/d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60", tokens["acme"], nil); status != http.StatusNotFound {
+		t.Errorf("mis-routed trace with the attribute check on: %d, want 404", status)
+	}
+}
+
+func TestDevRefusesNonLoopback(t *testing.T) {
+	t.Parallel()
+	err := run(context.Background(), []string{"dev", "--listen", "0.0.0.0:8080"}, nil, &syncBuffer{})
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("err = %v", err)
+	}
+}
