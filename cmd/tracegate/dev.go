@@ -160,6 +160,7 @@ func printWelcome(w io.Writer, base string, tempoAddr, otlpAddr net.Addr, issuer
 %s
 
   API             %[2]s/api/v1
+  API reference   %[2]s/docs
   Tempo API       http://%[3]s        (in-memory stand-in; X-Scope-OrgID required)
   OTLP/HTTP       http://%[4]s/v1/traces   (send your app's traces; header X-Scope-OrgID: acme)
   Dev JWKS        %[2]s/dev/jwks.json  (issuer %[2]s/dev, audience tracegate)

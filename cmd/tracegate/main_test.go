@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -325,5 +326,26 @@ func TestCommands(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"launch"}, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "launch") {
 		t.Errorf("unknown command: %v", err)
+	}
+}
+
+// The binary's version is openapi.yaml's info.version, also for builds
+// without linker flags (go run, go test).
+func TestVersionIsTheSpecVersion(t *testing.T) {
+	t.Parallel()
+	spec, err := openapi3.NewLoader().LoadFromFile(filepath.Join("..", "..", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := run(context.Background(), []string{"version"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "tracegate " + spec.Info.Version + "\n"; out.String() != want || spec.Info.Version == "" {
+		t.Errorf("version printed %q, openapi.yaml says %q", out.String(), want)
+	}
+	changelog, err := os.ReadFile(filepath.Join("..", "..", "CHANGELOG.md"))
+	if err != nil || !strings.Contains(string(changelog), "## "+spec.Info.Version) {
+		t.Errorf("CHANGELOG.md has no section for %s", spec.Info.Version)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -271,9 +272,15 @@ type ServerInterface interface {
 	// GetTrace Get one trace by id
 	// (GET /api/v1/traces/{trace_id})
 	GetTrace(ctx echo.Context, traceId string, params GetTraceParams) error
+	// GetReference API reference
+	// (GET /docs)
+	GetReference(ctx echo.Context) error
 	// GetHealth Liveness
 	// (GET /healthz)
 	GetHealth(ctx echo.Context) error
+	// GetOpenAPI OpenAPI description
+	// (GET /openapi.yaml)
+	GetOpenAPI(ctx echo.Context) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -313,12 +320,30 @@ func (w *ServerInterfaceWrapper) GetTrace(ctx echo.Context) error {
 	return err
 }
 
+// GetReference converts echo context to params.
+func (w *ServerInterfaceWrapper) GetReference(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetReference(ctx)
+	return err
+}
+
 // GetHealth converts echo context to params.
 func (w *ServerInterfaceWrapper) GetHealth(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetHealth(ctx)
+	return err
+}
+
+// GetOpenAPI converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOpenAPI(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOpenAPI(ctx)
 	return err
 }
 
@@ -371,6 +396,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 	router.GET(options.BaseURL+"/api/v1/traces/:trace_id", wrapper.GetTrace, options.OperationMiddlewares["getTrace"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
+	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPI, options.OperationMiddlewares["getOpenAPI"]...)
+	router.GET(options.BaseURL+"/docs", wrapper.GetReference, options.OperationMiddlewares["getReference"]...)
 
 }
 
@@ -639,6 +666,39 @@ func (response GetTrace504ApplicationProblemPlusJSONResponse) VisitGetTraceRespo
 	return err
 }
 
+type GetReferenceRequestObject struct {
+}
+
+type GetReferenceResponseObject interface {
+	VisitGetReferenceResponse(w http.ResponseWriter) error
+}
+
+type GetReference200ResponseHeaders struct {
+	ContentSecurityPolicy string
+}
+
+type GetReference200TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       GetReference200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetReference200TexthtmlResponse) VisitGetReferenceResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Content-Security-Policy", fmt.Sprint(response.Headers.ContentSecurityPolicy))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -660,14 +720,47 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type GetOpenAPIRequestObject struct {
+}
+
+type GetOpenAPIResponseObject interface {
+	VisitGetOpenAPIResponse(w http.ResponseWriter) error
+}
+
+type GetOpenAPI200ApplicationyamlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetOpenAPI200ApplicationyamlResponse) VisitGetOpenAPIResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/yaml")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetTrace Get one trace by id
 	// (GET /api/v1/traces/{trace_id})
 	GetTrace(ctx context.Context, request GetTraceRequestObject) (GetTraceResponseObject, error)
+	// GetReference API reference
+	// (GET /docs)
+	GetReference(ctx context.Context, request GetReferenceRequestObject) (GetReferenceResponseObject, error)
 	// GetHealth Liveness
 	// (GET /healthz)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
+	// GetOpenAPI OpenAPI description
+	// (GET /openapi.yaml)
+	GetOpenAPI(ctx context.Context, request GetOpenAPIRequestObject) (GetOpenAPIResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -708,6 +801,29 @@ func (sh *strictHandler) GetTrace(ctx echo.Context, traceId string, params GetTr
 	return nil
 }
 
+// GetReference operation middleware
+func (sh *strictHandler) GetReference(ctx echo.Context) error {
+	var request GetReferenceRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReference(ctx.Request().Context(), request.(GetReferenceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReference")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetReferenceResponseObject); ok {
+		return validResponse.VisitGetReferenceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetHealth operation middleware
 func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 	var request GetHealthRequestObject
@@ -731,82 +847,108 @@ func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 	return nil
 }
 
+// GetOpenAPI operation middleware
+func (sh *strictHandler) GetOpenAPI(ctx echo.Context) error {
+	var request GetOpenAPIRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOpenAPI(ctx.Request().Context(), request.(GetOpenAPIRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOpenAPI")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOpenAPIResponseObject); ok {
+		return validResponse.VisitGetOpenAPIResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"3Fv9bttIkn+VOu4AY99RsiR/ZCxjcVC8SSaz2SSwlc3gIm/YIktSr8luTndTssYwsO+wb7hPcqjuJkVK",
-	"8ocmyfwxAQJYZH/V16+quoq3QSyzXAoURgf922CGLEFl/7xAo5atwcSgop8J6ljx3HApgn5wibEUiQYj",
-	"YcG4gTFOpEJQNIeLaTsIAx3PMGM0NeOCZ0UW9DthYJY5Bv2AC4NTVMHdXRh8/PixNSjMDIXhMTO4udvF",
-	"y3M4eXbcgXjG0hTFFPsQPUemUIFClmZ/HgVGsRinzOAoiGAxQwFCQqwwoWVZqmGBCkdCozDhQ5NDQKWk",
-	"+vMo4GLOUp58NvIaRbWqmSHYJ8D1SGQsnUiVYRIC3uRc0R9jlqRL0HwqMAGpgGtdYAITqUDLDKVAwFRj",
-	"eyQaXPKc0UZxMbWM+bl1gb8UqE3rdbLJlOGM+G3fA0/O3LFhLBOOGhTmyAxwA0xDxIU2TMQYtR/c8S4M",
-	"cqZYhsarwAuxZd8PeY60TyESkBPLD41MxTNYcJHIRQhcQCH4DWivJHsaESJtmDLRPh0Bb1iWpxj0u89O",
-	"j09Of+idnIYBp8V/KVAtgzAQLKOjoUgaJyZeM+P05+QoCIOM3TjVOuqdHp2ePOudHoeP6dslHWSTrjdy",
-	"sRtdbXjF5whjaWYldcBEMhIRiiQiyQvkZobqDNyTrNBkKcDIpsopbXjLlJILLqZ2T7cZZOwa9UjQk1TK",
-	"6yKHeIaMOE96NMQsl06B1nh5dNK5h5d2u6/NzbswUKhzKTRajXnOklfM4IIt6VcshUFhec3yPCXr5lIc",
-	"5EqOU8z+55+aGH9bO9F3CidBP/jTwQqVDtxbffDezXKbrpkCsQOY0GTjCSy4mQETziJCEoR7QsaxBDNj",
-	"BmJZpAkIaeWhkCWkljXwWze9bQfzww8aY+3pnrPEP9qBC5UgSTEN42nQX5kjeIz6zJNRQIqYMzODGdMV",
-	"nX1wdgyJRC2+N5AxE8+sSimcFilThFAKteZSwCj4x6dO65S1JoPWy6vbbnjYu/tuFASkOg4rgn5wPOnE",
-	"PXyWnLKT8VHcRVIew0yhg/5Rh7SBGzovkQslvZWOsLEsTH+cMnEd3IVfLuMBrJjBNVTAC3tkEJ55wMCy",
-	"CXji5My1FXL3P//692EPZnhDLkSxmBBu36qG0x2F/8TYYGL5ZQ3nqyrES6nGPElQfKE+OMczVUwYIgwK",
-	"zcYpgkHBhNlBeIcr4a2O9s1EN6y5TLA+FcaFuY8M2LMu1v0dp4xnVt5cay6mIWCWm2Vopcq8yls5ugdu",
-	"dSdTvwRP9r+qLD2+DXmGsjC/P8wl3AGXgzvCAsMz/KokvpXmJfnBL9VWa4p01old7en6ebTSz7fSwEs/",
-	"/Vvqpz0rYac9MN5wbaxe2eA2lWJqg10mJHl0r1tteE7OP2aafHWuZFLE6CIHlqFzN3ssZ8rARMmsFojt",
-	"h6BlhVWaAg678Ei4lTXETHj3RKzGxHn7rybiS1RzHuMHweaMp2R+v78mrzvheIZf1w8PpfwbE0v/WP/+",
-	"FHINco4qlSzxGYCZce2158ylSz4cJK2Z8jkKSDBl6+5nLRl7iA31oVuSiN04+EGwwsyk4r/il6KBR3AY",
-	"u9TLOoQdIKG7goTGob4pKtTP2vBCj+V9YS3xGy/px0b61xTwtiT4IVFtjP9CUVccs6cZiOXfWVrYU7Ak",
-	"4cQSlr5XMkdlOIX6E5ZqXGfZixsWm3QJRKNPoTLMxqg0MU+jgT1B74gXFLeSKyeXXaB10Xlt/duAKcVW",
-	"p3hIiIPVyLswGEuZVtO8btAzZMK+XhrU1fvm+Z8zjSdHdJQqNaLhKx0rU+UwSGQxTrFapxrvnq9miILo",
-	"pxlcmCdR85qSsctqo+t5yvXTZv4VHRfecG2sCdhF1nlRu2DwT+SYgl+aMWjw/EHJN4VlhWj/4gYz/ajE",
-	"xEpepfnS1ttP9SOy1Mx2PFGJHLcBCspePwXyOrgKt3BB4S8FWTCN8bOutpzitdBGFRkKYzHvMpb5rlxi",
-	"xig+LswOnCplusmpMEiUzHNMBtWq57Jw2LyZ2T+QxJc3BLebWj5HpbmD9CdoT11zN2xrUN6InRy1xtyA",
-	"3x4ohYUEY56x1MfzjSuioNfpEDYwY1DRQv9o/S+lrpS0dk/vvttmnBXTdhPPNS63c+FJIFSp9JpK0arb",
-	"9Klhrd/U2u7XoW1SLF3ibtA/EHDx8hxOj46fgY8GIJGxtZdNbC+DgnUl+Ug5+wKFgYWS5Getp4BZkTFx",
-	"BgLnqIBCEMaF9lke6ZESLNXkZJ2j9kGKburRZjayIehVLPLwZWvp3CaMp5iUL5rbbQlmNvZbYdTmbj8O",
-	"h+/BDYBYJthY3WZI1W3d8elpzcLd1cyGjfvg6bGt8pliurnZthRsRYN7sGHt6YItNUS1oCw6g8geIqJg",
-	"wJR36Y9tXg/rHkNv+7YkNXwIzC9Qy0LFfwwAv3uAwMucCb2jLds5NiUVpPVuIdijX7mSMWpra9plkFAa",
-	"zZYQTtW4/BCPKmlUUegHlW6FYk1et6LpSQK4XE15Ev5dNrbYmW3+FsCF/cKxpxY2gKVgk1VPIPvxwHFL",
-	"gEKTd2NX7uLkJzCKRv4xAiC/0Is5bf2Fi7zh4vo3r4EiGfIMPwh+85YJ+RhzPvBmsoDzspD7ZFlbmrcx",
-	"d5Kyqf4NJFzzbVXDDhRC5xjzCafsuFv57RB6FkpQhXAIccptgfaotCMVwjE5dF1kqNr1GtXxYwdJSRA7",
-	"8YJEt40V98bHOVMoDE3dVqHtnkAqF6hipnGt9nAGbKwpznEBjpLSANlpuxnq+hrN1W33ZHukq3ffeuct",
-	"DFPmS5RyFeU8xv9LN5IkQMHaNsIOezsTdtjbTpjdg7Z8ana8Mpc/eNpnfrO072Obtaw/Btd+Ky6uTHUX",
-	"66sZwjfX7cvKUHcQE+Um98A9GgJ6eU0Qb2vUDfzuPcawDLVm06cSMCSKd4zY3g3fvD/46fLdW4jsdP0X",
-	"ZljkCpCRqkfQkb/I3Ic8LTRU/ULf65HI0LCEGdaGC3e5SqHzamk+FVK5qhDeGMXKK1FX0GkyM2fKcLYl",
-	"MR6qAl3/UVmvNoWy/UUiXYKtMPmc1KW5jaL4GGNWaARuAG9ixMTnzt9r0PxXhJRn3OyfQbRgSnAx1RFo",
-	"yt4WM1uG2LxDVevJxZOss5mSbDHRe0F/VaDjSQiPuIBV6ng0npz2JofHz56ND48SdsIOYzztnSYd7ODR",
-	"s8OTHf1FyZ3N8/1YZEy0FLLE1rGFNKjBJq5WJK5SG4Iu4hkwy1eSBdfg5U3Hrlh4T4Zdi8QbKa/nWVjp",
-	"Tu2g65Lalgk38HszjxdkyE+9uIO9ldqjIGTQa7M0TXODdbMVLPC9YN0fjjs/nB4fH/5wfLQpoKvbbtjr",
-	"bJMPISzGheJmeUkK5wzKFXAGhbs+dr9elrj908dhsNlm8tPHYXlVOV5a+cVSTPi0UJgAt+2EZknh6Zwn",
-	"qNowKKtCtbbAqhUpOup0I9d+FK2XbPrwQAvjGTAxEr4F0SaSuy8SjsR9vYy15kNr23aNFVNnxuSuJsbF",
-	"RG6qRbWJC901JFx7v5o4S9Wu4v1KsQkTrOzIkLDAMb0RBkWiQyKsLHkDM8BcL8NIjMSf/gQ1OrkU9PDF",
-	"HNUSCDFdMl2IBBVEByznB/NuBN4yNEQDXyG04yomjYpO5zD+6ePQ/oFRG4YzOkDVnILKJijApowS93Xx",
-	"W83+iGP4Ky7hEk0fuNFWW5gpFI4ES6dScTPLqmY/6a65WJrKRSvl2sBeJKRA2ysIP/5tcA5Mob/bZHGM",
-	"ufEtbCPB4BqXoNHshxDhTW5vzkrrD+0CEdc6ggOIWJFEdqV4hvE1LTFzV6H+7O2RaPITVCF02bi76q2y",
-	"emIH2BYFVl170pEI0XyTTY1r69o+Y8ZSQ7xZNZSWUh2StOMl/aoag77XzYafvQQnrEgNRO7xZ55E+xZs",
-	"CFIWMx7P1pp89EgQ/p4RsFZ9ltvbgWCv+59//bt73AFbCwQ5GYkoGrT+j7V+7bRO/6v1uf3f3+/tR5Hr",
-	"Moratpczarej/Ta8lWZGts6Fb61zzImZIDckpjgS3PTBl1kryI9+btn7mNY7NX39lwhs7lfCi815rexc",
-	"rJC04SMJj9VMw1sXsXsl0xDQGkR1RycnVmA+NnAu03KDpVqORMyU8nuyNEW1Yrslh9U2Ilxz82nNRtdL",
-	"E+HQ13xTfr1qv7NrNZtpYC866hytN77QmTb6XKyavCDk0iujd+3NVtvgU1lquNojpNL9g4PFYtFWk7iF",
-	"CTdStaWaHqhJTP9p3P5IRPf1K0SrOkWtQcffUdcv/feIiVZyI8Hc26heRo+81Pfb8Nx1YTcKFuv1ihC0",
-	"YfH1SHi83CxfeE48V3KhSZn2zt9dXO7T03MltW5JxadcWNDQtsIuJxMoREq/6HQOJ6UCgh3tIMi2pNM0",
-	"PRJ70fBicP7i1WD44jMt/fndxetXr99ekp6/dCX65pwQcoWTlE9npmSMJr2tqcMKJSwx4RoSO9SLfm5Z",
-	"FDAOscpN/JIj4a0nLAfXeBxuukC/Zq3vxS2LN7nUVqEuyhZlmDPyHwKid5agqOTxOYvJrFfqNnj/GsrO",
-	"ZiC7IXlGNAxb51IYJdM+CNnSRiqkU/2dqWUfmsQSXywB506kreGSIMB6UU3TteCTiXfGKY9RaJvC+I7t",
-	"QW6367U7QRgUKvWOuVR3Zl9bVfdz9cGb1+cv3l6+oDntmcnSWuWn5rQH718HteJu0Gl32x0aKnMULOdB",
-	"Pzhsd9qHLv6a2UjK+9gDp60Ht2U78h29nOKWhvoLi0PaYxSlv40cJfQhYkL4uD0TG4kSXby9vctRDDHF",
-	"zDZO5UoaGcsU/MWi92sJTrhATZ5gjycUcY5EI2EItwWlzUhW0+mKzL4pR+2HI+GyP+u28laKc0xhwjFN",
-	"NEQ+Eidd8KG4V8xVVmVhkUh1zsr2xVjEt3GI6xckT0Jg6/yybYxrcTFFbVxAysTScevH4dCuEyOfo7KK",
-	"fDmTythNizxH1bIEWxaQlZWxBb0XFAOnXGPSh2jQfd6LgCWJQq3Lrw5sB6PDafJfnQf+se6455W4Cs0o",
-	"jQteoXFpefPDkk+b2W2Z23UpRnSd2qyUyCq9gz2iqMWFRqG54XM8A000U7DhyUxxYlo5S5LyQ4BfUcn1",
-	"XOMJmaH9hIK0f/UFRanyQT0FM6rAxsdO7OYNiiklHIfuiqP82d2Wbtba77flNNsz6hUzD9zHLE8Y+EIk",
-	"wd3V2ucavU7nga6+3ZohnaQfaq/9qr2dR+7o2yZVJB7UPsSwU7qPT2k0F9pJh49PWjXR2xlHj8+oWqxp",
-	"Qu/08Qnrvax3YXDc6T2JBeUXOXbKE6jZ0htspz6BrLXmeJuVF1nG1NLBgc1kHaqMl2BNydjr1E8OBHRw",
-	"RXNI7qmZ/XqvbxnYeEND1Ot0KOPgqbthK+vTFCemfI5teF0LRG1q5OMw6VpufYLV3oZdvu/sG9qM3+Ee",
-	"o9kgpnHLEfQ/XdW5+4bPUaDWNZa+KymybG3Obd6NfLoibHB1uG0I7dqWqwCiapQp45IDiy1+381AgFW3",
-	"Aj4CWMs/2iuQ9WpAiLbWXCqSXHJhtK2ZpZIlMGYpnYIcuKAYNZ6hNjbk1WcgpI+nBWLiGsv9FjW23F3d",
-	"/X8AAAD//w==",
+	"3FvrbttIsn6VOpwBxj6HkuVrxjYWB4o3t9lMEtjKZnAib9giS2KvyW5Od9OyJjCw77BvuE9yUN1NipTo",
+	"iybJ/JgAASyyr3X5qr7u4ucglnkhBQqjg5PPQYosQWX/PEejFr3h1KCinwnqWPHCcCmCk+ACYykSDUbC",
+	"nHEDE5xKhaCoDxezfhAGOk4xZ9Q154LnZR6cDMLALAoMTgIuDM5QBbe3YfDhw4fesDQpCsNjZnB9tvPn",
+	"Z3D05HAAccqyDMUMTyB6ikyhAoUsy/8yDoxiMc6YwXEQwTxFAUJCrDChYVmmYY4Kx0KjMOF9nUNApaT6",
+	"yzjg4pplPPlk5BWKelSTItgnwPVY5CybSpVjEgLeFFzRHxOWZAvQfCYwAamAa11iAlOpQMscpUDATGN/",
+	"LFpS8pLRRnExs4L5pXeOv5aoTe9Vsi6UUUrytu+BJ6du2TCRCUcNCgtkBrgBpiHiQhsmYoz69854GwYF",
+	"UyxH403gmeiY931RIM1TigTk1MpDI1NxCnMuEjkPgQsoBb8B7Y1kSyNCpA1TJtqmJeANy4sMg5PdJ8eH",
+	"R8c/7h0dhwGnwX8tUS2CMBAsp6WhSForJlkz4+zn6CAIg5zdONM62Ds+OD56snd8GD5kbxe0kPV9vZbz",
+	"zfbVhxf8GmEiTVrtDphIxiJCkUSkeYHcpKhOwT3JS02eAox8qurShzdMKTnnYmbndJNBzq5QjwU9yaS8",
+	"KguIU2QkebKjEeaFdAa0IsuDo8EdsrTTfW1p3oaBQl1IodFazFOWvGAG52xBv2IpDAora1YUGXk3l2Kn",
+	"UHKSYf4//9Qk+M+NFX2vcBqcBN/tLFFpx73VO+9cLzfpiiuQOIAJTT6ewJybFJhwHhGSItwTco4FmJQZ",
+	"iGWZJSCk1YdClpBZNsBv1fW6Fuab77Ta2tU9ZYl/tIEUakWSYRrGs+Bk6Y7gMeoTT8YBGWLBTAop0/U+",
+	"T8D5MSQStfjBQM5MnFqTUjgrM6YIoRRqzaWAcfCPj4PeMetNh73nl593w/292+/HQUCm47AiOAkOp4N4",
+	"D58kx+xochDvIhmPYabUwcnBgKyBG1ovbReq/dY2wiayNCeTjImr4Db8ch0PYSkMrqEGXtgih/DCAwZW",
+	"TMATp2eurZJ3//Ovf+/vQYo3FEIUiwnhtq1pONtR+E+MDSZWXtZxvqpBPJdqwpMExRfagws8M8WEoY1B",
+	"qdkkQzAomDAbKG9/qbzl0r6Z6kaNkAk2psKkNHdtA7ZsiHV/xxnjudU315qLWQiYF2YRWq0yb/JWj+6B",
+	"G93p1A/Bk+2vqkuPbyOeoyzNHw9zCXfA5eCOsMDwHL/qFt9I85zi4Jdaq3VFWuvUjvZ4+zxY2ucbaeC5",
+	"7/4t7dOulbDTLhhvuDbWrmxym0kxs8kuE5IiuretPjyl4B8zTbG6UDIpY3SZA8vRhZstVjBlYKpk3kjE",
+	"tkPQssYqTQmHHXgs3MgaYiZ8eCJRY+Ki/VdT8QWqax7je8GuGc/I/f54S14NwnGKXzcOj6T8mYmFf6z/",
+	"+B1yDfIaVSZZ4hmASbn21nPq6JJPB8lqZvwaBSSYsdXws0LG7hNDs2kHidhMgu8FK00qFf8NvxQNPILD",
+	"xFEvGxA2gITdJSS0FvVNUaG51lYUeoj3hQ3iN1nQjzX611ZwFwm+T1Vr7b9Q1bXE7GqGYvF3lpV2FSxJ",
+	"OImEZe+ULFAZTqn+lGUaV0X27IbFJlsA7dFTqBzzCSpNwtNoYEvQO5IF5a0Uyilkl2hDdNEY/3PAlGLL",
+	"VdynxOGy5W0YTKTM6m7eNugZMmFfLwzq+n17/U+ZxqMDWkpNjaj50sYqqhwGiSwnGdbj1O3d82UPUdL+",
+	"qQcX5lG7eUVk7KKe6Oo64/pxPf+GTgqvuTbWBewgq7JoHDD4J3JCyS/1GLZkfq/m28qySrR/cYO5flBj",
+	"Yqmvyn1p6u5VvUSWmXTDFVXI8TlAQez1YyCvgsuwQwoKfy3Jg6mN73XZsYpXQhtV5iiMxbyLWBabSokZ",
+	"o/ikNBtIqtLpuqTCIFGyKDAZ1qOeydJh8zqzv4fEVycEn9et/BqV5g7SH2E9Tctd861hdSJ2dNCbcAN+",
+	"eiAKCwnGPGeZz+dbR0TB3mBA2MCMQUUD/aP3v0RdibTuHt9+3+WctdA2U88VLrql8CgQqk16xaRo1C57",
+	"annrN/W2u22oS4tVSNwM+ocCzp+fwfHB4RPw2QAkMrb+so7tVVKwaiQfiLPPURiYK0lx1kYKSMuciVMQ",
+	"eI0KKAVhXGjP8siOlGCZpiDrArVPUnTbjtbZyJqil7nI/YetVXCbMp5hUr1oT9eRzKzNt8So9dlejkbv",
+	"wDWAWCbYGt0ypPq07vD4uOHh7mhmzcd98vTQVEWqmG5P1kXBlntwD9a8PZuzhYaokZRFpxDZRUSUDJjq",
+	"LP2hyZtp3UPobd9WWw3vA/Nz1LJU8Z8DwG/v2eBFwYTe0JdtH0tJBVm9Gwi26FehZIza+pp2DBIqp+lI",
+	"4VRDyvfJqNZGnYW+V1knFGuKuvWeHqWAi2WXR+HfRWuKjcXmTwFc2i+ceBppA9gdrIvqEdt+OHHsSFCo",
+	"82biKlye/AhBUcs/RwLkB3p2TVN/4SCvubj63WOgSEY8x/eC37xhQj4knPe8TRbwurrIfbSu7Z67hDvN",
+	"2Ez/ji1c8a5bwwGUQhcY8ykndrxbx+0Q9iyUoAphH+KM2wvag8qPVAiHFNB1maPqN++oDh9aSEaK2EgW",
+	"pLouUdyZHxdMoTDUteuGdvcIMjlHFTONK3cPp8AmmvIcl+AoKQ2Qn/bbqa6/o7n8vHvUnenqzafeeArD",
+	"lPkSo1xmOQ/J/8K1JA1Qsta1sf29jTe2v9e9MTsHTflYdrx0lz857TO/W9t3ic161p9Dar8XF5euuon3",
+	"NRzhm9v2Re2oG6iJuMkdcI+GgF5eEcTbO+oWfu89JLActWazx25gRDveMGN7O3r9bueni7dvILLd9V+Z",
+	"YZG7gIxUM4OO/EHmNhRZqaGuF/pBj0WOhiXMsD6cu8NVSp2XQ/OZkMrdCuGNUaw6EnUXOm1hFkwZzjqI",
+	"8UiV6OqPqvtqUypbXySyBdgbJs9JHc1tXYpPMGalRuAG8CZGTDx3/kGD5r8hZDznZvsUojlTgouZjkAT",
+	"e5un9hpi/QxVrZKLR3lnm5J0uOidoL+8oONJCA+EgCV1PJhMj/em+4dPnkz2DxJ2xPZjPN47TgY4wIMn",
+	"+0cbxotKOuvre1nmTPQUssTeYwtpUIMlrlYl7qY2BF3GKTArV9IF1+D1TcuuRXgHw25k4i3K62UW1rbT",
+	"WOiqprqYcAu/13m8IEd+7MEdbC3NHgUhg17ppamba6zbpWCBrwXb/fFw8OPx4eH+j4cH6wq6/Lwb7g26",
+	"9EMIi3GpuFlckME5h3IXOMPSHR+7X88r3P7pwyhYLzP56cOoOqqcLKz+YimmfFYqTIDbckKzoPT0mieo",
+	"+jCsboUaZYF1KVJ0MNiNXPlRtHplcwL3lDCeAhNj4UsQLZHcfJBwLO6qZWwUH1rftmMshZoaU7g7MS6m",
+	"ct0s6klc6q4h4drH1cR5qnY33i8UmzLBqooMCXOc0BthUCQ6pI1VV97ADDBXyzAWY/Hdd9DYJ5eCHj67",
+	"RrUAQkxHpkuRoIJohxV853o3Au8ZGqKhvyG07WohjcvBYD/+6cPI/oFRH0YpLaAuTkFlCQqwGSPivqp+",
+	"a9kfcAJ/wwVcoDkBbrS1FmZKhWPBsplU3KR5Xewn3TEXyzI572VcG9iKhBRoawXh5c/DM2AK/dkmi2Ms",
+	"jC9hGwsGV7gAjWY7hAhvCntyVnl/aAeIuNYR7EDEyiSyI8Upxlc0ROqOQv3a+2PRlieoUuiqcHdZW2Xt",
+	"xDawJQqsPvakJRGi+SKbhtRWrT1lxu6GZLMsKK20OiJtxwv6VRcG/aDbBT9bCU5ZmRmI3ONPPIm2LdgQ",
+	"pMxTHqcrRT56LAh/TwlY6zrL7nIg2Nr9z7/+vXs4AHsXCHI6FlE07P0f6/026B3/V+9T/79/2NqOIldl",
+	"FPVtLWfU70fbfXgjTUq+zoUvrXPCiZmgMCRmOBbcnIC/Zq0hP/qlZ89jem/V7NVfI7Dcr4IXy3mt7lyu",
+	"kPThAymPNVzDexeJe6nTENA6RH1GJ6dWYT43cCHTSoNlWo5FzJTyc7IsQ7UUu90Oa0xEuOb605itqpc2",
+	"wqG/88341bL8zo7VLqaBrehgcLBa+EJrWqtzsWbyjJBLL53elTdba4OP1VXD5RYhlT7Z2ZnP5301jXuY",
+	"cCNVX6rZjprG9J/abY9FdFe9QrS8p2gU6Pgz6uah/xYJ0WpuLJh7GzWv0SOv9e0+PHVV2K0Li9X7ihC0",
+	"YfHVWHi8XL++8JJ4quRckzFtnb09v9imp2dKat2Tis+4sKCh7Q27nE6hFBn9otU5nJQKCHa0gyBbkk7d",
+	"9FhsRaPz4dmzF8PRs0809Ke3569evHpzQXb+3F3Rt/uEUCicZnyWmkowmuy2YQ5LlLCbCVeQ2KFe9EvP",
+	"ooBxiFVN4occC+89YdW4IeNwPQT6MRt1L25YvCmktgZ1XpUowzWj+CEgems3FFUyPmMxufXS3IbvXkFV",
+	"2QzkN6TPiJph70wKo2R2AkL2tJEKaVV/Z2pxAu3NklzsBs6cSnujBUGAjaKaumvBp1MfjDMeo9CWwviK",
+	"7WFhp9vrD4IwKFXmA3Nl7sy+tqbu++qd16/Onr25eEZ9+qnJs8bNTyNoD9+9ChqXu8Ggv9sfUFNZoGAF",
+	"D06C/f6gv+/yr9RmUj7G7jhr3flclSPf0ssZdhTUn1sc0h6jiP62OEroU8SE8LGbiY1FhS7e394WKEaY",
+	"YW4LpwoljYxlBv5g0ce1BKdcoKZIsMUTyjjHokUYwq6ktJ3Jalpdmds3VavtcCwc+7Nhq+hleI0ZTDlm",
+	"iYbIZ+JkCz4V94a5ZFUWFmmrLljZuhiL+DYPcfWCFEkIbF1ctoVxPS5mqI1LSJlYOGm9HI3sODHya1TW",
+	"kC9SqYydtCwKVD27YSsC8rIqt6D3gnLgjGtMTiAa7j7di4AliUKtq68ObAWjw2mKX4N7/rHdyZ434jo1",
+	"IxoXvEDjaHn7w5KP6+y24na7lCO6Sm1WaWRJ72CLdtTjQqPQ3PBrPAVNe6Zkw28zw6npFSxJqg8BfkMl",
+	"V7nGI5ih/YSCrH/5BUVl8kGTghlVYutjJ3bzGsWMCMe+O+Kofu520c1G+X0Xp+lm1Eth7riPWR7R8JlI",
+	"gtvLlc819gaDe6r6NiuGdJq+r7z2q9Z2Hrild3Wqt7jT+BDDdtl9uEuruNB22n+407KI3vY4eLhHXWJN",
+	"HfaOH+6wWst6GwaHg71HiaD6Isd2ecRuOmqDbddHbGulON6y8jLPmVo4OLBM1qHKZAHWlYw9Tv3oQEAH",
+	"l9RnJ5GxvjOwjFJLg6aoUDh4YqAxm/Z8poUJvBz9/BoKNkPYmpQ8c+wFzjGRcbaw1JRQjus699u2zCGT",
+	"LLE5q83xLYN1mW8qtdF3QNx5tZLgQe8yeGN2bFxuuVXHh3hd5SfVhmlfK75UJRgX/gik905mPF50BWWa",
+	"JTYuilkJGWmZmpwL4CLjAsF1sIFCm0WG9lztbshbW37zMCY4+XjZNAKXWC0lVqn/bSXWygRSW/X3251W",
+	"MLQpp4ZobzAg0skzd8halSgQVcj4NfbhVYOLWHbsU3Hpqq49x+536daXHn5D2PQz3KH0tc0E98n2Nb9G",
+	"gVrfJ1af4vUXzFnh3R5WuUYIK1mYKoWw5111QjlnGpyfWZ/h3cKk7M2lnhtIs1rnht7i54L9/gAab10G",
+	"yjWlwPfLshqgOfRdYm0P0z51/HhJUdfdcHflPu6DgFqSdQlalfHv2Kjt5133Zlaft/nceoXZ95fpiwdY",
+	"yhVWyrZFUkgujLa30YSBMGEZrYJSY0HsL04JN4hM6lMQ0jNVgZi4Tzb8FA2x3F7e/n8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -35,6 +35,13 @@ type contract struct {
 var spec = mustContract()
 
 func mustContract() *contract {
+	// Documents tracegate serves about itself are opaque text to the contract.
+	for _, ct := range []string{"text/html", "application/yaml"} {
+		openapi3filter.RegisterBodyDecoder(ct, func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+			b, err := io.ReadAll(r)
+			return string(b), err
+		})
+	}
 	s, err := api.GetSpec()
 	if err != nil {
 		panic(err)

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -586,5 +587,38 @@ func TestNoCORSByDefault(t *testing.T) {
 	rec := h.do(t, req)
 	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("cross-origin access granted without configuration: %q", got)
+	}
+}
+
+func TestOperationsEndpointsNeedNoToken(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	rec := h.get(t, "/openapi.yaml", "")
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/yaml" {
+		t.Fatalf("/openapi.yaml: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	file, err := os.ReadFile(filepath.Join("..", "..", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(rec.Body.Bytes(), file) {
+		t.Error("/openapi.yaml differs from openapi.yaml")
+	}
+
+	rec = h.get(t, "/docs", "")
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/html" {
+		t.Fatalf("/docs: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	csp := rec.Header().Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "script-src 'sha256-", "object-src 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "'unsafe-eval'") || strings.Contains(csp, "script-src 'unsafe-inline'") {
+		t.Errorf("CSP allows arbitrary scripts: %q", csp)
+	}
+	if !strings.Contains(rec.Body.String(), "tracegate API") {
+		t.Error("/docs does not look like the reference")
 	}
 }

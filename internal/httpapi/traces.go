@@ -33,11 +33,6 @@ func (s *Server) GetTrace(ctx context.Context, req api.GetTraceRequestObject) (a
 	return traceResponse(tr), nil
 }
 
-// GetHealth implements api.StrictServerInterface.
-func (s *Server) GetHealth(context.Context, api.GetHealthRequestObject) (api.GetHealthResponseObject, error) {
-	return api.GetHealth200JSONResponse{Status: api.Ok}, nil
-}
-
 // traceResponse writes a trace as the spec's Trace schema: OTLP/JSON
 // TracesData, as pdata's spec-compliant marshaler encodes it, with the
 // metadata members in front. It bypasses the generated model, which would
