@@ -16,24 +16,24 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/tracegate/tracegate/internal/devauth"
+	"github.com/tracegate/tracegate/internal/standin"
 )
 
-// fakeTempo serves /api/v2/traces/{id} in protobuf from the OTLP files that
-// were ingested into the real Tempo the fixtures were recorded from
-// (testdata/tempo/ingested, tenant = file prefix), and records what it was sent.
-type fakeTempo struct {
-	traces map[string]map[string][]byte // tenant -> trace id -> TracesData
+// recordingTempo is the Tempo stand-in over real HTTP, seeded with the OTLP
+// files that were ingested into the real Tempo the fixtures were recorded from
+// (testdata/tempo/ingested, tenant = file prefix). It records what it was sent.
+type recordingTempo struct {
+	next http.Handler
 
 	mu       sync.Mutex
 	requests []*http.Request
 }
 
-func newFakeTempo(t *testing.T) *httptest.Server {
+func newTempo(t *testing.T) (*httptest.Server, *recordingTempo) {
 	t.Helper()
-	ft := &fakeTempo{traces: map[string]map[string][]byte{}}
+	st := standin.New(nil)
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "tempo", "ingested", "*-*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no ingested traces: %v", err)
@@ -48,38 +48,21 @@ func newFakeTempo(t *testing.T) *httptest.Server {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		id := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).TraceID().String()
-		pb, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
-		if err != nil {
+		if err := st.Ingest(tenant, td); err != nil {
 			t.Fatal(err)
 		}
-		if ft.traces[tenant] == nil {
-			ft.traces[tenant] = map[string][]byte{}
-		}
-		ft.traces[tenant][id] = pb
 	}
-	srv := httptest.NewServer(ft)
+	rt := &recordingTempo{next: st.Handler()}
+	srv := httptest.NewServer(rt)
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, rt
 }
 
-func (ft *fakeTempo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ft.mu.Lock()
-	ft.requests = append(ft.requests, r.Clone(context.Background()))
-	ft.mu.Unlock()
-	org := r.Header.Get("X-Scope-OrgID")
-	if org == "" {
-		http.Error(w, "no org id", http.StatusUnauthorized)
-		return
-	}
-	id, ok := strings.CutPrefix(r.URL.Path, "/api/v2/traces/")
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	body := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), ft.traces[org][id])
-	w.Header().Set("Content-Type", "application/protobuf")
-	_, _ = w.Write(body)
+func (rt *recordingTempo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt.mu.Lock()
+	rt.requests = append(rt.requests, r.Clone(context.Background()))
+	rt.mu.Unlock()
+	rt.next.ServeHTTP(w, r)
 }
 
 // syncBuffer collects run's output while the test reads it.
@@ -166,8 +149,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	jwks := httptest.NewServer(iss.JWKS())
 	t.Cleanup(jwks.Close)
-	tempoSrv := newFakeTempo(t)
-	ft := tempoSrv.Config.Handler.(*fakeTempo)
+	tempoSrv, ft := newTempo(t)
 
 	base, logs := startTracegate(t, map[string]string{
 		"TRACEGATE_LISTEN_ADDR":      "127.0.0.1:0",

@@ -1,0 +1,147 @@
+package standin
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+)
+
+const (
+	ctOTLPProto = "application/x-protobuf"
+	// maxOTLPBody is the OTel collector's default max_request_body_size.
+	maxOTLPBody = 20 << 20
+
+	grpcInvalidArgument = 3
+	grpcUnavailable     = 14
+)
+
+// OTLPHandler returns Tempo's OTLP/HTTP receiver (what Tempo serves on
+// :4318): POST /v1/traces with Content-Type application/x-protobuf or
+// application/json (optionally Content-Encoding: gzip) and X-Scope-OrgID.
+//
+// It answers like the OTel collector's receiver that Tempo embeds: 200 with an
+// empty ExportTraceServiceResponse in the request's encoding; 400 with a
+// google.rpc.Status (code 3) for an undecodable body or an invalid tenant;
+// 503 with a google.rpc.Status (code 14, "no org id") when X-Scope-OrgID is
+// missing or empty - Tempo's tenant middleware returns a plain error there,
+// which the receiver maps to Unavailable (derived from Tempo's source, not
+// recorded); 405 for other methods, 415 for other content types, 404 for
+// other paths.
+func (s *Server) OTLPHandler() http.Handler { return http.HandlerFunc(s.serveOTLP) }
+
+func (s *Server) serveOTLP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/v1/traces" {
+		notFound(w)
+		return
+	}
+	if r.Method != http.MethodPost {
+		writePlain(w, http.StatusMethodNotAllowed, "405 method not allowed, supported: [POST]")
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var isJSON bool
+	switch mt {
+	case ctOTLPProto:
+	case ctJSON:
+		isJSON = true
+	default:
+		writePlain(w, http.StatusUnsupportedMediaType, "415 unsupported media type, supported: [application/json, application/x-protobuf]")
+		return
+	}
+	body, err := readOTLPBody(r)
+	if err != nil {
+		writeOTLPStatus(w, isJSON, http.StatusBadRequest, grpcInvalidArgument, err.Error())
+		return
+	}
+	req := ptraceotlp.NewExportRequest()
+	if isJSON {
+		err = req.UnmarshalJSON(body)
+	} else {
+		err = req.UnmarshalProto(body)
+	}
+	if err != nil {
+		writeOTLPStatus(w, isJSON, http.StatusBadRequest, grpcInvalidArgument, err.Error())
+		return
+	}
+	tenant := r.Header.Get(orgIDHeaderName)
+	if tenant == "" {
+		writeOTLPStatus(w, isJSON, http.StatusServiceUnavailable, grpcUnavailable, errNoOrgID.Error())
+		return
+	}
+	if err := s.Ingest(tenant, req.Traces()); err != nil {
+		writeOTLPStatus(w, isJSON, http.StatusBadRequest, grpcInvalidArgument, err.Error())
+		return
+	}
+	resp := ptraceotlp.NewExportResponse()
+	var out []byte
+	if isJSON {
+		out, err = resp.MarshalJSON()
+	} else {
+		out, err = resp.MarshalProto()
+	}
+	if err != nil {
+		writeOTLPStatus(w, isJSON, http.StatusInternalServerError, 13, err.Error())
+		return
+	}
+	writeOTLP(w, isJSON, http.StatusOK, out)
+}
+
+func readOTLPBody(r *http.Request) ([]byte, error) {
+	var rd io.Reader = http.MaxBytesReader(nil, r.Body, maxOTLPBody)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(rd)
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		rd = io.LimitReader(zr, maxOTLPBody+1)
+	default:
+		return nil, errors.New("unsupported Content-Encoding: " + enc)
+	}
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxOTLPBody {
+		return nil, errors.New("request body too large")
+	}
+	return b, nil
+}
+
+func writeOTLP(w http.ResponseWriter, isJSON bool, status int, body []byte) {
+	ct := ctOTLPProto
+	if isJSON {
+		ct = ctJSON
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body) //nolint:gosec // G705: an OTLP response body we encoded, served as OTLP, not HTML
+}
+
+func writeOTLPStatus(w http.ResponseWriter, isJSON bool, status int, code int32, msg string) {
+	var body []byte
+	if isJSON {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(struct {
+			Code    int32  `json:"code"`
+			Message string `json:"message,omitempty"`
+		}{code, msg})
+		body = bytes.TrimRight(buf.Bytes(), "\n")
+	} else {
+		body = rpcStatusProto(code, msg)
+	}
+	writeOTLP(w, isJSON, status, body)
+}

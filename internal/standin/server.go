@@ -1,0 +1,426 @@
+package standin
+
+import (
+	"container/list"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// Defaults of the storage bounds and of the query end cutoff.
+const (
+	DefaultMaxTracesPerTenant = 10_000
+	DefaultMaxSpans           = 1_000_000
+	// DefaultQueryEndCutoff is the query_end_cutoff of the Tempo the fixtures
+	// were recorded from (Tempo's own default is 30s).
+	DefaultQueryEndCutoff = time.Second
+
+	maxSpansPerTrace = 100_000
+)
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithQueryEndCutoff sets how far before "now" search, tag and tag-value
+// windows end (Tempo's query_frontend.query_end_cutoff). Use 0 in tests so
+// that freshly ingested spans are searchable at once.
+func WithQueryEndCutoff(d time.Duration) Option {
+	return func(s *Server) {
+		if d >= 0 {
+			s.cutoff = d
+		}
+	}
+}
+
+// WithMaxTracesPerTenant bounds the number of traces kept per tenant; when it
+// is exceeded the least recently written trace of that tenant is dropped.
+func WithMaxTracesPerTenant(n int) Option {
+	return func(s *Server) {
+		if n > 0 {
+			s.maxTraces = n
+		}
+	}
+}
+
+// WithMaxSpans bounds the number of spans kept over all tenants; when it is
+// exceeded the least recently written traces are dropped. A single trace keeps
+// at most min(n, 100000) spans; further spans of it are discarded, as Tempo
+// discards spans of a trace over max_bytes_per_trace.
+func WithMaxSpans(n int) Option {
+	return func(s *Server) {
+		if n > 0 {
+			s.maxSpans = n
+		}
+	}
+}
+
+// Server is an in-memory, multi-tenant stand-in for Tempo. It is safe for
+// concurrent use.
+type Server struct {
+	clock     func() time.Time
+	cutoff    time.Duration
+	maxTraces int
+	maxSpans  int
+
+	mu      sync.RWMutex
+	tenants map[string]*tenantStore
+	lru     *list.List // of *storedTrace over all tenants, front = least recently written
+	spans   int
+}
+
+type tenantStore struct {
+	name   string
+	traces map[[16]byte]*storedTrace
+	lru    *list.List // of *storedTrace, front = least recently written
+}
+
+type storedTrace struct {
+	tenant *tenantStore
+	id     [16]byte
+	// batches is copy-on-write: a new slice is made on every append, so a
+	// reader may keep using a slice it took under the read lock. Each
+	// ResourceSpans is never modified after it is stored.
+	batches []ptrace.ResourceSpans
+	spanIDs map[[8]byte]struct{}
+	spans   int
+	gElem   *list.Element
+	tElem   *list.Element
+}
+
+// New returns an empty Server. clock supplies "now" for the default search
+// window and the query end cutoff; nil means time.Now.
+func New(clock func() time.Time, opts ...Option) *Server {
+	if clock == nil {
+		clock = time.Now
+	}
+	s := &Server{
+		clock:     clock,
+		cutoff:    DefaultQueryEndCutoff,
+		maxTraces: DefaultMaxTracesPerTenant,
+		maxSpans:  DefaultMaxSpans,
+		tenants:   map[string]*tenantStore{},
+		lru:       list.New(),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+var errNoOrgID = errors.New("no org id")
+
+// validTenantID applies Tempo's (dskit's) tenant ID rules.
+func validTenantID(s string) error {
+	for i := 0; i < len(s); i++ {
+		if !tenantByteOK(s[i]) {
+			return fmt.Errorf("tenant ID '%s' contains unsupported character '%c'", s, rune(s[i]))
+		}
+	}
+	if len(s) > 150 {
+		return errors.New("tenant ID is too long: max 150 characters")
+	}
+	if s == "." || s == ".." {
+		return errors.New("tenant ID is '.' or '..'")
+	}
+	return nil
+}
+
+func tenantByteOK(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!-_.*'()", c) >= 0
+}
+
+// resolveTenants turns an X-Scope-OrgID value into the tenants to read, as
+// Tempo's query path does: split on '|', cut each part at the first ':'
+// (metadata), validate, sort and de-duplicate.
+func resolveTenants(orgID string) ([]string, error) {
+	parts := strings.Split(orgID, "|")
+	out := make([]string, 0, len(parts))
+	for _, p := range parts {
+		if i := strings.IndexByte(p, ':'); i >= 0 {
+			p = p[:i]
+		}
+		if err := validTenantID(p); err != nil {
+			return nil, err
+		}
+		if p == "" {
+			return nil, errNoOrgID
+		}
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	j := 0
+	for i, t := range out {
+		if i == 0 || t != out[j-1] {
+			out[j] = t
+			j++
+		}
+	}
+	return out[:j], nil
+}
+
+// Ingest stores the spans of td under tenant. The tenant must be a single
+// valid Tempo tenant ID (no '|' federation, no ':' metadata). Spans with an
+// all-zero trace ID and spans whose ID is already stored for their trace are
+// dropped. td is not retained.
+func (s *Server) Ingest(tenant string, td ptrace.Traces) error {
+	if tenant == "" {
+		return errNoOrgID
+	}
+	if err := validTenantID(tenant); err != nil {
+		return err
+	}
+	batches := splitByTrace(td)
+	if len(batches) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ts := s.tenants[tenant]
+	if ts == nil {
+		ts = &tenantStore{name: tenant, traces: map[[16]byte]*storedTrace{}, lru: list.New()}
+		s.tenants[tenant] = ts
+	}
+	perTrace := min(maxSpansPerTrace, s.maxSpans)
+	for _, b := range batches {
+		st := ts.traces[b.id]
+		if st == nil {
+			st = &storedTrace{tenant: ts, id: b.id, spanIDs: map[[8]byte]struct{}{}}
+			ts.traces[b.id] = st
+			st.tElem = ts.lru.PushBack(st)
+			st.gElem = s.lru.PushBack(st)
+		} else {
+			ts.lru.MoveToBack(st.tElem)
+			s.lru.MoveToBack(st.gElem)
+		}
+		// Drop spans already stored (Tempo de-duplicates on read) and spans over the cap.
+		added := 0
+		b.rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+			ss.Spans().RemoveIf(func(sp ptrace.Span) bool {
+				id := [8]byte(sp.SpanID())
+				if _, dup := st.spanIDs[id]; dup || st.spans+added >= perTrace {
+					return true
+				}
+				st.spanIDs[id] = struct{}{}
+				added++
+				return false
+			})
+			return ss.Spans().Len() == 0
+		})
+		if added == 0 {
+			continue
+		}
+		st.spans += added
+		s.spans += added
+		st.batches = append(st.batches[:len(st.batches):len(st.batches)], b.rs)
+	}
+	// Bounds.
+	for ts.lru.Len() > s.maxTraces {
+		s.evict(ts.lru.Front().Value.(*storedTrace))
+	}
+	for s.spans > s.maxSpans && s.lru.Len() > 0 {
+		s.evict(s.lru.Front().Value.(*storedTrace))
+	}
+	if len(ts.traces) == 0 {
+		delete(s.tenants, tenant)
+	}
+	return nil
+}
+
+func (s *Server) evict(st *storedTrace) {
+	ts := st.tenant
+	ts.lru.Remove(st.tElem)
+	s.lru.Remove(st.gElem)
+	delete(ts.traces, st.id)
+	s.spans -= st.spans
+	if len(ts.traces) == 0 {
+		delete(s.tenants, ts.name)
+	}
+}
+
+type traceBatch struct {
+	id [16]byte
+	rs ptrace.ResourceSpans
+}
+
+// splitByTrace copies td into one ResourceSpans per (input ResourceSpans,
+// trace ID), with Tempo's resource attribute order (service.name last).
+func splitByTrace(td ptrace.Traces) []traceBatch {
+	var out []traceBatch
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		byTrace := map[[16]byte]ptrace.ResourceSpans{}
+		var order [][16]byte
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			scopeCopies := map[[16]byte]ptrace.ScopeSpans{}
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				sp := spans.At(k)
+				id := [16]byte(sp.TraceID())
+				if id == ([16]byte{}) {
+					continue
+				}
+				nrs, ok := byTrace[id]
+				if !ok {
+					nrs = ptrace.NewResourceSpans()
+					copyResource(rs.Resource(), nrs.Resource())
+					nrs.SetSchemaUrl(rs.SchemaUrl())
+					byTrace[id] = nrs
+					order = append(order, id)
+				}
+				nss, ok := scopeCopies[id]
+				if !ok {
+					nss = nrs.ScopeSpans().AppendEmpty()
+					ss.Scope().CopyTo(nss.Scope())
+					nss.SetSchemaUrl(ss.SchemaUrl())
+					scopeCopies[id] = nss
+				}
+				sp.CopyTo(nss.Spans().AppendEmpty())
+			}
+		}
+		for _, id := range order {
+			out = append(out, traceBatch{id: id, rs: byTrace[id]})
+		}
+	}
+	return out
+}
+
+// copyResource copies a resource, moving service.name to the end of the
+// attributes as Tempo does when it rebuilds a trace from its parquet blocks.
+func copyResource(src, dst pcommon.Resource) {
+	dst.SetDroppedAttributesCount(src.DroppedAttributesCount())
+	attrs := dst.Attributes()
+	var svc pcommon.Value
+	hasSvc := false
+	for k, v := range src.Attributes().All() {
+		if k == "service.name" {
+			svc, hasSvc = v, true
+			continue
+		}
+		v.CopyTo(attrs.PutEmpty(k))
+	}
+	if hasSvc {
+		svc.CopyTo(attrs.PutEmpty("service.name"))
+	}
+}
+
+// traceSnap is an immutable view of one stored trace.
+type traceSnap struct {
+	tenant  string
+	id      [16]byte
+	batches []ptrace.ResourceSpans
+}
+
+// snapshot returns every trace of the given tenants (in tenant order, and
+// within a tenant from least to most recently written).
+func (s *Server) snapshot(tenants []string) []traceSnap {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []traceSnap
+	for _, t := range tenants {
+		ts := s.tenants[t]
+		if ts == nil {
+			continue
+		}
+		for e := ts.lru.Front(); e != nil; e = e.Next() {
+			st := e.Value.(*storedTrace)
+			out = append(out, traceSnap{tenant: t, id: st.id, batches: st.batches})
+		}
+	}
+	return out
+}
+
+// lookup returns the trace with the given id from each tenant that has it.
+func (s *Server) lookup(tenants []string, id [16]byte) []traceSnap {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []traceSnap
+	for _, t := range tenants {
+		if ts := s.tenants[t]; ts != nil {
+			if st := ts.traces[id]; st != nil {
+				out = append(out, traceSnap{tenant: t, id: id, batches: st.batches})
+			}
+		}
+	}
+	return out
+}
+
+// spanRef is one span with its resource and scope.
+type spanRef struct {
+	res   pcommon.Resource
+	scope pcommon.InstrumentationScope
+	span  ptrace.Span
+}
+
+func (t traceSnap) forEachSpan(fn func(spanRef)) {
+	for _, rs := range t.batches {
+		sss := rs.ScopeSpans()
+		for i := 0; i < sss.Len(); i++ {
+			ss := sss.At(i)
+			spans := ss.Spans()
+			for j := 0; j < spans.Len(); j++ {
+				fn(spanRef{res: rs.Resource(), scope: ss.Scope(), span: spans.At(j)})
+			}
+		}
+	}
+}
+
+// summary holds the trace-level values Tempo reports in search results.
+type summary struct {
+	start, end  uint64
+	rootService string
+	rootName    string
+	hasRoot     bool
+}
+
+func (t traceSnap) summary() summary {
+	var sm summary
+	first := true
+	t.forEachSpan(func(r spanRef) {
+		st, en := uint64(r.span.StartTimestamp()), uint64(r.span.EndTimestamp())
+		if first || st < sm.start {
+			sm.start = st
+		}
+		if first || en > sm.end {
+			sm.end = en
+		}
+		first = false
+		if !sm.hasRoot && r.span.ParentSpanID().IsEmpty() {
+			sm.hasRoot = true
+			sm.rootName = r.span.Name()
+			if v, ok := r.res.Attributes().Get("service.name"); ok {
+				sm.rootService = v.AsString()
+			}
+		}
+	})
+	if !sm.hasRoot {
+		sm.rootService = "<root span not yet received>"
+	}
+	if sm.end < sm.start {
+		sm.end = sm.start
+	}
+	return sm
+}
+
+// overlaps reports whether the trace overlaps [startNs, endNs]; 0 means open.
+func (sm summary) overlaps(startNs, endNs uint64) bool {
+	if endNs != 0 && sm.start > endNs {
+		return false
+	}
+	if startNs != 0 && sm.end < startNs {
+		return false
+	}
+	return true
+}

@@ -1,0 +1,509 @@
+package standin
+
+// Lexer of the TraceQL subset (see traceql.go). Token names in errors follow
+// Tempo's parser.
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ---- tokens ----
+
+type tokKind int
+
+const (
+	tEOF tokKind = iota
+	tOpenBrace
+	tCloseBrace
+	tOpenParen
+	tCloseParen
+	tComma
+	tPipe
+	tAnd
+	tOr
+	tEq
+	tNeq
+	tRe
+	tNre
+	tGt
+	tGte
+	tLt
+	tLte
+	tString
+	tInt
+	tFloat
+	tDuration
+	tIdent   // a bare word that is not a keyword
+	tKeyword // a reserved word (intrinsic, literal keyword, function name, ...)
+	tAttr    // a scoped or unscoped attribute: scope + name
+	tOther   // any other character sequence (unsupported operators)
+)
+
+type token struct {
+	kind       tokKind
+	text       string // source text (for keywords, operators, identifiers)
+	line, col  int
+	scope      string // tAttr: "resource", "span", "" (unscoped "."), "event", ...
+	name       string // tAttr: attribute name
+	str        string // tString
+	i          int64  // tInt
+	f          float64
+	d          time.Duration
+	attrQuoted bool
+}
+
+// display returns the token name as Tempo's parser prints it after "unexpected".
+func (t token) display() string {
+	switch t.kind {
+	case tEOF:
+		return "$end"
+	case tIdent:
+		return "IDENTIFIER"
+	case tString:
+		return "STRING"
+	case tInt:
+		return "INTEGER"
+	case tFloat:
+		return "FLOAT"
+	case tDuration:
+		return "DURATION"
+	case tAttr:
+		if t.scope == "" {
+			return "."
+		}
+		return t.scope + "."
+	default:
+		return t.text
+	}
+}
+
+// Intrinsics Tempo knows (as listed by /api/v2/search/tags?scope=intrinsic)
+// plus a few more reserved words of the real grammar.
+var intrinsicNames = []string{
+	"duration", "event:name", "event:timeSinceStart", "instrumentation:name",
+	"instrumentation:version", "kind", "link:spanID", "link:traceID", "name",
+	"rootName", "rootServiceName", "span:duration", "span:id", "span:kind",
+	"span:name", "span:parentID", "span:status", "span:statusMessage", "status",
+	"statusMessage", "trace:duration", "trace:id", "trace:rootName",
+	"trace:rootService", "traceDuration",
+}
+
+var keywords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range intrinsicNames {
+		m[w] = true
+	}
+	for _, w := range []string{
+		"true", "false", "nil",
+		"ok", "error", "unset",
+		"unspecified", "internal", "server", "client", "producer", "consumer",
+		"select", "childCount", "nestedSetLeft", "nestedSetRight", "nestedSetParent", "parent",
+		"count", "avg", "max", "min", "sum", "by", "coalesce", "with",
+		"rate", "count_over_time", "min_over_time", "max_over_time", "avg_over_time",
+		"sum_over_time", "quantile_over_time", "histogram_over_time", "compare", "topk", "bottomk",
+	} {
+		m[w] = true
+	}
+	return m
+}()
+
+var attrScopes = map[string]bool{
+	"resource": true, "span": true, "event": true, "link": true, "instrumentation": true, "parent": true,
+}
+
+var statusKeywords = map[string]bool{"ok": true, "error": true, "unset": true}
+
+var kindKeywords = map[string]bool{
+	"unspecified": true, "internal": true, "server": true, "client": true, "producer": true, "consumer": true,
+}
+
+// ---- lexer ----
+
+type lexer struct {
+	src  string
+	pos  int // byte offset
+	line int
+	col  int // rune column of src[pos], 1-based
+}
+
+func newLexer(s string) *lexer { return &lexer{src: s, line: 1, col: 1} }
+
+func (l *lexer) peekRune() (rune, int) {
+	if l.pos >= len(l.src) {
+		return -1, 0
+	}
+	return utf8.DecodeRuneInString(l.src[l.pos:])
+}
+
+func (l *lexer) peekRuneAt(off int) rune {
+	if l.pos+off >= len(l.src) {
+		return -1
+	}
+	r, _ := utf8.DecodeRuneInString(l.src[l.pos+off:])
+	return r
+}
+
+func (l *lexer) advance() rune {
+	r, n := l.peekRune()
+	if n == 0 {
+		return -1
+	}
+	l.pos += n
+	if r == '\n' {
+		l.line++
+		l.col = 1
+	} else {
+		l.col++
+	}
+	return r
+}
+
+func (l *lexer) errAt(line, col int, format string, args ...any) error {
+	return &parseError{line: line, col: col, msg: fmt.Sprintf(format, args...)}
+}
+
+func isAttributeRune(r rune) bool {
+	if r < 0 || unicode.IsSpace(r) {
+		return false
+	}
+	switch r {
+	case '{', '}', '(', ')', '=', '~', '!', '<', '>', '&', '|', '^', ',':
+		return false
+	}
+	return true
+}
+
+func isWordStart(r rune) bool { return r == '_' || unicode.IsLetter(r) }
+
+func isWordRune(r rune) bool {
+	return r == '_' || r == ':' || unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+func isDurationRune(r rune) bool {
+	switch r {
+	case 'n', 's', 'u', 'm', 'h', 'µ', 'd', 'w', 'y':
+		return true
+	}
+	return false
+}
+
+// next returns the next token.
+func (l *lexer) next() (token, error) {
+	for {
+		r, _ := l.peekRune()
+		if r >= 0 && unicode.IsSpace(r) {
+			l.advance()
+			continue
+		}
+		break
+	}
+	tok := token{line: l.line, col: l.col}
+	r, _ := l.peekRune()
+	if r < 0 {
+		tok.kind = tEOF
+		return tok, nil
+	}
+	simple := func(k tokKind, n int) (token, error) {
+		start := l.pos
+		for i := 0; i < n; i++ {
+			l.advance()
+		}
+		tok.kind = k
+		tok.text = l.src[start:l.pos]
+		return tok, nil
+	}
+	r2 := l.peekRuneAt(utf8.RuneLen(r))
+	switch {
+	case r == '{':
+		return simple(tOpenBrace, 1)
+	case r == '}':
+		return simple(tCloseBrace, 1)
+	case r == '(':
+		return simple(tOpenParen, 1)
+	case r == ')':
+		return simple(tCloseParen, 1)
+	case r == ',':
+		return simple(tComma, 1)
+	case r == '|':
+		if r2 == '|' {
+			return simple(tOr, 2)
+		}
+		return simple(tPipe, 1)
+	case r == '&':
+		if r2 == '&' {
+			return simple(tAnd, 2)
+		}
+		return l.other(tok)
+	case r == '=':
+		if r2 == '~' {
+			return simple(tRe, 2)
+		}
+		return simple(tEq, 1)
+	case r == '!':
+		if r2 == '=' {
+			return simple(tNeq, 2)
+		}
+		if r2 == '~' {
+			return simple(tNre, 2)
+		}
+		return l.other(tok)
+	case r == '>':
+		if r2 == '=' {
+			return simple(tGte, 2)
+		}
+		if r2 == '>' {
+			return l.other(tok)
+		}
+		return simple(tGt, 1)
+	case r == '<':
+		if r2 == '=' {
+			return simple(tLte, 2)
+		}
+		if r2 == '<' {
+			return l.other(tok)
+		}
+		return simple(tLt, 1)
+	case r == '"' || r == '`':
+		return l.stringLit(tok)
+	case r >= '0' && r <= '9':
+		return l.number(tok)
+	case r == '.':
+		if isAttributeRune(r2) {
+			l.advance()
+			return l.attribute(tok, "")
+		}
+		return l.other(tok)
+	case isWordStart(r):
+		start := l.pos
+		for {
+			c, _ := l.peekRune()
+			if !isWordRune(c) {
+				break
+			}
+			l.advance()
+		}
+		word := l.src[start:l.pos]
+		if c, _ := l.peekRune(); c == '.' && attrScopes[word] {
+			l.advance()
+			return l.attribute(tok, word)
+		}
+		tok.text = word
+		if keywords[word] {
+			tok.kind = tKeyword
+		} else {
+			tok.kind = tIdent
+		}
+		return tok, nil
+	default:
+		return l.other(tok)
+	}
+}
+
+// other consumes a run of operator-ish characters that the subset does not
+// support (for example ">>", "!", "&>", "+", "~") and returns it as one token.
+func (l *lexer) other(tok token) (token, error) {
+	start := l.pos
+	l.advance()
+	for {
+		c, _ := l.peekRune()
+		if c < 0 || !strings.ContainsRune("<>!&~=+-*/%^", c) || l.pos-start >= 3 {
+			break
+		}
+		l.advance()
+	}
+	tok.kind = tOther
+	tok.text = l.src[start:l.pos]
+	return tok, nil
+}
+
+func (l *lexer) attribute(tok token, scope string) (token, error) {
+	var sb strings.Builder
+	for {
+		c, _ := l.peekRune()
+		if c == '"' {
+			// quoted part of an attribute name: span."foo bar"
+			l.advance()
+			closed := false
+			for {
+				q, _ := l.peekRune()
+				if q < 0 {
+					break
+				}
+				if q == '"' {
+					l.advance()
+					closed = true
+					break
+				}
+				if q == '\\' {
+					l.advance()
+					e, _ := l.peekRune()
+					if e != '"' && e != '\\' {
+						return tok, l.errAt(l.line, l.col, "invalid escape sequence")
+					}
+					sb.WriteRune(l.advance())
+					continue
+				}
+				sb.WriteRune(l.advance())
+			}
+			if !closed {
+				return tok, l.errAt(l.line, l.col, `unexpected EOF, expecting "`)
+			}
+			tok.attrQuoted = true
+			continue
+		}
+		if !isAttributeRune(c) {
+			break
+		}
+		sb.WriteRune(l.advance())
+	}
+	tok.kind = tAttr
+	tok.scope = scope
+	tok.name = sb.String()
+	if scope == "" {
+		tok.text = "." + tok.name
+	} else {
+		tok.text = scope + "." + tok.name
+	}
+	return tok, nil
+}
+
+func (l *lexer) stringLit(tok token) (token, error) {
+	start := l.pos
+	quote := l.advance()
+	for {
+		c, _ := l.peekRune()
+		if c < 0 || (c == '\n' && quote == '"') {
+			return tok, l.errAt(l.line, l.col, "literal not terminated")
+		}
+		l.advance()
+		if c == '\\' && quote == '"' {
+			if e, _ := l.peekRune(); e >= 0 {
+				l.advance()
+			}
+			continue
+		}
+		if c == quote {
+			break
+		}
+	}
+	raw := l.src[start:l.pos]
+	s, err := strconv.Unquote(raw)
+	if err != nil {
+		return tok, l.errAt(tok.line, tok.col, "%s", err.Error())
+	}
+	tok.kind = tString
+	tok.text = raw
+	tok.str = s
+	return tok, nil
+}
+
+func (l *lexer) number(tok token) (token, error) {
+	start := l.pos
+	isFloat := false
+	for {
+		c, _ := l.peekRune()
+		if c >= '0' && c <= '9' {
+			l.advance()
+			continue
+		}
+		if c == '.' && !isFloat {
+			if n := l.peekRuneAt(1); n >= '0' && n <= '9' {
+				isFloat = true
+				l.advance()
+				continue
+			}
+		}
+		break
+	}
+	num := l.src[start:l.pos]
+	// A duration: the number followed (without a space) by digits, '.' and unit letters.
+	save := *l
+	for {
+		c, _ := l.peekRune()
+		if c < 0 || !(unicode.IsDigit(c) || c == '.' || isDurationRune(c)) {
+			break
+		}
+		l.advance()
+	}
+	if l.pos > save.pos {
+		if d, err := parseDuration(l.src[start:l.pos]); err == nil {
+			tok.kind = tDuration
+			tok.text = l.src[start:l.pos]
+			tok.d = d
+			return tok, nil
+		}
+		*l = save
+	}
+	tok.text = num
+	if isFloat {
+		f, err := strconv.ParseFloat(num, 64)
+		if err != nil {
+			return tok, l.errAt(tok.line, tok.col, "%s", err.Error())
+		}
+		tok.kind = tFloat
+		tok.f = f
+		return tok, nil
+	}
+	i, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		return tok, l.errAt(tok.line, tok.col, "%s", err.Error())
+	}
+	tok.kind = tInt
+	tok.i = i
+	return tok, nil
+}
+
+// parseDuration accepts Go durations plus Prometheus-style d, w and y units.
+func parseDuration(s string) (time.Duration, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	// Prometheus style: a sequence of <int><unit> with units y w d h m s ms.
+	units := []struct {
+		suffix string
+		d      time.Duration
+	}{
+		{"ms", time.Millisecond}, {"y", 365 * 24 * time.Hour}, {"w", 7 * 24 * time.Hour},
+		{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second},
+	}
+	rest := s
+	var total time.Duration
+	if rest == "" {
+		return 0, fmt.Errorf("empty duration")
+	}
+	for rest != "" {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		n, err := strconv.ParseInt(rest[:i], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		rest = rest[i:]
+		matched := false
+		for _, u := range units {
+			if strings.HasPrefix(rest, u.suffix) {
+				if n > int64(1<<62)/int64(u.d) {
+					return 0, fmt.Errorf("duration out of range")
+				}
+				total += time.Duration(n) * u.d
+				rest = rest[len(u.suffix):]
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+	}
+	return total, nil
+}

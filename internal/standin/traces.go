@@ -1,0 +1,133 @@
+package standin
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// parseTraceID parses a trace ID like Tempo's util.HexStringToTraceID: hex
+// only, an odd length gets a leading 0, at most 16 bytes, left-padded to 16.
+func parseTraceID(s string) ([16]byte, error) {
+	var id [16]byte
+	for pos, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return id, fmt.Errorf("trace IDs can only contain hex characters: invalid character '%c' at position %d", c, pos+1)
+		}
+	}
+	if len(s)%2 == 1 {
+		s = "0" + s
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return id, err
+	}
+	if len(b) > 16 {
+		return id, errors.New("trace IDs can't be larger than 128 bits")
+	}
+	copy(id[16-len(b):], b)
+	return id, nil
+}
+
+// traceIDString formats a trace ID as Tempo's search does: lowercase hex
+// with leading zeros trimmed.
+func traceIDString(id [16]byte) string {
+	return strings.TrimLeft(hex.EncodeToString(id[:]), "0")
+}
+
+// mergeTraces combines the batches of the same trace from several tenants,
+// dropping spans whose ID was already seen.
+func mergeTraces(snaps []traceSnap) ptrace.Traces {
+	td := ptrace.NewTraces()
+	seen := map[[8]byte]bool{}
+	for _, sn := range snaps {
+		for _, rs := range sn.batches {
+			dst := td.ResourceSpans().AppendEmpty()
+			rs.CopyTo(dst)
+			if len(snaps) == 1 {
+				continue
+			}
+			dst.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+				ss.Spans().RemoveIf(func(sp ptrace.Span) bool {
+					id := [8]byte(sp.SpanID())
+					if seen[id] {
+						return true
+					}
+					seen[id] = true
+					return false
+				})
+				return ss.Spans().Len() == 0
+			})
+		}
+	}
+	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool { return rs.ScopeSpans().Len() == 0 })
+	return td
+}
+
+// traceByID serves GET /api/traces/{id} (v2=false) and /api/v2/traces/{id}.
+func (s *Server) traceByID(r *http.Request, org, idText string, v2 bool) response {
+	id, err := parseTraceID(idText)
+	if err != nil {
+		return badRequest(err.Error())
+	}
+	q := r.URL.Query()
+	var start, end int64
+	if v := q.Get("start"); v != "" {
+		if start, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return badRequest("invalid start: " + err.Error())
+		}
+	}
+	if v := q.Get("end"); v != "" {
+		if end, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return badRequest("invalid end: " + err.Error())
+		}
+	}
+	if start != 0 && end != 0 && end <= start {
+		return badRequestf("http parameter start must be before end. received start=%d end=%d", start, end)
+	}
+	tenants, err := resolveTenants(org)
+	if err != nil {
+		return badRequest(err.Error())
+	}
+
+	snaps := s.lookup(tenants, id)
+	var found []traceSnap
+	for _, sn := range snaps {
+		sm := sn.summary()
+		if sm.overlaps(uint64(max(start, 0))*1e9, uint64(max(end, 0))*1e9) {
+			found = append(found, sn)
+		}
+	}
+	proto := wantsProtobuf(r)
+	if len(found) == 0 {
+		switch {
+		case !v2:
+			return response{status: http.StatusNotFound}
+		case proto:
+			return response{status: http.StatusOK, ctype: ctProtobuf, body: []byte{0x0a, 0x00, 0x12, 0x00}}
+		default:
+			return response{status: http.StatusOK, ctype: ctJSON, body: []byte(`{"trace":{},"metrics":{}}`)}
+		}
+	}
+	td := mergeTraces(found)
+	var pm ptrace.ProtoMarshaler
+	if proto {
+		b, err := pm.MarshalTraces(td)
+		if err != nil {
+			return response{status: http.StatusInternalServerError, ctype: ctText, body: []byte(err.Error())}
+		}
+		if v2 {
+			b = traceByIDResponseProto(b, uint64(len(b)))
+		}
+		return response{status: http.StatusOK, ctype: ctProtobuf, body: b}
+	}
+	if !v2 {
+		return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV1(td)}
+	}
+	return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV2(td, uint64(pm.TracesSize(td)))}
+}
