@@ -54,7 +54,8 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		req, res := c.Request(), c.Response()
 		status, detail := problemFor(err)
-		if status >= http.StatusInternalServerError {
+		// A client that went away is not an operator's problem.
+		if status >= http.StatusInternalServerError && req.Context().Err() == nil {
 			logger.ErrorContext(req.Context(), "request failed",
 				slog.String("route", c.Path()),
 				slog.Int("status", status),

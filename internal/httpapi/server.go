@@ -74,7 +74,7 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, corsOrigins []string,
 	e.Use(skip(public, oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		// Authentication already ran (tracegate's own middleware above).
 		Options:               openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
-		ErrorHandler:          validationError,
+		ErrorHandler:          validationError(emptyLastParams(spec)),
 		SilenceServersWarning: true,
 	})))
 
@@ -156,8 +156,38 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // validationError turns the OpenAPI validator's error into a short message
-// naming the parameter, without echoing the caller's value.
-func validationError(_ echo.Context, err *echo.HTTPError) error {
+// naming the parameter, without echoing the caller's value. emptyLast maps a
+// path such as "/api/v1/traces/" to the parameter its empty last segment
+// stands for ("trace_id"): such a request is a malformed one (400), not an
+// unknown route.
+func validationError(emptyLast map[string]string) func(echo.Context, *echo.HTTPError) error {
+	return func(c echo.Context, err *echo.HTTPError) error {
+		if name, ok := emptyLast[c.Request().URL.Path]; ok && err.Code == http.StatusNotFound {
+			return &echo.HTTPError{
+				Code:     http.StatusBadRequest,
+				Message:  fmt.Sprintf("invalid path parameter %q: must not be empty", name),
+				Internal: err,
+			}
+		}
+		return parameterError(err)
+	}
+}
+
+// emptyLastParams lists, for every spec path ending in a parameter, the path
+// with that segment empty.
+func emptyLastParams(spec *openapi3.T) map[string]string {
+	m := map[string]string{}
+	for path := range spec.Paths.Map() {
+		i := strings.LastIndex(path, "/{")
+		if i >= 0 && strings.HasSuffix(path, "}") {
+			m[path[:i+1]] = path[i+2 : len(path)-1]
+		}
+	}
+	return m
+}
+
+// parameterError names the parameter of a validator error.
+func parameterError(err *echo.HTTPError) error {
 	var re *openapi3filter.RequestError
 	if !errors.As(err.Internal, &re) || re.Parameter == nil {
 		return err

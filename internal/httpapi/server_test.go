@@ -319,10 +319,12 @@ func TestGetTraceEmptyID(t *testing.T) {
 		return traces.Trace{}, errors.New("must not be called")
 	})
 	rec := h.get(t, "/api/v1/traces/", h.token(t, map[string]any{"tenant_id": "acme"}))
-	if rec.Code != http.StatusBadRequest && rec.Code != http.StatusNotFound {
-		t.Errorf("status %d, want 400 or 404", rec.Code)
+	if rec.Code != http.StatusBadRequest {
+		t.Errorf("status %d, want 400", rec.Code)
 	}
-	decodeProblem(t, rec)
+	if p := decodeProblem(t, rec); !strings.Contains(p.Detail, `"trace_id"`) {
+		t.Errorf("detail %q does not name trace_id", p.Detail)
+	}
 	if h.reader.count() != 0 {
 		t.Error("the trace reader was called for an empty id")
 	}
