@@ -68,7 +68,7 @@ func TestMiddleware(t *testing.T) {
 			var ran bool
 			var gotP principal.Principal
 			var gotPOK, gotTenantOK bool
-			var gotTenant tenant.ID
+			var gotTenant tenant.Set
 			handler := func(c echo.Context) error {
 				ran = true
 				gotP, gotPOK = principal.FromContext(c.Request().Context())
@@ -84,7 +84,7 @@ func TestMiddleware(t *testing.T) {
 				if !ran || !gotPOK || !gotTenantOK {
 					t.Fatalf("handler ran=%v, principal present=%v, tenant present=%v; want all true", ran, gotPOK, gotTenantOK)
 				}
-				if gotP.Subject != "alice" || gotP.Tenant != "acme" || gotTenant != "acme" {
+				if gotP.Subject != "alice" || gotP.Tenants.OrgID() != "acme" || gotTenant.OrgID() != "acme" {
 					t.Errorf("principal = %+v, tenant = %q; want alice in acme", gotP, gotTenant)
 				}
 				if h := rec.Header().Get(echo.HeaderWWWAuthenticate); h != "" {

@@ -197,7 +197,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (principal.Principal,
 	exp, _ := tok.Expiration()
 	return principal.Principal{
 		Subject:   sub,
-		Tenant:    id,
+		Tenants:   tenant.NewSet(id),
 		Granted:   []tenant.ID{id},
 		Scopes:    scopes,
 		ExpiresAt: exp,

@@ -149,7 +149,7 @@ func TestVerifyAccepts(t *testing.T) {
 func want(sub string, id tenant.ID, exp time.Time, scopes ...string) principal.Principal {
 	return principal.Principal{
 		Subject:   sub,
-		Tenant:    id,
+		Tenants:   tenant.NewSet(id),
 		Granted:   []tenant.ID{id},
 		Scopes:    scopes,
 		ExpiresAt: exp,
@@ -394,8 +394,8 @@ func TestVerifyCustomTenantClaim(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if diff := cmp.Diff([]tenant.ID{"initech"}, got.Granted); diff != "" || got.Tenant != "initech" {
-		t.Errorf("tenant = %q, granted diff:\n%s", got.Tenant, diff)
+	if diff := cmp.Diff([]tenant.ID{"initech"}, got.Granted); diff != "" || got.Tenants.OrgID() != "initech" {
+		t.Errorf("tenant = %q, granted diff:\n%s", got.Tenants, diff)
 	}
 	// tenant_id is present but is not the configured claim.
 	if _, err := v.Verify(context.Background(), sign(t, k.rsa, "RS256", validClaims(), nil)); !errors.Is(err, auth.ErrForbidden) {
@@ -503,8 +503,8 @@ func TestRotatedKeyBecomesUsable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("token signed with rotated-in key: %v", err)
 	}
-	if got.Tenant != "acme" {
-		t.Errorf("tenant = %q; want acme", got.Tenant)
+	if got.Tenants.OrgID() != "acme" {
+		t.Errorf("tenant = %q; want acme", got.Tenants)
 	}
 	if n := p.fetches.Load() - before; n != 1 {
 		t.Errorf("rotation caused %d JWKS fetches; want 1", n)

@@ -29,7 +29,7 @@ import (
 type TraceReader interface {
 	// Trace returns trace id of tenant t; see traces.Repository.Trace for the
 	// error contract.
-	Trace(ctx context.Context, t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error)
+	Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error)
 }
 
 // Server implements api.StrictServerInterface.

@@ -37,11 +37,11 @@ const (
 type readerFunc struct {
 	mu    sync.Mutex
 	calls []traces.ID
-	asked []tenant.ID
-	fn    func(t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error)
+	asked []tenant.Set
+	fn    func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error)
 }
 
-func (f *readerFunc) Trace(_ context.Context, t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+func (f *readerFunc) Trace(_ context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
 	f.mu.Lock()
 	f.calls, f.asked = append(f.calls, id), append(f.asked, t)
 	f.mu.Unlock()
@@ -63,12 +63,12 @@ type harness struct {
 	logs   *strings.Builder
 }
 
-func newHarness(t *testing.T, fn func(t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error)) *harness {
+func newHarness(t *testing.T, fn func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error)) *harness {
 	t.Helper()
 	return newHarnessCORS(t, fn, nil)
 }
 
-func newHarnessCORS(t *testing.T, fn func(t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error), origins []string) *harness {
+func newHarnessCORS(t *testing.T, fn func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error), origins []string) *harness {
 	t.Helper()
 	iss, err := devauth.NewIssuer(issuer, audience)
 	if err != nil {
@@ -182,7 +182,7 @@ const checkoutID = "4bf92f3577b34da6a3ce929d0e0e4736"
 func TestGetTraceFound(t *testing.T) {
 	t.Parallel()
 	td := checkout(t)
-	h := newHarness(t, func(tn tenant.ID, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+	h := newHarness(t, func(tn tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
 		return traces.Trace{ID: id, Spans: td}, nil
 	})
 	rec := h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, map[string]any{"tenant_id": "acme"}))
@@ -221,7 +221,7 @@ func TestGetTraceFound(t *testing.T) {
 	if !strings.Contains(rec.Body.String(), `"spanId":"5e3369e1730c53eb"`) || !strings.Contains(rec.Body.String(), `"kind":2`) {
 		t.Errorf("ids are not hex or enums not integers: %.300s", rec.Body)
 	}
-	if h.reader.asked[0] != "acme" {
+	if h.reader.asked[0].OrgID() != "acme" {
 		t.Errorf("read as tenant %q", h.reader.asked[0])
 	}
 }
@@ -229,7 +229,7 @@ func TestGetTraceFound(t *testing.T) {
 func TestGetTraceNormalisesID(t *testing.T) {
 	t.Parallel()
 	td := checkout(t)
-	h := newHarness(t, func(_ tenant.ID, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
 		return traces.Trace{ID: id, Spans: td}, nil
 	})
 	tok := h.token(t, map[string]any{"tenant_id": "acme"})
@@ -250,7 +250,7 @@ func TestGetTraceNormalisesID(t *testing.T) {
 func TestGetTracePartial(t *testing.T) {
 	t.Parallel()
 	td := checkout(t)
-	h := newHarness(t, func(_ tenant.ID, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
 		return traces.Trace{ID: id, Spans: td, Partial: true, Warnings: []string{"Trace exceeds maximum size"}}, nil
 	})
 	rec := h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, map[string]any{"tenant_id": "acme"}))
@@ -268,7 +268,7 @@ func TestGetTraceTimeRange(t *testing.T) {
 	t.Parallel()
 	var gotRange traces.TimeRange
 	td := checkout(t)
-	h := newHarness(t, func(_ tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+	h := newHarness(t, func(_ tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
 		gotRange = r
 		return traces.Trace{ID: id, Spans: td}, nil
 	})
@@ -280,7 +280,7 @@ func TestGetTraceTimeRange(t *testing.T) {
 
 func TestGetTraceBadRequests(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(tenant.ID, traces.ID, traces.TimeRange) (traces.Trace, error) {
+	h := newHarness(t, func(tenant.Set, traces.ID, traces.TimeRange) (traces.Trace, error) {
 		return traces.Trace{}, errors.New("must not be called")
 	})
 	tok := h.token(t, map[string]any{"tenant_id": "acme"})
@@ -315,7 +315,7 @@ func TestGetTraceBadRequests(t *testing.T) {
 
 func TestGetTraceEmptyID(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(tenant.ID, traces.ID, traces.TimeRange) (traces.Trace, error) {
+	h := newHarness(t, func(tenant.Set, traces.ID, traces.TimeRange) (traces.Trace, error) {
 		return traces.Trace{}, errors.New("must not be called")
 	})
 	rec := h.get(t, "/api/v1/traces/", h.token(t, map[string]any{"tenant_id": "acme"}))
@@ -332,7 +332,7 @@ func TestGetTraceEmptyID(t *testing.T) {
 
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(tenant.ID, traces.ID, traces.TimeRange) (traces.Trace, error) {
+	h := newHarness(t, func(tenant.Set, traces.ID, traces.TimeRange) (traces.Trace, error) {
 		return traces.Trace{}, errors.New("must not be called")
 	})
 	other, err := devauth.NewIssuer(issuer, audience) // same names, another key
@@ -390,7 +390,7 @@ func TestAuthentication(t *testing.T) {
 
 func TestForbiddenTenants(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(tenant.ID, traces.ID, traces.TimeRange) (traces.Trace, error) {
+	h := newHarness(t, func(tenant.Set, traces.ID, traces.TimeRange) (traces.Trace, error) {
 		return traces.Trace{}, errors.New("must not be called")
 	})
 	for name, claims := range map[string]map[string]any{
@@ -422,7 +422,7 @@ func TestForbiddenTenants(t *testing.T) {
 func TestClientTenantHeadersIgnored(t *testing.T) {
 	t.Parallel()
 	td := checkout(t)
-	h := newHarness(t, func(_ tenant.ID, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
 		return traces.Trace{ID: id, Spans: td}, nil
 	})
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
@@ -432,7 +432,7 @@ func TestClientTenantHeadersIgnored(t *testing.T) {
 	if rec := h.do(t, req); rec.Code != http.StatusOK {
 		t.Fatalf("status %d", rec.Code)
 	}
-	if h.reader.asked[0] != "acme" {
+	if h.reader.asked[0].OrgID() != "acme" {
 		t.Errorf("read as %q, want the token's tenant acme", h.reader.asked[0])
 	}
 }
@@ -453,7 +453,7 @@ func TestUpstreamErrors(t *testing.T) {
 		{errors.New(secret), http.StatusInternalServerError},
 	}
 	for _, tc := range tests {
-		h := newHarness(t, func(tenant.ID, traces.ID, traces.TimeRange) (traces.Trace, error) {
+		h := newHarness(t, func(tenant.Set, traces.ID, traces.TimeRange) (traces.Trace, error) {
 			return traces.Trace{}, tc.err
 		})
 		req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
@@ -483,7 +483,7 @@ func TestUpstreamErrors(t *testing.T) {
 // A foreign trace and a missing one must be indistinguishable.
 func TestNotFoundBodiesIdentical(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(_ tenant.ID, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
 		if id == checkoutID {
 			return traces.Trace{}, fmt.Errorf("get trace: tenant attribute mismatch: %w", traces.ErrNotFound)
 		}
@@ -532,7 +532,7 @@ func TestHealthNeedsNoToken(t *testing.T) {
 func TestCORS(t *testing.T) {
 	t.Parallel()
 	td := checkout(t)
-	h := newHarnessCORS(t, func(_ tenant.ID, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+	h := newHarnessCORS(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
 		return traces.Trace{ID: id, Spans: td}, nil
 	}, []string{"https://app.example.com"})
 

@@ -16,8 +16,9 @@ import (
 type Principal struct {
 	// Subject is the token's "sub" claim (may be empty).
 	Subject string
-	// Tenant is the tenant this request acts for; it is always one of Granted.
-	Tenant tenant.ID
+	// Tenants are the tenants this request reads: one of Granted, or several
+	// of them for a federated read.
+	Tenants tenant.Set
 	// Granted lists every tenant the token grants.
 	Granted []tenant.ID
 	// Scopes are the OAuth scopes of the token ("scope" or "scp").
@@ -28,9 +29,9 @@ type Principal struct {
 
 type ctxKey struct{}
 
-// NewContext returns a copy of ctx carrying p, and p.Tenant via tenant.NewContext.
+// NewContext returns a copy of ctx carrying p, and p.Tenants via tenant.NewContext.
 func NewContext(ctx context.Context, p Principal) context.Context {
-	ctx = tenant.NewContext(ctx, p.Tenant)
+	ctx = tenant.NewContext(ctx, p.Tenants)
 	return context.WithValue(ctx, ctxKey{}, p)
 }
 

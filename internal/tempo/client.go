@@ -45,11 +45,11 @@ func New(baseURL string, httpClient *http.Client, timeout time.Duration, maxByte
 // (measured about 2.5× cheaper for Tempo than its JSON, and decoded here
 // without an intermediate JSON step) and maps Tempo's empty-trace 200 to
 // traces.ErrNotFound.
-func (c *Client) Trace(ctx context.Context, t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
-	params := &tempoapi.GetTraceV2Params{XScopeOrgID: t.String()}
+	params := &tempoapi.GetTraceV2Params{XScopeOrgID: t.OrgID()}
 	if !r.IsZero() {
 		params.Start, params.End = &r.Start, &r.End
 	}

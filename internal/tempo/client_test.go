@@ -100,7 +100,7 @@ func TestTraceFound(t *testing.T) {
 			return f.responder(t)(req)
 		})
 
-	tr, err := c.Trace(context.Background(), "acme", checkoutID, traces.TimeRange{})
+	tr, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestTraceTimeRangeForwarded(t *testing.T) {
 	c, mock := newTestClient(t, time.Second, 1<<20)
 	mock.RegisterResponderWithQuery(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(),
 		"start=1795694609&end=1795698269", loadFixture(t, "trace-v2-protobuf-found").responder(t))
-	if _, err := c.Trace(context.Background(), "acme", checkoutID, traces.TimeRange{Start: 1795694609, End: 1795698269}); err != nil {
+	if _, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{Start: 1795694609, End: 1795698269}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -212,7 +212,7 @@ func TestTraceErrors(t *testing.T) {
 			t.Parallel()
 			c, mock := newTestClient(t, 50*time.Millisecond, 1024)
 			mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), tc.responder)
-			_, err := c.Trace(context.Background(), tenant.ID("acme"), checkoutID, traces.TimeRange{})
+			_, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{})
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}

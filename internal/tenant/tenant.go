@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // MaxLength is Tempo's maximum tenant id length in bytes (dskit MaxTenantIDLength).
@@ -59,16 +61,55 @@ func allowed(c byte) bool {
 	return false
 }
 
-type ctxKey struct{}
-
-// NewContext returns a copy of ctx that carries id.
-func NewContext(ctx context.Context, id ID) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
+// Set is the tenants one request reads: one, or several for a federated
+// read. It is sorted and free of duplicates; the zero value is empty and
+// must be refused.
+type Set struct {
+	ids []ID
 }
 
-// FromContext returns the tenant stored by NewContext. ok is false when no
+// NewSet returns the set of ids.
+func NewSet(ids ...ID) Set {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	return Set{ids: slices.Compact(ids)}
+}
+
+// IDs returns the tenants in order.
+func (s Set) IDs() []ID { return slices.Clone(s.ids) }
+
+// Len returns the number of tenants.
+func (s Set) Len() int { return len(s.ids) }
+
+// Equal reports whether s and o hold the same tenants.
+func (s Set) Equal(o Set) bool { return slices.Equal(s.ids, o.ids) }
+
+// Contains reports whether v names one of the tenants.
+func (s Set) Contains(v string) bool { return slices.Contains(s.ids, ID(v)) }
+
+// OrgID is the set as Tempo's X-Scope-OrgID: the ids joined by '|', which
+// Parse guarantees none of them contains.
+func (s Set) OrgID() string {
+	parts := make([]string, len(s.ids))
+	for i, id := range s.ids {
+		parts[i] = string(id)
+	}
+	return strings.Join(parts, "|")
+}
+
+// String returns OrgID.
+func (s Set) String() string { return s.OrgID() }
+
+type ctxKey struct{}
+
+// NewContext returns a copy of ctx that carries s.
+func NewContext(ctx context.Context, s Set) context.Context {
+	return context.WithValue(ctx, ctxKey{}, s)
+}
+
+// FromContext returns the set stored by NewContext. ok is false when no
 // tenant is present; callers must then fail closed.
-func FromContext(ctx context.Context) (id ID, ok bool) {
-	id, ok = ctx.Value(ctxKey{}).(ID)
-	return id, ok && id != ""
+func FromContext(ctx context.Context) (s Set, ok bool) {
+	s, ok = ctx.Value(ctxKey{}).(Set)
+	return s, ok && s.Len() > 0
 }

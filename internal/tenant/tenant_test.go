@@ -54,16 +54,30 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestSet(t *testing.T) {
+	t.Parallel()
+	s := tenant.NewSet("globex", "acme", "globex")
+	if got := s.OrgID(); got != "acme|globex" {
+		t.Errorf("OrgID = %q, want acme|globex (sorted, de-duplicated)", got)
+	}
+	if s.Len() != 2 || !s.Contains("acme") || !s.Contains("globex") || s.Contains("acm") || s.Contains("") {
+		t.Errorf("set %v: wrong Len or Contains", s)
+	}
+	if one := tenant.NewSet("acme"); one.OrgID() != "acme" {
+		t.Errorf("single tenant OrgID = %q", one.OrgID())
+	}
+}
+
 func TestContext(t *testing.T) {
 	t.Parallel()
 	if _, ok := tenant.FromContext(context.Background()); ok {
 		t.Fatal("empty context reported a tenant")
 	}
-	ctx := tenant.NewContext(context.Background(), "acme")
-	if got, ok := tenant.FromContext(ctx); !ok || got != "acme" {
-		t.Fatalf("FromContext = %q, %v; want acme, true", got, ok)
+	ctx := tenant.NewContext(context.Background(), tenant.NewSet("acme"))
+	if got, ok := tenant.FromContext(ctx); !ok || got.OrgID() != "acme" {
+		t.Fatalf("FromContext = %v, %v; want acme, true", got, ok)
 	}
-	if _, ok := tenant.FromContext(tenant.NewContext(context.Background(), "")); ok {
-		t.Fatal("empty tenant reported as present")
+	if _, ok := tenant.FromContext(tenant.NewContext(context.Background(), tenant.NewSet())); ok {
+		t.Fatal("empty set reported as present")
 	}
 }

@@ -15,9 +15,9 @@ import (
 )
 
 // upstreamFunc is a func-field fake of traces.Upstream.
-type upstreamFunc func(ctx context.Context, t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error)
+type upstreamFunc func(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error)
 
-func (f upstreamFunc) Trace(ctx context.Context, t tenant.ID, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+func (f upstreamFunc) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
 	return f(ctx, t, id, r)
 }
 
@@ -74,8 +74,8 @@ func TestRepositoryTrace(t *testing.T) {
 			t.Parallel()
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewTextHandler(&logs, nil))
-			var gotTenant tenant.ID
-			up := upstreamFunc(func(_ context.Context, tn tenant.ID, gotID traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+			var gotTenant tenant.Set
+			up := upstreamFunc(func(_ context.Context, tn tenant.Set, gotID traces.ID, _ traces.TimeRange) (traces.Trace, error) {
 				gotTenant = tn
 				if gotID != id {
 					t.Errorf("upstream asked for %q, want %q", gotID, id)
@@ -83,8 +83,8 @@ func TestRepositoryTrace(t *testing.T) {
 				return tc.upstream, tc.upErr
 			})
 			repo := traces.NewRepository(up, tc.attribute, logger)
-			got, err := repo.Trace(context.Background(), "acme", id, traces.TimeRange{})
-			if gotTenant != "acme" {
+			got, err := repo.Trace(context.Background(), tenant.NewSet("acme"), id, traces.TimeRange{})
+			if gotTenant.OrgID() != "acme" {
 				t.Errorf("upstream called as tenant %q, want acme", gotTenant)
 			}
 			if !errors.Is(err, tc.wantErr) {
