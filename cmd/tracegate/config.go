@@ -28,6 +28,10 @@ type config struct {
 	JWTAudience     string   `env:"JWT_AUDIENCE"`
 	TenantClaim     string   `env:"TENANT_CLAIM" envDefault:"tenant_id"`
 	TenantAttribute string   `env:"TENANT_ATTRIBUTE"`
+	AllowFederation bool     `env:"ALLOW_FEDERATION" envDefault:"false"`
+
+	SearchRecentWindow time.Duration `env:"SEARCH_RECENT_WINDOW" envDefault:"1h"`
+	SearchMaxRange     time.Duration `env:"SEARCH_MAX_RANGE" envDefault:"168h"`
 
 	CORSOrigins []string `env:"CORS_ORIGINS"`
 
@@ -72,6 +76,9 @@ func (c config) check() []string {
 	}
 	if c.TempoMaxResponseBytes <= 0 {
 		bad = append(bad, envPrefix+"TEMPO_MAX_RESPONSE_BYTES: must be positive")
+	}
+	if c.SearchRecentWindow <= 0 || c.SearchMaxRange <= 0 {
+		bad = append(bad, envPrefix+"SEARCH_RECENT_WINDOW and "+envPrefix+"SEARCH_MAX_RANGE: must be positive")
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad = append(bad, envPrefix+"SHUTDOWN_TIMEOUT: must be positive")

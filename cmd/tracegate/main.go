@@ -99,11 +99,12 @@ func serve(ctx context.Context, environ map[string]string, stdout io.Writer) err
 // refresh) stops when ctx ends.
 func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler, error) {
 	verifier, err := auth.NewVerifier(ctx, auth.Config{
-		JWKSURL:     cfg.JWKSURL,
-		Algorithms:  cfg.JWTAlgorithms,
-		Issuer:      cfg.JWTIssuer,
-		Audience:    cfg.JWTAudience,
-		TenantClaim: cfg.TenantClaim,
+		JWKSURL:         cfg.JWKSURL,
+		Algorithms:      cfg.JWTAlgorithms,
+		Issuer:          cfg.JWTIssuer,
+		Audience:        cfg.JWTAudience,
+		TenantClaim:     cfg.TenantClaim,
+		AllowFederation: cfg.AllowFederation,
 	}, &http.Client{Timeout: 10 * time.Second}, logger)
 	if err != nil {
 		return nil, err
@@ -113,7 +114,14 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 	if err != nil {
 		return nil, err
 	}
-	repo := traces.NewRepository(upstream, cfg.TenantAttribute, logger)
+	repo, err := traces.NewRepository(upstream, traces.Config{
+		TenantAttribute: cfg.TenantAttribute,
+		RecentWindow:    cfg.SearchRecentWindow,
+		MaxRange:        cfg.SearchMaxRange,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("%sTENANT_ATTRIBUTE: %w", envPrefix, err)
+	}
 	return httpapi.New(repo, verifier.Middleware(), cfg.CORSOrigins, logger)
 }
 

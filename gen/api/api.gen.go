@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
@@ -30,6 +31,36 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListTagsParamsScope.
+const (
+	ListTagsParamsScopeEvent           ListTagsParamsScope = "event"
+	ListTagsParamsScopeInstrumentation ListTagsParamsScope = "instrumentation"
+	ListTagsParamsScopeIntrinsic       ListTagsParamsScope = "intrinsic"
+	ListTagsParamsScopeLink            ListTagsParamsScope = "link"
+	ListTagsParamsScopeResource        ListTagsParamsScope = "resource"
+	ListTagsParamsScopeSpan            ListTagsParamsScope = "span"
+)
+
+// Valid indicates whether the value is a known member of the ListTagsParamsScope enum.
+func (e ListTagsParamsScope) Valid() bool {
+	switch e {
+	case ListTagsParamsScopeEvent:
+		return true
+	case ListTagsParamsScopeInstrumentation:
+		return true
+	case ListTagsParamsScopeIntrinsic:
+		return true
+	case ListTagsParamsScopeLink:
+		return true
+	case ListTagsParamsScopeResource:
+		return true
+	case ListTagsParamsScopeSpan:
 		return true
 	default:
 		return false
@@ -140,6 +171,11 @@ type ScopeSpans struct {
 	Spans     *[]Span               `json:"spans,omitempty"`
 }
 
+// SearchResult defines model for SearchResult.
+type SearchResult struct {
+	Traces []TraceSummary `json:"traces"`
+}
+
 // Span defines model for Span.
 type Span struct {
 	Attributes             *[]KeyValue `json:"attributes,omitempty"`
@@ -198,11 +234,65 @@ type SpanLink struct {
 	TraceState             *string     `json:"traceState,omitempty"`
 }
 
+// SpanSet defines model for SpanSet.
+type SpanSet struct {
+	// Matched How many spans matched; `spans` holds at most `spss` of them.
+	Matched int64         `json:"matched"`
+	Spans   []SpanSummary `json:"spans"`
+}
+
 // SpanStatus defines model for SpanStatus.
 type SpanStatus struct {
 	// Code 0 unset, 1 ok, 2 error.
 	Code    *int    `json:"code,omitempty"`
 	Message *string `json:"message,omitempty"`
+}
+
+// SpanSummary defines model for SpanSummary.
+type SpanSummary struct {
+	// Attributes The attributes the query named or selected.
+	Attributes []KeyValue `json:"attributes"`
+
+	// DurationNanos An unsigned 64-bit integer as a decimal string (OTLP/JSON encodes 64-bit integers as strings).
+	//
+	// Example: 1795698185089553854
+	DurationNanos Uint64String `json:"durationNanos"`
+	SpanId        string       `json:"spanId"`
+
+	// StartTimeUnixNano An unsigned 64-bit integer as a decimal string (OTLP/JSON encodes 64-bit integers as strings).
+	//
+	// Example: 1795698185089553854
+	StartTimeUnixNano Uint64String `json:"startTimeUnixNano"`
+}
+
+// TagScope defines model for TagScope.
+type TagScope struct {
+	// Name Example: resource
+	Name string `json:"name"`
+
+	// Tags Example: ["service.name"]
+	Tags []string `json:"tags"`
+}
+
+// TagScopes defines model for TagScopes.
+type TagScopes struct {
+	Scopes []TagScope `json:"scopes"`
+}
+
+// TagValue defines model for TagValue.
+type TagValue struct {
+	// Type Tempo's value type, e.g. `string`, `int`, `keyword`.
+	//
+	// Example: string
+	Type string `json:"type"`
+
+	// Value Example: checkout
+	Value string `json:"value"`
+}
+
+// TagValues defines model for TagValues.
+type TagValues struct {
+	Values []TagValue `json:"values"`
 }
 
 // Trace OTLP/JSON `TracesData` (the `resourceSpans` member) plus tracegate's
@@ -221,16 +311,57 @@ type Trace struct {
 	Warnings []string `json:"warnings"`
 }
 
+// TraceSummary defines model for TraceSummary.
+type TraceSummary struct {
+	DurationMs int64 `json:"durationMs"`
+
+	// RootServiceName Service of the root span (empty if Tempo has not seen it yet).
+	RootServiceName string `json:"rootServiceName"`
+	RootSpanName    string `json:"rootSpanName"`
+
+	// SpanSets Spans that matched the query (empty without `q`).
+	SpanSets  []SpanSet `json:"spanSets"`
+	StartTime time.Time `json:"startTime"`
+
+	// StartTimeUnixNano An unsigned 64-bit integer as a decimal string (OTLP/JSON encodes 64-bit integers as strings).
+	//
+	// Example: 1795698185089553854
+	StartTimeUnixNano Uint64String `json:"startTimeUnixNano"`
+
+	// TraceId 32 lowercase hex characters.
+	TraceId string `json:"traceId"`
+}
+
 // Uint64String An unsigned 64-bit integer as a decimal string (OTLP/JSON encodes 64-bit integers as strings).
 //
 // Example: 1795698185089553854
 type Uint64String = string
+
+// Whoami defines model for Whoami.
+type Whoami struct {
+	ExpiresAt time.Time `json:"expiresAt"`
+
+	// GrantedTenants Every tenant the token grants.
+	GrantedTenants []string `json:"grantedTenants"`
+	Scopes         []string `json:"scopes"`
+
+	// Subject The token's `sub`.
+	Subject string `json:"subject"`
+
+	// Tenant The tenant this request reads; for a federated read, the tenants joined by commas.
+	//
+	// Example: acme
+	Tenant string `json:"tenant"`
+}
 
 // End defines model for End.
 type End = int64
 
 // Start defines model for Start.
 type Start = int64
+
+// XTenant defines model for XTenant.
+type XTenant = string
 
 // BadGateway An RFC 9457 problem document.
 type BadGateway = Problem
@@ -256,6 +387,80 @@ type TooManyRequests = Problem
 // Unauthorized An RFC 9457 problem document.
 type Unauthorized = Problem
 
+// ListTagsParams defines parameters for ListTags.
+type ListTagsParams struct {
+	// Scope Only this scope's names.
+	Scope *ListTagsParamsScope `form:"scope,omitempty" json:"scope,omitempty"`
+
+	// Start Lower bound of the search window, in unix seconds. Give both `start` and
+	// `end` or neither; `end` must be after `start`. Narrowing the window makes
+	// the lookup cheaper for Tempo.
+	Start *Start `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound of the search window, in unix seconds (see `start`).
+	End *End `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// ListTagsParamsScope defines parameters for ListTags.
+type ListTagsParamsScope string
+
+// ListTagValuesParams defines parameters for ListTagValues.
+type ListTagValuesParams struct {
+	// Q A TraceQL spanset filter narrowing the traces the values come
+	// from. Not accepted when tenant-attribute filtering is on (tracegate
+	// then builds the filter itself).
+	Q *string `form:"q,omitempty" json:"q,omitempty"`
+
+	// Start Lower bound of the search window, in unix seconds. Give both `start` and
+	// `end` or neither; `end` must be after `start`. Narrowing the window makes
+	// the lookup cheaper for Tempo.
+	Start *Start `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound of the search window, in unix seconds (see `start`).
+	End *End `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// SearchTracesParams defines parameters for SearchTraces.
+type SearchTracesParams struct {
+	// Q A TraceQL query, e.g. `{ resource.service.name = "checkout" && status = error }`. Tempo validates it; a query Tempo rejects is answered 400 with Tempo's reason.
+	Q *string `form:"q,omitempty" json:"q,omitempty"`
+
+	// Start Lower bound of the search window, in unix seconds. Give both `start` and
+	// `end` or neither; `end` must be after `start`. Narrowing the window makes
+	// the lookup cheaper for Tempo.
+	Start *Start `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound of the search window, in unix seconds (see `start`).
+	End *End `form:"end,omitempty" json:"end,omitempty"`
+
+	// Limit Maximum number of traces returned.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Spss Spans returned per matched span set.
+	Spss *int `form:"spss,omitempty" json:"spss,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
 // GetTraceParams defines parameters for GetTrace.
 type GetTraceParams struct {
 	// Start Lower bound of the search window, in unix seconds. Give both `start` and
@@ -265,13 +470,42 @@ type GetTraceParams struct {
 
 	// End Upper bound of the search window, in unix seconds (see `start`).
 	End *End `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// WhoamiParams defines parameters for Whoami.
+type WhoamiParams struct {
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
 }
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListTags List attribute names
+	// (GET /api/v1/tags)
+	ListTags(ctx echo.Context, params ListTagsParams) error
+	// ListTagValues List values of an attribute
+	// (GET /api/v1/tags/{tag}/values)
+	ListTagValues(ctx echo.Context, tag string, params ListTagValuesParams) error
+	// SearchTraces Search traces
+	// (GET /api/v1/traces)
+	SearchTraces(ctx echo.Context, params SearchTracesParams) error
 	// GetTrace Get one trace by id
 	// (GET /api/v1/traces/{trace_id})
 	GetTrace(ctx echo.Context, traceId string, params GetTraceParams) error
+	// Whoami Who am I
+	// (GET /api/v1/whoami)
+	Whoami(ctx echo.Context, params WhoamiParams) error
 	// GetReference API reference
 	// (GET /docs)
 	GetReference(ctx echo.Context) error
@@ -286,6 +520,174 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// ListTags converts echo context to params.
+func (w *ServerInterfaceWrapper) ListTags(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListTagsParams
+	// ------------- Optional query parameter "scope" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scope", ctx.QueryParams(), &params.Scope, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter scope: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListTags(ctx, params)
+	return err
+}
+
+// ListTagValues converts echo context to params.
+func (w *ServerInterfaceWrapper) ListTagValues(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tag" -------------
+	var tag string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tag", ctx.Param("tag"), &tag, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tag: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListTagValuesParams
+	// ------------- Optional query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListTagValues(ctx, tag, params)
+	return err
+}
+
+// SearchTraces converts echo context to params.
+func (w *ServerInterfaceWrapper) SearchTraces(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SearchTracesParams
+	// ------------- Optional query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "spss" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "spss", ctx.QueryParams(), &params.Spss, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter spss: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SearchTraces(ctx, params)
+	return err
 }
 
 // GetTrace converts echo context to params.
@@ -315,8 +717,54 @@ func (w *ServerInterfaceWrapper) GetTrace(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
 	}
 
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetTrace(ctx, traceId, params)
+	return err
+}
+
+// Whoami converts echo context to params.
+func (w *ServerInterfaceWrapper) Whoami(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params WhoamiParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.Whoami(ctx, params)
 	return err
 }
 
@@ -394,6 +842,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
+	router.GET(options.BaseURL+"/api/v1/traces", wrapper.SearchTraces, options.OperationMiddlewares["searchTraces"]...)
+	router.GET(options.BaseURL+"/api/v1/tags", wrapper.ListTags, options.OperationMiddlewares["listTags"]...)
+	router.GET(options.BaseURL+"/api/v1/tags/:tag/values", wrapper.ListTagValues, options.OperationMiddlewares["listTagValues"]...)
+	router.GET(options.BaseURL+"/api/v1/whoami", wrapper.Whoami, options.OperationMiddlewares["whoami"]...)
 	router.GET(options.BaseURL+"/api/v1/traces/:trace_id", wrapper.GetTrace, options.OperationMiddlewares["getTrace"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPI, options.OperationMiddlewares["getOpenAPI"]...)
@@ -475,6 +927,490 @@ type UnauthorizedApplicationProblemPlusJSONResponse struct {
 	Headers UnauthorizedResponseHeaders
 }
 
+type ListTagsRequestObject struct {
+	Params ListTagsParams
+}
+
+type ListTagsResponseObject interface {
+	VisitListTagsResponse(w http.ResponseWriter) error
+}
+
+type ListTags200JSONResponse TagScopes
+
+func (response ListTags200JSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTags400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListTags400ApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTags401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListTags401ApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTags403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListTags403ApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTags429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListTags429ApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTags502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ListTags502ApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTags503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListTags503ApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTags504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response ListTags504ApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTagValuesRequestObject struct {
+	Tag    string `json:"tag"`
+	Params ListTagValuesParams
+}
+
+type ListTagValuesResponseObject interface {
+	VisitListTagValuesResponse(w http.ResponseWriter) error
+}
+
+type ListTagValues200JSONResponse TagValues
+
+func (response ListTagValues200JSONResponse) VisitListTagValuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTagValues400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListTagValues400ApplicationProblemPlusJSONResponse) VisitListTagValuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTagValues401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListTagValues401ApplicationProblemPlusJSONResponse) VisitListTagValuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTagValues403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListTagValues403ApplicationProblemPlusJSONResponse) VisitListTagValuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTagValues429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListTagValues429ApplicationProblemPlusJSONResponse) VisitListTagValuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTagValues502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ListTagValues502ApplicationProblemPlusJSONResponse) VisitListTagValuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTagValues503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListTagValues503ApplicationProblemPlusJSONResponse) VisitListTagValuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTagValues504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response ListTagValues504ApplicationProblemPlusJSONResponse) VisitListTagValuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchTracesRequestObject struct {
+	Params SearchTracesParams
+}
+
+type SearchTracesResponseObject interface {
+	VisitSearchTracesResponse(w http.ResponseWriter) error
+}
+
+type SearchTraces200JSONResponse SearchResult
+
+func (response SearchTraces200JSONResponse) VisitSearchTracesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchTraces400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SearchTraces400ApplicationProblemPlusJSONResponse) VisitSearchTracesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchTraces401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SearchTraces401ApplicationProblemPlusJSONResponse) VisitSearchTracesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchTraces403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SearchTraces403ApplicationProblemPlusJSONResponse) VisitSearchTracesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchTraces429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response SearchTraces429ApplicationProblemPlusJSONResponse) VisitSearchTracesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchTraces502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response SearchTraces502ApplicationProblemPlusJSONResponse) VisitSearchTracesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchTraces503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response SearchTraces503ApplicationProblemPlusJSONResponse) VisitSearchTracesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchTraces504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response SearchTraces504ApplicationProblemPlusJSONResponse) VisitSearchTracesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTraceRequestObject struct {
 	TraceId string `json:"trace_id"`
 	Params  GetTraceParams
@@ -484,25 +1420,15 @@ type GetTraceResponseObject interface {
 	VisitGetTraceResponse(w http.ResponseWriter) error
 }
 
-type GetTrace200ResponseHeaders struct {
-	XRequestId *string
-}
-
-type GetTrace200JSONResponse struct {
-	Body    Trace
-	Headers GetTrace200ResponseHeaders
-}
+type GetTrace200JSONResponse Trace
 
 func (response GetTrace200JSONResponse) VisitGetTraceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.XRequestId != nil {
-		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
-	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -666,6 +1592,88 @@ func (response GetTrace504ApplicationProblemPlusJSONResponse) VisitGetTraceRespo
 	return err
 }
 
+type WhoamiRequestObject struct {
+	Params WhoamiParams
+}
+
+type WhoamiResponseObject interface {
+	VisitWhoamiResponse(w http.ResponseWriter) error
+}
+
+type Whoami200JSONResponse Whoami
+
+func (response Whoami200JSONResponse) VisitWhoamiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Whoami400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response Whoami400ApplicationProblemPlusJSONResponse) VisitWhoamiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Whoami401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response Whoami401ApplicationProblemPlusJSONResponse) VisitWhoamiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Whoami403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response Whoami403ApplicationProblemPlusJSONResponse) VisitWhoamiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReferenceRequestObject struct {
 }
 
@@ -749,9 +1757,21 @@ func (response GetOpenAPI200ApplicationyamlResponse) VisitGetOpenAPIResponse(w h
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListTags List attribute names
+	// (GET /api/v1/tags)
+	ListTags(ctx context.Context, request ListTagsRequestObject) (ListTagsResponseObject, error)
+	// ListTagValues List values of an attribute
+	// (GET /api/v1/tags/{tag}/values)
+	ListTagValues(ctx context.Context, request ListTagValuesRequestObject) (ListTagValuesResponseObject, error)
+	// SearchTraces Search traces
+	// (GET /api/v1/traces)
+	SearchTraces(ctx context.Context, request SearchTracesRequestObject) (SearchTracesResponseObject, error)
 	// GetTrace Get one trace by id
 	// (GET /api/v1/traces/{trace_id})
 	GetTrace(ctx context.Context, request GetTraceRequestObject) (GetTraceResponseObject, error)
+	// Whoami Who am I
+	// (GET /api/v1/whoami)
+	Whoami(ctx context.Context, request WhoamiRequestObject) (WhoamiResponseObject, error)
 	// GetReference API reference
 	// (GET /docs)
 	GetReference(ctx context.Context, request GetReferenceRequestObject) (GetReferenceResponseObject, error)
@@ -775,6 +1795,82 @@ type strictHandler struct {
 	middlewares []StrictMiddlewareFunc
 }
 
+// ListTags operation middleware
+func (sh *strictHandler) ListTags(ctx echo.Context, params ListTagsParams) error {
+	var request ListTagsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTags(ctx.Request().Context(), request.(ListTagsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTags")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListTagsResponseObject); ok {
+		return validResponse.VisitListTagsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListTagValues operation middleware
+func (sh *strictHandler) ListTagValues(ctx echo.Context, tag string, params ListTagValuesParams) error {
+	var request ListTagValuesRequestObject
+
+	request.Tag = tag
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTagValues(ctx.Request().Context(), request.(ListTagValuesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTagValues")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListTagValuesResponseObject); ok {
+		return validResponse.VisitListTagValuesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SearchTraces operation middleware
+func (sh *strictHandler) SearchTraces(ctx echo.Context, params SearchTracesParams) error {
+	var request SearchTracesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SearchTraces(ctx.Request().Context(), request.(SearchTracesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SearchTraces")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SearchTracesResponseObject); ok {
+		return validResponse.VisitSearchTracesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetTrace operation middleware
 func (sh *strictHandler) GetTrace(ctx echo.Context, traceId string, params GetTraceParams) error {
 	var request GetTraceRequestObject
@@ -795,6 +1891,31 @@ func (sh *strictHandler) GetTrace(ctx echo.Context, traceId string, params GetTr
 		return err
 	} else if validResponse, ok := response.(GetTraceResponseObject); ok {
 		return validResponse.VisitGetTraceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// Whoami operation middleware
+func (sh *strictHandler) Whoami(ctx echo.Context, params WhoamiParams) error {
+	var request WhoamiRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.Whoami(ctx.Request().Context(), request.(WhoamiRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Whoami")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(WhoamiResponseObject); ok {
+		return validResponse.VisitWhoamiResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -875,80 +1996,107 @@ func (sh *strictHandler) GetOpenAPI(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"3FvrbttIsn6VOpwBxj6HkuVrxjYWB4o3t9lMEtjKZnAib9giS2KvyW5Od9OyJjCw77BvuE9yUN1NipTo",
-	"iybJ/JgAASyyr3X5qr7u4ucglnkhBQqjg5PPQYosQWX/PEejFr3h1KCinwnqWPHCcCmCk+ACYykSDUbC",
-	"nHEDE5xKhaCoDxezfhAGOk4xZ9Q154LnZR6cDMLALAoMTgIuDM5QBbe3YfDhw4fesDQpCsNjZnB9tvPn",
-	"Z3D05HAAccqyDMUMTyB6ikyhAoUsy/8yDoxiMc6YwXEQwTxFAUJCrDChYVmmYY4Kx0KjMOF9nUNApaT6",
-	"yzjg4pplPPlk5BWKelSTItgnwPVY5CybSpVjEgLeFFzRHxOWZAvQfCYwAamAa11iAlOpQMscpUDATGN/",
-	"LFpS8pLRRnExs4L5pXeOv5aoTe9Vsi6UUUrytu+BJ6du2TCRCUcNCgtkBrgBpiHiQhsmYoz69854GwYF",
-	"UyxH403gmeiY931RIM1TigTk1MpDI1NxCnMuEjkPgQsoBb8B7Y1kSyNCpA1TJtqmJeANy4sMg5PdJ8eH",
-	"R8c/7h0dhwGnwX8tUS2CMBAsp6WhSForJlkz4+zn6CAIg5zdONM62Ds+OD56snd8GD5kbxe0kPV9vZbz",
-	"zfbVhxf8GmEiTVrtDphIxiJCkUSkeYHcpKhOwT3JS02eAox8qurShzdMKTnnYmbndJNBzq5QjwU9yaS8",
-	"KguIU2QkebKjEeaFdAa0IsuDo8EdsrTTfW1p3oaBQl1IodFazFOWvGAG52xBv2IpDAora1YUGXk3l2Kn",
-	"UHKSYf4//9Qk+M+NFX2vcBqcBN/tLFFpx73VO+9cLzfpiiuQOIAJTT6ewJybFJhwHhGSItwTco4FmJQZ",
-	"iGWZJSCk1YdClpBZNsBv1fW6Fuab77Ta2tU9ZYl/tIEUakWSYRrGs+Bk6Y7gMeoTT8YBGWLBTAop0/U+",
-	"T8D5MSQStfjBQM5MnFqTUjgrM6YIoRRqzaWAcfCPj4PeMetNh73nl593w/292+/HQUCm47AiOAkOp4N4",
-	"D58kx+xochDvIhmPYabUwcnBgKyBG1ovbReq/dY2wiayNCeTjImr4Db8ch0PYSkMrqEGXtgih/DCAwZW",
-	"TMATp2eurZJ3//Ovf+/vQYo3FEIUiwnhtq1pONtR+E+MDSZWXtZxvqpBPJdqwpMExRfagws8M8WEoY1B",
-	"qdkkQzAomDAbKG9/qbzl0r6Z6kaNkAk2psKkNHdtA7ZsiHV/xxnjudU315qLWQiYF2YRWq0yb/JWj+6B",
-	"G93p1A/Bk+2vqkuPbyOeoyzNHw9zCXfA5eCOsMDwHL/qFt9I85zi4Jdaq3VFWuvUjvZ4+zxY2ucbaeC5",
-	"7/4t7dOulbDTLhhvuDbWrmxym0kxs8kuE5IiuretPjyl4B8zTbG6UDIpY3SZA8vRhZstVjBlYKpk3kjE",
-	"tkPQssYqTQmHHXgs3MgaYiZ8eCJRY+Ki/VdT8QWqax7je8GuGc/I/f54S14NwnGKXzcOj6T8mYmFf6z/",
-	"+B1yDfIaVSZZ4hmASbn21nPq6JJPB8lqZvwaBSSYsdXws0LG7hNDs2kHidhMgu8FK00qFf8NvxQNPILD",
-	"xFEvGxA2gITdJSS0FvVNUaG51lYUeoj3hQ3iN1nQjzX611ZwFwm+T1Vr7b9Q1bXE7GqGYvF3lpV2FSxJ",
-	"OImEZe+ULFAZTqn+lGUaV0X27IbFJlsA7dFTqBzzCSpNwtNoYEvQO5IF5a0Uyilkl2hDdNEY/3PAlGLL",
-	"VdynxOGy5W0YTKTM6m7eNugZMmFfLwzq+n17/U+ZxqMDWkpNjaj50sYqqhwGiSwnGdbj1O3d82UPUdL+",
-	"qQcX5lG7eUVk7KKe6Oo64/pxPf+GTgqvuTbWBewgq7JoHDD4J3JCyS/1GLZkfq/m28qySrR/cYO5flBj",
-	"Yqmvyn1p6u5VvUSWmXTDFVXI8TlAQez1YyCvgsuwQwoKfy3Jg6mN73XZsYpXQhtV5iiMxbyLWBabSokZ",
-	"o/ikNBtIqtLpuqTCIFGyKDAZ1qOeydJh8zqzv4fEVycEn9et/BqV5g7SH2E9Tctd861hdSJ2dNCbcAN+",
-	"eiAKCwnGPGeZz+dbR0TB3mBA2MCMQUUD/aP3v0RdibTuHt9+3+WctdA2U88VLrql8CgQqk16xaRo1C57",
-	"annrN/W2u22oS4tVSNwM+ocCzp+fwfHB4RPw2QAkMrb+so7tVVKwaiQfiLPPURiYK0lx1kYKSMuciVMQ",
-	"eI0KKAVhXGjP8siOlGCZpiDrArVPUnTbjtbZyJqil7nI/YetVXCbMp5hUr1oT9eRzKzNt8So9dlejkbv",
-	"wDWAWCbYGt0ypPq07vD4uOHh7mhmzcd98vTQVEWqmG5P1kXBlntwD9a8PZuzhYaokZRFpxDZRUSUDJjq",
-	"LP2hyZtp3UPobd9WWw3vA/Nz1LJU8Z8DwG/v2eBFwYTe0JdtH0tJBVm9Gwi26FehZIza+pp2DBIqp+lI",
-	"4VRDyvfJqNZGnYW+V1knFGuKuvWeHqWAi2WXR+HfRWuKjcXmTwFc2i+ceBppA9gdrIvqEdt+OHHsSFCo",
-	"82biKlye/AhBUcs/RwLkB3p2TVN/4SCvubj63WOgSEY8x/eC37xhQj4knPe8TRbwurrIfbSu7Z67hDvN",
-	"2Ez/ji1c8a5bwwGUQhcY8ykndrxbx+0Q9iyUoAphH+KM2wvag8qPVAiHFNB1maPqN++oDh9aSEaK2EgW",
-	"pLouUdyZHxdMoTDUteuGdvcIMjlHFTONK3cPp8AmmvIcl+AoKQ2Qn/bbqa6/o7n8vHvUnenqzafeeArD",
-	"lPkSo1xmOQ/J/8K1JA1Qsta1sf29jTe2v9e9MTsHTflYdrx0lz857TO/W9t3ic161p9Dar8XF5euuon3",
-	"NRzhm9v2Re2oG6iJuMkdcI+GgF5eEcTbO+oWfu89JLActWazx25gRDveMGN7O3r9bueni7dvILLd9V+Z",
-	"YZG7gIxUM4OO/EHmNhRZqaGuF/pBj0WOhiXMsD6cu8NVSp2XQ/OZkMrdCuGNUaw6EnUXOm1hFkwZzjqI",
-	"8UiV6OqPqvtqUypbXySyBdgbJs9JHc1tXYpPMGalRuAG8CZGTDx3/kGD5r8hZDznZvsUojlTgouZjkAT",
-	"e5un9hpi/QxVrZKLR3lnm5J0uOidoL+8oONJCA+EgCV1PJhMj/em+4dPnkz2DxJ2xPZjPN47TgY4wIMn",
-	"+0cbxotKOuvre1nmTPQUssTeYwtpUIMlrlYl7qY2BF3GKTArV9IF1+D1TcuuRXgHw25k4i3K62UW1rbT",
-	"WOiqprqYcAu/13m8IEd+7MEdbC3NHgUhg17ppamba6zbpWCBrwXb/fFw8OPx4eH+j4cH6wq6/Lwb7g26",
-	"9EMIi3GpuFlckME5h3IXOMPSHR+7X88r3P7pwyhYLzP56cOoOqqcLKz+YimmfFYqTIDbckKzoPT0mieo",
-	"+jCsboUaZYF1KVJ0MNiNXPlRtHplcwL3lDCeAhNj4UsQLZHcfJBwLO6qZWwUH1rftmMshZoaU7g7MS6m",
-	"ct0s6klc6q4h4drH1cR5qnY33i8UmzLBqooMCXOc0BthUCQ6pI1VV97ADDBXyzAWY/Hdd9DYJ5eCHj67",
-	"RrUAQkxHpkuRoIJohxV853o3Au8ZGqKhvyG07WohjcvBYD/+6cPI/oFRH0YpLaAuTkFlCQqwGSPivqp+",
-	"a9kfcAJ/wwVcoDkBbrS1FmZKhWPBsplU3KR5Xewn3TEXyzI572VcG9iKhBRoawXh5c/DM2AK/dkmi2Ms",
-	"jC9hGwsGV7gAjWY7hAhvCntyVnl/aAeIuNYR7EDEyiSyI8Upxlc0ROqOQv3a+2PRlieoUuiqcHdZW2Xt",
-	"xDawJQqsPvakJRGi+SKbhtRWrT1lxu6GZLMsKK20OiJtxwv6VRcG/aDbBT9bCU5ZmRmI3ONPPIm2LdgQ",
-	"pMxTHqcrRT56LAh/TwlY6zrL7nIg2Nr9z7/+vXs4AHsXCHI6FlE07P0f6/026B3/V+9T/79/2NqOIldl",
-	"FPVtLWfU70fbfXgjTUq+zoUvrXPCiZmgMCRmOBbcnIC/Zq0hP/qlZ89jem/V7NVfI7Dcr4IXy3mt7lyu",
-	"kPThAymPNVzDexeJe6nTENA6RH1GJ6dWYT43cCHTSoNlWo5FzJTyc7IsQ7UUu90Oa0xEuOb605itqpc2",
-	"wqG/88341bL8zo7VLqaBrehgcLBa+EJrWqtzsWbyjJBLL53elTdba4OP1VXD5RYhlT7Z2ZnP5301jXuY",
-	"cCNVX6rZjprG9J/abY9FdFe9QrS8p2gU6Pgz6uah/xYJ0WpuLJh7GzWv0SOv9e0+PHVV2K0Li9X7ihC0",
-	"YfHVWHi8XL++8JJ4quRckzFtnb09v9imp2dKat2Tis+4sKCh7Q27nE6hFBn9otU5nJQKCHa0gyBbkk7d",
-	"9FhsRaPz4dmzF8PRs0809Ke3569evHpzQXb+3F3Rt/uEUCicZnyWmkowmuy2YQ5LlLCbCVeQ2KFe9EvP",
-	"ooBxiFVN4occC+89YdW4IeNwPQT6MRt1L25YvCmktgZ1XpUowzWj+CEgems3FFUyPmMxufXS3IbvXkFV",
-	"2QzkN6TPiJph70wKo2R2AkL2tJEKaVV/Z2pxAu3NklzsBs6cSnujBUGAjaKaumvBp1MfjDMeo9CWwviK",
-	"7WFhp9vrD4IwKFXmA3Nl7sy+tqbu++qd16/Onr25eEZ9+qnJs8bNTyNoD9+9ChqXu8Ggv9sfUFNZoGAF",
-	"D06C/f6gv+/yr9RmUj7G7jhr3flclSPf0ssZdhTUn1sc0h6jiP62OEroU8SE8LGbiY1FhS7e394WKEaY",
-	"YW4LpwoljYxlBv5g0ce1BKdcoKZIsMUTyjjHokUYwq6ktJ3Jalpdmds3VavtcCwc+7Nhq+hleI0ZTDlm",
-	"iYbIZ+JkCz4V94a5ZFUWFmmrLljZuhiL+DYPcfWCFEkIbF1ctoVxPS5mqI1LSJlYOGm9HI3sODHya1TW",
-	"kC9SqYydtCwKVD27YSsC8rIqt6D3gnLgjGtMTiAa7j7di4AliUKtq68ObAWjw2mKX4N7/rHdyZ434jo1",
-	"IxoXvEDjaHn7w5KP6+y24na7lCO6Sm1WaWRJ72CLdtTjQqPQ3PBrPAVNe6Zkw28zw6npFSxJqg8BfkMl",
-	"V7nGI5ih/YSCrH/5BUVl8kGTghlVYutjJ3bzGsWMCMe+O+Kofu520c1G+X0Xp+lm1Eth7riPWR7R8JlI",
-	"gtvLlc819gaDe6r6NiuGdJq+r7z2q9Z2Hrild3Wqt7jT+BDDdtl9uEuruNB22n+407KI3vY4eLhHXWJN",
-	"HfaOH+6wWst6GwaHg71HiaD6Isd2ecRuOmqDbddHbGulON6y8jLPmVo4OLBM1qHKZAHWlYw9Tv3oQEAH",
-	"l9RnJ5GxvjOwjFJLg6aoUDh4YqAxm/Z8poUJvBz9/BoKNkPYmpQ8c+wFzjGRcbaw1JRQjus699u2zCGT",
-	"LLE5q83xLYN1mW8qtdF3QNx5tZLgQe8yeGN2bFxuuVXHh3hd5SfVhmlfK75UJRgX/gik905mPF50BWWa",
-	"JTYuilkJGWmZmpwL4CLjAsF1sIFCm0WG9lztbshbW37zMCY4+XjZNAKXWC0lVqn/bSXWygRSW/X3251W",
-	"MLQpp4ZobzAg0skzd8halSgQVcj4NfbhVYOLWHbsU3Hpqq49x+536daXHn5D2PQz3KH0tc0E98n2Nb9G",
-	"gVrfJ1af4vUXzFnh3R5WuUYIK1mYKoWw5111QjlnGpyfWZ/h3cKk7M2lnhtIs1rnht7i54L9/gAab10G",
-	"yjWlwPfLshqgOfRdYm0P0z51/HhJUdfdcHflPu6DgFqSdQlalfHv2Kjt5133Zlaft/nceoXZ95fpiwdY",
-	"yhVWyrZFUkgujLa30YSBMGEZrYJSY0HsL04JN4hM6lMQ0jNVgZi4Tzb8FA2x3F7e/n8AAAD//w==",
+	"7DyJcttGlr/yFjNVlnZBijodUZXakj2+Mo7tlZhxak2P0QQeyR6B3Uh3QxSjUtX8w/zhfMnW625cJCiR",
+	"djyVTSZVSUQAfb377NsglrNMChRGB/3bYIosQWX/vECjFp3zsUFFPxPUseKZ4VIE/eASYykSDUbCnHED",
+	"IxxLhaBoDBeTbhAGOp7ijNHQGRd8ls+Cfi8MzCLDoB9wYXCCKri7C4P37993znMzRWF4zAyurnbx/Cmc",
+	"PD7uQTxlaYpign2IniBTqEAhS2ffDgOjWIwTZnAYRDCfogAhIVaY0LQs1TBHhUOhUZjwvsEhoFJSfTsM",
+	"uLhmKU8+GXmFopzVTBHsE+B6KGYsHUs1wyQEvMm4oj9GLEkXoPlEYAJSAdc6xwTGUoGWM5QCAVON3aFo",
+	"QMlDRhvFxcQC5sfOBf6UozadV8kqUAZTgrd9Dzw5c9uGkUw4alCYITPADTANERfaMBFj1L13xbswyJhi",
+	"MzSeBJ6JlnV/yDKkdXKRgBxbeGhkKp7CnItEzkPgAnLBb0B7ItnRiBBpw5SJdmkLeMNmWYpBf//x6fHJ",
+	"6TcHJ6dhwGnyn3JUiyAMBJvR1lAkjR0TrJlx9HNyFITBjN040jo6OD06PXl8cHocPkRvl7SR1XO9lvPt",
+	"ztWFF/waYSTNtDgdMJEMRYQiiQjzArmZojoD92SWa+IUYMRTxZAuvGFKyTkXE7umWwxm7Ar1UNCTVMqr",
+	"PIN4iowgT3Q0wFkmHQEtwfLopLcGlna5Xx6aPw5QMNECz/dTHk9hopgwmICxX5G8UMiScJmX7GcaNF6j",
+	"YinscEOHd2PilPEZcA1MAFOKLXbPLOETt9EUogvvabYxJqgYrU4fo2CjFJOhGC3sOjKjl1KF5SLNrdHi",
+	"RP30ZLSAWM5mTA/FTsTiGYaTVI7wJtq1uweWpp5EZsAMSBFjF87LM5anSiRqENIMhV3LnUGTIErgqHe4",
+	"hMCAVgo88pwgrrD3Y8fDuSFY2c1rFBMzDfoHvaNvwjaOVqgzKTRahn7CkhfM4Jwt6FcsCcQWdSzLUhK+",
+	"XIq9TMlRirP/+psmPN7W1vujwnHQD/6wVymNPfdW771zo9yiS5KKqLU6+ZybKeHSCqyQ+MQ9IdlFuGIG",
+	"YpmnCUGO2IVATlKjppuWJWPbxvzne41v7e6esMQ/2gIKJZqIzg3jadCvpCV4FfKJJ8OA5ETGzBSmTJfn",
+	"7INDiqUJ8cjAjJl4amlF4SRPmSIFolBrot9h8NcPvc4p64zPO88/3u6Hhwd3fxwGljicKA/6wfG4Fx/g",
+	"4+SUnYyO4n0iHW2YyXXQP+oRs3JjyeoJS6A4b0kibCRz0x+lTFwFd+GX4/gcKmBwDaVehB2SVx54wMCC",
+	"CXji8Mwte8D+P//+j8MDmOINaXjFYlJAu+F6+VCwLBMJRAVrRCW/QTyVUiNIgZa+HAEq/BvGxskMsMLx",
+	"F6Wq51KNeJKg+EKiahxYSMg1CTJ/5C0o4LCigGprXw3/g5pZBNZuglFu1h0Ddixql+T7jGvNxSQEnGVm",
+	"EVpMsoJvpHLCnwSve6QtbqcyTSybeXPNI9vPzZNd+1WNSEigaqLEddLabfoXpQ0vdAd8hjI3/3rZm3An",
+	"TZ0MJgFl+Ax/0SO+keY52U5fSv1WPtBex3a2zen9qKL3N9LAcz/8a9K73WtJNnjDtbHUZh2iVIqJdZCY",
+	"kGQFeoLrwhMyGGOmyb7LlEzyGJ21yWbodOAOy5gyMFZyVjPed0PQshSgmhjBTlwYShpiJrzOJFBj4gyM",
+	"XwzFl6iueYw/CHbNeErs/K+n5GXLIJ7iL2scDKT8nomFf6z/9SfkGuQ1qlSyxHuNZsq1p54z52J7F4Ko",
+	"ZsKvSXZhypbV2ZIDfx8Y6p+2OJ7bQfAHwXIzlYr/jF8qDbxGgJFz162c3kIk7FciobGpryoV6nttaLWH",
+	"YgVhLVgwWtCPlZBBE8FtgZP7ULXy/ReiuoSY3c25WPyFpbndBUsSTiBh6TtFjpfh5H+MWapxGWTPblhs",
+	"0gXZaoXbPcPZCJUm4Gk0sCPoHcGCjGkyDcjAyNGGErLa/LeBtRDKXdyHxPPqy7swGEmZlsM8bdAzZMK+",
+	"XhjU5fvm/p8wjSdHtJXSnabPgxVnLAwSmY9SLOcpv3fPqxEip/PTCC7MRqd5RQ78ZbnQ1XXK9WYj/4wO",
+	"Cq+5NpYF7CTLsKgFpfwTOSJjmkacN2B+L+abyLJItH9xgzP9IMZEha+CfWnp9l29RJaSX7zVjgrJcRug",
+	"yGdB/0Mgr4KPYQsUivgDfeNHfWzZxSuhjcpnKIyVeZexzLaFEjNG8VFutoBUgdNVSIVBomSWYXJezvpU",
+	"5k42r0aD7gn8FHGJ21Uqv0aluRPpG1BPnXJXeOu8iKKeHHVG3IBfHsivhgRjPmOpdwYaYcXgoNcj2cCM",
+	"QUUT/bXz3+RPkye9f3r3xzbmLIG2HXqucNEOhY2EUEnSSyRFs7bRU4Nbvyq3raehNiwWKnE70X8u4OL5",
+	"Uzg9On4M3hqARMaWX1Zle2EUrMYZmYE5CgNzJUnPWk0B03zGxBkIvEYFZIIwLrR3DomOlGCpJiXrFLU3",
+	"UnSTjla9kRVEV7bI/QH6QrmNGU8xKV40l2sxZlbWq2TU6movB4N34D6AWCbYmN16SGWE9/j0tMbhLl60",
+	"wuPeeHpoqWyqmG4u1uaCVWdwD1a4PZ2zhYaoZpRFZxDZTURkDJgiZvzQ4nWz7iHpbd8WRw3vE+YXqGWu",
+	"4t+GAL+754CXGRN6S162Y6xLKojq3USwQ78yJWPUlte08yChYJoWE07VoHwfjEpslFboDyptFcWatG55",
+	"po0QcFkN2Uj+XTaW2BpsPgrgzH7hwFMzG8CeYBVUGxz7YcOxxUChwduBK3N28gaAshm1C9R5uq0Cs7J4",
+	"8z0N6PPLfDZjatG6t4YQcHO3cb0922/DZPMTPbumpb9wktdcXH32HCiSAZ/hD4LfvGFCPgScH3jTvcHr",
+	"olxhY+q0Z24D7jhlE/0ZR7jibbnxHuRCZxjzMSd/fr+0NEI4sMIPVQiHEKfcliEcFZyvQjgmE0TnM1Td",
+	"eib2+KGNpISIrWBBqGsDxVqLPmMKhaGhbXUI+yeQyjmqmGlcSuGcARtpssycSaakNECSpds0zn2q6+Pt",
+	"/km7ba63X3rrJQxT5kuIsrLLHoL/pfuSMEBip+1ghwdbH+zwoP1gdg1aclN/vmKX37ijaj4b2+vAZjnr",
+	"twG1z5WLFatuw301RvjqtH2J21K2TdVjC5u+tIU6YmGFmgb/3RlE9ndU5CYNzKQ29FTrqCgcaUQMN4ft",
+	"dqJ+U/unOGGxxjpD6LIUcluAjzzRNaoSDSlJeUXq0ZZJNHTfwUMAmaHWbLIV8j1AvoRJV53h6n1VW2Dz",
+	"zIlzelJbd0Bn+3IGz12JEwktvbWO+izm/ELVuBwtdXtom3b5dGEd8G0kOWCTzwmpFhqhChiUTmebkPGC",
+	"sPz6Q+Dd2K6d6GMNq2siHWu4zg73C9x3vG0ZTpeDNvOUCig+tF8/75qtfk70tD0QZIN0j7TL8gB9EwJ2",
+	"J12IHGCjECIuDP3vChdzqZKoGf/x8A/vCctWH8dTjK9kbjaNFLkp7gOC/rqh2RLWD+HLz9u6VdKcW8Yq",
+	"3g5ev9v77vLtG4jscP0nZljkSnkiVY8dRT6FtwtZmmsoq6sf6aGYoWEJM6wLFy6tSAqxmppPhFSuHgJv",
+	"jGJFMtCVMjThljFlOGsJCQ9Ujq7CtKj8Mrmy1dgiXYCtrfDRWBfgbdSojTBmuUbgBvAmRkx81PiRBs1/",
+	"Rkj5jJvdM4jmTAkuJjoCzRYa5lObgF/NHqrlsNpGWG4G41o0wVrnoSpN4UkID7gSFR8cjcanB+PD48eP",
+	"R4dHCTthhzGeHpwmPezh0ePDky39jgI6LVZTPmOio5AltiJMSNKbNmRrUeJqlELQeTwFZuFKuOAaPL4b",
+	"enQ7iVvALCxpp7bRZUyt5ZvPMyIK3fb955jV5Dr78ps3XnstN2S4yKqn69LVhh2XMedjzwtT5qqVNKIg",
+	"uC7Q7HbbEGiXzJh4s85/0s6YbsGwi2raCk9vWdbsIr+hOTdTQnn0k+sJ2NymxdZATmlONFPrzGCHHL2v",
+	"4vN/ff99Lf0uE8QSvurwuN/U+l4HNVS20Xzj1KtZG0GG/KZpWtipRD0K8gz00ihNw3yBZ7NZJPDdIvvf",
+	"HPe+OT0+Pvzm+GgVmB9v98ODXrtMej+VbMa35FtXq6PPzeaE5TsLXMVpC388uyZGWClAdcWy24i3sM3W",
+	"e3hM7nDbrjloK480RDofRa2Cwaxp+BhUJb22Yq3IfZKk12c+BuibNGwGlCW+xNuXL/5NclHvvui2dUc8",
+	"UIvhj1bucgUZJcjCGmZXyZ7AhHGuuFlcEvc7GLvarvPcVZa4X88Lkvju/SBYLYv/7v2gqGLwnSixFGM+",
+	"yRUmwG13mllApuQ1T1B14bwoGKt1mZWtE9FRbz9y7RLRcjVXH+7piDsDJoaiKJGWAj9jknAo1rXG1XrZ",
+	"rPFj56iQNTUmc+VyXIzlKuWUi7gYuYaEa+/4Jc6U0a4Y9oViYyZYUeMtYY4jeiMMikSHdLCybYgZYK7M",
+	"eSiG4g9/gNo5uRT00PGh6wzikgRZggqiPZbxvev9qOgy0hCd++JB+10JpGHe6x3G370f2D8w6sJgShso",
+	"6+BR2UwAsAnjQptl9Fsx+B5H8GdcwCWaPnCjLbUwkyscCpZOpOJmOit7x6TLgLM0lfNOyrWBnUhIgbb1",
+	"DF5+f/4UmEJf9sDiGDPjW26GgsEVLkCj2Q0hwpvMJtUL7gldMwXXOoI9iFieRHYm6x7RFFNXJeH33h2K",
+	"JjxB5UIXfaBVL4ilE/uBrV5mpVQo9D9zn9SgtkztU2bsaQg2VX9igVXL1/GCftXFV6O3YCfBMctTA5F7",
+	"/Ikn0a7VTKR/5rZRrdk2oIeC5NMZWUhl2x60NhjAzv4///6P/eMe2DJBkOOhiKLzzv+yzs+9zul/dD51",
+	"//PRzm4UuYaGqGtbA6NuN9rtwhtppsTrXPhWIAecmAkyGcQEh4KbPvgKzNImjn7sWJe981ZNXv0pAptk",
+	"KcSLTS5Z3DlnKvH9cazGGp67CNwVTkNAyxBl+l6OLcK88+R8CgsNlmo5FDFTyq/J0hRVBXZ7HFZbyLbH",
+	"2fE0Z6Mgvinh0JeDpvyqaheyczXr7GEnOuodLdfE055WSuAtmTwjyaUrpnfdsq6p8ENRhfRxhySV7u/t",
+	"zefzrhrHHUy4kaor1WRPjWP6l77bHYpoXSlzVJUw1Wr3fflKvR5oh4BoMTcUzL2N6hW2kcf6bheeuKbe",
+	"Ri3TcilTCNqw+GoovLxcrWzykHii5FwTMe08fXtxuUtPnyqpdUcqPuHCCg1ti2/leAy5SOlXvYMSSOxo",
+	"J4JshJOG2VbJwcX502cvzgfPPtHUn95evHrx6s0l0flzV73bHBNCpnCc8snUFIDRRLc1cqikhD1MuCSJ",
+	"o+UOMKL6YhE/5VB47gmLj2swDldVoJ+zVhLvpsWbTGpLUBdFSyVcM9IfAqK39kBRAeOnLCa2rsjt/N0r",
+	"KDoxgfiG8BnRZ9h5KoVRMu2DkB1tpELa1V+YWvSheViCiz3AU4fSzmBBIsBqUU3DteDjsVfGKY9RaKzi",
+	"ncF5Zpc76PaCMMhV6hVzQe7Mvrak7sfqvdevnj57c/mMxnSnZpbWisJqSvv83augVvcZ9Lr73R59KjMU",
+	"LOPkEHV73UNnrE+tJeV17F4RXZ1gi0VZprF805bzWUWbyHlEmiwmwefoPyRxaC09XxCYG0keXYrGVtKU",
+	"Sp/ct+A112bAbAyg3gH/YXlDb0W6cMatnfqRdhvrBmtarm1Ytd5XUNQV1wLO5HvZ8WTRah4HvsAhcLl9",
+	"3+5QK9JprUhud1yrw+y5rvcNPnwmkk0+K/q+7z4u9Rgf9Hr3dH1s1yxTRcDbWk6XqKNAeJdI78jtom3y",
+	"crd7tUZgO2T/4SGNPhI76PDhQVX/JY04OH14xHIX0l0YHPcONjpR0eBth2ywuZauLjv06OGhS22N1mkq",
+	"YmOWp2qWhsVRke3of/CVYMFHGlQXBnu3hk3u9qqYeKtkcHH2ot6wWmUbCTEUK4IBIsMmVlkzsKG+/3nt",
+	"fbQxR1WYX0NRhru79VQQyW1b3kJitatkbuwj+8rafK5GxAvoVgnk8wcPiKHzcnPVycmaKURI03Fu3Wsh",
+	"sUggVwLLsElQd6iNyrEuvuqxltLC/dTt73Vs2OX4pD2GtX7/Nt2MBsY8JW9BNK7C8JYM/enIAWI5w6Eg",
+	"V9CazjUHx5YGWzx3Kpi4Wa19rUlN71TerLDFxKOcp4lbwe+AG43peNehqE2m/7TuBob9w/3eY5eyLh/9",
+	"ngS1J901XXEOgf8Wzb8e0XxdilAyzAueeUhCl0W4rWL5ObeXQnkPZNzqG/rLPgoJYNkrBIFza6uPudKm",
+	"C++r7EDo/Y0qUvhIu4KahjiHndECvJ9P3G3vf3A7SJk2MJU5uVKDsn2a2ThFkpBnK2Hl+glryju/GR5y",
+	"mytTmCU081BEruhjZ9fX+9R9YVquSoeQSe9cbO3Sk+44QzG3Ryi9b1dixNIU1rrdfeDGxWsstIbCjann",
+	"QDXsLJUjZaTXMiZ8XMg62NZlsQ/l2N1BZDfVprcckbh88OZqyyPdJfVvoVVDwbcwLJPzw8AG2w5O3H+L",
+	"5o9vvR9/F3X9MX28CTVwcwbMA7l+AYheuoan5yiyyPEqZFqKpga9XVnv/41yaGLge1daBa7D1JKmY56C",
+	"zNZ5Mjbp3TicZ7Wgf9CrlWzt93q9Wi5zv63xpD1bWBI6EWSRNSwIc62DlWndvqvD5qYe3tOvQYs2uiPW",
+	"KFILGmsheT/XSU5wgvPf+vXXoF8dHj2GahrVi8kWjbp3W9wfdbdWuV54Cd4Qz5WhHPqEagJMQ3utzlAU",
+	"4VUfcHyboRhgijN7qUSmJPlCKfgWBh/YT3DMhRWosGMVpx6KRnY7bEvhNvO+mnaXz+yb4qvdcChcfZCN",
+	"22edFK8xhTFHsskjn+smD8oXa/jIXFV3Y/UqHdVF6+2dATbkbRMx7i6VmFlvULnEhL00pMPFBLW/6I2J",
+	"hYPWy8HAzhMjv0Zl1f/lVCpjF82zDFXHHriwHUrfg94LqWYs5RqTPkTn+08OIjIFFGpd3OJnb3dxgWqm",
+	"Ierd8w/bHx20Ookv0LjCrQcU7aCs/tmvbBtWYKSycWCHTtThQqPQ3PBrPANNZyZHyB8zxbHpeDvJKsqf",
+	"UcnlzPwGtUNt3qYn+XtdzpoSPVxRoKuFFLX70oLfj/dlieK+W4p+7YphE5Fb3jD1O9IkL9DYCJcTHKMF",
+	"WG65T5/MyxqXViUyqLsNZfkBqxVpWms8vcaEBL7NulcVKiTqrGdRS7m47Eof8CZLbY+9TyCRuNFcCt2F",
+	"N80m/HK+Nhnna3RWJNyvgc/83tYwWgU3D9ZfNdM1yOz9VAKbwasabb3yh/DUlchY30NUtpBgjAqF028M",
+	"NKbjjkc5JvBy8P1ryNgEYWeU89SHAS4wkXG6sGRGapLrMnu6a3PvqWSJzfpak9dSo8sdT6U2eo2OvCh2",
+	"EjxICwZvzJ7NbDWIoOUe1TZ8Fwemcy3dzVSk6C59EVHnnUx5vGiz6miV2Ac4LISMtLUOci6Ai5QLBDfA",
+	"sp82i9RlnNbrzJXt18uZgv6Hj3Xcu9RkBbGCAN4WYC0EzNReqfPz+myd9ak1RAe9XgTzKU9dHXfR/09u",
+	"d8qvsQuvTP2qToyvvIMu3ZVmvkql24Zbf6/PV2Ryv8IapK8cJrgPtq/5NQrU+j6w+iRpd8EcFa7nsII1",
+	"Qlgy41UuROkSWhk+Zxocn1me4e3AJPPfJW+3gGaxzy25xa8Fh90e1N46F4ZrOH/36n5YFhPUp14H1uY0",
+	"zbq9Dx9JR7hm7Dbj2d22V0KyvN+lyJnvWR3j113lZpbcH//sVvavV98t+ZFaTsrfAFheRl7IGj+HD9Ku",
+	"zvFSzqFeV+cTKW43tQlKOb86xTORZJILo+0eSBTDiKUEDOWu3pUqnpL4YkYqfQZCejNBICYuluQXqWHn",
+	"7uPd/wUAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -5,6 +5,7 @@ package tempoapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,8 +15,104 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// AnyValue gogo jsonpb encoding; nested arrays and kvlists are not used in search results.
+type AnyValue struct {
+	BoolValue   *bool    `json:"boolValue,omitempty"`
+	DoubleValue *float64 `json:"doubleValue,omitempty"`
+	IntValue    *string  `json:"intValue,omitempty"`
+	StringValue *string  `json:"stringValue,omitempty"`
+}
+
+// KeyValue defines model for KeyValue.
+type KeyValue struct {
+	Key *string `json:"key,omitempty"`
+
+	// Value gogo jsonpb encoding; nested arrays and kvlists are not used in search results.
+	Value *AnyValue `json:"value,omitempty"`
+}
+
+// SearchResult defines model for SearchResult.
+type SearchResult struct {
+	Traces *[]TraceSearchMetadata `json:"traces,omitempty"`
+}
+
+// Span defines model for Span.
+type Span struct {
+	Attributes        *[]KeyValue `json:"attributes,omitempty"`
+	DurationNanos     *string     `json:"durationNanos,omitempty"`
+	SpanID            *string     `json:"spanID,omitempty"`
+	StartTimeUnixNano *string     `json:"startTimeUnixNano,omitempty"`
+}
+
+// SpanSet defines model for SpanSet.
+type SpanSet struct {
+	Matched *int64  `json:"matched,omitempty"`
+	Spans   *[]Span `json:"spans,omitempty"`
+}
+
+// TagValuesV2Result defines model for TagValuesV2Result.
+type TagValuesV2Result struct {
+	TagValues *[]struct {
+		Type  *string `json:"type,omitempty"`
+		Value *string `json:"value,omitempty"`
+	} `json:"tagValues,omitempty"`
+}
+
+// TagsV2Result defines model for TagsV2Result.
+type TagsV2Result struct {
+	Scopes *[]struct {
+		Name *string   `json:"name,omitempty"`
+		Tags *[]string `json:"tags,omitempty"`
+	} `json:"scopes,omitempty"`
+}
+
+// TraceSearchMetadata defines model for TraceSearchMetadata.
+type TraceSearchMetadata struct {
+	DurationMs        *int64     `json:"durationMs,omitempty"`
+	RootServiceName   *string    `json:"rootServiceName,omitempty"`
+	RootTraceName     *string    `json:"rootTraceName,omitempty"`
+	SpanSets          *[]SpanSet `json:"spanSets,omitempty"`
+	StartTimeUnixNano *string    `json:"startTimeUnixNano,omitempty"`
+
+	// TraceID Lowercase hex, leading zeros trimmed.
+	TraceID *string `json:"traceID,omitempty"`
+}
+
 // OrgID defines model for OrgID.
 type OrgID = string
+
+// SearchParams defines parameters for Search.
+type SearchParams struct {
+	Q     *string `form:"q,omitempty" json:"q,omitempty"`
+	Start *int64  `form:"start,omitempty" json:"start,omitempty"`
+	End   *int64  `form:"end,omitempty" json:"end,omitempty"`
+	Limit *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	Spss  *int    `form:"spss,omitempty" json:"spss,omitempty"`
+
+	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
+	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
+}
+
+// SearchTagValuesV2Params defines parameters for SearchTagValuesV2.
+type SearchTagValuesV2Params struct {
+	Q     *string `form:"q,omitempty" json:"q,omitempty"`
+	Start *int64  `form:"start,omitempty" json:"start,omitempty"`
+	End   *int64  `form:"end,omitempty" json:"end,omitempty"`
+
+	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
+	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
+}
+
+// SearchTagsV2Params defines parameters for SearchTagsV2.
+type SearchTagsV2Params struct {
+	Scope *string `form:"scope,omitempty" json:"scope,omitempty"`
+	Q     *string `form:"q,omitempty" json:"q,omitempty"`
+	Start *int64  `form:"start,omitempty" json:"start,omitempty"`
+	End   *int64  `form:"end,omitempty" json:"end,omitempty"`
+
+	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
+	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
+}
 
 // GetTraceV2Params defines parameters for GetTraceV2.
 type GetTraceV2Params struct {
@@ -100,6 +197,22 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// Search performs a GET /api/search (the `Search` operationId) request.
+	//
+	// TraceQL search. Only allow-listed parameters are ever sent: when q,
+	// tags, start and end are all absent Tempo treats unknown parameters
+	// as tags.
+	Search(ctx context.Context, params *SearchParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SearchTagValuesV2 performs a GET /api/v2/search/tag/{tagName}/values (the `SearchTagValuesV2` operationId) request.
+	//
+	// Tag values. Careful: a q that does not parse is silently IGNORED and
+	// the unfiltered list returned.
+	SearchTagValuesV2(ctx context.Context, tagName string, params *SearchTagValuesV2Params, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SearchTagsV2 performs a GET /api/v2/search/tags (the `SearchTagsV2` operationId) request.
+	SearchTagsV2(ctx context.Context, params *SearchTagsV2Params, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetTraceV2 performs a GET /api/v2/traces/{traceID} (the `GetTraceV2` operationId) request.
 	//
 	// Trace by id. A missing trace (or one of another tenant) is answered 200
@@ -110,6 +223,52 @@ type ClientInterface interface {
 
 	// GetReady performs a GET /ready (the `GetReady` operationId) request.
 	GetReady(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// Search performs a GET /api/search (the `Search` operationId) request.
+//
+// TraceQL search. Only allow-listed parameters are ever sent: when q,
+// tags, start and end are all absent Tempo treats unknown parameters
+// as tags.
+func (c *Client) Search(ctx context.Context, params *SearchParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchTagValuesV2 performs a GET /api/v2/search/tag/{tagName}/values (the `SearchTagValuesV2` operationId) request.
+//
+// Tag values. Careful: a q that does not parse is silently IGNORED and
+// the unfiltered list returned.
+func (c *Client) SearchTagValuesV2(ctx context.Context, tagName string, params *SearchTagValuesV2Params, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchTagValuesV2Request(c.Server, tagName, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchTagsV2 performs a GET /api/v2/search/tags (the `SearchTagsV2` operationId) request.
+func (c *Client) SearchTagsV2(ctx context.Context, params *SearchTagsV2Params, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchTagsV2Request(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // GetTraceV2 performs a GET /api/v2/traces/{traceID} (the `GetTraceV2` operationId) request.
@@ -141,6 +300,322 @@ func (c *Client) GetReady(ctx context.Context, reqEditors ...RequestEditorFn) (*
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewSearchRequest constructs an http.Request for the Search method
+func NewSearchRequest(server string, params *SearchParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/search")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Start != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "start", *params.Start, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.End != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "end", *params.End, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Spss != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "spss", *params.Spss, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Scope-OrgID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewSearchTagValuesV2Request constructs an http.Request for the SearchTagValuesV2 method
+func NewSearchTagValuesV2Request(server string, tagName string, params *SearchTagValuesV2Params) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tagName", tagName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/search/tag/%s/values", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Start != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "start", *params.Start, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.End != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "end", *params.End, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Scope-OrgID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewSearchTagsV2Request constructs an http.Request for the SearchTagsV2 method
+func NewSearchTagsV2Request(server string, params *SearchTagsV2Params) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/search/tags")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Scope != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scope", *params.Scope, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Start != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "start", *params.Start, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.End != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "end", *params.End, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Scope-OrgID", headerParam0)
+
+	}
+
+	return req, nil
 }
 
 // NewGetTraceV2Request constructs an http.Request for the GetTraceV2 method
@@ -300,6 +775,28 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// SearchWithResponse performs a GET /api/search (the `Search` operationId) request.
+	//
+	// TraceQL search. Only allow-listed parameters are ever sent: when q,
+	// tags, start and end are all absent Tempo treats unknown parameters
+	// as tags.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	SearchWithResponse(ctx context.Context, params *SearchParams, reqEditors ...RequestEditorFn) (*SearchResponse, error)
+
+	// SearchTagValuesV2WithResponse performs a GET /api/v2/search/tag/{tagName}/values (the `SearchTagValuesV2` operationId) request.
+	//
+	// Tag values. Careful: a q that does not parse is silently IGNORED and
+	// the unfiltered list returned.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	SearchTagValuesV2WithResponse(ctx context.Context, tagName string, params *SearchTagValuesV2Params, reqEditors ...RequestEditorFn) (*SearchTagValuesV2Response, error)
+
+	// SearchTagsV2WithResponse performs a GET /api/v2/search/tags (the `SearchTagsV2` operationId) request.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	SearchTagsV2WithResponse(ctx context.Context, params *SearchTagsV2Params, reqEditors ...RequestEditorFn) (*SearchTagsV2Response, error)
+
 	// GetTraceV2WithResponse performs a GET /api/v2/traces/{traceID} (the `GetTraceV2` operationId) request.
 	//
 	// Trace by id. A missing trace (or one of another tenant) is answered 200
@@ -314,6 +811,129 @@ type ClientWithResponsesInterface interface {
 	//
 	// Returns a wrapper object for the known response body format(s).
 	GetReadyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyResponse, error)
+}
+
+type SearchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SearchResult
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchResponse) GetJSON200() *SearchResult {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SearchTagValuesV2Response struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TagValuesV2Result
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchTagValuesV2Response) GetJSON200() *TagValuesV2Result {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchTagValuesV2Response) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchTagValuesV2Response) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchTagValuesV2Response) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchTagValuesV2Response) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SearchTagsV2Response struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TagsV2Result
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchTagsV2Response) GetJSON200() *TagsV2Result {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchTagsV2Response) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchTagsV2Response) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchTagsV2Response) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchTagsV2Response) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type GetTraceV2Response struct {
@@ -384,6 +1004,46 @@ func (r GetReadyResponse) ContentType() string {
 	return ""
 }
 
+// SearchWithResponse performs a GET /api/search (the `Search` operationId) request.
+//
+// TraceQL search. Only allow-listed parameters are ever sent: when q,
+// tags, start and end are all absent Tempo treats unknown parameters
+// as tags.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) SearchWithResponse(ctx context.Context, params *SearchParams, reqEditors ...RequestEditorFn) (*SearchResponse, error) {
+	rsp, err := c.Search(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchResponse(rsp)
+}
+
+// SearchTagValuesV2WithResponse performs a GET /api/v2/search/tag/{tagName}/values (the `SearchTagValuesV2` operationId) request.
+//
+// Tag values. Careful: a q that does not parse is silently IGNORED and
+// the unfiltered list returned.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) SearchTagValuesV2WithResponse(ctx context.Context, tagName string, params *SearchTagValuesV2Params, reqEditors ...RequestEditorFn) (*SearchTagValuesV2Response, error) {
+	rsp, err := c.SearchTagValuesV2(ctx, tagName, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchTagValuesV2Response(rsp)
+}
+
+// SearchTagsV2WithResponse performs a GET /api/v2/search/tags (the `SearchTagsV2` operationId) request.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) SearchTagsV2WithResponse(ctx context.Context, params *SearchTagsV2Params, reqEditors ...RequestEditorFn) (*SearchTagsV2Response, error) {
+	rsp, err := c.SearchTagsV2(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchTagsV2Response(rsp)
+}
+
 // GetTraceV2WithResponse performs a GET /api/v2/traces/{traceID} (the `GetTraceV2` operationId) request.
 //
 // Trace by id. A missing trace (or one of another tenant) is answered 200
@@ -409,6 +1069,84 @@ func (c *ClientWithResponses) GetReadyWithResponse(ctx context.Context, reqEdito
 		return nil, err
 	}
 	return ParseGetReadyResponse(rsp)
+}
+
+// ParseSearchResponse parses an HTTP response from a SearchWithResponse call
+func ParseSearchResponse(rsp *http.Response) (*SearchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SearchResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSearchTagValuesV2Response parses an HTTP response from a SearchTagValuesV2WithResponse call
+func ParseSearchTagValuesV2Response(rsp *http.Response) (*SearchTagValuesV2Response, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchTagValuesV2Response{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TagValuesV2Result
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSearchTagsV2Response parses an HTTP response from a SearchTagsV2WithResponse call
+func ParseSearchTagsV2Response(rsp *http.Response) (*SearchTagsV2Response, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchTagsV2Response{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TagsV2Result
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
 }
 
 // ParseGetTraceV2Response parses an HTTP response from a GetTraceV2WithResponse call

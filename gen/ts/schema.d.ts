@@ -4,6 +4,97 @@
  */
 
 export interface paths {
+    "/api/v1/traces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search traces
+         * @description Finds traces of the caller's tenant with a TraceQL query, newest
+         *     first. Without `q`, lists the tenant's most recent traces (by default
+         *     those of the last hour). Trace ids are padded to 32 hex characters.
+         *
+         *     When a tenant attribute is configured, tracegate adds a
+         *     `select()` of that attribute to the query and returns only traces
+         *     whose returned spans all carry the caller's tenant: it checks the
+         *     spans Tempo returns (at most `spss` per span set), not every span of
+         *     the trace.
+         */
+        get: operations["searchTraces"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List attribute names
+         * @description Attribute names seen in the caller's tenant's recent traces, by scope, for autocomplete.
+         */
+        get: operations["listTags"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tags/{tag}/values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List values of an attribute
+         * @description Values of one attribute seen in the caller's tenant's recent traces,
+         *     for autocomplete. `tag` is a TraceQL identifier such as
+         *     `resource.service.name`, `span.http.route`, `name` or `status`.
+         */
+        get: operations["listTagValues"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who am I
+         * @description The caller's identity as tracegate resolved it from the token and the
+         *     `X-Tenant` header: explains access decisions. Never contains the token.
+         */
+        get: operations["whoami"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/traces/{trace_id}": {
         parameters: {
             query?: never;
@@ -242,6 +333,77 @@ export interface components {
         KeyValueList: {
             values?: components["schemas"]["KeyValue"][];
         };
+        SearchResult: {
+            traces: components["schemas"]["TraceSummary"][];
+        };
+        TraceSummary: {
+            /** @description 32 lowercase hex characters. */
+            traceId: string;
+            /** @description Service of the root span (empty if Tempo has not seen it yet). */
+            rootServiceName: string;
+            rootSpanName: string;
+            /** Format: date-time */
+            startTime: string;
+            startTimeUnixNano: components["schemas"]["Uint64String"];
+            /** Format: int64 */
+            durationMs: number;
+            /** @description Spans that matched the query (empty without `q`). */
+            spanSets: components["schemas"]["SpanSet"][];
+        };
+        SpanSet: {
+            /**
+             * Format: int64
+             * @description How many spans matched; `spans` holds at most `spss` of them.
+             */
+            matched: number;
+            spans: components["schemas"]["SpanSummary"][];
+        };
+        SpanSummary: {
+            spanId: string;
+            startTimeUnixNano: components["schemas"]["Uint64String"];
+            durationNanos: components["schemas"]["Uint64String"];
+            /** @description The attributes the query named or selected. */
+            attributes: components["schemas"]["KeyValue"][];
+        };
+        TagScopes: {
+            scopes: components["schemas"]["TagScope"][];
+        };
+        TagScope: {
+            /** @example resource */
+            name: string;
+            /**
+             * @example [
+             *       "service.name"
+             *     ]
+             */
+            tags: string[];
+        };
+        TagValues: {
+            values: components["schemas"]["TagValue"][];
+        };
+        TagValue: {
+            /**
+             * @description Tempo's value type, e.g. `string`, `int`, `keyword`.
+             * @example string
+             */
+            type: string;
+            /** @example checkout */
+            value: string;
+        };
+        Whoami: {
+            /** @description The token's `sub`. */
+            subject: string;
+            /**
+             * @description The tenant this request reads; for a federated read, the tenants joined by commas.
+             * @example acme
+             */
+            tenant: string;
+            /** @description Every tenant the token grants. */
+            grantedTenants: string[];
+            scopes: string[];
+            /** Format: date-time */
+            expiresAt: string;
+        };
         /**
          * @description An unsigned 64-bit integer as a decimal string (OTLP/JSON encodes 64-bit integers as strings).
          * @example 1795698185089553854
@@ -254,7 +416,7 @@ export interface components {
         Int64String: string;
     };
     responses: {
-        /** @description A parameter is malformed (for example a trace id that is not 1–32 hex characters), or Tempo rejected the query. */
+        /** @description A parameter is malformed (for example a trace id that is not 1–32 hex characters), the token grants several tenants and `X-Tenant` does not choose one, or Tempo rejected the query. */
         BadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -293,7 +455,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The token is valid but grants no usable tenant (the tenant claim is missing, empty, not a string, or not a valid Tempo tenant id). */
+        /** @description The token is valid but grants no usable tenant (the tenant claim is missing, empty, not a string or array of strings, or holds an invalid Tempo tenant id), or `X-Tenant` names a tenant the token does not grant. */
         Forbidden: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -379,6 +541,15 @@ export interface components {
     };
     parameters: {
         /**
+         * @description Which granted tenant to read, when the token grants several (its
+         *     tenant claim is an array); required then. When federation is enabled
+         *     by the operator, several granted tenants separated by commas
+         *     (`acme,globex`) read all of them at once. A tenant the token does not
+         *     grant is answered 403.
+         * @example acme
+         */
+        XTenant: string;
+        /**
          * @description Lower bound of the search window, in unix seconds. Give both `start` and
          *     `end` or neither; `end` must be after `start`. Narrowing the window makes
          *     the lookup cheaper for Tempo.
@@ -408,6 +579,212 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    searchTraces: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A TraceQL query, e.g. `{ resource.service.name = "checkout" && status = error }`. Tempo validates it; a query Tempo rejects is answered 400 with Tempo's reason.
+                 * @example { status = error }
+                 */
+                q?: string;
+                /**
+                 * @description Lower bound of the search window, in unix seconds. Give both `start` and
+                 *     `end` or neither; `end` must be after `start`. Narrowing the window makes
+                 *     the lookup cheaper for Tempo.
+                 * @example 1795694609
+                 */
+                start?: components["parameters"]["Start"];
+                /**
+                 * @description Upper bound of the search window, in unix seconds (see `start`).
+                 * @example 1795698269
+                 */
+                end?: components["parameters"]["End"];
+                /** @description Maximum number of traces returned. */
+                limit?: number;
+                /** @description Spans returned per matched span set. */
+                spss?: number;
+            };
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching traces, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listTags: {
+        parameters: {
+            query?: {
+                /** @description Only this scope's names. */
+                scope?: "resource" | "span" | "intrinsic" | "event" | "link" | "instrumentation";
+                /**
+                 * @description Lower bound of the search window, in unix seconds. Give both `start` and
+                 *     `end` or neither; `end` must be after `start`. Narrowing the window makes
+                 *     the lookup cheaper for Tempo.
+                 * @example 1795694609
+                 */
+                start?: components["parameters"]["Start"];
+                /**
+                 * @description Upper bound of the search window, in unix seconds (see `start`).
+                 * @example 1795698269
+                 */
+                end?: components["parameters"]["End"];
+            };
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Attribute names by scope. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagScopes"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listTagValues: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A TraceQL spanset filter narrowing the traces the values come
+                 *     from. Not accepted when tenant-attribute filtering is on (tracegate
+                 *     then builds the filter itself).
+                 */
+                q?: string;
+                /**
+                 * @description Lower bound of the search window, in unix seconds. Give both `start` and
+                 *     `end` or neither; `end` must be after `start`. Narrowing the window makes
+                 *     the lookup cheaper for Tempo.
+                 * @example 1795694609
+                 */
+                start?: components["parameters"]["Start"];
+                /**
+                 * @description Upper bound of the search window, in unix seconds (see `start`).
+                 * @example 1795698269
+                 */
+                end?: components["parameters"]["End"];
+            };
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path: {
+                /**
+                 * @description A TraceQL attribute or intrinsic.
+                 * @example resource.service.name
+                 */
+                tag: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The values. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagValues"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    whoami: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The resolved identity. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Whoami"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
     getTrace: {
         parameters: {
             query?: {
@@ -424,7 +801,17 @@ export interface operations {
                  */
                 end?: components["parameters"]["End"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
             path: {
                 /**
                  * @description Trace id, 1 to 32 hexadecimal characters (case-insensitive; shorter ids are left-padded with zeros).
@@ -439,7 +826,6 @@ export interface operations {
             /** @description The trace. */
             200: {
                 headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,5 +1,12 @@
 // Package auth verifies the bearer JWT of every /api/v1 request and turns it
-// into a principal.Principal whose tenant selects the Tempo tenant.
+// into a principal.Principal whose tenants select the Tempo tenant
+// (X-Scope-OrgID) the request reads.
+//
+// A token grants one tenant or several (its tenant claim is a string or an
+// array of strings). When it grants several, the request chooses one with the
+// X-Tenant header, or several separated by commas when Config.AllowFederation
+// is set; tracegate builds Tempo's "a|b" form itself and never accepts '|'
+// from the caller. Anything ambiguous or not granted is refused.
 //
 // Keys come only from the configured JWKS URL (never from jku, x5u, jwk or x5c
 // header parameters), and the token's "alg" must be on an allow-list of
@@ -19,9 +26,23 @@ import (
 // otherwise unacceptable token; callers answer 401.
 var ErrInvalidToken = errors.New("invalid token")
 
-// ErrForbidden marks a valid token that grants no usable tenant; callers
-// answer 403.
+// ErrForbidden marks a valid token that grants no usable tenant, or a request
+// whose X-Tenant header asks for a tenant the token does not grant (or for
+// several while federation is off); callers answer 403.
 var ErrForbidden = errors.New("token grants no usable tenant")
+
+// ErrTenantSelection marks a request whose X-Tenant header is malformed
+// (repeated, empty, with an empty entry, too long), or absent although the
+// token grants several tenants; callers answer 400.
+var ErrTenantSelection = errors.New("ambiguous tenant selection")
+
+// TenantHeader is the request header that selects the tenants a request
+// reads among those its token grants.
+const TenantHeader = "X-Tenant"
+
+// MaxTenantHeaderSize is the longest X-Tenant value accepted, in bytes (the
+// API contract's maxLength).
+const MaxTenantHeaderSize = 2048
 
 // MaxTokenSize is the largest token Verify parses, in bytes; anything larger
 // is refused before decoding so an attacker cannot make us decode megabytes.
@@ -49,8 +70,14 @@ type Config struct {
 	Issuer string
 	// Audience, when set, must be the token's "aud" or one of its entries.
 	Audience string
-	// TenantClaim names the claim holding the tenant id (default "tenant_id").
+	// TenantClaim names the claim holding the tenant id (default
+	// "tenant_id"): a string granting one tenant, or an array of strings
+	// granting each of them.
 	TenantClaim string
+	// AllowFederation lets one request read several granted tenants at once
+	// (X-Tenant: a,b, sent to Tempo as "a|b"). Off by default: a
+	// comma-separated X-Tenant is then answered 403.
+	AllowFederation bool
 	// Leeway is the clock skew tolerated on exp, nbf and iat (default 30s).
 	Leeway time.Duration
 	// RefreshInterval is how often the JWKS is refreshed in the background

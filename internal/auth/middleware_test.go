@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,9 @@ func TestMiddleware(t *testing.T) {
 
 	valid := sign(t, k.rsa, "RS256", validClaims(), nil)
 	forbidden := sign(t, k.rsa, "RS256", claims(map[string]any{"tenant_id": "acme|globex"}), nil)
+	forbiddenArray := sign(t, k.rsa, "RS256", claims(map[string]any{"tenant_id": []string{"acme", "acme|globex"}}), nil)
+	several := sign(t, k.rsa, "RS256", claims(map[string]any{"tenant_id": []string{"acme", "globex"}}), nil)
+	arrayOfOne := sign(t, k.rsa, "RS256", claims(map[string]any{"tenant_id": []string{"acme"}}), nil)
 	expired := sign(t, k.rsa, "RS256", claims(map[string]any{
 		"exp": time.Now().Add(-time.Hour).Unix(), "iat": time.Now().Add(-2 * time.Hour).Unix(),
 	}), nil)
@@ -50,6 +54,10 @@ func TestMiddleware(t *testing.T) {
 		{"empty header", []string{""}, 401, "invalid bearer token", invalidToken, auth.ErrInvalidToken},
 		{"two headers", []string{"Bearer " + valid, "Bearer " + valid}, 401, "invalid bearer token", invalidToken, auth.ErrInvalidToken},
 		{"forbidden tenant", []string{"Bearer " + forbidden}, 403, "token grants no usable tenant", "", auth.ErrForbidden},
+		{"forbidden tenant in an array", []string{"Bearer " + forbiddenArray}, 403, "token grants no usable tenant", "", auth.ErrForbidden},
+		{"several tenants, no X-Tenant", []string{"Bearer " + several}, 400,
+			"token grants several tenants; choose one with the X-Tenant header", "", auth.ErrTenantSelection},
+		{"array of one tenant", []string{"Bearer " + arrayOfOne}, 0, "", "", nil},
 		{"bearer", []string{"Bearer " + valid}, 0, "", "", nil},
 		{"lower-case bearer", []string{"bearer " + valid}, 0, "", "", nil},
 		{"upper-case bearer", []string{"BEARER " + valid}, 0, "", "", nil},
@@ -143,6 +151,7 @@ func TestMiddlewareThroughEcho(t *testing.T) {
 		{"no token", "", 401, ""},
 		{"bad token", "Bearer x.y.z", 401, ""},
 		{"forbidden", "Bearer " + sign(t, keys().rsa, "RS256", claims(map[string]any{"tenant_id": nil}), nil), 403, ""},
+		{"several tenants, no X-Tenant", "Bearer " + sign(t, keys().rsa, "RS256", claims(map[string]any{"tenant_id": []string{"acme", "globex"}}), nil), 400, ""},
 		{"ok", "Bearer " + sign(t, keys().ec, "ES256", validClaims(), nil), 200, "acme"},
 	}
 	for _, tc := range tests {
@@ -160,6 +169,175 @@ func TestMiddlewareThroughEcho(t *testing.T) {
 			if tc.wantBody != "" && rec.Body.String() != tc.wantBody {
 				t.Errorf("body = %q; want %q", rec.Body, tc.wantBody)
 			}
+		})
+	}
+}
+
+// TestMiddlewareTenantSelection runs X-Tenant through echo, with federation
+// off and on, and shows the tenants the handler sees.
+func TestMiddlewareTenantSelection(t *testing.T) {
+	t.Parallel()
+	k := keys()
+	p := newIDP(t, allKeys()...)
+	cfg := baseConfig(p)
+	vOff, _ := newVerifier(t, p, cfg)
+	cfg.AllowFederation = true
+	vOn, _ := newVerifier(t, p, cfg)
+
+	single := sign(t, k.rsa, "RS256", validClaims(), nil) // acme
+	several := sign(t, k.ec, "ES256", claims(map[string]any{
+		"tenant_id": []string{"initech", "acme", "globex", "acme"},
+	}), nil)
+	badArray := sign(t, k.rsa, "RS256", claims(map[string]any{"tenant_id": []any{"acme", 1}}), nil)
+
+	const (
+		choose     = "token grants several tenants; choose one with the X-Tenant header"
+		notGranted = "tenant not granted by the token"
+		noFed      = "federation is not enabled"
+	)
+	type outcome struct {
+		code  int    // 200: the handler ran
+		orgID string // the handler's principal.Tenants, when it ran
+		msg   string // the error message, when it did not
+	}
+	ok := func(orgID string) outcome { return outcome{200, orgID, ""} }
+
+	tests := []struct {
+		name    string
+		token   string
+		xTenant []string // header lines; nil: none
+		off, on outcome  // with AllowFederation off and on
+	}{
+		{"single, no header", single, nil, ok("acme"), ok("acme")},
+		{"single, names its tenant", single, []string{"acme"}, ok("acme"), ok("acme")},
+		{"single, names another", single, []string{"globex"}, outcome{403, "", notGranted}, outcome{403, "", notGranted}},
+		{"single, duplicate list", single, []string{"acme,acme"}, outcome{403, "", noFed}, ok("acme")},
+		{"several, no header", several, nil, outcome{400, "", choose}, outcome{400, "", choose}},
+		{"several, names one", several, []string{"globex"}, ok("globex"), ok("globex")},
+		{"several, spaces", several, []string{" initech "}, ok("initech"), ok("initech")},
+		{"several, not granted", several, []string{"umbrella"}, outcome{403, "", notGranted}, outcome{403, "", notGranted}},
+		{"several, pipe", several, []string{"acme|globex"}, outcome{403, "", notGranted}, outcome{403, "", notGranted}},
+		{"several, empty", several, []string{""}, outcome{400, "", "X-Tenant header is empty"}, outcome{400, "", "X-Tenant header is empty"}},
+		{"several, two lines", several, []string{"acme", "globex"},
+			outcome{400, "", "send at most one X-Tenant header"}, outcome{400, "", "send at most one X-Tenant header"}},
+		{"several, list", several, []string{"globex, acme"}, outcome{403, "", noFed}, ok("acme|globex")},
+		{"several, list of all with duplicates", several, []string{"initech,acme,globex,acme"},
+			outcome{403, "", noFed}, ok("acme|globex|initech")},
+		{"several, list with ungranted", several, []string{"acme,umbrella"}, outcome{403, "", noFed}, outcome{403, "", notGranted}},
+		{"several, list with pipe", several, []string{"acme,globex|initech"}, outcome{403, "", noFed}, outcome{403, "", notGranted}},
+		{"several, empty entry", several, []string{"acme,,globex"},
+			outcome{400, "", "X-Tenant header has an empty entry"}, outcome{400, "", "X-Tenant header has an empty entry"}},
+		{"several, trailing comma", several, []string{"acme,"},
+			outcome{400, "", "X-Tenant header has an empty entry"}, outcome{400, "", "X-Tenant header has an empty entry"}},
+		{"invalid array, names a tenant", badArray, []string{"acme"},
+			outcome{403, "", "token grants no usable tenant"}, outcome{403, "", "token grants no usable tenant"}},
+	}
+	for _, tc := range tests {
+		for _, fed := range []bool{false, true} {
+			v, want, name := vOff, tc.off, tc.name+"/federation off"
+			if fed {
+				v, want, name = vOn, tc.on, tc.name+"/federation on"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				var ran bool
+				var gotP principal.Principal
+				var gotTenants tenant.Set
+				var gotTenantsOK bool
+				e := echo.New()
+				e.Use(v.Middleware())
+				e.GET("/api/v1/whoami", func(c echo.Context) error {
+					ran = true
+					gotP, _ = principal.FromContext(c.Request().Context())
+					gotTenants, gotTenantsOK = tenant.FromContext(c.Request().Context())
+					return c.String(http.StatusOK, gotTenants.OrgID())
+				})
+				req := httptest.NewRequest(http.MethodGet, "/api/v1/whoami", nil)
+				req.Header.Set(echo.HeaderAuthorization, "Bearer "+tc.token)
+				for _, x := range tc.xTenant {
+					req.Header.Add(auth.TenantHeader, x)
+				}
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, req)
+
+				if rec.Code != want.code {
+					t.Fatalf("status = %d; want %d (body %s)", rec.Code, want.code, rec.Body)
+				}
+				if want.code != http.StatusOK {
+					if ran {
+						t.Fatal("handler ran although the middleware rejected the request")
+					}
+					var body struct{ Message string }
+					must(t, json.Unmarshal(rec.Body.Bytes(), &body))
+					if body.Message != want.msg {
+						t.Errorf("message = %q; want %q", body.Message, want.msg)
+					}
+					if h := rec.Header().Get(echo.HeaderWWWAuthenticate); h != "" {
+						t.Errorf("WWW-Authenticate = %q on %d", h, rec.Code)
+					}
+					return
+				}
+				if !ran || !gotTenantsOK {
+					t.Fatalf("handler ran=%v, tenants present=%v; want both", ran, gotTenantsOK)
+				}
+				if gotP.Tenants.OrgID() != want.orgID || gotTenants.OrgID() != want.orgID || rec.Body.String() != want.orgID {
+					t.Errorf("principal tenants %q, context tenants %q, body %q; want %q",
+						gotP.Tenants, gotTenants, rec.Body, want.orgID)
+				}
+				if tc.token == several {
+					if diff := cmp.Diff([]tenant.ID{"acme", "globex", "initech"}, gotP.Granted); diff != "" {
+						t.Errorf("Granted mismatch (-want +got):\n%s", diff)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestMiddlewareSelectionErrorsAreBare checks the error values themselves:
+// bare *echo.HTTPError values whose Internal wraps the documented sentinel.
+func TestMiddlewareSelectionErrorsAreBare(t *testing.T) {
+	t.Parallel()
+	p := newIDP(t, allKeys()...)
+	v, _ := newVerifier(t, p, baseConfig(p))
+	several := sign(t, keys().rsa, "RS256", claims(map[string]any{"tenant_id": []string{"acme", "globex"}}), nil)
+
+	tests := []struct {
+		name      string
+		xTenant   []string
+		wantCode  int
+		wantCause error
+	}{
+		{"no X-Tenant", nil, 400, auth.ErrTenantSelection},
+		{"two X-Tenant", []string{"acme", "acme"}, 400, auth.ErrTenantSelection},
+		{"not granted", []string{"umbrella"}, 403, auth.ErrForbidden},
+		{"federation off", []string{"acme,globex"}, 403, auth.ErrForbidden},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(http.MethodGet, "/api/v1/whoami", nil)
+			req.Header.Set(echo.HeaderAuthorization, "Bearer "+several)
+			for _, x := range tc.xTenant {
+				req.Header.Add(auth.TenantHeader, x)
+			}
+			c := echo.New().NewContext(req, httptest.NewRecorder())
+			var ran bool
+			err := v.Middleware()(func(echo.Context) error { ran = true; return nil })(c)
+			if ran {
+				t.Fatal("handler ran although the middleware rejected the request")
+			}
+			he, ok := err.(*echo.HTTPError) //nolint:errorlint // deliberately not errors.As: it must be bare
+			if !ok {
+				t.Fatalf("error is %T (%v); want a bare *echo.HTTPError", err, err)
+			}
+			if he.Code != tc.wantCode || !errors.Is(he.Internal, tc.wantCause) {
+				t.Errorf("code %d, Internal %v; want %d wrapping %v", he.Code, he.Internal, tc.wantCode, tc.wantCause)
+			}
+			if _, ok := principal.FromContext(c.Request().Context()); ok {
+				t.Error("principal stored in the request context on failure")
+			}
+			assertNoLeak(t, he.Error(), several)
 		})
 	}
 }

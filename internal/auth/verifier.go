@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -163,11 +164,19 @@ func (v *Verifier) recordFetchError(err error) {
 // Verify checks the signature and claims of the compact JWS raw and returns
 // the principal it grants.
 //
+// The tenant claim (Config.TenantClaim) is either a string, granting that
+// one tenant, or an array of strings, granting each of them. Principal.Granted
+// lists the granted tenants sorted and without duplicates. Principal.Tenants
+// is the granted tenant when exactly one is granted and empty when several
+// are: Middleware then selects the tenants per request (see selectTenants).
+//
 // Errors wrap ErrInvalidToken when the token cannot be trusted (size,
 // format, algorithm, key, signature, exp/nbf/iat, iss, aud, malformed
 // scopes) and ErrForbidden when it is valid but its tenant claim is missing,
-// not a single string, or not a valid tenant id. Error texts never contain
-// the token; at most a truncated, quoted alg or kid from its header.
+// neither a string nor an array of strings, an empty array, or holds any
+// entry that is not a valid tenant id: a claim is accepted whole or refused
+// whole, never in part. Error texts never contain the token; at most a
+// truncated, quoted alg or kid from its header.
 func (v *Verifier) Verify(ctx context.Context, raw string) (principal.Principal, error) {
 	if len(raw) > MaxTokenSize {
 		return principal.Principal{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenSize)
@@ -189,40 +198,61 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (principal.Principal,
 	if err != nil {
 		return principal.Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	id, err := v.tenantOf(tok)
+	granted, err := v.tenantsOf(tok)
 	if err != nil {
 		return principal.Principal{}, err
+	}
+	var tenants tenant.Set // several granted: chosen per request
+	if len(granted) == 1 {
+		tenants = tenant.NewSet(granted[0])
 	}
 	sub, _ := tok.Subject()
 	exp, _ := tok.Expiration()
 	return principal.Principal{
 		Subject:   sub,
-		Tenants:   tenant.NewSet(id),
-		Granted:   []tenant.ID{id},
+		Tenants:   tenants,
+		Granted:   granted,
 		Scopes:    scopes,
 		ExpiresAt: exp,
 	}, nil
 }
 
-func (v *Verifier) tenantOf(tok jwt.Token) (tenant.ID, error) {
+// tenantsOf returns the tenants the token's tenant claim grants, sorted and
+// without duplicates, never none. Any unusable part of the claim refuses the
+// whole claim with ErrForbidden.
+func (v *Verifier) tenantsOf(tok jwt.Token) ([]tenant.ID, error) {
 	name := v.cfg.TenantClaim
 	var claim any
 	if err := tok.Get(name, &claim); err != nil {
-		return "", fmt.Errorf("%w: no %q claim", ErrForbidden, name)
+		return nil, fmt.Errorf("%w: no %q claim", ErrForbidden, name)
 	}
-	switch s := claim.(type) {
+	switch c := claim.(type) {
 	case string:
-		id, err := tenant.Parse(s)
+		id, err := tenant.Parse(c)
 		if err != nil {
-			return "", fmt.Errorf("%w: claim %q: %w", ErrForbidden, name, err)
+			return nil, fmt.Errorf("%w: claim %q: %w", ErrForbidden, name, err)
 		}
-		return id, nil
+		return []tenant.ID{id}, nil
 	case []any:
-		// Choosing among several tenants needs a request parameter that
-		// does not exist yet; refuse rather than guess.
-		return "", fmt.Errorf("%w: claim %q lists several tenants", ErrForbidden, name)
+		if len(c) == 0 {
+			return nil, fmt.Errorf("%w: claim %q is an empty array", ErrForbidden, name)
+		}
+		ids := make([]tenant.ID, 0, len(c))
+		for i, e := range c {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("%w: claim %q: entry %d is not a string", ErrForbidden, name, i)
+			}
+			id, err := tenant.Parse(s)
+			if err != nil {
+				return nil, fmt.Errorf("%w: claim %q: entry %d: %w", ErrForbidden, name, i, err)
+			}
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		return slices.Compact(ids), nil
 	default:
-		return "", fmt.Errorf("%w: claim %q is not a string", ErrForbidden, name)
+		return nil, fmt.Errorf("%w: claim %q is neither a string nor an array of strings", ErrForbidden, name)
 	}
 }
 

@@ -349,8 +349,18 @@ func TestVerifyForbiddenTenant(t *testing.T) {
 		{"number", 42},
 		{"bool", true},
 		{"object", map[string]any{"id": "acme"}},
-		{"array", []string{"acme"}},
-		{"array of two", []string{"acme", "globex"}},
+		{"empty array", []string{}},
+		{"array with a federation separator", []string{"acme", "acme|globex"}},
+		{"array with a metadata separator", []string{"acme", "acme:x"}},
+		{"array with dotdot", []string{"acme", ".."}},
+		{"array with an empty string", []string{"acme", ""}},
+		{"array with non-ASCII", []string{"acme", "acmé"}},
+		{"array with 151 bytes", []string{"acme", strings.Repeat("a", 151)}},
+		{"array with a number", []any{"acme", 42}},
+		{"array with a bool", []any{"acme", true}},
+		{"array with null", []any{"acme", nil}},
+		{"array with an object", []any{"acme", map[string]any{"id": "globex"}}},
+		{"array with an array", []any{"acme", []string{"globex"}}},
 		{"federation separator", "acme|globex"},
 		{"metadata separator", "acme:x"},
 		{"slash", "ac/me"},
@@ -380,6 +390,51 @@ func TestVerifyForbiddenTenant(t *testing.T) {
 			t.Fatalf("Verify error = %v; want ErrForbidden", err)
 		}
 	})
+}
+
+// TestVerifyTenantClaimShapes checks which tenants each accepted shape of the
+// tenant claim grants; TestVerifyForbiddenTenant covers the refused ones.
+func TestVerifyTenantClaimShapes(t *testing.T) {
+	t.Parallel()
+	k := keys()
+	p := newIDP(t, allKeys()...)
+	v, _ := newVerifier(t, p, baseConfig(p))
+	long := strings.Repeat("a", tenant.MaxLength)
+
+	tests := []struct {
+		name        string
+		value       any
+		wantGranted []tenant.ID
+		wantOrgID   string // Principal.Tenants: empty when several are granted
+	}{
+		{"string", "acme", []tenant.ID{"acme"}, "acme"},
+		{"array of one", []string{"acme"}, []tenant.ID{"acme"}, "acme"},
+		{"array of two", []string{"globex", "acme"}, []tenant.ID{"acme", "globex"}, ""},
+		{"array with duplicates", []string{"globex", "acme", "globex", "acme"}, []tenant.ID{"acme", "globex"}, ""},
+		{"array of one duplicated", []string{"acme", "acme"}, []tenant.ID{"acme"}, "acme"},
+		{"array of 150-byte ids", []string{long, "initech"}, []tenant.ID{tenant.ID(long), "initech"}, ""},
+		{"array of any-typed strings", []any{"initech", "globex", "acme"}, []tenant.ID{"acme", "globex", "initech"}, ""},
+		{"case-sensitive ids", []string{"acme", "ACME"}, []tenant.ID{"ACME", "acme"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tok := sign(t, k.rsa, "RS256", claims(map[string]any{"tenant_id": tc.value}), nil)
+			got, err := v.Verify(context.Background(), tok)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if diff := cmp.Diff(tc.wantGranted, got.Granted); diff != "" {
+				t.Errorf("Granted mismatch (-want +got):\n%s", diff)
+			}
+			if got.Tenants.OrgID() != tc.wantOrgID {
+				t.Errorf("Tenants = %q; want %q", got.Tenants, tc.wantOrgID)
+			}
+			if got.Subject != "alice" {
+				t.Errorf("Subject = %q; want alice", got.Subject)
+			}
+		})
+	}
 }
 
 func TestVerifyCustomTenantClaim(t *testing.T) {

@@ -25,11 +25,13 @@ import (
 	"github.com/tracegate/tracegate/internal/traces"
 )
 
-// TraceReader is what the trace handlers need; traces.Repository implements it.
+// TraceReader is what the handlers need; traces.Repository implements it
+// and documents the error contracts.
 type TraceReader interface {
-	// Trace returns trace id of tenant t; see traces.Repository.Trace for the
-	// error contract.
 	Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error)
+	Search(ctx context.Context, t tenant.Set, q traces.SearchQuery) ([]traces.TraceSummary, error)
+	Tags(ctx context.Context, t tenant.Set, scope string, r traces.TimeRange) ([]traces.TagScope, error)
+	TagValues(ctx context.Context, t tenant.Set, tag, q string, r traces.TimeRange) ([]traces.TagValue, error)
 }
 
 // Server implements api.StrictServerInterface.

@@ -39,6 +39,14 @@ type readerFunc struct {
 	calls []traces.ID
 	asked []tenant.Set
 	fn    func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error)
+
+	// search, tags and tag values answer with these
+	searches []traces.SearchQuery
+	tagArgs  []string
+	found    []traces.TraceSummary
+	scopes   []traces.TagScope
+	values   []traces.TagValue
+	err      error
 }
 
 func (f *readerFunc) Trace(_ context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
@@ -48,10 +56,31 @@ func (f *readerFunc) Trace(_ context.Context, t tenant.Set, id traces.ID, r trac
 	return f.fn(t, id, r)
 }
 
+func (f *readerFunc) Search(_ context.Context, t tenant.Set, q traces.SearchQuery) ([]traces.TraceSummary, error) {
+	f.mu.Lock()
+	f.searches, f.asked = append(f.searches, q), append(f.asked, t)
+	f.mu.Unlock()
+	return f.found, f.err
+}
+
+func (f *readerFunc) Tags(_ context.Context, t tenant.Set, scope string, _ traces.TimeRange) ([]traces.TagScope, error) {
+	f.mu.Lock()
+	f.tagArgs, f.asked = append(f.tagArgs, scope), append(f.asked, t)
+	f.mu.Unlock()
+	return f.scopes, f.err
+}
+
+func (f *readerFunc) TagValues(_ context.Context, t tenant.Set, tag, q string, _ traces.TimeRange) ([]traces.TagValue, error) {
+	f.mu.Lock()
+	f.tagArgs, f.asked = append(f.tagArgs, tag+" "+q), append(f.asked, t)
+	f.mu.Unlock()
+	return f.values, f.err
+}
+
 func (f *readerFunc) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.calls)
+	return len(f.asked)
 }
 
 // harness is the real httpapi.New behind the real auth middleware, with a JWKS
@@ -394,18 +423,19 @@ func TestForbiddenTenants(t *testing.T) {
 		return traces.Trace{}, errors.New("must not be called")
 	})
 	for name, claims := range map[string]map[string]any{
-		"missing":       {},
-		"empty":         {"tenant_id": ""},
-		"number":        {"tenant_id": 42},
-		"array":         {"tenant_id": []string{"acme", "globex"}},
-		"federation":    {"tenant_id": "acme|globex"},
-		"metadata":      {"tenant_id": "acme:x"},
-		"dotdot":        {"tenant_id": ".."},
-		"slash":         {"tenant_id": "ac/me"},
-		"non-ascii":     {"tenant_id": "acmé"},
-		"too long":      {"tenant_id": strings.Repeat("a", 151)},
-		"other claim":   {"tenant": "acme"},
-		"control chars": {"tenant_id": "acme\r\nX-Scope-OrgID: globex"},
+		"missing":                   {},
+		"empty":                     {"tenant_id": ""},
+		"number":                    {"tenant_id": 42},
+		"array with a forbidden id": {"tenant_id": []string{"acme", "acme|globex"}},
+		"empty array":               {"tenant_id": []string{}},
+		"federation":                {"tenant_id": "acme|globex"},
+		"metadata":                  {"tenant_id": "acme:x"},
+		"dotdot":                    {"tenant_id": ".."},
+		"slash":                     {"tenant_id": "ac/me"},
+		"non-ascii":                 {"tenant_id": "acmé"},
+		"too long":                  {"tenant_id": strings.Repeat("a", 151)},
+		"other claim":               {"tenant": "acme"},
+		"control chars":             {"tenant_id": "acme\r\nX-Scope-OrgID: globex"},
 	} {
 		rec := h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, claims))
 		if rec.Code != http.StatusForbidden {

@@ -8,6 +8,7 @@ package tempo
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,28 +47,15 @@ func New(baseURL string, httpClient *http.Client, timeout time.Duration, maxByte
 // without an intermediate JSON step) and maps Tempo's empty-trace 200 to
 // traces.ErrNotFound.
 func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-
 	params := &tempoapi.GetTraceV2Params{XScopeOrgID: t.OrgID()}
 	if !r.IsZero() {
 		params.Start, params.End = &r.Start, &r.End
 	}
-	resp, err := c.api.GetTraceV2(ctx, id.String(), params, acceptProtobuf)
-	if err != nil {
-		return traces.Trace{}, transportError(ctx, err)
-	}
-	defer resp.Body.Close()
-
-	body, err := c.readBody(ctx, resp)
+	body, err := c.call(ctx, "application/protobuf", func(ctx context.Context) (*http.Response, error) {
+		return c.api.GetTraceV2(ctx, id.String(), params, acceptProtobuf)
+	})
 	if err != nil {
 		return traces.Trace{}, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return traces.Trace{}, statusError(resp.StatusCode, body)
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/protobuf") {
-		return traces.Trace{}, fmt.Errorf("%w: unexpected content type %q", traces.ErrUpstream, ct)
 	}
 	tr, err := decodeTraceByID(body)
 	if err != nil {
@@ -78,6 +66,42 @@ func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces
 	}
 	tr.ID = id
 	return tr, nil
+}
+
+// call runs one request bounded by the client's timeout, reads its body
+// (bounded) and maps a non-200 status or a body of another content type than
+// wantType to a domain error.
+func (c *Client) call(ctx context.Context, wantType string, do func(context.Context) (*http.Response, error)) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := do(ctx)
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	body, err := c.readBody(ctx, resp)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusError(resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, wantType) {
+		return nil, fmt.Errorf("%w: unexpected content type %q", traces.ErrUpstream, ct)
+	}
+	return body, nil
+}
+
+// callJSON is call for a JSON answer decoded into v.
+func (c *Client) callJSON(ctx context.Context, v any, do func(context.Context) (*http.Response, error)) error {
+	body, err := c.call(ctx, "application/json", do)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%w: decode: %w", traces.ErrUpstream, err)
+	}
+	return nil
 }
 
 func acceptProtobuf(_ context.Context, req *http.Request) error {

@@ -14,11 +14,35 @@ import (
 	"github.com/tracegate/tracegate/internal/traces"
 )
 
-// upstreamFunc is a func-field fake of traces.Upstream.
+// upstreamFunc is a fake of traces.Upstream for trace by id.
 type upstreamFunc func(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error)
 
 func (f upstreamFunc) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
 	return f(ctx, t, id, r)
+}
+
+func (f upstreamFunc) Search(context.Context, tenant.Set, traces.SearchQuery) ([]traces.TraceSummary, error) {
+	panic("not used")
+}
+
+func (f upstreamFunc) Tags(context.Context, tenant.Set, string, string, traces.TimeRange) ([]traces.TagScope, error) {
+	panic("not used")
+}
+
+func (f upstreamFunc) TagValues(context.Context, tenant.Set, string, string, traces.TimeRange) ([]traces.TagValue, error) {
+	panic("not used")
+}
+
+func newRepo(t *testing.T, up traces.Upstream, cfg traces.Config, logger *slog.Logger) *traces.Repository {
+	t.Helper()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	repo, err := traces.NewRepository(up, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo
 }
 
 // traceOf builds a trace with one resource per entry of tenants; an entry of
@@ -82,7 +106,7 @@ func TestRepositoryTrace(t *testing.T) {
 				}
 				return tc.upstream, tc.upErr
 			})
-			repo := traces.NewRepository(up, tc.attribute, logger)
+			repo := newRepo(t, up, traces.Config{TenantAttribute: tc.attribute}, logger)
 			got, err := repo.Trace(context.Background(), tenant.NewSet("acme"), id, traces.TimeRange{})
 			if gotTenant.OrgID() != "acme" {
 				t.Errorf("upstream called as tenant %q, want acme", gotTenant)

@@ -1,0 +1,246 @@
+package traces_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/traces"
+)
+
+// fakeUpstream records what the repository asks Tempo and answers with
+// canned results.
+type fakeUpstream struct {
+	upstreamFunc
+	mu        sync.Mutex
+	queries   []traces.SearchQuery
+	filters   []string
+	orgs      []string
+	found     []traces.TraceSummary
+	scopes    map[string][]traces.TagScope // by filter
+	values    map[string][]traces.TagValue // by filter
+	searchErr error
+}
+
+func (f *fakeUpstream) Search(_ context.Context, t tenant.Set, q traces.SearchQuery) ([]traces.TraceSummary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queries, f.orgs = append(f.queries, q), append(f.orgs, t.OrgID())
+	return f.found, f.searchErr
+}
+
+func (f *fakeUpstream) Tags(_ context.Context, t tenant.Set, _, filter string, _ traces.TimeRange) ([]traces.TagScope, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.filters, f.orgs = append(f.filters, filter), append(f.orgs, t.OrgID())
+	return f.scopes[filter], nil
+}
+
+func (f *fakeUpstream) TagValues(_ context.Context, t tenant.Set, _, filter string, _ traces.TimeRange) ([]traces.TagValue, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.filters, f.orgs = append(f.filters, filter), append(f.orgs, t.OrgID())
+	return f.values[filter], nil
+}
+
+var now = time.Unix(1795698209, 0)
+
+func clock() time.Time { return now }
+
+// summary is a search result whose one span set holds a span per entry of
+// tenantAttrs: "-" for no tenant attribute, "a+b" for two attributes.
+func summary(id string, tenantAttrs ...string) traces.TraceSummary {
+	set := traces.SpanSet{Matched: int64(len(tenantAttrs))}
+	for _, v := range tenantAttrs {
+		var attrs []traces.Attribute
+		for _, one := range strings.Split(v, "+") {
+			switch one {
+			case "-":
+			case "#":
+				attrs = append(attrs, traces.Attribute{Key: "tenant.id", Value: int64(7)})
+			default:
+				attrs = append(attrs, traces.Attribute{Key: "tenant.id", Value: one})
+			}
+		}
+		set.Spans = append(set.Spans, traces.SpanSummary{SpanID: "0000000000000001", Attributes: attrs})
+	}
+	tid, _ := traces.ParseID(id)
+	s := traces.TraceSummary{ID: tid}
+	if len(tenantAttrs) > 0 {
+		s.SpanSets = []traces.SpanSet{set}
+	}
+	return s
+}
+
+func ids(found []traces.TraceSummary) []string {
+	var out []string
+	for _, s := range found {
+		out = append(out, strings.TrimLeft(s.ID.String(), "0"))
+	}
+	return out
+}
+
+func TestSearchAttributeLayer(t *testing.T) {
+	t.Parallel()
+	up := &fakeUpstream{found: []traces.TraceSummary{
+		summary("a1", "acme", "acme"),
+		summary("b2", "globex"),         // mis-routed
+		summary("c3", "acme", "globex"), // mixed
+		summary("d4", "-"),              // unstamped
+		summary("e5"),                   // no spans returned: cannot be checked
+		summary("f6", "acme+globex"),    // a same-named span attribute must not vouch
+		summary("a7", "#"),              // not a string
+		summary("a8", "acme2"),          // prefix is not the tenant
+	}}
+	repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", Now: clock}, nil)
+	got, err := repo.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{Q: `{ status = error }`, Limit: 20, SpansPerSet: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a1"}, ids(got)); diff != "" {
+		t.Errorf("kept traces (-want +got):\n%s", diff)
+	}
+	q := up.queries[0]
+	if q.Q != `{ status = error } | select(resource.tenant.id)` {
+		t.Errorf("query sent to Tempo: %q", q.Q)
+	}
+	if q.Range != (traces.TimeRange{Start: now.Add(-time.Hour).Unix(), End: now.Unix() + 1}) {
+		t.Errorf("default window %+v, want the last hour", q.Range)
+	}
+	if up.orgs[0] != "acme" {
+		t.Errorf("asked as %q", up.orgs[0])
+	}
+
+	// Federated: either tenant is fine.
+	got, err = repo.Search(context.Background(), tenant.NewSet("acme", "globex"), traces.SearchQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a1", "b2", "c3", "f6"}, ids(got)); diff != "" {
+		t.Errorf("federated kept traces (-want +got):\n%s", diff)
+	}
+	if up.queries[1].Q != `{ } | select(resource.tenant.id)` || up.orgs[1] != "acme|globex" {
+		t.Errorf("recent traces with the layer on: q %q as %q", up.queries[1].Q, up.orgs[1])
+	}
+}
+
+func TestSearchWithoutAttributeLayer(t *testing.T) {
+	t.Parallel()
+	up := &fakeUpstream{found: []traces.TraceSummary{summary("a1", "globex"), summary("b2")}}
+	repo := newRepo(t, up, traces.Config{Now: clock, RecentWindow: 10 * time.Minute}, nil)
+	got, err := repo.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("got %v, %v", ids(got), err)
+	}
+	if up.queries[0].Q != "" || up.queries[0].Range.Start != now.Add(-10*time.Minute).Unix() {
+		t.Errorf("sent %+v", up.queries[0])
+	}
+}
+
+func TestSearchRefusals(t *testing.T) {
+	t.Parallel()
+	up := &fakeUpstream{}
+	repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", Now: clock, MaxRange: 24 * time.Hour}, nil)
+	for name, q := range map[string]traces.SearchQuery{
+		"range too long":         {Range: traces.TimeRange{Start: 1, End: 1 + 24*3600 + 1}},
+		"q too long with filter": {Q: "{" + strings.Repeat(" ", traces.MaxQueryBytes-10) + "}"},
+	} {
+		if _, err := repo.Search(context.Background(), tenant.NewSet("acme"), q); !errors.Is(err, traces.ErrInvalidQuery) {
+			t.Errorf("%s: err = %v, want ErrInvalidQuery", name, err)
+		}
+	}
+	if len(up.queries) != 0 {
+		t.Errorf("Tempo was asked %d times", len(up.queries))
+	}
+	if _, err := repo.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{Range: traces.TimeRange{Start: 1, End: 1 + 24*3600}}); err != nil {
+		t.Errorf("range of exactly MaxRange refused: %v", err)
+	}
+}
+
+func TestTagsAndValuesAttributeLayer(t *testing.T) {
+	t.Parallel()
+	acmeF, globexF := `{ resource.tenant.id = "acme" }`, `{ resource.tenant.id = "globex" }`
+	up := &fakeUpstream{
+		scopes: map[string][]traces.TagScope{
+			acmeF:   {{Name: "resource", Tags: []string{"service.name", "tenant.id"}}},
+			globexF: {{Name: "resource", Tags: []string{"service.name", "region"}}, {Name: "span", Tags: []string{"db"}}},
+		},
+		values: map[string][]traces.TagValue{
+			acmeF:   {{Type: "string", Value: "acme"}},
+			globexF: {{Type: "string", Value: "globex"}},
+			"":      {{Type: "string", Value: "acme"}, {Type: "string", Value: "globex"}}, // what Tempo leaks unfiltered
+		},
+	}
+	repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", Now: clock}, nil)
+	ctx := context.Background()
+
+	values, err := repo.TagValues(ctx, tenant.NewSet("acme"), "resource.tenant.id", "", traces.TimeRange{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]traces.TagValue{{Type: "string", Value: "acme"}}, values); diff != "" {
+		t.Errorf("values (-want +got):\n%s", diff)
+	}
+	if up.filters[0] != acmeF {
+		t.Errorf("filter %q", up.filters[0])
+	}
+
+	scopes, err := repo.Tags(ctx, tenant.NewSet("acme", "globex"), "", traces.TimeRange{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []traces.TagScope{{Name: "resource", Tags: []string{"service.name", "tenant.id", "region"}}, {Name: "span", Tags: []string{"db"}}}
+	if diff := cmp.Diff(want, scopes); diff != "" {
+		t.Errorf("federated tags (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{acmeF, acmeF, globexF}, up.filters); diff != "" {
+		t.Errorf("one filter per tenant, never || (-want +got):\n%s", diff)
+	}
+
+	n := len(up.filters)
+	if _, err := repo.TagValues(ctx, tenant.NewSet("acme"), "name", `{ status = error }`, traces.TimeRange{}); !errors.Is(err, traces.ErrInvalidQuery) {
+		t.Errorf("caller q with the layer on: %v, want ErrInvalidQuery", err)
+	}
+	if len(up.filters) != n {
+		t.Error("Tempo was asked although the caller's q was refused")
+	}
+}
+
+func TestTagValuesWithoutAttributeLayer(t *testing.T) {
+	t.Parallel()
+	up := &fakeUpstream{values: map[string][]traces.TagValue{`{ status = error }`: {{Type: "string", Value: "auth"}}}}
+	repo := newRepo(t, up, traces.Config{Now: clock}, nil)
+	got, err := repo.TagValues(context.Background(), tenant.NewSet("acme"), "resource.service.name", `{ status = error }`, traces.TimeRange{})
+	if err != nil || len(got) != 1 || got[0].Value != "auth" {
+		t.Errorf("got %v, %v", got, err)
+	}
+}
+
+func TestNewRepositoryAttributeNames(t *testing.T) {
+	t.Parallel()
+	for name, ok := range map[string]bool{
+		"tenant.id": true, "org_id": true, "k8s.namespace.name": true,
+		"tenant id": false, `x" } || { true`: false, "a||b": false, ".x": false, "x.": false, "résumé": false, "a-b": false,
+	} {
+		_, err := traces.NewRepository(&fakeUpstream{}, traces.Config{TenantAttribute: name}, nil)
+		if (err == nil) != ok {
+			t.Errorf("%q: err = %v, want ok=%v", name, err, ok)
+		}
+	}
+}
+
+func TestTenantFilter(t *testing.T) {
+	t.Parallel()
+	if got := traces.TenantFilter("tenant.id", "acme"); got != `{ resource.tenant.id = "acme" }` {
+		t.Errorf("filter %q", got)
+	}
+	if got := traces.TenantFilter("tenant.id", `a'(b)*!`); got != `{ resource.tenant.id = "a'(b)*!" }` {
+		t.Errorf("filter %q", got)
+	}
+}
