@@ -177,8 +177,8 @@ Try:
   # acme asks for globex's trace (404, as if it did not exist)
   curl -s -H 'Authorization: Bearer %[7]s' %[2]s/api/v1/traces/%[10]s
 
-  # no token (401)
-  curl -si %[2]s/api/v1/traces/%[9]s
+  # acme searches its traces with TraceQL (200: the failed login)
+  curl -s -H 'Authorization: Bearer %[7]s' '%[2]s/api/v1/traces?q=%%7B%%20status%%20%%3D%%20error%%20%%7D'
 
 `, devBanner, base, tempoAddr, otlpAddr, check, ttl, tokens["acme"], tokens["globex"], devseed.AcmeCheckout, devseed.GlobexReport)
 	return err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracegate/tracegate/internal/devseed"
 )
 
 // startDev runs `tracegate dev` on random loopback ports and returns its
@@ -31,7 +34,7 @@ func startDev(t *testing.T, flags ...string) string {
 	})
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		if s := out.String(); strings.Contains(s, "Try:") && strings.Contains(s, "# no token") {
+		if s := out.String(); strings.Contains(s, "Try:") && strings.Contains(s, "/api/v1/traces?q=") {
 			return s
 		}
 		select {
@@ -45,7 +48,7 @@ func startDev(t *testing.T, flags ...string) string {
 }
 
 var (
-	curlLine  = regexp.MustCompile(`(?m)^  # .*\((\d{3})[,)].*\n  curl (-s|-si)(?: -H 'Authorization: Bearer ([^']+)')? (\S+)$`)
+	curlLine  = regexp.MustCompile(`(?m)^  # .*\((\d{3})[,:)].*\n  curl (-s|-si)(?: -H 'Authorization: Bearer ([^']+)')? '?([^'\s]+)'?$`)
 	otlpLine  = regexp.MustCompile(`OTLP/HTTP\s+(\S+)`)
 	tokenLine = regexp.MustCompile(`(?m)^  (acme|globex)\s+(\S+)$`)
 )
@@ -73,9 +76,15 @@ func TestDevCurlLines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if got := resp.Status[:3]; got != want {
 			t.Errorf("curl %s: status %s, the comment promises %s", url, got, want)
+		}
+		if strings.Contains(url, "?q=") {
+			if !strings.Contains(string(body), devseed.AcmeLoginFail) || strings.Contains(string(body), devseed.GlobexReport) {
+				t.Errorf("search found %s", body)
+			}
 		}
 	}
 }
