@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -139,6 +140,14 @@ func TestDevIngestAndReadBack(t *testing.T) {
 
 	if status, _, _ := get(t, api+"/api/v1/traces/"+id, tokens["globex"], nil); status != http.StatusNotFound {
 		t.Errorf("globex reading acme's trace: %d, want 404", status)
+	}
+	// Search finds it for acme only (the file's spans are timed 2026-11-26 13:03 UTC).
+	search := api + "/api/v1/traces?start=1795697000&end=1795699000&q=" + url.QueryEscape(`{ resource.service.name = "payments" }`)
+	if status, _, body := get(t, search, tokens["acme"], nil); status != http.StatusOK || !bytes.Contains(body, []byte(id)) {
+		t.Errorf("acme's search: %d %s", status, body)
+	}
+	if status, _, body := get(t, search, tokens["globex"], nil); status != http.StatusOK || bytes.Contains(body, []byte(id)) {
+		t.Errorf("globex's search: %d %s", status, body)
 	}
 	// The seeded mis-routed trace is stored under acme but stamped globex.
 	if status, _, _ := get(t, api+"/api/v1/traces/d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60", tokens["acme"], nil); status != http.StatusNotFound {

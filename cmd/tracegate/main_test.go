@@ -331,3 +331,42 @@ func TestVersionIsTheSpecVersion(t *testing.T) {
 		t.Errorf("CHANGELOG.md has no section for %s", spec.Info.Version)
 	}
 }
+
+// With federation on, a token granting two tenants reads both at once, and
+// the attribute check accepts either tenant; without X-Tenant it must choose.
+func TestFederation(t *testing.T) {
+	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
+	jwks := httptest.NewServer(iss.JWKS())
+	t.Cleanup(jwks.Close)
+	tempoSrv, rt := newTempo(t)
+	base, _ := startTracegate(t, map[string]string{
+		"TRACEGATE_LISTEN_ADDR":      "127.0.0.1:0",
+		"TRACEGATE_TEMPO_URL":        tempoSrv.URL,
+		"TRACEGATE_JWKS_URL":         jwks.URL,
+		"TRACEGATE_TENANT_ATTRIBUTE": "tenant.id",
+		"TRACEGATE_ALLOW_FEDERATION": "true",
+	})
+	both, _ := iss.Token("u", time.Hour, map[string]any{"tenant_id": []string{"acme", "globex"}})
+	acmeOnly, _ := iss.Token("u", time.Hour, map[string]any{"tenant_id": "acme"})
+	fed := map[string]string{"X-Tenant": "acme, globex"}
+	for _, id := range []string{"4bf92f3577b34da6a3ce929d0e0e4736", "5b8efff798038103d269b633813fc700"} {
+		if status, _, body := get(t, base+"/api/v1/traces/"+id, both, fed); status != http.StatusOK {
+			t.Errorf("federated read of %s: %d %s", id, status, body)
+		}
+	}
+	rt.mu.Lock()
+	org := rt.requests[len(rt.requests)-1].Header.Get("X-Scope-OrgID")
+	rt.mu.Unlock()
+	if org != "acme|globex" {
+		t.Errorf("Tempo asked as %q, want acme|globex", org)
+	}
+	if status, _, _ := get(t, base+"/api/v1/traces/5b8efff798038103d269b633813fc700", both, nil); status != http.StatusBadRequest {
+		t.Errorf("two tenants, no X-Tenant: %d, want 400", status)
+	}
+	if status, _, _ := get(t, base+"/api/v1/traces/5b8efff798038103d269b633813fc700", both, map[string]string{"X-Tenant": "acme"}); status != http.StatusNotFound {
+		t.Errorf("globex's trace read as acme: %d, want 404", status)
+	}
+	if status, _, _ := get(t, base+"/api/v1/traces/5b8efff798038103d269b633813fc700", acmeOnly, fed); status != http.StatusForbidden {
+		t.Errorf("federating a tenant the token does not grant: %d, want 403", status)
+	}
+}
