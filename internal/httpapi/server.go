@@ -61,7 +61,8 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, corsOrigins []string,
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(logger)
 
-	e.Use(requestID, securityHeaders, middleware.Recover())
+	e.Pre(requestID, securityHeaders, readOnly)
+	e.Use(middleware.Recover())
 	if len(corsOrigins) > 0 {
 		// Before authentication: a browser's preflight carries no token.
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
@@ -115,6 +116,23 @@ func skip(public map[string]bool, mw echo.MiddlewareFunc) echo.MiddlewareFunc {
 			}
 			return withMW(c)
 		}
+	}
+}
+
+// readOnly runs before routing: tracegate only reads, so any method but GET,
+// HEAD and OPTIONS is answered 405 before authentication or routing see it,
+// and HEAD is served as GET (net/http sends no body for HEAD).
+func readOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch req := c.Request(); req.Method {
+		case http.MethodGet, http.MethodOptions:
+		case http.MethodHead:
+			req.Method = http.MethodGet
+		default:
+			c.Response().Header().Set(echo.HeaderAllow, "GET, HEAD, OPTIONS")
+			return &echo.HTTPError{Code: http.StatusMethodNotAllowed, Message: "method not allowed: the API is read-only"}
+		}
+		return next(c)
 	}
 }
 

@@ -654,3 +654,34 @@ func TestOperationsEndpointsNeedNoToken(t *testing.T) {
 		t.Error("/docs does not look like the reference")
 	}
 }
+
+func TestMethods(t *testing.T) {
+	t.Parallel()
+	td := checkout(t)
+	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{ID: id, Spans: td}, nil
+	})
+	tok := h.token(t, map[string]any{"tenant_id": "acme"})
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, "TRACE", "CONNECT", "PROPFIND"} {
+		for _, path := range []string{"/api/v1/traces/" + checkoutID, "/api/v1/traces", "/healthz", "/nope"} {
+			req := httptest.NewRequest(m, path, strings.NewReader(`{}`))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			rec := h.do(t, req)
+			if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, HEAD, OPTIONS" {
+				t.Errorf("%s %s: %d, Allow %q", m, path, rec.Code, rec.Header().Get("Allow"))
+				continue
+			}
+			decodeProblem(t, rec)
+		}
+	}
+	req := httptest.NewRequest(http.MethodHead, "/api/v1/traces/"+checkoutID, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	rec := httptest.NewRecorder()
+	h.e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("HEAD: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if h.reader.count() != 1 {
+		t.Errorf("reader called %d times, want 1 (the HEAD)", h.reader.count())
+	}
+}
