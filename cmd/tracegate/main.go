@@ -20,6 +20,7 @@ import (
 	"github.com/tracegate/tracegate/gen/api"
 	"github.com/tracegate/tracegate/internal/auth"
 	"github.com/tracegate/tracegate/internal/httpapi"
+	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tempo"
 	"github.com/tracegate/tracegate/internal/traces"
 )
@@ -122,7 +123,7 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 	if err != nil {
 		return nil, fmt.Errorf("%sTENANT_ATTRIBUTE: %w", envPrefix, err)
 	}
-	return httpapi.New(repo, verifier.Middleware(), cfg.CORSOrigins, logger)
+	return httpapi.New(repo, verifier.Middleware(), telemetry.New(), logger, httpapi.Options{CORSOrigins: cfg.CORSOrigins})
 }
 
 func listen(ctx context.Context, addr string) (net.Listener, error) {

@@ -195,8 +195,8 @@ func TestEndToEnd(t *testing.T) {
 		if status != http.StatusNotFound {
 			t.Fatalf("status %d: %s", status, body)
 		}
-		if !strings.Contains(logs.String(), "tenant attribute check") {
-			t.Error("no warning logged for the mis-routed trace")
+		if l := logs.String(); !strings.Contains(l, `"reason":"tenant_attribute_mismatch"`) || !strings.Contains(l, `"trace_id":"d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60","found":"globex"`) {
+			t.Errorf("no audit event for the mis-routed trace:\n%s", logs)
 		}
 	})
 	t.Run("unknown id is 404", func(t *testing.T) {

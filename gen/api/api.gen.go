@@ -512,6 +512,9 @@ type ServerInterface interface {
 	// GetHealth Liveness
 	// (GET /healthz)
 	GetHealth(ctx echo.Context) error
+	// GetMetrics Prometheus metrics
+	// (GET /metrics)
+	GetMetrics(ctx echo.Context) error
 	// GetOpenAPI OpenAPI description
 	// (GET /openapi.yaml)
 	GetOpenAPI(ctx echo.Context) error
@@ -786,6 +789,15 @@ func (w *ServerInterfaceWrapper) GetHealth(ctx echo.Context) error {
 	return err
 }
 
+// GetMetrics converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMetrics(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMetrics(ctx)
+	return err
+}
+
 // GetOpenAPI converts echo context to params.
 func (w *ServerInterfaceWrapper) GetOpenAPI(ctx echo.Context) error {
 	var err error
@@ -848,6 +860,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api/v1/whoami", wrapper.Whoami, options.OperationMiddlewares["whoami"]...)
 	router.GET(options.BaseURL+"/api/v1/traces/:trace_id", wrapper.GetTrace, options.OperationMiddlewares["getTrace"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
+	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPI, options.OperationMiddlewares["getOpenAPI"]...)
 	router.GET(options.BaseURL+"/docs", wrapper.GetReference, options.OperationMiddlewares["getReference"]...)
 
@@ -1728,6 +1741,24 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type GetMetricsRequestObject struct {
+}
+
+type GetMetricsResponseObject interface {
+	VisitGetMetricsResponse(w http.ResponseWriter) error
+}
+
+type GetMetrics200TextResponse string
+
+func (response GetMetrics200TextResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(200)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
 type GetOpenAPIRequestObject struct {
 }
 
@@ -1778,6 +1809,9 @@ type StrictServerInterface interface {
 	// GetHealth Liveness
 	// (GET /healthz)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
+	// GetMetrics Prometheus metrics
+	// (GET /metrics)
+	GetMetrics(ctx context.Context, request GetMetricsRequestObject) (GetMetricsResponseObject, error)
 	// GetOpenAPI OpenAPI description
 	// (GET /openapi.yaml)
 	GetOpenAPI(ctx context.Context, request GetOpenAPIRequestObject) (GetOpenAPIResponseObject, error)
@@ -1968,6 +2002,29 @@ func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 	return nil
 }
 
+// GetMetrics operation middleware
+func (sh *strictHandler) GetMetrics(ctx echo.Context) error {
+	var request GetMetricsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMetrics(ctx.Request().Context(), request.(GetMetricsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMetrics")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMetricsResponseObject); ok {
+		return validResponse.VisitGetMetricsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetOpenAPI operation middleware
 func (sh *strictHandler) GetOpenAPI(ctx echo.Context) error {
 	var request GetOpenAPIRequestObject
@@ -1996,107 +2053,108 @@ func (sh *strictHandler) GetOpenAPI(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7DyJcttGlr/yFjNVlnZBijodUZXakj2+Mo7tlZhxak2P0QQeyR6B3Uh3QxSjUtX8w/zhfMnW625cJCiR",
-	"djyVTSZVSUQAfb377NsglrNMChRGB/3bYIosQWX/vECjFp3zsUFFPxPUseKZ4VIE/eASYykSDUbCnHED",
-	"IxxLhaBoDBeTbhAGOp7ijNHQGRd8ls+Cfi8MzCLDoB9wYXCCKri7C4P37993znMzRWF4zAyurnbx/Cmc",
-	"PD7uQTxlaYpign2IniBTqEAhS2ffDgOjWIwTZnAYRDCfogAhIVaY0LQs1TBHhUOhUZjwvsEhoFJSfTsM",
-	"uLhmKU8+GXmFopzVTBHsE+B6KGYsHUs1wyQEvMm4oj9GLEkXoPlEYAJSAdc6xwTGUoGWM5QCAVON3aFo",
-	"QMlDRhvFxcQC5sfOBf6UozadV8kqUAZTgrd9Dzw5c9uGkUw4alCYITPADTANERfaMBFj1L13xbswyJhi",
-	"MzSeBJ6JlnV/yDKkdXKRgBxbeGhkKp7CnItEzkPgAnLBb0B7ItnRiBBpw5SJdmkLeMNmWYpBf//x6fHJ",
-	"6TcHJ6dhwGnyn3JUiyAMBJvR1lAkjR0TrJlx9HNyFITBjN040jo6OD06PXl8cHocPkRvl7SR1XO9lvPt",
-	"ztWFF/waYSTNtDgdMJEMRYQiiQjzArmZojoD92SWa+IUYMRTxZAuvGFKyTkXE7umWwxm7Ar1UNCTVMqr",
-	"PIN4iowgT3Q0wFkmHQEtwfLopLcGlna5Xx6aPw5QMNECz/dTHk9hopgwmICxX5G8UMiScJmX7GcaNF6j",
-	"YinscEOHd2PilPEZcA1MAFOKLXbPLOETt9EUogvvabYxJqgYrU4fo2CjFJOhGC3sOjKjl1KF5SLNrdHi",
-	"RP30ZLSAWM5mTA/FTsTiGYaTVI7wJtq1uweWpp5EZsAMSBFjF87LM5anSiRqENIMhV3LnUGTIErgqHe4",
-	"hMCAVgo88pwgrrD3Y8fDuSFY2c1rFBMzDfoHvaNvwjaOVqgzKTRahn7CkhfM4Jwt6FcsCcQWdSzLUhK+",
-	"XIq9TMlRirP/+psmPN7W1vujwnHQD/6wVymNPfdW771zo9yiS5KKqLU6+ZybKeHSCqyQ+MQ9IdlFuGIG",
-	"YpmnCUGO2IVATlKjppuWJWPbxvzne41v7e6esMQ/2gIKJZqIzg3jadCvpCV4FfKJJ8OA5ETGzBSmTJfn",
-	"7INDiqUJ8cjAjJl4amlF4SRPmSIFolBrot9h8NcPvc4p64zPO88/3u6Hhwd3fxwGljicKA/6wfG4Fx/g",
-	"4+SUnYyO4n0iHW2YyXXQP+oRs3JjyeoJS6A4b0kibCRz0x+lTFwFd+GX4/gcKmBwDaVehB2SVx54wMCC",
-	"CXji8Mwte8D+P//+j8MDmOINaXjFYlJAu+F6+VCwLBMJRAVrRCW/QTyVUiNIgZa+HAEq/BvGxskMsMLx",
-	"F6Wq51KNeJKg+EKiahxYSMg1CTJ/5C0o4LCigGprXw3/g5pZBNZuglFu1h0Ddixql+T7jGvNxSQEnGVm",
-	"EVpMsoJvpHLCnwSve6QtbqcyTSybeXPNI9vPzZNd+1WNSEigaqLEddLabfoXpQ0vdAd8hjI3/3rZm3An",
-	"TZ0MJgFl+Ax/0SO+keY52U5fSv1WPtBex3a2zen9qKL3N9LAcz/8a9K73WtJNnjDtbHUZh2iVIqJdZCY",
-	"kGQFeoLrwhMyGGOmyb7LlEzyGJ21yWbodOAOy5gyMFZyVjPed0PQshSgmhjBTlwYShpiJrzOJFBj4gyM",
-	"XwzFl6iueYw/CHbNeErs/K+n5GXLIJ7iL2scDKT8nomFf6z/9SfkGuQ1qlSyxHuNZsq1p54z52J7F4Ko",
-	"ZsKvSXZhypbV2ZIDfx8Y6p+2OJ7bQfAHwXIzlYr/jF8qDbxGgJFz162c3kIk7FciobGpryoV6nttaLWH",
-	"YgVhLVgwWtCPlZBBE8FtgZP7ULXy/ReiuoSY3c25WPyFpbndBUsSTiBh6TtFjpfh5H+MWapxGWTPblhs",
-	"0gXZaoXbPcPZCJUm4Gk0sCPoHcGCjGkyDcjAyNGGErLa/LeBtRDKXdyHxPPqy7swGEmZlsM8bdAzZMK+",
-	"XhjU5fvm/p8wjSdHtJXSnabPgxVnLAwSmY9SLOcpv3fPqxEip/PTCC7MRqd5RQ78ZbnQ1XXK9WYj/4wO",
-	"Cq+5NpYF7CTLsKgFpfwTOSJjmkacN2B+L+abyLJItH9xgzP9IMZEha+CfWnp9l29RJaSX7zVjgrJcRug",
-	"yGdB/0Mgr4KPYQsUivgDfeNHfWzZxSuhjcpnKIyVeZexzLaFEjNG8VFutoBUgdNVSIVBomSWYXJezvpU",
-	"5k42r0aD7gn8FHGJ21Uqv0aluRPpG1BPnXJXeOu8iKKeHHVG3IBfHsivhgRjPmOpdwYaYcXgoNcj2cCM",
-	"QUUT/bXz3+RPkye9f3r3xzbmLIG2HXqucNEOhY2EUEnSSyRFs7bRU4Nbvyq3raehNiwWKnE70X8u4OL5",
-	"Uzg9On4M3hqARMaWX1Zle2EUrMYZmYE5CgNzJUnPWk0B03zGxBkIvEYFZIIwLrR3DomOlGCpJiXrFLU3",
-	"UnSTjla9kRVEV7bI/QH6QrmNGU8xKV40l2sxZlbWq2TU6movB4N34D6AWCbYmN16SGWE9/j0tMbhLl60",
-	"wuPeeHpoqWyqmG4u1uaCVWdwD1a4PZ2zhYaoZpRFZxDZTURkDJgiZvzQ4nWz7iHpbd8WRw3vE+YXqGWu",
-	"4t+GAL+754CXGRN6S162Y6xLKojq3USwQ78yJWPUlte08yChYJoWE07VoHwfjEpslFboDyptFcWatG55",
-	"po0QcFkN2Uj+XTaW2BpsPgrgzH7hwFMzG8CeYBVUGxz7YcOxxUChwduBK3N28gaAshm1C9R5uq0Cs7J4",
-	"8z0N6PPLfDZjatG6t4YQcHO3cb0922/DZPMTPbumpb9wktdcXH32HCiSAZ/hD4LfvGFCPgScH3jTvcHr",
-	"olxhY+q0Z24D7jhlE/0ZR7jibbnxHuRCZxjzMSd/fr+0NEI4sMIPVQiHEKfcliEcFZyvQjgmE0TnM1Td",
-	"eib2+KGNpISIrWBBqGsDxVqLPmMKhaGhbXUI+yeQyjmqmGlcSuGcARtpssycSaakNECSpds0zn2q6+Pt",
-	"/km7ba63X3rrJQxT5kuIsrLLHoL/pfuSMEBip+1ghwdbH+zwoP1gdg1aclN/vmKX37ijaj4b2+vAZjnr",
-	"twG1z5WLFatuw301RvjqtH2J21K2TdVjC5u+tIU6YmGFmgb/3RlE9ndU5CYNzKQ29FTrqCgcaUQMN4ft",
-	"dqJ+U/unOGGxxjpD6LIUcluAjzzRNaoSDSlJeUXq0ZZJNHTfwUMAmaHWbLIV8j1AvoRJV53h6n1VW2Dz",
-	"zIlzelJbd0Bn+3IGz12JEwktvbWO+izm/ELVuBwtdXtom3b5dGEd8G0kOWCTzwmpFhqhChiUTmebkPGC",
-	"sPz6Q+Dd2K6d6GMNq2siHWu4zg73C9x3vG0ZTpeDNvOUCig+tF8/75qtfk70tD0QZIN0j7TL8gB9EwJ2",
-	"J12IHGCjECIuDP3vChdzqZKoGf/x8A/vCctWH8dTjK9kbjaNFLkp7gOC/rqh2RLWD+HLz9u6VdKcW8Yq",
-	"3g5ev9v77vLtG4jscP0nZljkSnkiVY8dRT6FtwtZmmsoq6sf6aGYoWEJM6wLFy6tSAqxmppPhFSuHgJv",
-	"jGJFMtCVMjThljFlOGsJCQ9Ujq7CtKj8Mrmy1dgiXYCtrfDRWBfgbdSojTBmuUbgBvAmRkx81PiRBs1/",
-	"Rkj5jJvdM4jmTAkuJjoCzRYa5lObgF/NHqrlsNpGWG4G41o0wVrnoSpN4UkID7gSFR8cjcanB+PD48eP",
-	"R4dHCTthhzGeHpwmPezh0ePDky39jgI6LVZTPmOio5AltiJMSNKbNmRrUeJqlELQeTwFZuFKuOAaPL4b",
-	"enQ7iVvALCxpp7bRZUyt5ZvPMyIK3fb955jV5Dr78ps3XnstN2S4yKqn69LVhh2XMedjzwtT5qqVNKIg",
-	"uC7Q7HbbEGiXzJh4s85/0s6YbsGwi2raCk9vWdbsIr+hOTdTQnn0k+sJ2NymxdZATmlONFPrzGCHHL2v",
-	"4vN/ff99Lf0uE8QSvurwuN/U+l4HNVS20Xzj1KtZG0GG/KZpWtipRD0K8gz00ihNw3yBZ7NZJPDdIvvf",
-	"HPe+OT0+Pvzm+GgVmB9v98ODXrtMej+VbMa35FtXq6PPzeaE5TsLXMVpC388uyZGWClAdcWy24i3sM3W",
-	"e3hM7nDbrjloK480RDofRa2Cwaxp+BhUJb22Yq3IfZKk12c+BuibNGwGlCW+xNuXL/5NclHvvui2dUc8",
-	"UIvhj1bucgUZJcjCGmZXyZ7AhHGuuFlcEvc7GLvarvPcVZa4X88Lkvju/SBYLYv/7v2gqGLwnSixFGM+",
-	"yRUmwG13mllApuQ1T1B14bwoGKt1mZWtE9FRbz9y7RLRcjVXH+7piDsDJoaiKJGWAj9jknAo1rXG1XrZ",
-	"rPFj56iQNTUmc+VyXIzlKuWUi7gYuYaEa+/4Jc6U0a4Y9oViYyZYUeMtYY4jeiMMikSHdLCybYgZYK7M",
-	"eSiG4g9/gNo5uRT00PGh6wzikgRZggqiPZbxvev9qOgy0hCd++JB+10JpGHe6x3G370f2D8w6sJgShso",
-	"6+BR2UwAsAnjQptl9Fsx+B5H8GdcwCWaPnCjLbUwkyscCpZOpOJmOit7x6TLgLM0lfNOyrWBnUhIgbb1",
-	"DF5+f/4UmEJf9sDiGDPjW26GgsEVLkCj2Q0hwpvMJtUL7gldMwXXOoI9iFieRHYm6x7RFFNXJeH33h2K",
-	"JjxB5UIXfaBVL4ilE/uBrV5mpVQo9D9zn9SgtkztU2bsaQg2VX9igVXL1/GCftXFV6O3YCfBMctTA5F7",
-	"/Ikn0a7VTKR/5rZRrdk2oIeC5NMZWUhl2x60NhjAzv4///6P/eMe2DJBkOOhiKLzzv+yzs+9zul/dD51",
-	"//PRzm4UuYaGqGtbA6NuN9rtwhtppsTrXPhWIAecmAkyGcQEh4KbPvgKzNImjn7sWJe981ZNXv0pAptk",
-	"KcSLTS5Z3DlnKvH9cazGGp67CNwVTkNAyxBl+l6OLcK88+R8CgsNlmo5FDFTyq/J0hRVBXZ7HFZbyLbH",
-	"2fE0Z6Mgvinh0JeDpvyqaheyczXr7GEnOuodLdfE055WSuAtmTwjyaUrpnfdsq6p8ENRhfRxhySV7u/t",
-	"zefzrhrHHUy4kaor1WRPjWP6l77bHYpoXSlzVJUw1Wr3fflKvR5oh4BoMTcUzL2N6hW2kcf6bheeuKbe",
-	"Ri3TcilTCNqw+GoovLxcrWzykHii5FwTMe08fXtxuUtPnyqpdUcqPuHCCg1ti2/leAy5SOlXvYMSSOxo",
-	"J4JshJOG2VbJwcX502cvzgfPPtHUn95evHrx6s0l0flzV73bHBNCpnCc8snUFIDRRLc1cqikhD1MuCSJ",
-	"o+UOMKL6YhE/5VB47gmLj2swDldVoJ+zVhLvpsWbTGpLUBdFSyVcM9IfAqK39kBRAeOnLCa2rsjt/N0r",
-	"KDoxgfiG8BnRZ9h5KoVRMu2DkB1tpELa1V+YWvSheViCiz3AU4fSzmBBIsBqUU3DteDjsVfGKY9RaKzi",
-	"ncF5Zpc76PaCMMhV6hVzQe7Mvrak7sfqvdevnj57c/mMxnSnZpbWisJqSvv83augVvcZ9Lr73R59KjMU",
-	"LOPkEHV73UNnrE+tJeV17F4RXZ1gi0VZprF805bzWUWbyHlEmiwmwefoPyRxaC09XxCYG0keXYrGVtKU",
-	"Sp/ct+A112bAbAyg3gH/YXlDb0W6cMatnfqRdhvrBmtarm1Ytd5XUNQV1wLO5HvZ8WTRah4HvsAhcLl9",
-	"3+5QK9JprUhud1yrw+y5rvcNPnwmkk0+K/q+7z4u9Rgf9Hr3dH1s1yxTRcDbWk6XqKNAeJdI78jtom3y",
-	"crd7tUZgO2T/4SGNPhI76PDhQVX/JY04OH14xHIX0l0YHPcONjpR0eBth2ywuZauLjv06OGhS22N1mkq",
-	"YmOWp2qWhsVRke3of/CVYMFHGlQXBnu3hk3u9qqYeKtkcHH2ot6wWmUbCTEUK4IBIsMmVlkzsKG+/3nt",
-	"fbQxR1WYX0NRhru79VQQyW1b3kJitatkbuwj+8rafK5GxAvoVgnk8wcPiKHzcnPVycmaKURI03Fu3Wsh",
-	"sUggVwLLsElQd6iNyrEuvuqxltLC/dTt73Vs2OX4pD2GtX7/Nt2MBsY8JW9BNK7C8JYM/enIAWI5w6Eg",
-	"V9CazjUHx5YGWzx3Kpi4Wa19rUlN71TerLDFxKOcp4lbwe+AG43peNehqE2m/7TuBob9w/3eY5eyLh/9",
-	"ngS1J901XXEOgf8Wzb8e0XxdilAyzAueeUhCl0W4rWL5ObeXQnkPZNzqG/rLPgoJYNkrBIFza6uPudKm",
-	"C++r7EDo/Y0qUvhIu4KahjiHndECvJ9P3G3vf3A7SJk2MJU5uVKDsn2a2ThFkpBnK2Hl+glryju/GR5y",
-	"mytTmCU081BEruhjZ9fX+9R9YVquSoeQSe9cbO3Sk+44QzG3Ryi9b1dixNIU1rrdfeDGxWsstIbCjann",
-	"QDXsLJUjZaTXMiZ8XMg62NZlsQ/l2N1BZDfVprcckbh88OZqyyPdJfVvoVVDwbcwLJPzw8AG2w5O3H+L",
-	"5o9vvR9/F3X9MX28CTVwcwbMA7l+AYheuoan5yiyyPEqZFqKpga9XVnv/41yaGLge1daBa7D1JKmY56C",
-	"zNZ5Mjbp3TicZ7Wgf9CrlWzt93q9Wi5zv63xpD1bWBI6EWSRNSwIc62DlWndvqvD5qYe3tOvQYs2uiPW",
-	"KFILGmsheT/XSU5wgvPf+vXXoF8dHj2GahrVi8kWjbp3W9wfdbdWuV54Cd4Qz5WhHPqEagJMQ3utzlAU",
-	"4VUfcHyboRhgijN7qUSmJPlCKfgWBh/YT3DMhRWosGMVpx6KRnY7bEvhNvO+mnaXz+yb4qvdcChcfZCN",
-	"22edFK8xhTFHsskjn+smD8oXa/jIXFV3Y/UqHdVF6+2dATbkbRMx7i6VmFlvULnEhL00pMPFBLW/6I2J",
-	"hYPWy8HAzhMjv0Zl1f/lVCpjF82zDFXHHriwHUrfg94LqWYs5RqTPkTn+08OIjIFFGpd3OJnb3dxgWqm",
-	"Ierd8w/bHx20Ookv0LjCrQcU7aCs/tmvbBtWYKSycWCHTtThQqPQ3PBrPANNZyZHyB8zxbHpeDvJKsqf",
-	"UcnlzPwGtUNt3qYn+XtdzpoSPVxRoKuFFLX70oLfj/dlieK+W4p+7YphE5Fb3jD1O9IkL9DYCJcTHKMF",
-	"WG65T5/MyxqXViUyqLsNZfkBqxVpWms8vcaEBL7NulcVKiTqrGdRS7m47Eof8CZLbY+9TyCRuNFcCt2F",
-	"N80m/HK+Nhnna3RWJNyvgc/83tYwWgU3D9ZfNdM1yOz9VAKbwasabb3yh/DUlchY30NUtpBgjAqF028M",
-	"NKbjjkc5JvBy8P1ryNgEYWeU89SHAS4wkXG6sGRGapLrMnu6a3PvqWSJzfpak9dSo8sdT6U2eo2OvCh2",
-	"EjxICwZvzJ7NbDWIoOUe1TZ8Fwemcy3dzVSk6C59EVHnnUx5vGiz6miV2Ac4LISMtLUOci6Ai5QLBDfA",
-	"sp82i9RlnNbrzJXt18uZgv6Hj3Xcu9RkBbGCAN4WYC0EzNReqfPz+myd9ak1RAe9XgTzKU9dHXfR/09u",
-	"d8qvsQuvTP2qToyvvIMu3ZVmvkql24Zbf6/PV2Ryv8IapK8cJrgPtq/5NQrU+j6w+iRpd8EcFa7nsII1",
-	"Qlgy41UuROkSWhk+Zxocn1me4e3AJPPfJW+3gGaxzy25xa8Fh90e1N46F4ZrOH/36n5YFhPUp14H1uY0",
-	"zbq9Dx9JR7hm7Dbj2d22V0KyvN+lyJnvWR3j113lZpbcH//sVvavV98t+ZFaTsrfAFheRl7IGj+HD9Ku",
-	"zvFSzqFeV+cTKW43tQlKOb86xTORZJILo+0eSBTDiKUEDOWu3pUqnpL4YkYqfQZCejNBICYuluQXqWHn",
-	"7uPd/wUAAP//",
+	"7HyJchvHteivnDdJlcj3BiC4yiTL9YpStDnaLglHrisomsbMAdDhTDfc3UMQZrEq/5A/zJfcOt09GzAA",
+	"AclK+TpxlW1iZno7+9p3QSyzqRQojA7O7oIJsgSV/fMSjZp3LkYGFf1MUMeKTw2XIjgLrjCWItFgJMwY",
+	"NzDEkVQIisZwMe4GYaDjCWaMhmZc8CzPgrNeGJj5FIOzgAuDY1TB/X0YfPjwoXORmwkKw2NmcHm1y+dP",
+	"4eTxcQ/iCUtTFGM8g+gJMoUKFLI0+34QGMViHDODgyCC2QQFCAmxwoSmZamGGSocCI3ChOsGh4BKSfX9",
+	"IODihqU8+WzkNYpyVjNBsE+A64HIWDqSKsMkBLydckV/DFmSzkHzscAEpAKudY4JjKQCLTOUAgFTjd2B",
+	"aEDJQ0YbxcXYAuanziX+nKM2nVfJMlD6E4K3fQ88OXfbhqFMOGpQOEVmgBtgGiIutGEixqi7dsX7MJgy",
+	"xTI0ngSeiZZ1f5xOkdbJRQJyZOGhkal4AjMuEjkLgQvIBb8F7YlkRyNCpA1TJtqlLeAty6YpBmf7j0+P",
+	"T06/Ozg5DQNOk/+co5oHYSBYRltDkTR2TLBmxtHPyVEQBhm7daR1dHB6dHry+OD0OHyI3q5oI8vnei1n",
+	"252rCy/4DcJQmklxOmAiGYgIRRIR5gVyM0F1Du5JlmviFGDEU8WQLrxlSskZF2O7plsMMnaNeiDoSSrl",
+	"dT6FeIKMIE901MdsKh0BLcDy6KS3ApZ2uV8fmj/1UTDRAs8PEx5PYKyYMJiAsV+RvFDIknCRl+xnGjTe",
+	"oGIp7HBDh3dj4pTxDLgGJoApxea755bwidtoCtGFDzTbCBNUjFanj1GwYYrJQAzndh05pZdSheUiza3R",
+	"4kT99GQ4h1hmGdMDsROxOMNwnMoh3ka7dvfA0tSTSAbMgBQxduGiPGN5qkSiBiHNQNi13Bk0CaIEjnqH",
+	"CwgMaKXAI88J4gp7P3U8nBuCld2+RjE2k+DsoHf0XdjG0Qr1VAqNlqGfsOQFMzhjc/oVSwKxRR2bTlMS",
+	"vlyKvamSwxSz//c3TXi8q633R4Wj4Cz4w16lNPbcW7333o1yiy5IKqLW6uQzbiaESyuwQuIT94RkF+GK",
+	"GYhlniYEOWIXAjlJjZpuWpSMbRvzn+81vrW7e8IS/2gLKJRoIjo3jKfBWSUtwauQzzwZBCQnpsxMYMJ0",
+	"ec4zcEixNCEeGciYiSeWVhSO85QpUiAKtSb6HQR//djrnLLO6KLz/NPdfnh4cP/HQWCJw4ny4Cw4HvXi",
+	"A3ycnLKT4VG8T6SjDTO5Ds6OesSs3FiyesISKM5bkggbytycDVMmroP78OtxfAEVMLiGUi/CDskrDzxg",
+	"YMEEPHF45pY9YP+ff//H4QFM8JY0vGIxKaDdcLV8KFiWiQSigjWikt8gnkipEaRAS1+OABX+DWPjZAZY",
+	"4firUtVzqYY8SVB8JVE1Diwk5JoEmT/yFhRwWFFAtbVvhv9+zSwCazfBMDerjgE7FrUL8j3jWnMxDgGz",
+	"qZmHFpOs4BupnPAnweseaYvbiUwTy2beXPPI9nPzZNd+VSMSEqiaKHGVtHab/lVpwwvdPs9Q5uZfL3sT",
+	"7qSpk8EkoAzP8Fc94ltpnpPt9LXUb+UD7XVkZ9uc3o8qen8rDTz3w78lvdu9lmSDt1wbS23WIUqlGFsH",
+	"iQlJVqAnuC48IYMxZprsu6mSSR6jszZZhk4H7rApUwZGSmY14303BC1LAaqJEezEhaGkIWbC60wCNSbO",
+	"wPjVUHyF6obH+KNgN4ynxM7/ekpetAziCf66xkFfyjdMzP1j/a8/Idcgb1ClkiXeazQTrj31nDsX27sQ",
+	"RDVjfkOyC1O2qM4WHPh1YKh/2uJ4bgfBHwXLzUQq/gt+rTTwGgGGzl23cnoLkbBfiYTGpr6pVKjvtaHV",
+	"HooVhLVgwXBOP5ZCBk0EtwVO1qFq6fuvRHUJMbubCzH/C0tzuwuWJJxAwtL3ihwvw8n/GLFU4yLInt2y",
+	"2KRzstUKtzvDbIhKE/A0GtgR9I5gQcY0mQZkYORoQwnT2vx3gbUQyl2sQ+JF9eV9GAylTMthnjboGTJh",
+	"X88N6vJ9c/9PmMaTI9pK6U7T58GSMxYGicyHKZbzlN+759UIkdP5aQQXZqPTvCIH/qpc6Pom5XqzkX9G",
+	"B4XXXBvLAnaSRVjUglL+iRySMU0jLhowX4v5JrIsEu1f3GCmH8SYqPBVsC8t3b6rl8hS8ou32lEhOe4C",
+	"FHkWnH0M5HXwKWyBQhF/oG/8qE8tu3gltFF5hsJYmXcVy+m2UGLGKD7MzRaQKnC6DKkwSJScTjG5KGd9",
+	"KnMnm5ejQWsCP0Vc4m6Zym9Qae5E+gbUU6fcJd66KKKoJ0edITfglwfyqyHBmGcs9c5AI6wYHPR6JBuY",
+	"Mahoor92/j/50+RJ75/e/7GNOUugbYeea5y3Q2EjIVSS9AJJ0axt9NTg1m/KbatpqA2LhUrcTvRfCLh8",
+	"/hROj44fg7cGIJGx5Zdl2V4YBctxRmZghsLATEnSs1ZTwCTPmDgHgTeogEwQxoX2ziHRkRIs1aRknaL2",
+	"Ropu0tGyN7KE6MoWWR+gL5TbiPEUk+JFc7kWY2ZpvUpGLa/2st9/D+4DiGWCjdmth1RGeI9PT2sc7uJF",
+	"SzzujaeHlppOFNPNxdpcsOoM7sESt6czNtcQ1Yyy6Bwiu4mIjAFTxIwfWrxu1j0kve3b4qjhOmF+iVrm",
+	"Kv59CPD7NQe8mjKht+RlO8a6pIKo3k0EO/RrqmSM2vKadh4kFEzTYsKpGpTXwajERmmF/qjSVlGsSeuW",
+	"Z9oIAVfVkI3k31Vjia3B5qMAzuwXDjw1swHsCZZBtcGxHzYcWwwUGrwduKbOTt4AUDajdok6T7dVYFYW",
+	"b76nPn1+lWcZU/PWvTWEgJu7jevt2X4fJpuf6NkNLf2Vk7zm4vqL50CR9HmGPwp++5YJ+RBwfuRN9wZv",
+	"inKFjanTnrkNuKOUjfUXHOGat+XGe5ALPcWYjzj58/ulpRHCgRV+qEI4hDjltgzhqOB8FcIxmSA6z1B1",
+	"65nY44c2khIitoIFoa4NFCst+ilTKAwNbatD2D+BVM5QxUzjQgrnHNhQk2XmTDIlpQGSLN2mce5TXZ/u",
+	"9k/abXO9/dJbL2GYMl9DlJVd9hD8r9yXhAESO20HOzzY+mCHB+0Hs2vQkpv68xW7/M4dVfPF2F4FNstZ",
+	"vw+ofalcrFh1G+6rMcI3p+0r3JaybaoeW9j0pS3UEXMr1DT4784hsr+jIjdpIJPa0FOto6JwpBEx3By2",
+	"24n6Te2f4oTFGqsMoatSyG0BPvJEV6hKNKQk5TWpR1sm0dB9Bw8BJEOt2Xgr5HuAfA2TLjvD1fuqtsDm",
+	"mRPn9KS27oDO9vUMnrsSJxJaemsd9UXM+ZWqcTFa6vbQNu3i6cI64NtIss/GXxJSLTRCFTAonc42IeMF",
+	"Yfn1x8C7sV070acaVldEOlZwnR3uF1h3vG0ZTpeDNvOUCig+tF8/74qtfkn0tD0QZIN0j7TL8gB9EwJ2",
+	"x12IHGCjECIuDP3vGuczqZKoGf/x8A/XhGWrj+MJxtcyN5tGitwU64Cgv21otoT1Q/jy87ZulTTnlrGK",
+	"d/3X7/d+uHr3FiI7XP+JGRa5Up5I1WNHkU/h7cI0zTWU1dWP9EBkaFjCDOvCpUsrkkKspuZjIZWrh8Bb",
+	"o1iRDHSlDE24TZkynLWEhPsqR1dhWlR+mVzZamyRzsHWVvhorAvwNmrUhhizXCNwA3gbIyY+avxIg+a/",
+	"IKQ842b3HKIZU4KLsY5As7mG2cQm4Jezh2oxrLYRlpvBuBZNsNJ5qEpTeBLCA65ExQdHw9Hpwejw+PHj",
+	"4eFRwk7YYYynB6dJD3t49PjwZEu/o4BOi9WUZ0x0FLLEVoQJSXrThmwtSlyNUgg6jyfALFwJF1yDx3dD",
+	"j24ncQuYhSXt1Da6iKmVfPNlRkSh2958iVlNrrMvv3nrtddiQ4aLrHq6Ll1t2HEZcz7yvDBhrlpJIwqC",
+	"6xzNbrcNgXbJKRNvV/lP2hnTLRh2UU1b4ekty5pd5Dc042ZCKI9+dj0Bm9u02BrIKc2JZmqdGeyQo/dN",
+	"fP5v77+vpN9FgljAVx0e602tNzqoobKN5hunXs7aCDLkN03Twk4l6lGQZ6AXRmka5gs8m80ige8W2f/u",
+	"uPfd6fHx4XfHR8vA/HS3Hx702mXSh4lkGd+Sb12tjr4wmxOW7yxwFact/PHshhhhqQDVFctuI97CNlvv",
+	"4TG5w2275qCtPNIQ6XwYtQoGs6Lho1+V9NqKtSL3SZJen/sYoG/SsBlQlvgSb1+++DfJRb37otvWHfFA",
+	"LYY/WrnLJWSUIAtrmF0mewITxrniZn5F3O9g7Gq7LnJXWeJ+PS9I4ocP/WC5LP6HD/2iisF3osRSjPg4",
+	"V5gAt91pZg5TJW94gqoLF0XBWK3LrGydiI56+5Frl4gWq7nOYE1H3DkwMRBFibQU+AWThAOxqjWu1stm",
+	"jR87R4WsiTFTVy7HxUguU065iIuRa0i49o5f4kwZ7YphXyg2YoIVNd4SZjikN8KgSHRIByvbhpgB5sqc",
+	"B2Ig/vAHqJ2TS0EPHR+6ziAuSZAlqCDaY1O+d7MfFV1GGqILXzxovyuBNMh7vcP4hw99+wdGXehPaANl",
+	"HTwqmwkANmZcaLOIfisGP+AQ/oxzuEJzBtxoSy3M5AoHgqVjqbiZZGXvmHQZcJamctZJuTawEwkp0Lae",
+	"wcs3F0+BKfRlDyyOcWp8y81AMLjGOWg0uyFEeDu1SfWCe0LXTMG1jmAPIpYnkZ3Jukc0xcRVSfi9dwei",
+	"CU9QudBFH2jVC2LpxH5gq5dZKRUK/c/cJzWoLVL7hBl7GoJN1Z9YYNXydTynX3Xx1egt2ElwxPLUQOQe",
+	"f+ZJtGs1E+mfmW1Ua7YN6IEg+XROFlLZtgetDQaws//Pv/9j/7gHtkwQ5Gggouii89+s80uvc/p/Op+7",
+	"//fRzm4UuYaGqGtbA6NuN9rtwltpJsTrXPhWIAecmAkyGcQYB4KbM/AVmKVNHP3UsS57550av/pTBDbJ",
+	"UogXm1yyuHPOVOL741iNNTx3EbgrnIaAliHK9L0cWYR558n5FBYaLNVyIGKmlF+TpSmqCuz2OKy2kG2P",
+	"s+NpzkZBfFPCoS8HTfl11S5k52rW2cNOdNQ7WqyJpz0tlcBbMnlGkktXTO+6ZV1T4ceiCunTDkkqfba3",
+	"N5vNumoUdzDhRqquVOM9NYrpX/pudyCiVaXMUVXCVKvd9+Ur9XqgHQKixdxAMPc2qlfYRh7ru1144pp6",
+	"G7VMi6VMIWjD4uuB8PJyubLJQ+KJkjNNxLTz9N3l1S49faqk1h2p+JgLKzS0Lb6VoxHkIqVf9Q5KILGj",
+	"nQiyEU4aZlsl+5cXT5+9uOg/+0xTf353+erFq7dXROfPXfVuc0wIU4WjlI8npgCMJrqtkUMlJexhwgVJ",
+	"HC12gBHVF4v4KQfCc09YfFyDcbisAv2ctZJ4Ny3eTqW2BHVZtFTCDSP9ISB6Zw8UFTB+ymJi64rcLt6/",
+	"gqITE4hvCJ8RfYadp1IYJdMzELKjjVRIu/oLU/MzaB6W4GIP8NShtNOfkwiwWlTTcC34aOSVccpjFBqr",
+	"eGdwMbXLHXR7QRjkKvWKuSB3Zl9bUvdj9d7rV0+fvb16RmO6E5OltaKwmtK+eP8qqNV9Br3ufrdHn8op",
+	"Cjbl5BB1e91DZ6xPrCXldexeEV0dY4tFWaaxfNOW81lFm8h5RJosJsHn6D8kcWgtPV8QmBtJHl2KxlbS",
+	"lEqf3LfgNdemz2wMoN4B/3FxQ+9EOnfGrZ36kXYb6wYrWq5tWLXeV1DUFdcCzuR72fFk0WoeB77AIXC5",
+	"fd/uUCvSaa1Ibndcq8Psua73DT58JpJNPiv6vu8/LfQYH/R6a7o+tmuWqSLgbS2nC9RRILxLpHfkdtE2",
+	"ebnbvVojsB2y//CQRh+JHXT48KCq/5JGHJw+PGKxC+k+DI57BxudqGjwtkM22FxLV5cdevTw0IW2Rus0",
+	"FbExy1M1S8PiqMh2nH30lWDBJxpUFwZ7d4aN7/eqmHirZHBx9qLesFplGwkxEEuCASLDxlZZM7Chvv96",
+	"7X20EUdVmF8DUYa7u/VUEMltW95CYrWrZG7sI/vK2nyuRsQL6FYJ5PMHD4ihi3Jz1cnJmilESNNxbt1r",
+	"IbFIIFcCy7BxUHeojcqxLr7qsZbSwv3cPdvr2LDL8Ul7DGv1/m26GQ2MeEregmhcheEtGfrTkQPEMsOB",
+	"IFfQms41B8eWBls8dyqYuFmtfa1JTe9U3qywxcTDnKeJW8HvgBuN6WjXoahNpv+86gaG/cP93mOXsi4f",
+	"/TsJak+6K7riHAL/I5p/O6L5phShZJgXPPOQhC6LcFvF8nNuL4XyHsio1Tf0l30UEsCyVwgCZ9ZWH3Gl",
+	"TRc+VNmB0PsbVaTwkXYFNQ1xDjvDOXg/n7jb3v/gdpAybWAic3Kl+mX7NLNxiiQhz1bC0vUT1pR3fjM8",
+	"5DZXpjBLaOaBiFzRx86ur/ep+8K0XJUOIZPeudjapSfdcQZiZo9Qet+uxIilKax0u8+AGxevsdAaCDem",
+	"ngPVsLNQjjQlvTZlwseFrINtXRb7UI7cHUR2U216yxGJywdvrrY80l1S/w5aNRR8D4MyOT8IbLDt4MT9",
+	"t2j++N778fdR1x/Tx5tQAzfnwDyQ6xeA6IVreHqOIoscr0KmpWhq0Lul9f7XKIcmBt640ipwHaaWNB3z",
+	"FGS2ypOxSe/G4TyrBWcHvVrJ1n6v16vlMvfbGk/as4UloRNBFlnDgjBXOlhTrdt3ddjc1MN7+i1o0UZ3",
+	"xApFakFjLSTv5zrJCU5w/ke//hb0q8Ojx1BNo3ox2aJR9+6K+6PuVyrXSy/BG+K5MpRDn1BNgGlor9UZ",
+	"iCK86gOO76Yo+phiZi+VmCpJvlAKvoXBB/YTHHFhBSrsWMWpB6KR3Q7bUrjNvK+m3eWZfVN8tRsOhKsP",
+	"snH7aSfFG0xhxJFs8sjnusmD8sUaPjJX1d1YvUpHddF6e2eADXnbRIy7SyVm1htULjFhLw3pcDFG7S96",
+	"Y2LuoPWy37fzxMhvUFn1fzWRythF8+kUVcceuLAdSt+D3gupMpZyjckZRBf7Tw4iMgUUal3c4mdvd3GB",
+	"aqYh6q35h+0PD1qdxBdoXOHWA4q2X1b/7Fe2DSswUtk4sEMn6nChUWhu+A2eg6YzkyPkj5niyHS8nWQV",
+	"5S+o5GJmfoPaoTZv05P8WpezpkQPlxTociFF7b604N/H+7JEse6Wot+6YthE5JY3TP0baZIXaGyEywmO",
+	"4Rwst6zTJ7OyxqVVifTrbkNZfsBqRZrWGk9vMCGBb7PuVYUKiTrrWdRSLi67cgZ4O01tj71PIJG40VwK",
+	"3YW3zSb8cr42GedrdJYk3G+Bz/zeVjBaBTcP1t800zXI7MNEAsvgVY22XvlDeOpKZKzXEJUtJBihQuH0",
+	"GwON6ajjUY4JvOy/eQ1TNkbYGeY89WGAS0xknM4tmZGa5LrMnu7a3HsqWWKzvtbktdTocscTqY1eoSMv",
+	"i50ED9KCwVuzZzNbDSJouUe1Dd/FgelcC3czFSm6K19E1HkvUx7P26w6WiX2AQ4LISNtrYOcCeAi5QLB",
+	"DbDsp808dRmn1Tpzafv1cqbg7OOnOu5darKCWEEA7wqwFgJmYq/U+WV1ts761Bqig14vgtmEp66Ou+j/",
+	"J7c75TfYhVemflUnxtfeQZfuSjNfpdJtw62/1+cbMrlfYQXSlw4TrIPta36DArVeB1ayvfka5nrj3hdZ",
+	"jfdKZmgmSHYz3trW2oyZEFgmXdg8G4ioFOafSUh8LkXxZyMNS++K36ELdtyvMjb90huykRX/X8BHHgDr",
+	"IVk7dlbuaiVMfeK5O2eOs1dLrULchLDgGqlciNLNtnpxxjQ42WXlEG8nUHKpXEJ8Cwot9rkl5PxacNjt",
+	"Qe2tcwu5hov3r9ZDtZigPvUqsDanadZCfvxEetc1uLc5JO4GwxKS5Z05RR3CntXbft1lCcmS9THlbuVT",
+	"eJOoJedUy/P5WxXLC94L+e3n8IHv5TleyhnUaxV9csrtpjZBqTuXp3gmkqnkwmi7B1JvMGQpAUO564yl",
+	"iiekEpiRSp+DkN70EoiJi8/5RWrYuf90/z8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

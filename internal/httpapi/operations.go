@@ -28,3 +28,12 @@ func (s *Server) GetReference(context.Context, api.GetReferenceRequestObject) (a
 		Headers:       api.GetReference200ResponseHeaders{ContentSecurityPolicy: tracegate.ReferenceCSP()},
 	}, nil
 }
+
+// GetMetrics implements api.StrictServerInterface.
+func (s *Server) GetMetrics(context.Context, api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
+	text, err := s.metrics.Text()
+	if err != nil {
+		return nil, err
+	}
+	return api.GetMetrics200TextResponse(text), nil
+}

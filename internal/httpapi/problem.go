@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tracegate/tracegate/gen/api"
+	"github.com/tracegate/tracegate/internal/principal"
+	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/traces"
 )
 
@@ -47,13 +51,62 @@ func problemFor(err error) (status int, detail string) {
 	return http.StatusInternalServerError, "internal error"
 }
 
+// auditReason is implemented by authentication errors (internal/auth) and
+// names why access was denied from a fixed vocabulary.
+type auditReason interface{ AuditReason() string }
+
+// denialReason returns the audit reason of a denial (401, 403, or a trace
+// hidden by the tenant-attribute check), and false for any other error.
+func denialReason(status int, err error) (string, bool) {
+	var r auditReason
+	switch {
+	case errors.Is(err, traces.ErrTenantMismatch):
+		return "tenant_attribute_mismatch", true
+	case status != http.StatusUnauthorized && status != http.StatusForbidden &&
+		!(status == http.StatusBadRequest && errors.As(err, &r)):
+		return "", false
+	case errors.As(err, &r):
+		return r.AuditReason(), true
+	case status == http.StatusUnauthorized:
+		return "unauthenticated", true
+	}
+	return "forbidden", true
+}
+
+// audit writes one structured event per denied request and counts it. It
+// never logs the token: only the route, the reason code, the tenants and a
+// hash of the subject when they are known, and the request id.
+func audit(c echo.Context, logger *slog.Logger, m *telemetry.Metrics, status int, reason string, err error) {
+	m.AuthDecisions.WithLabelValues(telemetry.Deny, reason).Inc()
+	attrs := []slog.Attr{
+		slog.String("route", c.Path()),
+		slog.Int("status", status),
+		slog.String("reason", reason),
+		slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+	}
+	if p, ok := principal.FromContext(c.Request().Context()); ok {
+		sum := sha256.Sum256([]byte(p.Subject))
+		attrs = append(attrs,
+			slog.String("tenant", p.Tenants.OrgID()),
+			slog.String("subject_hash", hex.EncodeToString(sum[:8])))
+	}
+	var mismatch *traces.MismatchError
+	if errors.As(err, &mismatch) {
+		attrs = append(attrs, slog.String("trace_id", mismatch.TraceID.String()), slog.String("found", mismatch.Found))
+	}
+	logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "access denied", attrs...)
+}
+
 // errorHandler is Echo's HTTPErrorHandler: every error of every route is
-// rendered here as application/problem+json, and errors worth an operator's
-// attention (5xx) are logged here, once.
-func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
+// rendered here as application/problem+json, denials are audited here, and
+// errors worth an operator's attention (5xx) are logged here, once.
+func errorHandler(logger *slog.Logger, m *telemetry.Metrics) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		req, res := c.Request(), c.Response()
 		status, detail := problemFor(err)
+		if reason, ok := denialReason(status, err); ok {
+			audit(c, logger, m, status, reason, err)
+		}
 		// A client that went away is not an operator's problem.
 		if status >= http.StatusInternalServerError && req.Context().Err() == nil {
 			logger.ErrorContext(req.Context(), "request failed",

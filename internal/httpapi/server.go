@@ -21,6 +21,7 @@ import (
 	oapimw "github.com/oapi-codegen/echo-middleware"
 
 	"github.com/tracegate/tracegate/gen/api"
+	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
 )
@@ -36,7 +37,15 @@ type TraceReader interface {
 
 // Server implements api.StrictServerInterface.
 type Server struct {
-	traces TraceReader
+	traces  TraceReader
+	metrics *telemetry.Metrics
+}
+
+// Options are the optional settings of New.
+type Options struct {
+	// CORSOrigins lists the origins allowed to call the API from a browser;
+	// empty means no cross-origin access.
+	CORSOrigins []string
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -48,9 +57,9 @@ var errNoTenant = errors.New("no tenant in request context")
 // New returns the HTTP handler of tracegate. authenticate runs on every route
 // whose operation in openapi.yaml does not declare `security: []`, before the
 // request is validated against the spec, so an unauthenticated request is
-// answered 401 whatever its parameters. corsOrigins lists the origins allowed
-// to call the API from a browser; empty means no cross-origin access.
-func New(tr TraceReader, authenticate echo.MiddlewareFunc, corsOrigins []string, logger *slog.Logger) (*echo.Echo, error) {
+// answered 401 whatever its parameters. Every access decision is counted in
+// m and every denial written to logger as an audit event.
+func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics, logger *slog.Logger, opts Options) (*echo.Echo, error) {
 	spec, err := api.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
@@ -59,21 +68,21 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, corsOrigins []string,
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = errorHandler(logger)
+	e.HTTPErrorHandler = errorHandler(logger, m)
 
 	e.Pre(requestID, securityHeaders, readOnly)
 	e.Use(middleware.Recover())
-	if len(corsOrigins) > 0 {
+	if len(opts.CORSOrigins) > 0 {
 		// Before authentication: a browser's preflight carries no token.
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
-			AllowOrigins:  corsOrigins,
+			AllowOrigins:  opts.CORSOrigins,
 			AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodOptions},
 			AllowHeaders:  []string{echo.HeaderAuthorization, "X-Tenant", echo.HeaderXRequestID},
 			ExposeHeaders: []string{echo.HeaderXRequestID, echo.HeaderWWWAuthenticate, "Retry-After"},
 			MaxAge:        600,
 		}))
 	}
-	e.Use(skip(public, authenticate))
+	e.Use(skip(public, authenticate), skip(public, countAllowed(m)))
 	e.Use(skip(public, oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		// Authentication already ran (tracegate's own middleware above).
 		Options:               openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
@@ -81,7 +90,7 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, corsOrigins []string,
 		SilenceServersWarning: true,
 	})))
 
-	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr}, nil))
+	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, metrics: m}, nil))
 	return e, nil
 }
 
@@ -115,6 +124,17 @@ func skip(public map[string]bool, mw echo.MiddlewareFunc) echo.MiddlewareFunc {
 				return next(c)
 			}
 			return withMW(c)
+		}
+	}
+}
+
+// countAllowed counts the requests authentication let through.
+func countAllowed(m *telemetry.Metrics) echo.MiddlewareFunc {
+	allowed := m.AuthDecisions.WithLabelValues(telemetry.Allow, "ok")
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			allowed.Inc()
+			return next(c)
 		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/tracegate/tracegate/internal/auth"
 	"github.com/tracegate/tracegate/internal/devauth"
 	"github.com/tracegate/tracegate/internal/httpapi"
+	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
 )
@@ -86,10 +87,11 @@ func (f *readerFunc) count() int {
 // harness is the real httpapi.New behind the real auth middleware, with a JWKS
 // served over HTTP and tokens really signed.
 type harness struct {
-	e      *echo.Echo
-	issuer *devauth.Issuer
-	reader *readerFunc
-	logs   *strings.Builder
+	e       *echo.Echo
+	issuer  *devauth.Issuer
+	reader  *readerFunc
+	logs    *strings.Builder
+	metrics *telemetry.Metrics
 }
 
 func newHarness(t *testing.T, fn func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error)) *harness {
@@ -114,11 +116,12 @@ func newHarnessCORS(t *testing.T, fn func(t tenant.Set, id traces.ID, r traces.T
 		t.Fatal(err)
 	}
 	reader := &readerFunc{fn: fn}
-	e, err := httpapi.New(reader, v.Middleware(), origins, logger)
+	metrics := telemetry.New()
+	e, err := httpapi.New(reader, v.Middleware(), metrics, logger, httpapi.Options{CORSOrigins: origins})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{e: e, issuer: iss, reader: reader, logs: logs}
+	return &harness{e: e, issuer: iss, reader: reader, logs: logs, metrics: metrics}
 }
 
 type syncWriter struct {
@@ -683,5 +686,48 @@ func TestMethods(t *testing.T) {
 	}
 	if h.reader.count() != 1 {
 		t.Errorf("reader called %d times, want 1 (the HEAD)", h.reader.count())
+	}
+}
+
+func TestAuditAndMetrics(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{}, &traces.MismatchError{TraceID: id, Found: "globex"}
+	})
+	tok := h.token(t, map[string]any{"tenant_id": "acme"})
+	h.get(t, "/api/v1/traces/"+checkoutID, "")                                            // 401
+	h.get(t, "/api/v1/traces/"+checkoutID, tok)                                           // 404, mismatch
+	h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, map[string]any{"tenant_id": "a|b"})) // 403
+
+	logs := h.logs.String()
+	for _, want := range []string{
+		`"msg":"access denied","route":"/api/v1/traces/:trace_id","status":401`,
+		`"status":404,"reason":"tenant_attribute_mismatch"`,
+		`"tenant":"acme","subject_hash":"`,
+		`"trace_id":"` + checkoutID + `","found":"globex"`,
+		`"status":403`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("audit log lacks %s:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, tok) || strings.Contains(logs, "user-1") {
+		t.Error("the audit log holds the token or the plain subject")
+	}
+
+	rec := h.get(t, "/metrics", "")
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain") {
+		t.Fatalf("/metrics: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	body := rec.Body.String()
+	for _, want := range []string{
+		`tracegate_auth_decisions_total{decision="allow",reason="ok"} 1`,
+		`tracegate_auth_decisions_total{decision="deny",reason="tenant_attribute_mismatch"} 1`,
+		`tracegate_auth_decisions_total{decision="deny",reason="missing_token"} 1`,
+		"go_goroutines",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -84,9 +84,9 @@ func NewRepository(upstream Upstream, cfg Config, logger *slog.Logger) (*Reposit
 // Trace returns trace id if it belongs to the tenants t. It returns
 // ErrNotFound if the trace does not exist, belongs to another tenant (Tempo
 // isolates it), or fails the tenant-attribute check: every resource must
-// carry the attribute with one of t as its string value (mis-routed
-// ingestion; logged as a warning naming both tenants). Other errors are
-// those of Upstream.Trace.
+// carry the attribute with one of t as its string value; a mis-routed trace
+// is a *MismatchError (an ErrNotFound) naming what was found, for the audit
+// log. Other errors are those of Upstream.Trace.
 func (r *Repository) Trace(ctx context.Context, t tenant.Set, id ID, tr TimeRange) (Trace, error) {
 	trace, err := r.upstream.Trace(ctx, t, id, tr)
 	if err != nil {
@@ -97,12 +97,7 @@ func (r *Repository) Trace(ctx context.Context, t tenant.Set, id ID, tr TimeRang
 	}
 	if r.cfg.TenantAttribute != "" {
 		if foreign := r.foreignValues(trace, t); len(foreign) > 0 {
-			r.logger.WarnContext(ctx, "trace failed the tenant attribute check; answering not found",
-				slog.String("trace_id", id.String()),
-				slog.String("tenant", t.OrgID()),
-				slog.String("attribute", r.cfg.TenantAttribute),
-				slog.String("found", joinValues(foreign)))
-			return Trace{}, fmt.Errorf("get trace %s: tenant attribute mismatch: %w", id, ErrNotFound)
+			return Trace{}, &MismatchError{TraceID: id, Found: joinValues(foreign)}
 		}
 	}
 	trace.ID = id

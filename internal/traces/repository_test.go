@@ -121,11 +121,11 @@ func TestRepositoryTrace(t *testing.T) {
 			} else if got.ID != id || got.Spans.SpanCount() != tc.upstream.Spans.SpanCount() {
 				t.Errorf("got id %q with %d spans, want %q with %d", got.ID, got.Spans.SpanCount(), id, tc.upstream.Spans.SpanCount())
 			}
-			if tc.wantLog != "" && !strings.Contains(logs.String(), tc.wantLog) {
-				t.Errorf("log %q does not contain %q", logs.String(), tc.wantLog)
-			}
-			if tc.wantLog != "" && !strings.Contains(logs.String(), "trace_id="+id.String()) {
-				t.Errorf("log %q does not name the trace", logs.String())
+			if tc.wantLog != "" {
+				var me *traces.MismatchError
+				if !errors.As(err, &me) || !errors.Is(err, traces.ErrTenantMismatch) || me.TraceID != id || "found="+me.Found != tc.wantLog {
+					t.Errorf("err %v is not a mismatch of %s with %s", err, id, tc.wantLog)
+				}
 			}
 		})
 	}

@@ -21,6 +21,9 @@ var (
 	// ErrNotFound: the trace does not exist, or it belongs to another tenant.
 	// The two cases are deliberately the same error, so ids cannot be probed.
 	ErrNotFound = errors.New("trace not found")
+	// ErrTenantMismatch: the trace exists for the tenant in Tempo but fails
+	// the tenant-attribute check (mis-routed ingestion). It is an ErrNotFound.
+	ErrTenantMismatch = fmt.Errorf("tenant attribute mismatch: %w", ErrNotFound)
 	// ErrRateLimited: Tempo is overloaded for this tenant (its 429).
 	ErrRateLimited = errors.New("tempo rate limited the request")
 	// ErrUpstream: Tempo answered with an error or an unreadable body.
@@ -40,6 +43,21 @@ func (e *QueryError) Error() string { return "invalid query: " + e.Reason }
 
 // Is makes errors.Is(err, ErrInvalidQuery) true.
 func (e *QueryError) Is(target error) bool { return target == ErrInvalidQuery }
+
+// MismatchError reports a trace hidden by the tenant-attribute check: it is
+// an ErrTenantMismatch (and so an ErrNotFound). Found lists the attribute
+// values that did not match (at most a few), for the audit log only.
+type MismatchError struct {
+	TraceID ID
+	Found   string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("trace %s: %v (found %s)", e.TraceID, ErrTenantMismatch, e.Found)
+}
+
+// Unwrap makes errors.Is(err, ErrTenantMismatch) and ErrNotFound true.
+func (e *MismatchError) Unwrap() error { return ErrTenantMismatch }
 
 // ID is a canonical trace id: 32 lowercase hexadecimal characters.
 type ID string
