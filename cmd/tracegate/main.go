@@ -110,7 +110,12 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 	if err != nil {
 		return nil, err
 	}
-	upstream, err := tempo.New(cfg.TempoURL, &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+	tempoHTTP := &http.Client{
+		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		// Never follow a redirect: every Tempo path tracegate calls is one it built.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	upstream, err := tempo.New(cfg.TempoURL, tempoHTTP,
 		cfg.TempoTimeout, cfg.TempoMaxResponseBytes)
 	if err != nil {
 		return nil, err
