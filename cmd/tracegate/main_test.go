@@ -58,6 +58,12 @@ func newTempo(t *testing.T) (*httptest.Server, *recordingTempo) {
 	return srv, rt
 }
 
+func (rt *recordingTempo) count() int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return len(rt.requests)
+}
+
 func (rt *recordingTempo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.mu.Lock()
 	rt.requests = append(rt.requests, r.Clone(context.Background()))
