@@ -51,6 +51,21 @@ type Config struct {
 // checks it after adding its own filter.
 const MaxQueryBytes = 128 << 10
 
+// trailingSelect matches a query's final `| select(...)` stage.
+var trailingSelect = regexp.MustCompile(`\|\s*select\(([^()]*)\)\s*$`)
+
+// withSelect makes q also select field: into q's own final select() stage
+// if it has one, else as a new stage ("{ }" standing in for an empty q).
+func withSelect(q, field string) string {
+	if q == "" {
+		q = "{ }"
+	}
+	if m := trailingSelect.FindStringSubmatchIndex(q); m != nil {
+		return q[:m[3]] + ", " + field + q[m[3]:]
+	}
+	return q + " | select(" + field + ")"
+}
+
 var attributeName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$`)
 
 // Repository reads traces on behalf of one set of tenants at a time. It is
@@ -151,11 +166,7 @@ func (r *Repository) Search(ctx context.Context, t tenant.Set, q SearchQuery) ([
 	}
 	attr := r.cfg.TenantAttribute
 	if attr != "" {
-		base := q.Q
-		if base == "" {
-			base = "{ }"
-		}
-		q.Q = base + " | select(resource." + attr + ")"
+		q.Q = withSelect(q.Q, "resource."+attr)
 		if len(q.Q) > MaxQueryBytes {
 			return nil, &QueryError{Reason: fmt.Sprintf("q is too long: with tracegate's tenant filter it must stay within %d bytes", MaxQueryBytes)}
 		}

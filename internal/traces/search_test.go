@@ -244,3 +244,23 @@ func TestTenantFilter(t *testing.T) {
 		t.Errorf("filter %q", got)
 	}
 }
+
+func TestSearchMergesIntoTheCallersSelect(t *testing.T) {
+	t.Parallel()
+	up := &fakeUpstream{}
+	repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", Now: clock}, nil)
+	for q, want := range map[string]string{
+		`{ } | select(span.secret)`:                 `{ } | select(span.secret, resource.tenant.id)`,
+		`{ name = "a" } | select(span.a, span.b)  `: `{ name = "a" } | select(span.a, span.b, resource.tenant.id)  `,
+		`{ name = "select(x)" }`:                    `{ name = "select(x)" } | select(resource.tenant.id)`,
+		`{ } | select(span.a) | count() > 1`:        `{ } | select(span.a) | count() > 1 | select(resource.tenant.id)`,
+		`{ status = error }`:                        `{ status = error } | select(resource.tenant.id)`,
+	} {
+		if _, err := repo.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{Q: q}); err != nil {
+			t.Fatal(err)
+		}
+		if got := up.queries[len(up.queries)-1].Q; got != want {
+			t.Errorf("%q became %q, want %q", q, got, want)
+		}
+	}
+}
