@@ -94,12 +94,12 @@ type harness struct {
 	metrics *telemetry.Metrics
 }
 
-func newHarness(t *testing.T, fn func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error)) *harness {
+func newHarness(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error)) *harness {
 	t.Helper()
 	return newHarnessCORS(t, fn, nil)
 }
 
-func newHarnessCORS(t *testing.T, fn func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error), origins []string) *harness {
+func newHarnessCORS(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error), origins []string) *harness {
 	t.Helper()
 	iss, err := devauth.NewIssuer(issuer, audience)
 	if err != nil {
@@ -135,7 +135,7 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-func (h *harness) token(t *testing.T, claims map[string]any) string {
+func (h *harness) token(t testing.TB, claims map[string]any) string {
 	t.Helper()
 	tok, err := h.issuer.Token("user-1", time.Hour, claims)
 	if err != nil {
@@ -695,8 +695,8 @@ func TestAuditAndMetrics(t *testing.T) {
 		return traces.Trace{}, &traces.MismatchError{TraceID: id, Found: "globex"}
 	})
 	tok := h.token(t, map[string]any{"tenant_id": "acme"})
-	h.get(t, "/api/v1/traces/"+checkoutID, "")                                            // 401
-	h.get(t, "/api/v1/traces/"+checkoutID, tok)                                           // 404, mismatch
+	h.get(t, "/api/v1/traces/"+checkoutID, "")                                             // 401
+	h.get(t, "/api/v1/traces/"+checkoutID, tok)                                            // 404, mismatch
 	h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, map[string]any{"tenant_id": "a|b"})) // 403
 
 	logs := h.logs.String()

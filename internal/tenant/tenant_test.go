@@ -81,3 +81,25 @@ func TestContext(t *testing.T) {
 		t.Fatal("empty set reported as present")
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"acme", "a|b", "acme:x", "..", ".", "", strings.Repeat("a", 151), "ac/me", "a!-_.*'()"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := tenant.Parse(s)
+		if err != nil {
+			if !errors.Is(err, tenant.ErrInvalid) || id != "" {
+				t.Fatalf("Parse(%q) = %q, %v", s, id, err)
+			}
+			return
+		}
+		if id.String() != s || len(s) == 0 || len(s) > tenant.MaxLength || s == "." || s == ".." ||
+			strings.ContainsAny(s, "|:/ ,\x00\r\n") || strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!-_.*'()") != "" {
+			t.Fatalf("Parse accepted %q", s)
+		}
+		if tenant.NewSet(id).OrgID() != s {
+			t.Fatalf("OrgID of %q changed it", s)
+		}
+	})
+}

@@ -1,0 +1,45 @@
+package tempo
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tracegate/tracegate/gen/tempoapi"
+)
+
+func FuzzDecodeTraceByID(f *testing.F) {
+	f.Add(loadFixture(f, "trace-v2-protobuf-found").body(f))
+	f.Add(loadFixture(f, "trace-v2-protobuf-other-tenant").body(f))
+	f.Add([]byte{0x0a, 0x03, 0x0a, 0x01})
+	f.Add([]byte{0x18, 0x01, 0x22, 0x02, 'h', 'i'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tr, err := decodeTraceByID(b)
+		if err != nil {
+			return
+		}
+		_ = tr.Spans.SpanCount() // a decoded trace is usable
+	})
+}
+
+func FuzzSearchResult(f *testing.F) {
+	for _, name := range []string{"search-q-select-tenant", "search-recent", "search-q-error"} {
+		f.Add(loadFixture(f, name).body(f))
+	}
+	f.Add([]byte(`{"traces":[{"traceID":"","spanSets":[{"spans":[{"spanID":"x","attributes":[{"key":"k","value":{"intValue":"zz"}}]}]}]}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var res tempoapi.SearchResult
+		if json.Unmarshal(b, &res) != nil {
+			return
+		}
+		found, err := fromTempoSearch(res)
+		if err != nil {
+			return
+		}
+		for _, s := range found {
+			if len(s.ID) != 32 || strings.Trim(s.ID.String(), "0123456789abcdef") != "" {
+				t.Fatalf("search result id %q is not canonical", s.ID)
+			}
+		}
+	})
+}
