@@ -8,14 +8,19 @@
 // is set; tracegate builds Tempo's "a|b" form itself and never accepts '|'
 // from the caller. Anything ambiguous or not granted is refused.
 //
-// Keys come only from the configured JWKS URL (never from jku, x5u, jwk or x5c
-// header parameters), and the token's "alg" must be on an allow-list of
-// asymmetric algorithms and fit the type of the key it names (RFC 8725).
+// Keys come only from the one configured key source (a JWKS URL, an OpenID
+// Connect issuer's discovered JWKS, a JWKS file or an HMAC secret file), never
+// from jku, x5u, jwk or x5c header parameters, and the token's "alg" must be
+// on an allow-list and fit the type of the key it names (RFC 8725).
+//
+// Every error the Middleware returns carries a reason code from a small fixed
+// vocabulary (see Denial and Reasons) for audit logs and metrics.
 package auth
 
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -30,6 +35,11 @@ var ErrInvalidToken = errors.New("invalid token")
 // whose X-Tenant header asks for a tenant the token does not grant (or for
 // several while federation is off); callers answer 403.
 var ErrForbidden = errors.New("token grants no usable tenant")
+
+// ErrInsufficientScope marks a valid token that lacks Config.RequiredScope;
+// callers answer 403 with an RFC 6750 insufficient_scope challenge. It wraps
+// neither ErrInvalidToken nor ErrForbidden.
+var ErrInsufficientScope = errors.New("insufficient scope")
 
 // ErrTenantSelection marks a request whose X-Tenant header is malformed
 // (repeated, empty, with an empty entry, too long), or absent although the
@@ -56,23 +66,92 @@ const (
 	defaultMinRefetchInterval = 30 * time.Second
 )
 
-var defaultAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
+var (
+	defaultAlgorithms     = []string{"RS256", "PS256", "ES256", "EdDSA"}
+	defaultHMACAlgorithms = []string{"HS256"}
+)
 
 // Config configures a Verifier. Zero values take the documented defaults.
+//
+// Exactly one key source must be set: JWKSURL, OIDCIssuerURL, JWKSFile or
+// HMACSecretFile. NewVerifier refuses none or several.
 type Config struct {
-	// JWKSURL is the identity provider's JWKS endpoint (required).
+	// JWKSURL is the identity provider's JWKS endpoint (http or https,
+	// without user info). It is fetched at start and refreshed in the
+	// background.
 	JWKSURL string
-	// Algorithms is the allow-list of JWS algorithms (default RS256, PS256,
-	// ES256, EdDSA). "none" and HS* are refused: the keys are public, so an
-	// HMAC "secret" would be known to everyone.
+	// OIDCIssuerURL is an OpenID Connect issuer. At start tracegate fetches
+	// <OIDCIssuerURL>/.well-known/openid-configuration (a trailing "/" of
+	// the issuer is dropped first), refuses the document unless its
+	// "issuer" equals OIDCIssuerURL exactly (the mix-up attack) and its
+	// "jwks_uri" is https (or http on a loopback host), then uses that
+	// jwks_uri exactly like JWKSURL. OIDCIssuerURL itself must be https (or
+	// http on a loopback host) without user info, query or fragment. A
+	// provider that is down at start is retried in the background. Issuer
+	// defaults to OIDCIssuerURL.
+	OIDCIssuerURL string
+	// JWKSFile is a file holding a JWKS of public keys, read at start (an
+	// unreadable or invalid file, one without keys, or one holding private
+	// or symmetric keys is a NewVerifier error) and re-read every
+	// RefreshInterval and, at most once per MinRefetchInterval, when a
+	// token names an unknown kid. A failed re-read keeps the last good set.
+	JWKSFile string
+	// HMACSecretFile is a file holding a shared HMAC secret; one trailing
+	// newline ("\n" or "\r\n") is dropped. The secret must have at least as
+	// many bytes as the hash of every allowed algorithm (32 for HS256, 48
+	// for HS384, 64 for HS512; RFC 7518 §3.2). With it, Algorithms defaults
+	// to HS256 and may only hold HS256, HS384 and HS512. It is re-read every
+	// RefreshInterval; a failed re-read keeps the last good secret. The
+	// secret is never logged nor part of any error.
+	HMACSecretFile string
+	// Algorithms is the allow-list of JWS algorithms. With JWKSURL,
+	// OIDCIssuerURL or JWKSFile it defaults to RS256, PS256, ES256, EdDSA
+	// and may not hold HS*: those keys are public, so an HMAC "secret"
+	// would be known to everyone. With HMACSecretFile it defaults to HS256
+	// and may hold only HS*. "none" is never allowed.
 	Algorithms []string
-	// Issuer, when set, must equal the token's "iss".
+	// Issuer, when set, must equal the token's "iss". It defaults to
+	// OIDCIssuerURL when that is set (setting both to different values is
+	// allowed, for providers whose tokens name another issuer).
 	Issuer string
 	// Audience, when set, must be the token's "aud" or one of its entries.
 	Audience string
-	// TenantClaim names the claim holding the tenant id (default
+	// Type, when set (e.g. "at+jwt" for RFC 9068 access tokens), must equal
+	// the JWS header "typ", compared case-insensitively and with an
+	// optional "application/" prefix on either side; a token without "typ"
+	// is then refused.
+	Type string
+	// RequiredScope, when set, must be one of the token's scopes ("scope"
+	// or "scp", a space-separated string or an array). A token without it
+	// is answered 403 with an insufficient_scope challenge. It must be a
+	// single RFC 6749 scope-token (printable ASCII without space, '"' or
+	// '\').
+	RequiredScope string
+	// AllowedClientIDs, when set, must contain the token's "azp" or, when
+	// the token has no "azp", its "client_id" (RFC 9068). A token with
+	// neither is refused.
+	AllowedClientIDs []string
+	// TenantClaim locates the claim holding the tenant ids (default
 	// "tenant_id"): a string granting one tenant, or an array of strings
-	// granting each of them.
+	// granting each of them. It is a path into the token's claims:
+	//
+	//   - "tenant_id" is the top-level claim tenant_id;
+	//   - dots separate the members of nested objects: "org.tenant" reads
+	//     {"org":{"tenant":"acme"}};
+	//   - a name that starts with "http://" or "https://" is one top-level
+	//     claim taken literally, dots included:
+	//     "https://example.com/tenant" reads {"https://example.com/tenant":
+	//     "acme"};
+	//   - any other name that contains '.', '[', ']' or '"' is written as a
+	//     JSON string in brackets: `["tenant.id"]` is the top-level claim
+	//     "tenant.id", `["https://example.com/org"].tenant` is the member
+	//     tenant of the claim "https://example.com/org", and `org["a.b"]`
+	//     (or `org.["a.b"]`) is the member "a.b" of org.
+	//
+	// A path that does not parse (an empty segment, a stray bracket or
+	// quote) is a NewVerifier error. A token in which the path is missing
+	// at any level, or leads through something that is not an object,
+	// grants no tenant (ErrForbidden).
 	TenantClaim string
 	// AllowFederation lets one request read several granted tenants at once
 	// (X-Tenant: a,b, sent to Tempo as "a|b"). Off by default: a
@@ -80,16 +159,18 @@ type Config struct {
 	AllowFederation bool
 	// Leeway is the clock skew tolerated on exp, nbf and iat (default 30s).
 	Leeway time.Duration
-	// RefreshInterval is how often the JWKS is refreshed in the background
-	// (default 5m).
+	// RefreshInterval is how often the JWKS (or the key file) is refreshed
+	// in the background (default 5m).
 	RefreshInterval time.Duration
 	// MinRefetchInterval bounds the extra JWKS fetches that tokens with an
-	// unknown kid may trigger to one per interval (default 30s).
+	// unknown kid may trigger to one per interval (default 30s); it is also
+	// the retry interval while no key set has loaded yet.
 	MinRefetchInterval time.Duration
 }
 
-// keyFamily names the key a JWS algorithm needs, in the form keyFamilyOf
-// produces. It doubles as the list of algorithms Config may allow.
+// keyFamily names the key an asymmetric JWS algorithm needs, in the form
+// keyFamilyOf produces. It doubles as the list of asymmetric algorithms
+// Config may allow.
 var keyFamily = map[string]string{
 	"RS256": "RSA", "RS384": "RSA", "RS512": "RSA",
 	"PS256": "RSA", "PS384": "RSA", "PS512": "RSA",
@@ -97,39 +178,80 @@ var keyFamily = map[string]string{
 	"EdDSA": "OKP Ed25519",
 }
 
+// hmacMinSecret is the shortest secret, in bytes, each HMAC algorithm
+// accepts (the size of its hash, RFC 7518 §3.2). It doubles as the list of
+// algorithms Config may allow with HMACSecretFile.
+var hmacMinSecret = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
+
+// keySourceNames lists the Config fields that name a key source.
+const keySourceNames = "JWKSURL, OIDCIssuerURL, JWKSFile, HMACSecretFile"
+
 // withDefaults validates c and fills in defaults. It returns the allow-list
 // as a set.
 func (c Config) withDefaults() (Config, map[string]bool, error) {
-	u, err := url.Parse(c.JWKSURL)
-	switch {
-	case c.JWKSURL == "":
-		return c, nil, errors.New("auth: JWKSURL is required")
-	case err != nil:
-		return c, nil, fmt.Errorf("auth: JWKSURL: %w", err)
-	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
-		return c, nil, fmt.Errorf("auth: JWKSURL %q is not an absolute http(s) URL", c.JWKSURL)
+	var set []string
+	for _, s := range []struct{ name, value string }{
+		{"JWKSURL", c.JWKSURL},
+		{"OIDCIssuerURL", c.OIDCIssuerURL},
+		{"JWKSFile", c.JWKSFile},
+		{"HMACSecretFile", c.HMACSecretFile},
+	} {
+		if s.value != "" {
+			set = append(set, s.name)
+		}
+	}
+	switch len(set) {
+	case 0:
+		return c, nil, fmt.Errorf("auth: no key source configured: set exactly one of %s", keySourceNames)
+	case 1:
+	default:
+		return c, nil, fmt.Errorf("auth: %d key sources configured (%s): set exactly one of %s",
+			len(set), strings.Join(set, ", "), keySourceNames)
 	}
 
-	if len(c.Algorithms) == 0 {
-		c.Algorithms = defaultAlgorithms
-	}
-	c.Algorithms = slices.Clone(c.Algorithms)
-	allowed := make(map[string]bool, len(c.Algorithms))
-	for _, a := range c.Algorithms {
+	switch {
+	case c.JWKSURL != "":
+		u, err := url.Parse(c.JWKSURL)
 		switch {
-		case strings.EqualFold(a, "none"):
-			return c, nil, errors.New(`auth: algorithm "none" is never allowed`)
-		case strings.HasPrefix(strings.ToUpper(a), "HS"):
-			return c, nil, fmt.Errorf("auth: algorithm %q is symmetric; keys from a public JWKS cannot be HMAC secrets", a)
-		case keyFamily[a] == "":
-			return c, nil, fmt.Errorf("auth: unsupported algorithm %q (supported: %s)", a, strings.Join(supportedAlgorithms(), ", "))
+		case err != nil:
+			return c, nil, fmt.Errorf("auth: JWKSURL: %w", err)
+		case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+			return c, nil, fmt.Errorf("auth: JWKSURL %q is not an absolute http(s) URL", u.Redacted())
+		case u.User != nil:
+			// Fetch errors quote the URL: credentials would reach logs.
+			return c, nil, errors.New("auth: JWKSURL must not contain user info")
 		}
-		allowed[a] = true
+	case c.OIDCIssuerURL != "":
+		if err := checkIssuerURL(c.OIDCIssuerURL); err != nil {
+			return c, nil, fmt.Errorf("auth: OIDCIssuerURL: %w", err)
+		}
+		if c.Issuer == "" {
+			c.Issuer = c.OIDCIssuerURL
+		}
+	}
+
+	allowed, err := c.allowList()
+	if err != nil {
+		return c, nil, err
 	}
 
 	if c.TenantClaim == "" {
 		c.TenantClaim = defaultTenantClaim
 	}
+	if _, err := parseClaimPath(c.TenantClaim); err != nil {
+		return c, nil, fmt.Errorf("auth: TenantClaim: %w", err)
+	}
+	if c.Type != "" && (!isScopeToken(c.Type) || normalizeType(c.Type) == "") {
+		return c, nil, fmt.Errorf("auth: Type %q is not a media type such as at+jwt", c.Type)
+	}
+	if c.RequiredScope != "" && !isScopeToken(c.RequiredScope) {
+		return c, nil, fmt.Errorf("auth: RequiredScope %q is not a single scope token", c.RequiredScope)
+	}
+	c.AllowedClientIDs = slices.Clone(c.AllowedClientIDs)
+	if slices.Contains(c.AllowedClientIDs, "") {
+		return c, nil, errors.New("auth: AllowedClientIDs has an empty entry")
+	}
+
 	for _, d := range []struct {
 		name string
 		v    *time.Duration
@@ -149,6 +271,38 @@ func (c Config) withDefaults() (Config, map[string]bool, error) {
 	return c, allowed, nil
 }
 
+// allowList validates Algorithms against the key source, fills in the
+// default and returns the allow-list as a set.
+func (c *Config) allowList() (map[string]bool, error) {
+	hmac := c.HMACSecretFile != ""
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = defaultAlgorithms
+		if hmac {
+			c.Algorithms = defaultHMACAlgorithms
+		}
+	}
+	c.Algorithms = slices.Clone(c.Algorithms)
+	allowed := make(map[string]bool, len(c.Algorithms))
+	for _, a := range c.Algorithms {
+		_, isHMAC := hmacMinSecret[a]
+		switch {
+		case strings.EqualFold(a, "none"):
+			return nil, errors.New(`auth: algorithm "none" is never allowed`)
+		case hmac && isHMAC:
+		case hmac && keyFamily[a] != "":
+			return nil, fmt.Errorf("auth: algorithm %q is asymmetric; with HMACSecretFile only HS256, HS384 and HS512 are allowed", a)
+		case hmac:
+			return nil, fmt.Errorf("auth: unsupported algorithm %q (with HMACSecretFile: HS256, HS384, HS512)", a)
+		case strings.HasPrefix(strings.ToUpper(a), "HS"):
+			return nil, fmt.Errorf("auth: algorithm %q is symmetric; keys from a public JWKS cannot be HMAC secrets (use HMACSecretFile)", a)
+		case keyFamily[a] == "":
+			return nil, fmt.Errorf("auth: unsupported algorithm %q (supported: %s)", a, strings.Join(supportedAlgorithms(), ", "))
+		}
+		allowed[a] = true
+	}
+	return allowed, nil
+}
+
 func supportedAlgorithms() []string {
 	names := make([]string, 0, len(keyFamily))
 	for a := range keyFamily {
@@ -156,4 +310,45 @@ func supportedAlgorithms() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// checkIssuerURL accepts an OpenID Connect issuer: https, or http on a
+// loopback host, with a host and without user info, query or fragment
+// (OpenID Connect Discovery 1.0 §3).
+func checkIssuerURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case u.Host == "" || u.Opaque != "":
+		return fmt.Errorf("%.200q is not an absolute URL", s)
+	case u.User != nil:
+		return errors.New("must not contain user info")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#"):
+		return fmt.Errorf("%.200q must not have a query or fragment", s)
+	}
+	return secureScheme(u)
+}
+
+// secureScheme accepts https, and http only on a loopback host.
+func secureScheme(u *url.URL) error {
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	case u.Scheme == "http":
+		return fmt.Errorf("%.200q uses plain http on a host that is not loopback", u.Redacted())
+	default:
+		return fmt.Errorf("%.200q is not an http(s) URL", u.Redacted())
+	}
+}
+
+// isLoopback reports whether host is "localhost" or a loopback IP literal.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

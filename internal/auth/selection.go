@@ -36,23 +36,24 @@ const (
 //   - Several header lines, or a value over MaxTenantHeaderSize bytes: 400.
 //
 // The error is always a bare *echo.HTTPError with Code 400 (Internal wraps
-// ErrTenantSelection) or 403 (Internal wraps ErrForbidden) and a Message
-// that is safe to show: it names no tenant. Malformed headers (400) are
+// ErrTenantSelection) or 403 (Internal wraps ErrForbidden), whose Internal is
+// a *Denial with the audit reason, and a Message that is safe to show: it
+// names no tenant. Malformed headers (400) are
 // reported before authorization failures (403). On error the Set is empty.
 func selectTenants(granted []tenant.ID, values []string, allowFederation bool) (tenant.Set, error) {
 	if len(granted) == 0 {
 		// Verify never grants nothing; fail closed should that change.
-		return tenant.Set{}, forbidden(msgNoUsableTenant, "token grants no tenant")
+		return tenant.Set{}, forbidden(reasonNoTenant, msgNoUsableTenant, "token grants no tenant")
 	}
 	switch {
 	case len(values) > 1:
-		return tenant.Set{}, badSelection(msgSeveralHeaders, fmt.Sprintf("%d X-Tenant headers", len(values)))
+		return tenant.Set{}, badSelection(reasonDuplicateHeader, msgSeveralHeaders, fmt.Sprintf("%d X-Tenant headers", len(values)))
 	case len(values) == 0 && len(granted) == 1:
 		return tenant.NewSet(granted[0]), nil
 	case len(values) == 0:
-		return tenant.Set{}, badSelection(msgChooseTenant, fmt.Sprintf("token grants %d tenants and no X-Tenant header chose", len(granted)))
+		return tenant.Set{}, badSelection(reasonChooseTenant, msgChooseTenant, fmt.Sprintf("token grants %d tenants and no X-Tenant header chose", len(granted)))
 	case len(values[0]) > MaxTenantHeaderSize:
-		return tenant.Set{}, badSelection(msgHeaderTooLong, fmt.Sprintf("X-Tenant is longer than %d bytes", MaxTenantHeaderSize))
+		return tenant.Set{}, badSelection(reasonInvalidTenant, msgHeaderTooLong, fmt.Sprintf("X-Tenant is longer than %d bytes", MaxTenantHeaderSize))
 	}
 
 	entries := strings.Split(values[0], tenantHeaderEntrySep)
@@ -62,12 +63,12 @@ func selectTenants(granted []tenant.ID, values []string, allowFederation bool) (
 			continue
 		}
 		if len(entries) == 1 {
-			return tenant.Set{}, badSelection(msgEmptyHeader, "empty X-Tenant header")
+			return tenant.Set{}, badSelection(reasonInvalidTenant, msgEmptyHeader, "empty X-Tenant header")
 		}
-		return tenant.Set{}, badSelection(msgEmptyEntry, fmt.Sprintf("X-Tenant entry %d is empty", i))
+		return tenant.Set{}, badSelection(reasonInvalidTenant, msgEmptyEntry, fmt.Sprintf("X-Tenant entry %d is empty", i))
 	}
 	if len(entries) > 1 && !allowFederation {
-		return tenant.Set{}, forbidden(msgNoFederation, fmt.Sprintf("X-Tenant names %d tenants and federation is off", len(entries)))
+		return tenant.Set{}, forbidden(reasonFederationDisabled, msgNoFederation, fmt.Sprintf("X-Tenant names %d tenants and federation is off", len(entries)))
 	}
 
 	grantedSet := make(map[tenant.ID]bool, len(granted))
@@ -81,30 +82,30 @@ func selectTenants(granted []tenant.ID, values []string, allowFederation bool) (
 			return tenant.Set{}, &echo.HTTPError{
 				Code:     http.StatusForbidden,
 				Message:  msgNotGranted,
-				Internal: fmt.Errorf("%w: X-Tenant entry %d: %w", ErrForbidden, i, err),
+				Internal: deny(reasonInvalidTenant, fmt.Errorf("%w: X-Tenant entry %d: %w", ErrForbidden, i, err)),
 			}
 		}
 		if !grantedSet[id] {
 			// id passed Parse: bounded and free of control characters.
-			return tenant.Set{}, forbidden(msgNotGranted, fmt.Sprintf("X-Tenant entry %d %q is not granted", i, id))
+			return tenant.Set{}, forbidden(reasonTenantNotGranted, msgNotGranted, fmt.Sprintf("X-Tenant entry %d %q is not granted", i, id))
 		}
 		ids = append(ids, id)
 	}
 	return tenant.NewSet(ids...), nil
 }
 
-func badSelection(msg, cause string) *echo.HTTPError {
+func badSelection(reason, msg, cause string) *echo.HTTPError {
 	return &echo.HTTPError{
 		Code:     http.StatusBadRequest,
 		Message:  msg,
-		Internal: fmt.Errorf("%w: %s", ErrTenantSelection, cause),
+		Internal: deny(reason, fmt.Errorf("%w: %s", ErrTenantSelection, cause)),
 	}
 }
 
-func forbidden(msg, cause string) *echo.HTTPError {
+func forbidden(reason, msg, cause string) *echo.HTTPError {
 	return &echo.HTTPError{
 		Code:     http.StatusForbidden,
 		Message:  msg,
-		Internal: fmt.Errorf("%w: %s", ErrForbidden, cause),
+		Internal: deny(reason, fmt.Errorf("%w: %s", ErrForbidden, cause)),
 	}
 }

@@ -9,10 +9,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/httprc/v3"
-	"github.com/lestrrat-go/httprc/v3/errsink"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
@@ -22,42 +22,46 @@ import (
 	"github.com/tracegate/tracegate/internal/tenant"
 )
 
-const (
-	// startupWait bounds how long NewVerifier waits for the first JWKS
-	// fetch; an identity provider that is down must not block start-up.
-	startupWait = 10 * time.Second
-	// refetchTimeout bounds a JWKS fetch made on behalf of one request.
-	refetchTimeout = 10 * time.Second
-)
-
-// errNoKey means the key set has no key for the token; only this error
-// may trigger a JWKS refetch, so a known kid with a bad signature cannot.
-var errNoKey = errors.New("no matching key in JWKS")
-
-// Verifier verifies bearer tokens against a JWKS that it keeps fresh in the
-// background. It is safe for concurrent use.
+// Verifier verifies bearer tokens against the keys of its key source, which
+// it keeps fresh in the background. It is safe for concurrent use.
 type Verifier struct {
 	cfg     Config
 	allowed map[string]bool
+	tenants claimPath
+	typ     string          // normalized Config.Type; "" when unchecked
+	clients map[string]bool // Config.AllowedClientIDs; nil when unchecked
 	logger  *slog.Logger
-	cache   *jwk.Cache
-	jwks    *httprc.ResourceBase[jwk.Set]
-	opts    []jwt.ParseOption
-	stopped <-chan struct{} // the NewVerifier ctx's Done: the cache is gone
+	opts    []jwt.ParseOption // without the key provider, which is per call
+	stopped <-chan struct{}   // the NewVerifier ctx's Done: background work is gone
+	source  string            // the key source, for logs and Status; no secrets
+
+	// reload loads the keys now, publishing them on success; nil when an
+	// unknown kid cannot be helped by reloading (HMACSecretFile).
+	reload     func(context.Context) error
+	client     *http.Client           // remote sources
+	ctrl       httprc.Controller      // remote sources
+	jwksURL    atomic.Pointer[string] // remote sources, once registered
+	keys       atomic.Pointer[keySet] // the key set in use; nil until loaded
+	loaded     chan struct{}          // closed by the first publish
+	loadedOnce sync.Once
 
 	mu          sync.Mutex
 	lastRefetch time.Time
 	inflight    chan struct{} // closed when the running refetch ends
-	fetchErr    error         // last JWKS fetch failure, for Ready
+	fetchErr    error         // last key load failure, nil after a success
 }
 
-// NewVerifier validates cfg and starts fetching the JWKS in the background
-// until ctx ends, which also stops every goroutine it started. client may be
-// nil for jwx's default fetch client; logger may be nil.
+// NewVerifier validates cfg and loads the keys of its key source, then keeps
+// them fresh in the background until ctx ends, which also stops every
+// goroutine it started. client (used for JWKSURL and OIDCIssuerURL) may be
+// nil for one with a 10s timeout; logger may be nil.
 //
-// It returns an error only for an invalid Config or when the cache cannot be
-// set up. An unreachable JWKS is not an error: the Verifier then rejects all
-// tokens with ErrInvalidToken, and Ready reports why, until a fetch succeeds.
+// It returns an error for an invalid Config, an unusable JWKSFile or
+// HMACSecretFile, and an OpenID Connect discovery document it refuses.
+// An unreachable JWKS or OpenID Connect provider is not an error: NewVerifier
+// waits for it at most 10s, then the Verifier rejects all tokens with
+// ErrInvalidToken (reason keys_unavailable), and Ready and Status report
+// why, until a background retry succeeds.
 func NewVerifier(ctx context.Context, cfg Config, client *http.Client, logger *slog.Logger) (*Verifier, error) {
 	cfg, allowed, err := cfg.withDefaults()
 	if err != nil {
@@ -66,9 +70,24 @@ func NewVerifier(ctx context.Context, cfg Config, client *http.Client, logger *s
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	v := &Verifier{cfg: cfg, allowed: allowed, logger: logger, stopped: ctx.Done()}
+	tenants, err := parseClaimPath(cfg.TenantClaim)
+	if err != nil {
+		return nil, fmt.Errorf("auth: TenantClaim: %w", err) // checked by withDefaults
+	}
+	v := &Verifier{
+		cfg: cfg, allowed: allowed, tenants: tenants, logger: logger,
+		stopped: ctx.Done(), loaded: make(chan struct{}),
+	}
+	if cfg.Type != "" {
+		v.typ = normalizeType(cfg.Type)
+	}
+	if len(cfg.AllowedClientIDs) > 0 {
+		v.clients = make(map[string]bool, len(cfg.AllowedClientIDs))
+		for _, id := range cfg.AllowedClientIDs {
+			v.clients[id] = true
+		}
+	}
 	v.opts = []jwt.ParseOption{
-		jwt.WithKeyProvider(jws.KeyProviderFunc(v.fetchKeys)),
 		jwt.WithRequiredClaim(jwt.ExpirationKey),
 		jwt.WithAcceptableSkew(cfg.Leeway),
 	}
@@ -79,52 +98,38 @@ func NewVerifier(ctx context.Context, cfg Config, client *http.Client, logger *s
 		v.opts = append(v.opts, jwt.WithAudience(cfg.Audience))
 	}
 
-	// Background fetch failures arrive on the error sink only; the first
-	// one also ends the start-up wait instead of sitting out startupWait.
-	waitCtx, stopWaiting := context.WithTimeout(ctx, startupWait)
-	defer stopWaiting()
-	sink := errsink.NewFunc(func(_ context.Context, err error) {
-		v.recordFetchError(err)
-		stopWaiting()
-	})
-	cache, err := jwk.NewCache(ctx, httprc.NewClient(httprc.WithErrorSink(sink), httprc.WithWorkers(2)))
+	switch {
+	case cfg.JWKSFile != "":
+		v.source = "JWKS file " + cfg.JWKSFile
+		err = v.startFile(ctx, func() (*keySet, error) { return readJWKSFile(cfg.JWKSFile) })
+	case cfg.HMACSecretFile != "":
+		v.source = "HMAC secret file " + cfg.HMACSecretFile
+		minLen, algs := 0, strings.Join(cfg.Algorithms, ", ")
+		for _, a := range cfg.Algorithms {
+			minLen = max(minLen, hmacMinSecret[a])
+		}
+		err = v.startFile(ctx, func() (*keySet, error) { return readHMACSecret(cfg.HMACSecretFile, minLen, algs) })
+	case cfg.OIDCIssuerURL != "":
+		v.source = "OpenID Connect issuer " + redact(cfg.OIDCIssuerURL)
+		err = v.startRemote(ctx, client)
+	default:
+		v.source = "JWKS URL " + redact(cfg.JWKSURL)
+		err = v.startRemote(ctx, client)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("auth: starting JWKS cache: %w", err)
-	}
-	regOpts := []jwk.RegisterOption{
-		jwk.WithWaitReady(false),
-		jwk.WithConstantInterval(cfg.RefreshInterval),
-		// httprc retries a failed connection after MinInterval.
-		jwk.WithMinInterval(min(cfg.MinRefetchInterval, cfg.RefreshInterval)),
-	}
-	if client != nil {
-		regOpts = append(regOpts, jwk.WithHTTPClient(client))
-	}
-	if err := cache.Register(ctx, cfg.JWKSURL, regOpts...); err != nil {
-		shutdown(cache)
-		return nil, fmt.Errorf("auth: registering JWKS URL: %w", err)
-	}
-	if v.jwks, err = cache.LookupResource(ctx, cfg.JWKSURL); err != nil {
-		shutdown(cache)
-		return nil, fmt.Errorf("auth: looking up JWKS resource: %w", err)
-	}
-	v.cache = cache
-
-	if v.jwks.Ready(waitCtx) != nil {
-		logger.WarnContext(ctx, "JWKS not loaded at start; rejecting tokens until it is",
-			"url", cfg.JWKSURL, "error", v.Ready())
-		go v.retryUntilLoaded(ctx)
+		return nil, err
 	}
 	return v, nil
 }
 
-// retryUntilLoaded refetches the JWKS every MinRefetchInterval until a key
-// set loads. Without it, a readiness probe on Ready that holds traffic back
-// would wait for httprc's next scheduled refresh, up to RefreshInterval.
+// retryUntilLoaded reloads the keys every MinRefetchInterval until a key set
+// loads. Without it, a readiness probe on Ready that holds traffic back
+// would wait for httprc's next scheduled refresh, up to RefreshInterval, and
+// an OpenID Connect provider down at start would never be discovered.
 func (v *Verifier) retryUntilLoaded(ctx context.Context) {
 	tick := time.NewTicker(v.cfg.MinRefetchInterval)
 	defer tick.Stop()
-	for v.jwks.Resource() == nil {
+	for v.keys.Load() == nil {
 		select {
 		case <-ctx.Done():
 			return
@@ -132,33 +137,6 @@ func (v *Verifier) retryUntilLoaded(ctx context.Context) {
 			v.refetch(ctx)
 		}
 	}
-}
-
-func shutdown(c *jwk.Cache) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = c.Shutdown(ctx)
-}
-
-// Ready returns nil once a JWKS has been loaded. After that it stays nil:
-// a failed refresh keeps the last good key set in use.
-func (v *Verifier) Ready() error {
-	if v.jwks.Resource() != nil {
-		return nil
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.fetchErr != nil {
-		return fmt.Errorf("auth: JWKS not loaded yet: %w", v.fetchErr)
-	}
-	return errors.New("auth: JWKS not loaded yet")
-}
-
-func (v *Verifier) recordFetchError(err error) {
-	v.logger.Warn("JWKS fetch failed", "url", v.cfg.JWKSURL, "error", err)
-	v.mu.Lock()
-	v.fetchErr = err
-	v.mu.Unlock()
 }
 
 // Verify checks the signature and claims of the compact JWS raw and returns
@@ -170,35 +148,67 @@ func (v *Verifier) recordFetchError(err error) {
 // is the granted tenant when exactly one is granted and empty when several
 // are: Middleware then selects the tenants per request (see selectTenants).
 //
-// Errors wrap ErrInvalidToken when the token cannot be trusted (size,
-// format, algorithm, key, signature, exp/nbf/iat, iss, aud, malformed
-// scopes) and ErrForbidden when it is valid but its tenant claim is missing,
-// neither a string nor an array of strings, an empty array, or holds any
-// entry that is not a valid tenant id: a claim is accepted whole or refused
-// whole, never in part. Error texts never contain the token; at most a
-// truncated, quoted alg or kid from its header.
+// Every error is a *Denial (see Reasons) wrapping ErrInvalidToken when the
+// token cannot be trusted (size, format, algorithm, key, signature,
+// exp/nbf/iat, iss, aud, typ, azp/client_id, malformed scopes),
+// ErrInsufficientScope when it lacks Config.RequiredScope, and ErrForbidden
+// when it is valid but its tenant claim is missing, neither a string nor an
+// array of strings, an empty array, or holds any entry that is not a valid
+// tenant id: a claim is accepted whole or refused whole, never in part.
+// Error texts never contain the token; at most a truncated, quoted alg, kid,
+// typ or client id from it.
 func (v *Verifier) Verify(ctx context.Context, raw string) (principal.Principal, error) {
 	if len(raw) > MaxTokenSize {
-		return principal.Principal{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenSize)
+		return principal.Principal{}, deny(reasonTokenTooLarge, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenSize))
 	}
 	// Bearer JWTs are compact JWS; refusing anything else keeps jwx's
 	// JSON-serialization and unsigned-JSON paths out of reach.
 	if strings.Count(raw, ".") != 2 {
-		return principal.Principal{}, fmt.Errorf("%w: not a compact JWS", ErrInvalidToken)
+		return principal.Principal{}, deny(reasonMalformed, fmt.Errorf("%w: not a compact JWS", ErrInvalidToken))
 	}
-	opts := make([]jwt.ParseOption, 0, len(v.opts)+1)
+	var hdr jws.Headers // the protected header, for the typ check
+	provider := jws.KeyProviderFunc(func(ctx context.Context, sink jws.KeySink, sig *jws.Signature, msg *jws.Message) error {
+		hdr = sig.ProtectedHeaders()
+		return v.fetchKeys(ctx, sink, sig, msg)
+	})
+	opts := make([]jwt.ParseOption, 0, len(v.opts)+2)
 	opts = append(opts, v.opts...)
-	opts = append(opts, jwt.WithContext(ctx))
+	opts = append(opts, jwt.WithKeyProvider(provider), jwt.WithContext(ctx))
 	tok, err := jwt.ParseString(raw, opts...)
 	if err != nil {
-		return principal.Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return principal.Principal{}, deny(classify(err), fmt.Errorf("%w: %w", ErrInvalidToken, err))
 	}
 
+	if v.typ != "" {
+		var typ string
+		if hdr != nil {
+			typ, _ = hdr.Type()
+		}
+		if normalizeType(typ) != v.typ {
+			return principal.Principal{}, deny(reasonWrongType,
+				fmt.Errorf("%w: header typ %.40q is not %q", ErrInvalidToken, typ, v.cfg.Type))
+		}
+	}
+	if v.clients != nil {
+		id, ok := clientOf(tok)
+		switch {
+		case !ok:
+			return principal.Principal{}, deny(reasonWrongClient,
+				fmt.Errorf(`%w: no string "azp" or "client_id" claim`, ErrInvalidToken))
+		case !v.clients[id]:
+			return principal.Principal{}, deny(reasonWrongClient,
+				fmt.Errorf("%w: client %.64q is not allowed", ErrInvalidToken, id))
+		}
+	}
 	scopes, err := scopesOf(tok)
 	if err != nil {
-		return principal.Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return principal.Principal{}, deny(reasonMalformed, fmt.Errorf("%w: %w", ErrInvalidToken, err))
 	}
-	granted, err := v.tenantsOf(tok)
+	if v.cfg.RequiredScope != "" && !slices.Contains(scopes, v.cfg.RequiredScope) {
+		return principal.Principal{}, deny(reasonInsufficientScope,
+			fmt.Errorf("%w: token lacks scope %q", ErrInsufficientScope, v.cfg.RequiredScope))
+	}
+	granted, err := tenantsOf(tok, v.tenants, v.cfg.TenantClaim)
 	if err != nil {
 		return principal.Principal{}, err
 	}
@@ -217,97 +227,41 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (principal.Principal,
 	}, nil
 }
 
-// tenantsOf returns the tenants the token's tenant claim grants, sorted and
-// without duplicates, never none. Any unusable part of the claim refuses the
-// whole claim with ErrForbidden.
-func (v *Verifier) tenantsOf(tok jwt.Token) ([]tenant.ID, error) {
-	name := v.cfg.TenantClaim
-	var claim any
-	if err := tok.Get(name, &claim); err != nil {
-		return nil, fmt.Errorf("%w: no %q claim", ErrForbidden, name)
-	}
-	switch c := claim.(type) {
-	case string:
-		id, err := tenant.Parse(c)
-		if err != nil {
-			return nil, fmt.Errorf("%w: claim %q: %w", ErrForbidden, name, err)
-		}
-		return []tenant.ID{id}, nil
-	case []any:
-		if len(c) == 0 {
-			return nil, fmt.Errorf("%w: claim %q is an empty array", ErrForbidden, name)
-		}
-		ids := make([]tenant.ID, 0, len(c))
-		for i, e := range c {
-			s, ok := e.(string)
-			if !ok {
-				return nil, fmt.Errorf("%w: claim %q: entry %d is not a string", ErrForbidden, name, i)
-			}
-			id, err := tenant.Parse(s)
-			if err != nil {
-				return nil, fmt.Errorf("%w: claim %q: entry %d: %w", ErrForbidden, name, i, err)
-			}
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		return slices.Compact(ids), nil
-	default:
-		return nil, fmt.Errorf("%w: claim %q is neither a string nor an array of strings", ErrForbidden, name)
-	}
-}
-
-// scopesOf reads "scope" (RFC 8693) or, failing that, "scp" (Entra, Okta);
-// both appear as a space-separated string or as an array.
-func scopesOf(tok jwt.Token) ([]string, error) {
-	for _, name := range []string{"scope", "scp"} {
-		var claim any
-		if tok.Get(name, &claim) != nil {
-			continue
-		}
-		switch c := claim.(type) {
-		case string:
-			return strings.Fields(c), nil
-		case []any:
-			scopes := make([]string, 0, len(c))
-			for _, e := range c {
-				s, ok := e.(string)
-				if !ok {
-					return nil, fmt.Errorf("claim %q has a non-string entry", name)
-				}
-				scopes = append(scopes, s)
-			}
-			return scopes, nil
-		default:
-			return nil, fmt.Errorf("claim %q is neither a string nor an array", name)
-		}
-	}
-	return nil, nil
-}
-
 // fetchKeys is the jws.KeyProvider: it is the only place keys come from,
 // so header parameters like jku, x5u, jwk and x5c are never consulted.
+// Its errors wrap the sentinels classify looks for.
 func (v *Verifier) fetchKeys(ctx context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
 	hdr := sig.ProtectedHeaders()
 	if hdr == nil {
-		return errors.New("no protected header")
+		return fmt.Errorf("%w: no protected header", errBadHeader)
 	}
 	alg, ok := hdr.Algorithm()
 	if !ok {
-		return errors.New(`protected header has no "alg"`)
+		return fmt.Errorf(`%w: protected header has no "alg"`, errBadHeader)
 	}
 	if !v.allowed[alg.String()] {
-		return fmt.Errorf("algorithm %.16q is not allowed", alg.String())
+		return fmt.Errorf("%w: %.16q", errDisallowedAlg, alg.String())
 	}
 	// jws.Verify ignores "crit" unless told otherwise, while RFC 7515
 	// requires rejecting extensions we do not understand: we know none.
 	if _, ok := hdr.Critical(); ok {
-		return errors.New(`"crit" header parameter is not supported`)
+		return fmt.Errorf(`%w: "crit" header parameter is not supported`, errBadHeader)
 	}
-	kid, _ := hdr.KeyID()
 
-	key, err := selectKey(v.jwks.Resource(), kid, alg.String())
+	if v.cfg.HMACSecretFile != "" {
+		// The only key; a kid names nothing. alg is HS* (allow-list).
+		ks := v.keys.Load()
+		if ks == nil || ks.secret == nil {
+			return fmt.Errorf("%w: HMAC secret not loaded", errKeysUnavailable)
+		}
+		sink.Key(alg, ks.secret)
+		return nil
+	}
+
+	kid, _ := hdr.KeyID()
+	key, err := selectKey(v.keys.Load().jwks(), kid, alg.String())
 	if errors.Is(err, errNoKey) && v.refetch(ctx) {
-		key, err = selectKey(v.jwks.Resource(), kid, alg.String())
+		key, err = selectKey(v.keys.Load().jwks(), kid, alg.String())
 	}
 	if err != nil {
 		return err
@@ -318,14 +272,17 @@ func (v *Verifier) fetchKeys(ctx context.Context, sink jws.KeySink, sig *jws.Sig
 	return nil
 }
 
-// refetch fetches the JWKS again unless that was done less than
+// refetch reloads the keys unless that was done less than
 // MinRefetchInterval ago, so random kids cannot turn into a flood of JWKS
-// requests. Callers arriving during a fetch wait for it. It reports whether
-// a fetch ran.
+// requests. Callers arriving during a reload wait for it. It reports whether
+// a reload ran.
 func (v *Verifier) refetch(ctx context.Context) bool {
+	if v.reload == nil {
+		return false
+	}
 	select {
 	case <-v.stopped:
-		return false // nobody would answer: the cache's goroutines have ended
+		return false // nobody would answer: the background goroutines have ended
 	default:
 	}
 	v.mu.Lock()
@@ -352,11 +309,11 @@ func (v *Verifier) refetch(ctx context.Context) bool {
 		v.mu.Unlock()
 		close(done)
 	}()
-	v.logger.DebugContext(ctx, "refetching JWKS", "url", v.cfg.JWKSURL)
+	v.logger.DebugContext(ctx, "reloading verification keys", "source", v.source)
 	fetchCtx, cancel := context.WithTimeout(ctx, refetchTimeout)
 	defer cancel()
-	if _, err := v.cache.Refresh(fetchCtx, v.cfg.JWKSURL); err != nil {
-		if ctx.Err() == nil { // a caller giving up is not a JWKS failure
+	if err := v.reload(fetchCtx); err != nil {
+		if ctx.Err() == nil { // a caller giving up is not a key source failure
 			v.recordFetchError(err)
 		}
 		return false
@@ -366,10 +323,12 @@ func (v *Verifier) refetch(ctx context.Context) bool {
 
 // selectKey returns the key of set for a token with the given kid and alg.
 // Without a kid, the key must be the only one in the set that fits alg.
-// The error wraps errNoKey when a fresher set might have the key.
+// The error wraps errNoKey when a fresher set might have the key (and
+// errKeysUnavailable as well when there is no set yet), errKeyMismatch when
+// the key the kid names does not fit alg, and errUnusableKey otherwise.
 func selectKey(set jwk.Set, kid, alg string) (jwk.Key, error) {
 	if set == nil {
-		return nil, fmt.Errorf("%w: JWKS not loaded", errNoKey)
+		return nil, fmt.Errorf("%w: %w", errKeysUnavailable, errNoKey)
 	}
 	var found jwk.Key
 	var unfit error
@@ -386,7 +345,7 @@ func selectKey(set jwk.Set, kid, alg string) (jwk.Key, error) {
 			return k, nil
 		}
 		if found != nil {
-			return nil, fmt.Errorf("token has no kid and several JWKS keys fit %s", alg)
+			return nil, fmt.Errorf("%w: token has no kid and several JWKS keys fit %s", errUnusableKey, alg)
 		}
 		found = k
 	}
@@ -407,13 +366,13 @@ func selectKey(set jwk.Set, kid, alg string) (jwk.Key, error) {
 // a key that does name its alg must name this one.
 func fits(k jwk.Key, alg string) error {
 	if use, ok := k.KeyUsage(); ok && use != string(jwk.ForSignature) {
-		return fmt.Errorf("key is for %q, not signatures", use)
+		return fmt.Errorf("%w: key is for %q, not signatures", errUnusableKey, use)
 	}
 	if ka, ok := k.Algorithm(); ok && ka.String() != alg {
-		return fmt.Errorf("key is for %s, token uses %s", ka.String(), alg)
+		return fmt.Errorf("%w: key is for %s, token uses %s", errKeyMismatch, ka.String(), alg)
 	}
 	if got, want := keyFamilyOf(k), keyFamily[alg]; got != want {
-		return fmt.Errorf("token uses %s, which needs an %s key, not %s", alg, want, got)
+		return fmt.Errorf("%w: token uses %s, which needs an %s key, not %s", errKeyMismatch, alg, want, got)
 	}
 	return nil
 }

@@ -475,7 +475,7 @@ func TestNewVerifierConfig(t *testing.T) {
 		{"unknown", func(c *auth.Config) { c.Algorithms = []string{"RS257"} }, `unsupported algorithm "RS257"`},
 		{"wrong case", func(c *auth.Config) { c.Algorithms = []string{"rs256"} }, `unsupported algorithm "rs256"`},
 		{"ES256K", func(c *auth.Config) { c.Algorithms = []string{"ES256K"} }, "unsupported algorithm"},
-		{"missing URL", func(c *auth.Config) { c.JWKSURL = "" }, "JWKSURL is required"},
+		{"missing URL", func(c *auth.Config) { c.JWKSURL = "" }, "no key source configured: set exactly one of JWKSURL, OIDCIssuerURL, JWKSFile, HMACSecretFile"},
 		{"relative URL", func(c *auth.Config) { c.JWKSURL = "/jwks.json" }, "not an absolute"},
 		{"file URL", func(c *auth.Config) { c.JWKSURL = "file:///etc/passwd" }, "not an absolute"},
 		{"negative leeway", func(c *auth.Config) { c.Leeway = -time.Second }, "Leeway"},

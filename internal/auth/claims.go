@@ -1,0 +1,224 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/tracegate/tracegate/internal/tenant"
+)
+
+// claimPath is a parsed Config.TenantClaim: claim names from the top-level
+// claim inward. It is never empty and has no empty name.
+type claimPath []string
+
+// parseClaimPath parses the syntax documented on Config.TenantClaim.
+func parseClaimPath(s string) (claimPath, error) {
+	if s == "" {
+		return nil, errors.New("empty claim path")
+	}
+	if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
+		return claimPath{s}, nil
+	}
+	var path claimPath
+	for i := 0; ; {
+		var name string
+		if s[i] == '[' {
+			n, end, err := bracketed(s, i)
+			if err != nil {
+				return nil, err
+			}
+			name, i = n, end
+		} else {
+			end := i
+			for end < len(s) && s[end] != '.' && s[end] != '[' {
+				if s[end] == ']' || s[end] == '"' {
+					return nil, fmt.Errorf(`claim path %.100q: %q outside ["..."] at byte %d`, s, s[end], end)
+				}
+				end++
+			}
+			if end == i {
+				return nil, fmt.Errorf("claim path %.100q: empty name at byte %d", s, i)
+			}
+			name, i = s[i:end], end
+		}
+		path = append(path, name)
+		switch {
+		case i == len(s):
+			return path, nil
+		case s[i] == '.':
+			i++
+			if i == len(s) {
+				return nil, fmt.Errorf("claim path %.100q ends with '.'", s)
+			}
+		case s[i] == '[':
+		default:
+			return nil, fmt.Errorf("claim path %.100q: expected '.' or '[' at byte %d", s, i)
+		}
+	}
+}
+
+// bracketed parses `["name"]` at s[i:], where name is a JSON string. It
+// returns the name and the index after the ']'.
+func bracketed(s string, i int) (string, int, error) {
+	if !strings.HasPrefix(s[i:], `["`) {
+		return "", 0, fmt.Errorf(`claim path %.100q: '[' at byte %d must start ["name"]`, s, i)
+	}
+	j := i + 2
+	for j < len(s) && s[j] != '"' {
+		if s[j] == '\\' {
+			j++
+		}
+		j++
+	}
+	if j >= len(s) {
+		return "", 0, fmt.Errorf("claim path %.100q: unterminated string at byte %d", s, i+1)
+	}
+	var name string
+	if err := json.Unmarshal([]byte(s[i+1:j+1]), &name); err != nil {
+		return "", 0, fmt.Errorf("claim path %.100q: bad string at byte %d: %w", s, i+1, err)
+	}
+	if name == "" {
+		return "", 0, fmt.Errorf("claim path %.100q: empty name at byte %d", s, i+1)
+	}
+	if j+1 >= len(s) || s[j+1] != ']' {
+		return "", 0, fmt.Errorf(`claim path %.100q: missing ']' at byte %d`, s, j+1)
+	}
+	return name, j + 2, nil
+}
+
+// lookup returns the value at path in tok, or false when any level is
+// missing, null or not an object.
+func (p claimPath) lookup(tok jwt.Token) (any, bool) {
+	var v any
+	if tok.Get(p[0], &v) != nil {
+		return nil, false
+	}
+	for _, name := range p[1:] {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = obj[name]; !ok {
+			return nil, false
+		}
+	}
+	return v, v != nil
+}
+
+// tenantsOf returns the tenants the claim at path grants, sorted and without
+// duplicates, never none. Any unusable part of the claim refuses the whole
+// claim: the error is a *Denial wrapping ErrForbidden, with reason no_tenant
+// when the claim is missing and invalid_tenant otherwise. name is the path
+// as configured, for error texts.
+func tenantsOf(tok jwt.Token, path claimPath, name string) ([]tenant.ID, error) {
+	claim, ok := path.lookup(tok)
+	if !ok {
+		return nil, deny(reasonNoTenant, fmt.Errorf("%w: no %q claim", ErrForbidden, name))
+	}
+	invalid := func(format string, args ...any) error {
+		return deny(reasonInvalidTenant, fmt.Errorf("%w: claim %q: "+format, append([]any{ErrForbidden, name}, args...)...))
+	}
+	var entries []any
+	switch c := claim.(type) {
+	case string:
+		id, err := tenant.Parse(c)
+		if err != nil {
+			return nil, invalid("%w", err)
+		}
+		return []tenant.ID{id}, nil
+	case []string: // registered claims such as aud decode so
+		for _, s := range c {
+			entries = append(entries, s)
+		}
+	case []any:
+		entries = c
+	default:
+		return nil, invalid("neither a string nor an array of strings")
+	}
+	if len(entries) == 0 {
+		return nil, invalid("empty array")
+	}
+	ids := make([]tenant.ID, 0, len(entries))
+	for i, e := range entries {
+		s, ok := e.(string)
+		if !ok {
+			return nil, invalid("entry %d is not a string", i)
+		}
+		id, err := tenant.Parse(s)
+		if err != nil {
+			return nil, invalid("entry %d: %w", i, err)
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
+}
+
+// scopesOf reads "scope" (RFC 8693) or, failing that, "scp" (Entra, Okta);
+// both appear as a space-separated string or as an array.
+func scopesOf(tok jwt.Token) ([]string, error) {
+	for _, name := range []string{"scope", "scp"} {
+		var claim any
+		if tok.Get(name, &claim) != nil {
+			continue
+		}
+		switch c := claim.(type) {
+		case string:
+			return strings.Fields(c), nil
+		case []any:
+			scopes := make([]string, 0, len(c))
+			for _, e := range c {
+				s, ok := e.(string)
+				if !ok {
+					return nil, fmt.Errorf("claim %q has a non-string entry", name)
+				}
+				scopes = append(scopes, s)
+			}
+			return scopes, nil
+		default:
+			return nil, fmt.Errorf("claim %q is neither a string nor an array", name)
+		}
+	}
+	return nil, nil
+}
+
+// clientOf returns the token's "azp" or, when it has none, its "client_id".
+// ok is false when the claim it reads is absent or not a string.
+func clientOf(tok jwt.Token) (id string, ok bool) {
+	for _, name := range []string{"azp", "client_id"} {
+		var claim any
+		if tok.Get(name, &claim) != nil {
+			continue
+		}
+		id, ok = claim.(string)
+		return id, ok
+	}
+	return "", false
+}
+
+// normalizeType maps a "typ" value or Config.Type to the form compared:
+// lower case without the optional "application/" prefix (RFC 7515 §4.1.9).
+func normalizeType(t string) string {
+	return strings.TrimPrefix(strings.ToLower(t), "application/")
+}
+
+// isScopeToken reports whether s is an RFC 6749 §3.3 scope-token:
+// 1*( %x21 / %x23-5B / %x5D-7E ). Such a value is safe inside a quoted
+// WWW-Authenticate parameter.
+func isScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
