@@ -22,13 +22,25 @@ type config struct {
 	TempoTimeout          time.Duration `env:"TEMPO_TIMEOUT" envDefault:"10s"`
 	TempoMaxResponseBytes int64         `env:"TEMPO_MAX_RESPONSE_BYTES" envDefault:"67108864"`
 
-	JWKSURL         string   `env:"JWKS_URL,required"`
-	JWTAlgorithms   []string `env:"JWT_ALGORITHMS" envDefault:"RS256,PS256,ES256,EdDSA"`
-	JWTIssuer       string   `env:"JWT_ISSUER"`
-	JWTAudience     string   `env:"JWT_AUDIENCE"`
-	TenantClaim     string   `env:"TENANT_CLAIM" envDefault:"tenant_id"`
-	TenantAttribute string   `env:"TENANT_ATTRIBUTE"`
-	AllowFederation bool     `env:"ALLOW_FEDERATION" envDefault:"false"`
+	// Key sources: exactly one.
+	JWKSURL        string `env:"JWKS_URL"`
+	OIDCIssuerURL  string `env:"OIDC_ISSUER_URL"`
+	JWKSFile       string `env:"JWKS_FILE"`
+	HMACSecretFile string `env:"JWT_HMAC_SECRET_FILE"`
+
+	JWKSRefreshInterval    time.Duration `env:"JWKS_REFRESH_INTERVAL" envDefault:"5m"`
+	JWKSMinRefetchInterval time.Duration `env:"JWKS_MIN_REFETCH_INTERVAL" envDefault:"30s"`
+
+	JWTAlgorithms       []string      `env:"JWT_ALGORITHMS"`
+	JWTIssuer           string        `env:"JWT_ISSUER"`
+	JWTAudience         string        `env:"JWT_AUDIENCE"`
+	JWTLeeway           time.Duration `env:"JWT_LEEWAY" envDefault:"30s"`
+	JWTType             string        `env:"JWT_TYPE"`
+	JWTAllowedClientIDs []string      `env:"JWT_ALLOWED_CLIENT_IDS"`
+	RequiredScope       string        `env:"REQUIRED_SCOPE"`
+	TenantClaim         string        `env:"TENANT_CLAIM" envDefault:"tenant_id"`
+	TenantAttribute     string        `env:"TENANT_ATTRIBUTE"`
+	AllowFederation     bool          `env:"ALLOW_FEDERATION" envDefault:"false"`
 
 	SearchRecentWindow time.Duration `env:"SEARCH_RECENT_WINDOW" envDefault:"1h"`
 	SearchMaxRange     time.Duration `env:"SEARCH_MAX_RANGE" envDefault:"168h"`
@@ -63,13 +75,27 @@ func parseConfig(environ map[string]string) (config, error) {
 // check validates what the env library cannot.
 func (c config) check() []string {
 	var bad []string
-	for name, u := range map[string]string{"TEMPO_URL": c.TempoURL, "JWKS_URL": c.JWKSURL} {
+	for name, u := range map[string]string{"TEMPO_URL": c.TempoURL, "JWKS_URL": c.JWKSURL, "OIDC_ISSUER_URL": c.OIDCIssuerURL} {
 		if u == "" {
 			continue // already reported as missing
 		}
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			bad = append(bad, fmt.Sprintf("%s%s: %q is not an absolute http(s) URL", envPrefix, name, u))
 		}
+	}
+	var sources []string
+	for name, v := range map[string]string{"JWKS_URL": c.JWKSURL, "OIDC_ISSUER_URL": c.OIDCIssuerURL, "JWKS_FILE": c.JWKSFile, "JWT_HMAC_SECRET_FILE": c.HMACSecretFile} {
+		if v != "" {
+			sources = append(sources, envPrefix+name)
+		}
+	}
+	if len(sources) != 1 {
+		slices.Sort(sources)
+		bad = append(bad, fmt.Sprintf("key source: set exactly one of %sJWKS_URL, %sOIDC_ISSUER_URL, %sJWKS_FILE, %sJWT_HMAC_SECRET_FILE (set: %d %v)",
+			envPrefix, envPrefix, envPrefix, envPrefix, len(sources), sources))
+	}
+	if c.JWKSRefreshInterval <= 0 || c.JWKSMinRefetchInterval <= 0 || c.JWTLeeway < 0 {
+		bad = append(bad, envPrefix+"JWKS_REFRESH_INTERVAL, "+envPrefix+"JWKS_MIN_REFETCH_INTERVAL and "+envPrefix+"JWT_LEEWAY: must not be negative (the intervals positive)")
 	}
 	if c.TempoTimeout <= 0 {
 		bad = append(bad, envPrefix+"TEMPO_TIMEOUT: must be positive")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tracegate/tracegate/gen/api"
 	"github.com/tracegate/tracegate/internal/auth"
@@ -100,12 +101,21 @@ func serve(ctx context.Context, environ map[string]string, stdout io.Writer) err
 // refresh) stops when ctx ends.
 func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler, error) {
 	verifier, err := auth.NewVerifier(ctx, auth.Config{
-		JWKSURL:         cfg.JWKSURL,
-		Algorithms:      cfg.JWTAlgorithms,
-		Issuer:          cfg.JWTIssuer,
-		Audience:        cfg.JWTAudience,
-		TenantClaim:     cfg.TenantClaim,
-		AllowFederation: cfg.AllowFederation,
+		JWKSURL:            cfg.JWKSURL,
+		OIDCIssuerURL:      cfg.OIDCIssuerURL,
+		JWKSFile:           cfg.JWKSFile,
+		HMACSecretFile:     cfg.HMACSecretFile,
+		Algorithms:         cfg.JWTAlgorithms,
+		Issuer:             cfg.JWTIssuer,
+		Audience:           cfg.JWTAudience,
+		Leeway:             cfg.JWTLeeway,
+		Type:               cfg.JWTType,
+		RequiredScope:      cfg.RequiredScope,
+		AllowedClientIDs:   cfg.JWTAllowedClientIDs,
+		TenantClaim:        cfg.TenantClaim,
+		AllowFederation:    cfg.AllowFederation,
+		RefreshInterval:    cfg.JWKSRefreshInterval,
+		MinRefetchInterval: cfg.JWKSMinRefetchInterval,
 	}, &http.Client{Timeout: 10 * time.Second}, logger)
 	if err != nil {
 		return nil, err
@@ -115,8 +125,7 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 		// Never follow a redirect: every Tempo path tracegate calls is one it built.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	upstream, err := tempo.New(cfg.TempoURL, tempoHTTP,
-		cfg.TempoTimeout, cfg.TempoMaxResponseBytes)
+	upstream, err := tempo.New(cfg.TempoURL, tempoHTTP, cfg.TempoTimeout, cfg.TempoMaxResponseBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +137,32 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 	if err != nil {
 		return nil, fmt.Errorf("%sTENANT_ATTRIBUTE: %w", envPrefix, err)
 	}
-	return httpapi.New(repo, verifier.Middleware(), telemetry.New(), logger, httpapi.Options{CORSOrigins: cfg.CORSOrigins})
+
+	metrics := telemetry.New()
+	for _, reason := range append(auth.Reasons(), "tenant_attribute_mismatch") {
+		metrics.AuthDecisions.WithLabelValues(telemetry.Deny, reason) // export zeros from the start
+	}
+	metrics.AuthDecisions.WithLabelValues(telemetry.Allow, "ok")
+	if err := metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tracegate_keys_age_seconds",
+		Help: "Age of the signing keys in use (0 before any were loaded); grows while refreshes fail.",
+	}, func() float64 { return verifier.KeysAge().Seconds() })); err != nil {
+		return nil, err
+	}
+	readiness := func(ctx context.Context) []httpapi.Check {
+		ready, detail := verifier.Status()
+		checks := []httpapi.Check{{Name: "keys", OK: ready, Degraded: verifier.Degraded(), Detail: detail}}
+		if err := upstream.Ready(ctx); err != nil {
+			checks = append(checks, httpapi.Check{Name: "tempo", OK: false, Detail: err.Error()})
+		} else {
+			checks = append(checks, httpapi.Check{Name: "tempo", OK: true, Detail: "ready"})
+		}
+		return checks
+	}
+	return httpapi.New(repo, verifier.Middleware(), metrics, logger, httpapi.Options{
+		CORSOrigins: cfg.CORSOrigins,
+		Readiness:   readiness,
+	})
 }
 
 func listen(ctx context.Context, addr string) (net.Listener, error) {

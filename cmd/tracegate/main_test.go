@@ -246,6 +246,20 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("status %d", status)
 		}
 	})
+	t.Run("readyz", func(t *testing.T) {
+		status, _, body := get(t, base+"/readyz", "", nil)
+		if status != http.StatusOK || !strings.Contains(string(body), `"status":"ready"`) || !strings.Contains(string(body), `"name":"tempo","ok":true`) {
+			t.Fatalf("status %d: %s", status, body)
+		}
+	})
+	t.Run("metrics", func(t *testing.T) {
+		status, _, body := get(t, base+"/metrics", "", nil)
+		for _, want := range []string{`tracegate_auth_decisions_total{decision="deny",reason="missing_token"} 1`, "tracegate_keys_age_seconds "} {
+			if status != http.StatusOK || !strings.Contains(string(body), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	})
 	if strings.Contains(logs.String(), acme) {
 		t.Error("a token was logged")
 	}
@@ -266,6 +280,9 @@ func TestTempoDown(t *testing.T) {
 	if status, _, body := get(t, base+"/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736", tok, nil); status != http.StatusServiceUnavailable {
 		t.Fatalf("status %d: %s", status, body)
 	}
+	if status, _, body := get(t, base+"/readyz", "", nil); status != http.StatusServiceUnavailable || !strings.Contains(string(body), "tempo: ") {
+		t.Errorf("readyz with Tempo down: %d %s", status, body)
+	}
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -281,6 +298,11 @@ func TestConfigErrors(t *testing.T) {
 			"TRACEGATE_JWKS_URL":      "https://idp.test/jwks",
 			"TRACEGATE_TEMPO_TIMEOUT": "soon",
 		}, []string{"TRACEGATE_TEMPO_URL", "TRACEGATE_TEMPO_TIMEOUT"}},
+		{"two key sources", map[string]string{
+			"TRACEGATE_TEMPO_URL": "http://tempo:3200",
+			"TRACEGATE_JWKS_URL":  "https://idp.test/jwks",
+			"TRACEGATE_JWKS_FILE": "/etc/jwks.json",
+		}, []string{"exactly one", "TRACEGATE_JWKS_FILE"}},
 		{"none algorithm", map[string]string{
 			"TRACEGATE_TEMPO_URL":      "http://tempo:3200",
 			"TRACEGATE_JWKS_URL":       "https://idp.test/jwks",

@@ -37,6 +37,24 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for ReadinessStatus.
+const (
+	Degraded ReadinessStatus = "degraded"
+	Ready    ReadinessStatus = "ready"
+)
+
+// Valid indicates whether the value is a known member of the ReadinessStatus enum.
+func (e ReadinessStatus) Valid() bool {
+	switch e {
+	case Degraded:
+		return true
+	case Ready:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListTagsParamsScope.
 const (
 	ListTagsParamsScopeEvent           ListTagsParamsScope = "event"
@@ -149,6 +167,25 @@ type Problem struct {
 	//
 	// Example: about:blank
 	Type string `json:"type"`
+}
+
+// Readiness defines model for Readiness.
+type Readiness struct {
+	Checks []ReadinessCheck `json:"checks"`
+	Status ReadinessStatus  `json:"status"`
+}
+
+// ReadinessStatus defines model for Readiness.Status.
+type ReadinessStatus string
+
+// ReadinessCheck defines model for ReadinessCheck.
+type ReadinessCheck struct {
+	// Detail Example: 2 keys from JWKS URL https://idp.example.com/jwks.json, 3m0s old
+	Detail string `json:"detail"`
+
+	// Name Example: keys
+	Name string `json:"name"`
+	Ok   bool   `json:"ok"`
 }
 
 // Resource defines model for Resource.
@@ -378,6 +415,9 @@ type GatewayTimeout = Problem
 // NotFound An RFC 9457 problem document.
 type NotFound = Problem
 
+// NotReady An RFC 9457 problem document.
+type NotReady = Problem
+
 // ServiceUnavailable An RFC 9457 problem document.
 type ServiceUnavailable = Problem
 
@@ -518,6 +558,9 @@ type ServerInterface interface {
 	// GetOpenAPI OpenAPI description
 	// (GET /openapi.yaml)
 	GetOpenAPI(ctx echo.Context) error
+	// GetReadiness Readiness
+	// (GET /readyz)
+	GetReadiness(ctx echo.Context) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -807,6 +850,15 @@ func (w *ServerInterfaceWrapper) GetOpenAPI(ctx echo.Context) error {
 	return err
 }
 
+// GetReadiness converts echo context to params.
+func (w *ServerInterfaceWrapper) GetReadiness(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetReadiness(ctx)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -860,6 +912,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api/v1/whoami", wrapper.Whoami, options.OperationMiddlewares["whoami"]...)
 	router.GET(options.BaseURL+"/api/v1/traces/:trace_id", wrapper.GetTrace, options.OperationMiddlewares["getTrace"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
+	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPI, options.OperationMiddlewares["getOpenAPI"]...)
 	router.GET(options.BaseURL+"/docs", wrapper.GetReference, options.OperationMiddlewares["getReference"]...)
@@ -910,6 +963,8 @@ type NotFoundApplicationProblemPlusJSONResponse struct {
 
 	Headers NotFoundResponseHeaders
 }
+
+type NotReadyApplicationProblemPlusJSONResponse Problem
 
 type ServiceUnavailableResponseHeaders struct {
 	XRequestId *string
@@ -1786,6 +1841,43 @@ func (response GetOpenAPI200ApplicationyamlResponse) VisitGetOpenAPIResponse(w h
 	return err
 }
 
+type GetReadinessRequestObject struct {
+}
+
+type GetReadinessResponseObject interface {
+	VisitGetReadinessResponse(w http.ResponseWriter) error
+}
+
+type GetReadiness200JSONResponse Readiness
+
+func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness503ApplicationProblemPlusJSONResponse struct {
+	NotReadyApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListTags List attribute names
@@ -1815,6 +1907,9 @@ type StrictServerInterface interface {
 	// GetOpenAPI OpenAPI description
 	// (GET /openapi.yaml)
 	GetOpenAPI(ctx context.Context, request GetOpenAPIRequestObject) (GetOpenAPIResponseObject, error)
+	// GetReadiness Readiness
+	// (GET /readyz)
+	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -2048,113 +2143,142 @@ func (sh *strictHandler) GetOpenAPI(ctx echo.Context) error {
 	return nil
 }
 
+// GetReadiness operation middleware
+func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
+	var request GetReadinessRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReadiness(ctx.Request().Context(), request.(GetReadinessRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReadiness")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetReadinessResponseObject); ok {
+		return validResponse.VisitGetReadinessResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7HyLctvG1fCrnB/tjKUWpKirI2kyHdm1Y6e+/RJTZz7TNZbAIbkVsMvsLkQxGs30HfqGfZJvzu7iRoIU",
-	"acedfGkzk0QEsLdzv+5dEMtsKgUKo4Ozu2CCLEFl/7xEo+adi5FBRT8T1LHiU8OlCM6CK4ylSDQYCTPG",
-	"DQxxJBWCojFcjLtBGOh4ghmjoRkXPMuz4KwXBmY+xeAs4MLgGFVwfx8G79+/71zkZoLC8JgZXF7t8vlT",
-	"OHl83IN4wtIUxRjPIHqCTKEChSzNvh0ERrEYx8zgIIhgNkEBQkKsMKFpWaphhgoHQqMw4brBIaBSUn07",
-	"CLi4YSlPPhl5jaKc1UwQ7BPgeiAylo6kyjAJAW+nXNEfQ5akc9B8LDABqYBrnWMCI6lAywylQMBUY3cg",
-	"GlDykNFGcTG2gPmxc4k/5ahN52WyDJT+hOBt3wNPzt22YSgTjhoUTpEZ4AaYhogLbZiIMequXfE+DKZM",
-	"sQyNJ4FnomXdH6ZTpHVykYAcWXhoZCqewIyLRM5C4AJywW9BeyLZ0YgQacOUiXZpC3jLsmmKwdn+49Pj",
-	"k9NvDk5Ow4DT5D/lqOZBGAiW0dZQJI0dE6yZcfRzchSEQcZuHWkdHZwenZ48Pjg9Dh+ityvayPK5XsnZ",
-	"dufqwnf8BmEozaQ4HTCRDESEIokI8wK5maA6B/ckyzVxCjDiqWJIF94wpeSMi7Fd0y0GGbtGPRD0JJXy",
-	"Op9CPEFGkCc66mM2lY6AFmB5dNJbAUu73C8PzR/7KJhogef7CY8nMFZMGEzA2K9IXihkSbjIS/YzDRpv",
-	"ULEUdrihw7sxccp4BlwDE8CUYvPdc0v4xG00hejCe5pthAkqRqvTxyjYMMVkIIZzu46c0kupwnKR5tZo",
-	"caJ+ejKcQyyzjOmB2IlYnGE4TuUQb6Ndu3tgaepJJANmQIoYu3BRnrE8VSJRg5BmIOxa7gyaBFECR73D",
-	"BQQGtFLgkecEcYW9Hzsezg3Bym5foRibSXB20Dv6JmzjaIV6KoVGy9BPWPIdMzhjc/oVSwKxRR2bTlMS",
-	"vlyKvamSwxSzP/5dEx7vauv9XuEoOAt+t1cpjT33Vu+9c6PcoguSiqi1OvmMmwnh0gqskPjEPSHZRbhi",
-	"BmKZpwlBjtiFQE5So6abFiVj28b853uNb+3unrDEP9oCCiWaiM4N42lwVklL8CrkE08GAcmJKTMTmDBd",
-	"nvMMHFIsTYhHBjJm4omlFYXjPGWKFIhCrYl+B8HfPvQ6p6wzuug8/3i3Hx4e3P9+EFjicKI8OAuOR734",
-	"AB8np+xkeBTvE+low0yug7OjHjErN5asnrAEivOWJMKGMjdnw5SJ6+A+/HIcX0AFDK6h1IuwQ/LKAw8Y",
-	"WDABTxyeuWUP2P/XP/55eAATvCUNr1hMCmg3XC0fCpZlIoGoYI2o5DeIJ1JqBCnQ0pcjQIV/x9g4mQFW",
-	"OP6iVPVcqiFPEhRfSFSNAwsJuSZB5o+8BQUcVhRQbe2r4b9fM4vA2k0wzM2qY8CORe2CfM+41lyMQ8Bs",
-	"auahxSQr+EYqJ/xJ8LpH2uJ2ItPEspk31zyy/dw82bVf1YiEBKomSlwlrd2mf1Ha8EK3zzOUufn3y96E",
-	"O2nqZDAJKMMz/EWP+Eaa52Q7fSn1W/lAex3Z2Tan96OK3t9IA8/98K9J73avJdngLdfGUpt1iFIpxtZB",
-	"YkKSFegJrgtPyGCMmSb7bqpkksforE2WodOBO2zKlIGRklnNeN8NQctSgGpiBDtxYShpiJnwOpNAjYkz",
-	"MH4xFF+huuEx/iDYDeMpsfO/n5IXLYN4gr+scdCX8jUTc/9Y//tPyDXIG1SpZIn3Gs2Ea089587F9i4E",
-	"Uc2Y35DswpQtqrMFB34dGOqftjie20HwB8FyM5GK/4xfKg28RoChc9etnN5CJOxXIqGxqa8qFep7bWi1",
-	"h2IFYS1YMJzTj6WQQRPBbYGTdaha+v4LUV1CzO7mQsz/ytLc7oIlCSeQsPSdIsfLcPI/RizVuAiyZ7cs",
-	"NumcbLXC7c4wG6LSBDyNBnYEvSNYkDFNpgEZGDnaUMK0Nv9dYC2EchfrkHhRfXkfBkMp03KYpw16hkzY",
-	"13ODunzf3P8TpvHkiLZSutP0ebDkjIVBIvNhiuU85ffueTVC5HR+GsGF2eg0L8mBvyoXur5Jud5s5F/Q",
-	"QeEV18aygJ1kERa1oJR/IodkTNOIiwbM12K+iSyLRPsXN5jpBzEmKnwV7EtLt+/qBbKU/OKtdlRIjrsA",
-	"RZ4FZx8CeR18DFugUMQf6Bs/6mPLLl4KbVSeoTBW5l3FcrotlJgxig9zswWkCpwuQyoMEiWnU0wuylmf",
-	"ytzJ5uVo0JrATxGXuFum8htUmjuRvgH11Cl3ibcuiijqyVFnyA345YH8akgw5hlLvTPQCCsGB70eyQZm",
-	"DCqa6G+dP5E/TZ70/un979uYswTadui5xnk7FDYSQiVJL5AUzdpGTw1u/arctpqG2rBYqMTtRP+FgMvn",
-	"T+H06PgxeGsAEhlbflmW7YVRsBxnZAZmKAzMlCQ9azUFTPKMiXMQeIMKyARhXGjvHBIdKcFSTUrWKWpv",
-	"pOgmHS17I0uIrmyR9QH6QrmNGE8xKV40l2sxZpbWq2TU8mov+v134D6AWCbYmN16SGWE9/j0tMbhLl60",
-	"xOPeeHpoqelEMd1crM0Fq87gHixxezpjcw1RzSiLziGym4jIGDBFzPihxetm3UPS274tjhquE+aXqGWu",
-	"4t+GAL9fc8CrKRN6S162Y6xLKojq3USwQ7+mSsaoLa9p50FCwTQtJpyqQXkdjEpslFboDyptFcWatG55",
-	"po0QcFUN2Uj+XTWW2BpsPgrgzH7hwFMzG8CeYBlUGxz7YcOxxUChwduBa+rs5A0AZTNql6jzdFsFZmXx",
-	"5nvq0+dXeZYxNW/dW0MIuLnbuN6e7bdhsvmJnt3Q0l84ySsurj97DhRJn2f4g+C3b5iQDwHnB950b/Cm",
-	"KFfYmDrtmduAO0rZWH/GEa55W268B7nQU4z5iJM/v19aGiEcWOGHKoRDiFNuyxCOCs5XIRyTCaLzDFW3",
-	"nok9fmgjKSFiK1gQ6tpAsdKinzKFwtDQtjqE/RNI5QxVzDQupHDOgQ01WWbOJFNSGiDJ0m0a5z7V9fFu",
-	"/6TdNtfbL731EoYp8yVEWdllD8H/yn1JGCCx03aww4OtD3Z40H4wuwYtuak/X7HLb9xRNZ+N7VVgs5z1",
-	"24Da58rFilW34b4aI3x12r7CbSnbpuqxhU1f2EIdMbdCTYP/7hwi+zsqcpMGMqkNPdU6KgpHGhHDzWG7",
-	"najf1P4pTlisscoQuiqF3BbgI090hapEQ0pSXpN6tGUSDd138BBAMtSajbdCvgfIlzDpsjNcva9qC2ye",
-	"OXFOT2rrDuhsX87guStxIqGlt9ZRn8WcX6gaF6Olbg9t0y6eLqwDvo0k+2z8OSHVQiNUAYPS6WwTMl4Q",
-	"ll9/CLwb27UTfaxhdUWkYwXX2eF+gXXH25bhdDloM0+pgOJD+/Xzrtjq50RP2wNBNkj3SLssD9A3IWB3",
-	"3IXIATYKIeLC0P+ucT6TKoma8R8P/3BNWLb6OJ5gfC1zs2mkyE2xDgj664ZmS1g/hC8/b+tWSXNuGat4",
-	"23/1bu/7q7dvILLD9Z+ZYZEr5YlUPXYU+RTeLkzTXENZXf1ID0SGhiXMsC5curQiKcRqaj4WUrl6CLw1",
-	"ihXJQFfK0ITblCnDWUtIuK9ydBWmReWXyZWtxhbpHGxthY/GugBvo0ZtiDHLNQI3gLcxYuKjxo80aP4z",
-	"QsozbnbPIZoxJbgY6wg0m2uYTWwCfjl7qBbDahthuRmMa9EEK52HqjSFJyE84EpUfHA0HJ0ejA6PHz8e",
-	"Hh4l7IQdxnh6cJr0sIdHjw9PtvQ7Cui0WE15xkRHIUtsRZiQpDdtyNaixNUohaDzeALMwpVwwTV4fDf0",
-	"6HYSt4BZWNJObaOLmFrJN59nRBS67fXnmNXkOvvymzdeey02ZLjIqqfr0tWGHZcx5yPPCxPmqpU0oiC4",
-	"ztHsdtsQaJecMvFmlf+knTHdgmEX1bQVnt6yrNlFfkMzbiaE8ugn1xOwuU2LrYGc0pxoptaZwQ45el/F",
-	"5//6/vtK+l0kiAV81eGx3tR6rYMaKttovnHq5ayNIEN+0zQt7FSiHgV5BnphlKZhvsCz2SwS+G6R/W+O",
-	"e9+cHh8ffnN8tAzMj3f74UGvXSa9n0iW8S351tXq6AuzOWH5zgJXcdrCH89uiBGWClBdsew24i1ss/Ue",
-	"HpM73LZrDtrKIw2RzodRq2AwKxo++lVJr61YK3KfJOn1uY8B+iYNmwFliS/x9uWLf5dc1Lsvum3dEQ/U",
-	"YvijlbtcQkYJsrCG2WWyJzBhnCtu5lfE/Q7GrrbrIneVJe7X84Ikvn/fD5bL4r9/3y+qGHwnSizFiI9z",
-	"hQlw251m5jBV8oYnqLpwURSM1brMytaJ6Ki3H7l2iWixmusM1nTEnQMTA1GUSEuBnzFJOBCrWuNqvWzW",
-	"+LFzVMiaGDN15XJcjOQy5ZSLuBi5hoRr7/glzpTRrhj2O8VGTLCixlvCDIf0RhgUiQ7pYGXbEDPAXJnz",
-	"QAzE734HtXNyKeih40PXGcQlCbIEFUR7bMr3bvajostIQ3ThiwftdyWQBnmvdxh//75v/8CoC/0JbaCs",
-	"g0dlMwHAxowLbRbRb8XgexzCX3AOV2jOgBttqYWZXOFAsHQsFTeTrOwdky4DztJUzjop1wZ2IiEF2tYz",
-	"ePH64ikwhb7sgcUxTo1vuRkIBtc4B41mN4QIb6c2qV5wT+iaKbjWEexBxPIksjNZ94immLgqCb/37kA0",
-	"4QkqF7roA616QSyd2A9s9TIrpUKh/5n7pAa1RWqfMGNPQ7Cp+hMLrFq+juf0qy6+Gr0FOwmOWJ4aiNzj",
-	"TzyJdq1mIv0zs41qzbYBPRAkn87JQirb9qC1wQB29v/1j3/uH/fAlgmCHA1EFF10/od1fu51Tv9f51P3",
-	"D492dqPINTREXdsaGHW70W4X3kgzIV7nwrcCOeDETJDJIMY4ENycga/ALG3i6MeOddk7b9X45Z8jsEmW",
-	"QrzY5JLFnXOmEt8fx2qs4bmLwF3hNAS0DFGm7+XIIsw7T86nsNBgqZYDETOl/JosTVFVYLfHYbWFbHuc",
-	"HU9zNgrimxIOfTloyq+rdiE7V7POHnaio97RYk087WmpBN6SyTOSXLpietct65oKPxRVSB93SFLps729",
-	"2WzWVaO4gwk3UnWlGu+pUUz/0ne7AxGtKmWOqhKmWu2+L1+p1wPtEBAt5gaCubdRvcI28ljf7cIT19Tb",
-	"qGVaLGUKQRsWXw+El5fLlU0eEk+UnGkipp2nby+vdunpUyW17kjFx1xYoaFt8a0cjSAXKf2qd1ACiR3t",
-	"RJCNcNIw2yrZv7x4+uy7i/6zTzT1p7eXL797+eaK6Py5q95tjglhqnCU8vHEFIDRRLc1cqikhD1MuCCJ",
-	"o8UOMKL6YhE/5UB47gmLj2swDpdVoJ+zVhLvpsXbqdSWoC6Llkq4YaQ/BERv7YGiAsZPWUxsXZHbxbuX",
-	"UHRiAvEN4TOiz7DzVAqjZHoGQna0kQppV39lan4GzcMSXOwBnjqUdvpzEgFWi2oargUfjbwyTnmMQmMV",
-	"7wwupna5g24vCINcpV4xF+TO7GtL6n6s3nv18umzN1fPaEx3YrK0VhRWU9oX714GtbrPoNfd7/boUzlF",
-	"waacHKJur3vojPWJtaS8jt0roqtjbLEoyzSWb9pyPqtoEzmPSJPFJPgc/YckDq2l5wsCcyPJo0vR2Eqa",
-	"UumT+xa84tr0mY0B1DvgPyxu6K1I5864tVM/0m5j3WBFy7UNq9b7Coq64lrAmXwvO54sWs3jwBc4BC63",
-	"79sdakU6rRXJ7Y5rdZg91/W+wYfPRLLJZ0Xf9/3HhR7jg15vTdfHds0yVQS8reV0gToKhHeJ9I7cLtom",
-	"L3e7V2sEtkP2Hx7S6COxgw4fHlT1X9KIg9OHRyx2Id2HwXHvYKMTFQ3edsgGm2vp6rJDjx4eutDWaJ2m",
-	"IjZmeapmaVgcFdmOsw++Eiz4SIPqwmDvzrDx/V4VE2+VDC7OXtQbVqtsIyEGYkkwQGTY2CprBjbU9/9f",
-	"eR9txFEV5tdAlOHubj0VRHLblreQWO0qmRv7yL6yNp+rEfECulUC+fzBA2LootxcdXKyZgoR0nScW/da",
-	"SCwSyJXAMmwc1B1qo3JcdeHA8Ukj9jIYdP/0obR6P511Pv5xZzDoLjza/UNrkGv1AW0+Gg2MeEruhGjc",
-	"leFNHfrT0QvEMsOBIF/R2tY1D8jWDltC6FRAc7NaA1yTHt+p3F1hq42HOU8Tt4LfATca09Guw2Gb0P9p",
-	"1RUN+4f7vccup10++k+S5J62V7TNOQT+V3b/emT3TSljyXIveOYhEV5W6bbK7efc3hrlXZRRq/PobwMp",
-	"JIBlrxAEzqwxP+JKmy68r9IHoXdIqlDiI+0qbhryHnaGc/CBAOJue0GE20HKtIGJzMnX6pf91cwGMpKE",
-	"XF8JS/dTWFvfOdbwkF9d2cosoZkHInJVITu7viCo7izTclW+hGx+54Nrl790xxmImT1C6Z67GiSWprDS",
-	"Lz8DblxAx0JrINyYepJUw85CvdKUFN+UCR84sh649WnsQzlylxTZTbUpNkckLmG8uV7zSHdZ/ztoVWHw",
-	"LQzK7P0gsNG4gxP336I75Fvv6N9HXX9MH5BCDdycA/NArt8Qohfu6ek5iiySwAqZlqKpYu+W1vs/oxya",
-	"GHjtaq/AtaBa0nTMU5DZKlfHZsUbh/OsFpwd9Go1Xfu9Xq+W7Nxv60xpTyeWhE4EWaQVC8Jc6YFNtW7f",
-	"1WFzUw/v6degRRvtEysUqQWNtZC8I+wkJzjB+V/9+mvQrw6PHkM1jerFZItG3bsrLpi6X6lcL70Eb4jn",
-	"ylAOfcY1AaahvZhnIIr4q49Ivp2i6GOKmb11YqokOUsp+B4HH/lPcMSFFaiwYxWnHohG+jtsy/E2E8Oa",
-	"dpdn9k3x1W44EK6AyAb2p50UbzCFEUeyySOfDCcXy1dz+NBdVZhj9Sod1YXz7aUCNiZuMzXuspWYWXdR",
-	"ucyFvVWkw8UYtb8Jjom5g9aLft/OEyO/QWXV/9VEKmMXzadTVB174MJ2KH0Pei+kyljKNSZnEF3sPzmI",
-	"yBRQqHVxzZ+9/sVFspmGqLfmH7Y/PGj1Ir9D4yq7HlC0/bI8aL+ybViBkcrGgR06UYcLjUJzw2/wHDSd",
-	"mRwhf8wUR6bj7SSrKH9GJRdT9xsUF7W5o57kN/VJD5cU6HKlRe1CteA/x/uyRLHuGqNfu2LYROSWV1D9",
-	"B2mS79DYEJgTHMM5WG5Zp09mZRFMqxLp192Gsj6B1ao4rTWe3mBCAt+m5asSFhJ11rOo5WRc+uUM8Haa",
-	"2iZ8n2EicaO5FLoLb5pd+uV8bTLOF/EsSbhfA5/5va1gtApuHqy/aqZrkNn7iQSWwcsabb30h/DUlchY",
-	"ryEqW2kwQoXC6TcGGtNRx6McE3jRf/0KpmyMsDPMeerDAJeYyDidWzIjNcl1mV7dtcn5VLLEpoWtyWup",
-	"0SWXJ1IbvUJHXhY7CR6kBYO3Zs+mvhpE0HLRahu+iwPTuRYubypyeFe+yqjzTqY8nrdZdbRK7AMcFkJG",
-	"2mIIORPARcoFghtg2U+beepSUqt15tL26/VOwdmHj3Xcu9xlBbGCAN4WYC0EzMTeufPz6nSe9ak1RAe9",
-	"XgSzCU9doXdxQQC53Sm/wS68NPW7PDG+9g66dHee+TKWbhtu/cU/X5HJ/QorkL50mGAdbF/xGxSo9Tqw",
-	"ku3N1zDXa/e+SHu8UzJDM0Gym/HW9t5mzITAMunC5tlARKUw/0RC4lMpij8ZaVh6V/wOXbDjfpWx6Zfe",
-	"kI2s+P8MPvIAWA/J2rGzclcrYeoz0905c5y9WmoV4iaEBddI5UKUbrbVizOmwckuK4d4O4GSS+Uy5ltQ",
-	"aLHPLSHn14LDbg9qb51byDVcvHu5HqrFBPWpV4G1OU2zWPLDR9K7rgO+zSFxVxyWkCwv1SkKFfas3vbr",
-	"LktIlqyPKXcrn8KbRC05p1oi0F+7WN4AX8hvP4cPfC/P8ULOoF7M6JNTbje1CUrduTzFM5FMJRdG2z2Q",
-	"eoMhSwkYyt13LFU8IZXAjFT6HIT0ppdATFx8zi9Sw879x/v/DQAA//8=",
+	"7H2LctvG1fCrnB/tjKUWpKirI2kyHdm1E6eO7V+i68xnusYSOCQ3AnaR3YUoRqOZvkPfsE/yzdldXEiC",
+	"FGnHmXxpO9NEBLC3c79u7oJYZrkUKIwOzu6CCbIElf3zEo2adS5GBhX9TFDHiueGSxGcBVcYS5FoMBKm",
+	"jBsY4kgqBEVjuBh3gzDQ8QQzRkMzLnhWZMFZLwzMLMfgLODC4BhVcH8fBu/evetcFGaCwvCYGVxe7fL5",
+	"Uzh5fNyDeMLSFMUYzyB6gkyhAoUszb4eBEaxGMfM4CCIYDpBAUJCrDChaVmqYYoKB0KjMOG6wSGgUlJ9",
+	"PQi4uGEpTz4aeY2imtVMEOwT4HogMpaOpMowCQFvc67ojyFL0hloPhaYgFTAtS4wgZFUoGWGUiBgqrE7",
+	"EHNQ8pDRRnExtoD5oXOJPxWoTedFsgyU/oTgbd8DT87dtmEoE44aFObIDHADTEPEhTZMxBh11654HwY5",
+	"UyxD40ngmWhZ922eI61TiATkyMJDI1PxBKZcJHIaAhdQCH4L2hPJjkaESBumTLRLW8BbluUpBmf7j0+P",
+	"T06/Ojg5DQNOk/9UoJoFYSBYRltDkcztmGDNjKOfk6MgDDJ260jr6OD06PTk8cHpcfgQvV3RRpbP9VJO",
+	"tztXF77hNwhDaSbl6YCJZCAiFElEmBfIzQTVObgnWaGJU4ART5VDuvCKKSWnXIztmm4xyNg16oGgJ6mU",
+	"10UO8QQZQZ7oqI9ZLh0BLcDy6KS3ApZ2uV8emj/0UTDRAs93Ex5PYKyYMJiAsV+RvFDIknCRl+xnGjTe",
+	"oGIp7HBDh3dj4pTxDLgGJoApxWa755bwidtoCtGFdzTbCBNUjFanj1GwYYrJQAxndh2Z00upwmqR+a3R",
+	"4kT99GQ4g1hmGdMDsROxOMNwnMoh3ka7dvfA0tSTSAbMgBQxduGiOmN1qkSiBiHNQNi13Bk0CaIEjnqH",
+	"CwgMaKXAI88J4hp7P3Q8nOcEK7t9iWJsJsHZQe/oq7CNoxXqXAqNlqGfsOQbZnDKZvQrlgRiizqW5ykJ",
+	"Xy7FXq7kMMXszz9qwuNdY70/KhwFZ8Ef9mqlsefe6r03bpRbdEFSEbXWJ59yMyFcWoEVEp+4JyS7CFfM",
+	"QCyLNCHIEbsQyElqNHTTomRs25j/fG/uW7u7Jyzxj7aAQoUmonPDeBqc1dISvAr5yJNBQHIiZ2YCE6ar",
+	"c56BQ4qlCfHIQMZMPLG0onBcpEyRAlGoNdHvIPjH+17nlHVGF53nH+72w8OD+z8OAkscTpQHZ8HxqBcf",
+	"4OPklJ0Mj+J9Ih1tmCl0cHbUI2blxpLVE5ZAed6KRNhQFuZsmDJxHdyHn4/jC6iBwTVUehF2SF554AED",
+	"CybgicMzt+wB+//+578OD2CCt6ThFYtJAe2Gq+VDybJMJBCVrBFV/AbxREqNIAVa+nIEqPBHjI2TGWCF",
+	"4y9KVc+lGvIkQfGZRDV3YCGh0CTI/JG3oIDDmgLqrX0x/PcbZhFYuwmGhVl1DNixqF2Q7xnXmotxCJjl",
+	"ZhZaTLKSb6Rywp8Er3ukLW4nMk0sm3lzzSPbz82TXftVg0hIoGqixFXS2m36F6UNL3T7PENZmF9f9ibc",
+	"SVMng0lAGZ7hL3rEV9I8J9vpc6nfygfa68jOtjm9H9X0/koaeO6Hf0l6t3utyAZvuTaW2qxDlEoxtg4S",
+	"E5KsQE9wXXhCBmPMNNl3uZJJEaOzNlmGTgfusJwpAyMls4bxvhuClpUA1cQIduLSUNIQM+F1JoEaE2dg",
+	"/JIovkSW/Kq2wwUkmKNIUMSzUl2QQTA7h8gRTcnRU7I3u4TcK1Q3PMa3gt0wnpLY+fU5btGCiSf4yxox",
+	"fSm/Z2LmH+tf/4Rcg7xBlUqWeO/WTLj2VH7uQgHe1SHqHvMbkrGYskW1uxBoWAeG5qctDvJ2EHwrWGEm",
+	"UvGf8XOlltdcMHRhBatPthBd+7XomtvUF5Vezb3Oad+HYhphI6gxnNGPpdDGPILbAjzrULX0/WeiuoKY",
+	"3c2FmP2dpYXdBUsSTiBh6RtFDqLh5CeNWKpxEWTPblls0hnZlGV4IMNsiEoT8DQa2BH0jmBBRj+ZMGQI",
+	"FWhDHnlj/rvAWjLVLtYh8aL+8j4MhlKm1TBPG/QMmbCvZwZ19X5+/0+YxpMj2krl9tPnwZLTGAaJLIYp",
+	"VvNU37vn9QhR0PlpBBdmo9O8EObk6Kpa6Pom5XqzkX9DB4WXXBvLAnaSRVg0gmf+iRyS0U8jLuZgvhbz",
+	"88iySLR/cYOZfhBjosZXyb60dPuuvkWWkv++1Y5KyXEXoCiy4Ox9IK+DD2ELFMo4CX3jR31o2cULoY0q",
+	"MhTGyryrWObbQokZo/iwMFtAqsTpMqTCIFEyzzG5qGZ9Kgsnm5ejVmsCVGX85G6Zym9Qae5E+gbU06Tc",
+	"Jd66KKO9J0edITfglwfy/yHBmGcs9U7LXPgzOOj1SDYwY1DRRP/o/IX8fvL490/v/9jGnBXQtkPPNc7a",
+	"obCREKpIeoGkaNY2eprj1i/KbatpqA2LpUrcTvRfCLh8/hROj44fg7cGIJGx5Zdl2V4aBcvxUGZgisLA",
+	"VEnSs1ZTwKTImDgHgTeogEwQxoX2TizRkRIs1aRknaL2Roqep6Nlr2kJ0bUtsj6RUCq3EeMpJuWL+eVa",
+	"jJml9WoZtbzat/3+G3AfQCwTnJvdenJVJPr49LTB4S6utcTj3nh6aKl8opieX6zNVazP4B4scXs6ZTMN",
+	"UcMoi84hspuIyBgwZWz7ocWbZt1D0tu+LY8arhPm5KNxgVpvyXnxBOPrzTmvWuYpjWuT4ctqynpuAfHX",
+	"WJHbsLHSCsvdrT2w28l2p67ZtSGW4Rpn2vnf37372xW8vXwJE2Nyfba3x5O86z/txjLb+3F6rbvkHIRw",
+	"mPU0yLSVlko9VK9Ca7R9Ka/brLsFuNjp7LdheYR20GhZqPj3oczv1xzwKmdCbynX7RgbRhEkAd1EsEO/",
+	"ciVj1FbuahdNgFKAtpjzqgHl9Szjv6s8krcqbVXLmiyw6kwbIeCqHrKRLryaW2JrsPnIlXMBhQNPw4QE",
+	"e4JlUG1w7IediBZjlQZvB67c+UwbAMpmgS9RF+m2xozVy5vvqU+fXxVZxtSsdW9zCsHN3cb19my/D/Pd",
+	"T/Tshpb+zElecnH9yXOgSPo8w7eC375iQj4EnLd83tXFm7LEZmPqtGduA+4oZWP9CUe45m31HD0ohM4x",
+	"5iOOSQj7ldUZwoEVfqhCOIQ45bZ05qjkfBXCMZmjushQdZvVA8cPbSQlRGwFC0JdGyhWenc5UygMDW2r",
+	"ndk/gVROUcVM40La8RzYUJOV7sxzJaUBkizdeUfNp2c/3O2ftPtpevult17CMGU+hyhrA+0h+F+5LwkD",
+	"JHbaDnZ4sPXBDg/aD2bXoCU3je3U7PI7D1qYT8b2KrBZzvp9QO1T5WLNqttwX4MRvjhtX+G2lG3LS7CF",
+	"Tb+1xWViZoWaBv/dOUT2d1Tm0w1kUht6qnVUFjvNRY83h+12on5T+6c8YbnGKkPoqhJy2/jCMsEVqhIN",
+	"KUl5TerRlvbM6b6DhwCSodZsvBXyPUA+h0mXAyP1+7oexmZSE+f0pLZWhs72+QxeuLI8Elp6ax31Scz5",
+	"mapxMQjh9tA27eLpwibg20iyz8afEl5fDh9UTmebkPGCsPr6feDd2K6d6EMDqyuiXiu4zscd7ALrjrct",
+	"w+lq0GaeUgnFh/br512x1U+JpLcHBW3A9pF2GT+gb0LA7rgLkQNsFELEhaF/XeNsKlUSzccCPfzDNSH6",
+	"+mMbDJOF2TRq6KZYBwT9ZcP0Fawfwpeft3WrpDm3jFW87r98s/fd1etXENnh+q/MsMiVn0WqGTuKfDp3",
+	"F/K00FB1BDzSA5GhYQkzrAuXLsVMCrGemo+FVK6GB2+NYmVi2JXfzMMtZ8pw1pIe6KsCXVV0Wa1oCmU7",
+	"CEQ6A1sP5CPzLtg/V1c5xJgVGoEbwNsYMfEZhEcaNP8ZIeUZN7vnEE2ZElyMdQSazTRMJ7YYYzmTrBbD",
+	"ahuGhJujWjTBSuehLqfiSQgPuBI1HxwNR6cHo8Pjx4+Hh0cJO2GHMZ4enCY97OHR48OTLf2OEjotVlOR",
+	"MdFRyBJbxSgk6U0bvrcocXV1IegingCzcCVccA0e33N6dDuJW8IsrGinsdFFTK3km08zIkrd9v2nmNXk",
+	"OvtSrFdeey02EbnIqqfrytWGHVc9wUeeFybMFX5pREFwnaHZ7bYh0C6ZM/Fqlf+knTHdgmEX1bRVyd6y",
+	"bNhFfkNTbiaE8ugn18eyuU2LZkWCxJkT82UWzGCHHL0v4vN/ef99Jf0uEsQCvprwWG9qfa+DBirbaH7u",
+	"1MsZPEGG/KYpe9ipRT0K8gz0wihNw3xR8nyDU+A7nPa/Ou59dXp8fPjV8dEyMD/c7YcHvXaZ9G4iWca3",
+	"5FtXt6UvzOaE5bthXJV0C388uyFGWCqadgXe24i3sM3We3hM4XDbrjloK480RLoYRq2CwaxoUurXZei2",
+	"erHMg5Ok1+c+Bugbi2w2nCW+LcGX3P4ouWh2DHXbOnoeSHH6o1W7XEJGBbKwgdllsicwYVwobmZXxP0O",
+	"xq7O76JwVUbu1/OSJL571w+WS26/e9cvK1p891QsxYiPC4UJcNtRaWaQK3nDE1RduCiLBxudkVW7T3TU",
+	"249ci0+0WNl3Bmu6OM+BiYEoy/qlwE+YJByIVe2cjf5La/zYOWpkTYzJXekkFyO5TDnVIi5GriHh2jt+",
+	"iTNlfAL5G8VGTLCyL0HCFIf0RhgUiQ7pYFWrGzPAXGn+QAzEH/4AjXNyKeih40PXzcYlCbIEFUR7LOd7",
+	"N/tR2RmnIbrwhaT2uwpIg6LXO4y/e9e3f2DUhf6ENlD1bqCymQBgY8aFNovot2LwHQ7hbziDKzRnwI22",
+	"1MJMoXAgWDqWiptJVvU7SlcNwdJUTjsp1wZ2IiEF2nZJ+Pb7i6fAFPoSGBbHmBvfJjYQDK5xBhrNbggR",
+	"3ua2wKLkntA1AHGtI9iDiBVJZGey7hFNMXEVM37v3YGYhyeoQuiyd7nuX7J0Yj+wFfeskgql/mfukwbU",
+	"Fql9wow9DcGm7qktsWr5Op7Rr6b4muuH2UlwxIrUQOQef+RJtGs1U1IWuy+0uuiBIPl0ThZS1WoKrU0x",
+	"sLP/73/+a/+4B7ZkFORoIKLoovM/rPNzr3P6/zofu396tLMbRa4JJ+radtao2412u/BKmgnxOhe+fc0B",
+	"J2aCTAYxxoHg5gx8NW5lE0c/dKzL3nmtxi/+GoFNspTixSaXLO6cM5X4nk7WYA3PXQTuGqchoGWIKn0v",
+	"RxZh3nlyPoWFBku1HIiYKeXXZGmKqga7PQ5rLGRbOu14mnOuiWNewqEvDU75dd3iZuea7w2Bneiod7TY",
+	"x0F7WmrbsGTyjCSXrpnedXi7Rtj3ZUXah52yMGU6nXbVKO5gwo1UXanGe2oU0//pu92BiFaVtUd1OVuj",
+	"38SXMjVrw3YIiBZzA8Hc26hZbR15rO924YlrRJ+ra1ssawtBGxZfD4SXl8tVbh4ST5ScaiKmnaevL692",
+	"6elTJbXuSMXHXFihoW0hthyNoBAp/Wp2/QKJHe1EkI1w0jDb3tu/vHj67JuL/rOPNPXH15cvvnnx6oro",
+	"/Lmr5J4fE0KucJTy8cSUgNFEtw1yqKWEPUy4IImjxa5FovpyET/lQHjuCcuPGzAOl1Wgn7PRHuGmxdtc",
+	"aktQl2UbMNww0h8Cotf2QFEJ46csJrauye3izQsou4eB+IbwGdFn2HkqhVEyPQMhO9pIhbSrvzM1O4P5",
+	"wxJc7AGeOpR2+jMSAVaLahquBR+NvDJOeYxCYx3vDC5yu9xBtxeEQaFSr5hLcmf2tSV1P1bvvXzx9Nmr",
+	"q2c0pjsxWdooEGwo7Ys3L4JGDXDQ6+53e7b6KkfBck4OUbfXPXTG+sRaUl7H7pXR1TG2WJRVGsu3JTmf",
+	"VbSJnEekyWISfI7+QxKH1tLzxaGFkeTRpWhsJU2l9Ml9C15ybfrMxgCatza8X9zQa5HOnHFrp36k3ca6",
+	"wYprAmxYtdljUhfvVQFn8r3seLJoNY8DX+AQuNy+b31pFOm0Fvq1O671YfbcTQ0bfPhMJJt8Vt5VcP9h",
+	"oS/+oNdb0wG0XeNUHQFva2dboI4S4bZv7cjtom3yard7jeZ1O2T/4SFzPUV20OHDg+qeYRpxcPrwiMWO",
+	"tPswOO4dbHSi8lICO2SDzbV0+NmhRw8PXWjFtU5TGRuzPNWwNCyOymzH2XtfCRZ8oEFNYbB3Z9j4fq+O",
+	"ibdKBhdnL+sN61W2kRADsSQYIDJsbJU1Axvq+/8vvY824qhK82sgqnB3t5kKIrlty1tIrHaVLIx9ZF9Z",
+	"m8/ViHgB3SqBfP7gATF0UW2uPjlZM6UImXecW/daSiwSyLXAMmwcNB1qowpcdUnG8clc7GUw6P7lfWX1",
+	"fjzrfPjzzmDQXXi0+6fWINfqA9p8NBoY8ZTcCTF3v4s3dehPRy8QywwHgnxFa1s3PCBbR24JoVMDzc1q",
+	"DXBNenyndneFrTwfFjxN3Ap+B9xoTEe7DodtQv+nVdeK7B/u9x67nHb16D9JknvaXtFC6RD4X9n925Hd",
+	"N5WMJcu95JmHRHhVpdsqt59ze9OZd1FGrc6jv8GmlACWvUIQOLXG/Igrbbrwrk4fhN4hqUOJj7SruJmT",
+	"97AznIEPBBB320tN3A5Spg1MZEG+Vr+6E4DZQEaSkOsrYelOFWvrO8caHvKra1uZJTTzQESuKmRn1xcE",
+	"NZ1lWq7Ol5DN73xw7fKX7jgDMbVHqNxzV4PE0hRW+uVnwI0L6FhoDYQb00ySathZqFfKSfHlTPjAkfXA",
+	"rU9jH8qRu1jLbqpNsTkicQnjzfWaR7rL+t9BqwqDr2FQZe8HgY3GHZy4f5adQl97R/8+6vpj+oAUauDm",
+	"HJgHcvNWG71wt1TPUWSZBFbItBTzKvZuab3/M8phHgPfu9orcO3IljQd85RktsrVsVnxucN5VgvODnqN",
+	"mq79Xq/XSHbut3WmtKcTK0IngizTiiVhrvTAcq3bd3U4v6mH9/Rb0KJz7RMrFKkFjbWQvCPsJCc4wflf",
+	"/fpb0K8Ojx5DDY3qxWSLRt27Ky9Fu1+pXC+9BJ8Tz7WhHPqMawJMQ3sxz0CU8VcfkXydo+hjipm9gSRX",
+	"kpylFHyPg4/8JzjiwgpU2LGKUw/EXPo7bMvxzieGNe2uyOyb8qvdcCBcAZEN7OedFG8whRFHsskjnwwn",
+	"F8tXc/jQXV2YY/UqHdWF8+0FEzYmbjM17oKgmFl3UbnMhb1hpsPFGLW/vZCJmYPWt/2+nSdGfoPKqv+r",
+	"iVTGLlrkOaqOPXBpO1S+B70XUmUs5RqTM4gu9p8cRGQKKNS6vJrSXlnkItlMQ9Rb8z+2Pzxo9SK/QeMq",
+	"ux5QtP2qPGi/tm1YiZHaxoEdOlGHC41Cc8Nv8Bw0nZkcIX/MFEem4+0kqyh/RiUXU/cbFBe1uaOe5Df1",
+	"SQ+XFOhypUXjEsDgP8f7skSx7uqt37pi2ETkVtem/Qdpkm/Q2BCYExzDGVhuWadPplURTKsS6Tfdhqo+",
+	"gTWqOK01nt5gQgLfpuXrEhYSddazaORkXPrlDPA2T+2FDD7DROJGcyl0F17N39hQzdcm43wRz5KE+y3w",
+	"md/bCkar4ebB+ptmujkyezeRwDJ40aCtF/4QnroSGes1RGUrDUaoUDj9xkBjOup4lGMC3/a/fwk5GyPs",
+	"DAue+jDAJSYyTmeWzEhNcl2lV3dtcj6VLLFpYWvyWmp0yeWJ1Eav0JGX5U6CB2nB4K3Zs6mvOSJouRy4",
+	"Dd/lgelcCxd5lTm8K19l1HkjUx7P2qw6WiX2AQ4LISNtMYScCuAi5QLBDbDsp80sdSmp1TpzafvNeqfg",
+	"7P2HJu5d7rKGWEkAr0uwlgJmYu9f+nl1Os/61Bqig14vgumEp67Qu7wggNzulN9gF16Y5v2zGF97B126",
+	"++98GUu3Dbf+EqgvyOR+hRVIXzpMsA62L/kN2utF1oCVbG++hrm+d+/LtMcbJTM0EyS7GW9t723GTAgs",
+	"ky5sng1EVAnzjyQkPlai+KORhqV35e/QBTvuVxmbfukN2ciK/0/gIw+A9ZBsHDurdrUSpj4z3Z0xx9mr",
+	"pVYpbkJYcI1UIUTlZlu9OGUanOyycoi3Eyi5VC5jvgWFlvvcEnJ+LTjs9qDx1rmFXMPFmxfroVpO0Jx6",
+	"DVjtnTSrBUDJ+CgaUIttBEfd4JmtfCOQ2htjJuyG3DEU4K/FZAZSZNoMhLRKRJSlWMzLFZKJkduDK5Lk",
+	"gvSM9dGMs566VRJuILiGqLw8x++Km7IC0WofbViKbjdlV0gVLr7GGTmDI4V64i946kJ03DuMygB2eb2V",
+	"YBkdatq4pNvuceDKoKZc40o9Vd4+9AXFWb1ICxHZO2phJ5da82E6gxJeu92NLd/qptt1dNY8aTt1zQ+e",
+	"L8V9/4GsOne/Qpu76y5TrSiuur6rLIPZs1ahX/euBQTrMxbd2mP1BndLRrORZvYXvFb/TYzSOvBz+LTK",
+	"8hzfyik0S2V96tPtpjFBZZktT/FMJLnkwmi7B2IsGLKUgKHcDfBSxRMyOJiRSp+DkN6wF4iJi/76RRrY",
+	"uf9w/78BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

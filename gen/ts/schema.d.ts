@@ -143,6 +143,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness
+         * @description `200` when tracegate can serve: signing keys have been loaded at least
+         *     once and Tempo answers its `/ready` within a short timeout. `status`
+         *     is `degraded` when it serves with stale keys because the last key
+         *     refresh failed. `503` with a problem naming what is not ready
+         *     otherwise.
+         */
+        get: operations["getReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -236,6 +260,18 @@ export interface components {
              * @example 5f0c2e7d9a6b4c1e
              */
             instance?: string;
+        };
+        Readiness: {
+            /** @enum {string} */
+            status: "ready" | "degraded";
+            checks: components["schemas"]["ReadinessCheck"][];
+        };
+        ReadinessCheck: {
+            /** @example keys */
+            name: string;
+            ok: boolean;
+            /** @example 2 keys from JWKS URL https://idp.example.com/jwks.json, 3m0s old */
+            detail: string;
         };
         Health: {
             /** @enum {string} */
@@ -543,6 +579,15 @@ export interface components {
         ServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A dependency is not ready; `detail` names which. */
+        NotReady: {
+            headers: {
                 [name: string]: unknown;
             };
             content: {
@@ -881,6 +926,27 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready (possibly degraded). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            503: components["responses"]["NotReady"];
         };
     };
     getMetrics: {

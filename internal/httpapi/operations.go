@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"strings"
 
 	"github.com/tracegate/tracegate"
 	"github.com/tracegate/tracegate/gen/api"
@@ -36,4 +37,43 @@ func (s *Server) GetMetrics(context.Context, api.GetMetricsRequestObject) (api.G
 		return nil, err
 	}
 	return api.GetMetrics200TextResponse(text), nil
+}
+
+// Check is the outcome of one readiness check.
+type Check struct {
+	Name string
+	// OK is false when tracegate cannot serve because of this dependency.
+	OK bool
+	// Degraded is true when it serves, but not as it should (e.g. stale keys).
+	Degraded bool
+	Detail   string
+}
+
+// notReadyError is answered 503 by the readiness probe; it is not logged as
+// a failure: the probe's answer is the report.
+type notReadyError struct{ detail string }
+
+func (e *notReadyError) Error() string { return "not ready: " + e.detail }
+
+// GetReadiness implements api.StrictServerInterface.
+func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObject) (api.GetReadinessResponseObject, error) {
+	var checks []Check
+	if s.readiness != nil {
+		checks = s.readiness(ctx)
+	}
+	res := api.Readiness{Status: api.Ready, Checks: make([]api.ReadinessCheck, 0, len(checks))}
+	var failing []string
+	for _, c := range checks {
+		res.Checks = append(res.Checks, api.ReadinessCheck{Name: c.Name, Ok: c.OK, Detail: c.Detail})
+		switch {
+		case !c.OK:
+			failing = append(failing, c.Name+": "+c.Detail)
+		case c.Degraded:
+			res.Status = api.Degraded
+		}
+	}
+	if len(failing) > 0 {
+		return nil, &notReadyError{detail: strings.Join(failing, "; ")}
+	}
+	return api.GetReadiness200JSONResponse(res), nil
 }

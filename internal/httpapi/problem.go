@@ -26,8 +26,11 @@ func problemFor(err error) (status int, detail string) {
 	var (
 		qe *traces.QueryError
 		he *echo.HTTPError
+		nr *notReadyError
 	)
 	switch {
+	case errors.As(err, &nr):
+		return http.StatusServiceUnavailable, nr.Error()
 	case errors.Is(err, traces.ErrInvalidID):
 		return http.StatusBadRequest, "invalid trace id: must be 1 to 32 hexadecimal characters"
 	case errors.As(err, &qe):
@@ -108,7 +111,8 @@ func errorHandler(logger *slog.Logger, m *telemetry.Metrics) echo.HTTPErrorHandl
 			audit(c, logger, m, status, reason, err)
 		}
 		// A client that went away is not an operator's problem.
-		if status >= http.StatusInternalServerError && req.Context().Err() == nil {
+		var nr *notReadyError
+		if status >= http.StatusInternalServerError && req.Context().Err() == nil && !errors.As(err, &nr) {
 			logger.ErrorContext(req.Context(), "request failed",
 				slog.String("route", c.Path()),
 				slog.Int("status", status),

@@ -37,8 +37,9 @@ type TraceReader interface {
 
 // Server implements api.StrictServerInterface.
 type Server struct {
-	traces  TraceReader
-	metrics *telemetry.Metrics
+	traces    TraceReader
+	metrics   *telemetry.Metrics
+	readiness func(context.Context) []Check
 }
 
 // Options are the optional settings of New.
@@ -46,6 +47,8 @@ type Options struct {
 	// CORSOrigins lists the origins allowed to call the API from a browser;
 	// empty means no cross-origin access.
 	CORSOrigins []string
+	// Readiness runs the checks behind GET /readyz; nil means always ready.
+	Readiness func(context.Context) []Check
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -90,7 +93,7 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 		SilenceServersWarning: true,
 	})))
 
-	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, metrics: m}, nil))
+	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, metrics: m, readiness: opts.Readiness}, nil))
 	return e, nil
 }
 

@@ -101,6 +101,11 @@ func newHarness(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.TimeR
 
 func newHarnessCORS(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error), origins []string) *harness {
 	t.Helper()
+	return newHarnessWith(t, fn, httpapi.Options{CORSOrigins: origins})
+}
+
+func newHarnessWith(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error), opts httpapi.Options) *harness {
+	t.Helper()
 	iss, err := devauth.NewIssuer(issuer, audience)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +122,7 @@ func newHarnessCORS(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.T
 	}
 	reader := &readerFunc{fn: fn}
 	metrics := telemetry.New()
-	e, err := httpapi.New(reader, v.Middleware(), metrics, logger, httpapi.Options{CORSOrigins: origins})
+	e, err := httpapi.New(reader, v.Middleware(), metrics, logger, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -729,5 +734,40 @@ func TestAuditAndMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	t.Parallel()
+	var checks []httpapi.Check
+	var mu sync.Mutex
+	h := newHarnessWith(t, nil, httpapi.Options{Readiness: func(context.Context) []httpapi.Check {
+		mu.Lock()
+		defer mu.Unlock()
+		return checks
+	}})
+	set := func(c ...httpapi.Check) {
+		mu.Lock()
+		checks = c
+		mu.Unlock()
+	}
+	set(httpapi.Check{Name: "keys", OK: true, Detail: "1 key"}, httpapi.Check{Name: "tempo", OK: true, Detail: "ready"})
+	if rec := h.get(t, "/readyz", ""); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"status":"ready"`) {
+		t.Errorf("ready: %d %s", rec.Code, rec.Body)
+	}
+	set(httpapi.Check{Name: "keys", OK: true, Degraded: true, Detail: "1 key, 9m old; last refresh failed"}, httpapi.Check{Name: "tempo", OK: true})
+	if rec := h.get(t, "/readyz", ""); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"status":"degraded"`) {
+		t.Errorf("degraded: %d %s", rec.Code, rec.Body)
+	}
+	set(httpapi.Check{Name: "keys", OK: false, Detail: "no keys loaded yet"}, httpapi.Check{Name: "tempo", OK: false, Detail: "connection refused"})
+	rec := h.get(t, "/readyz", "")
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("not ready: %d %s", rec.Code, rec.Body)
+	}
+	if p := decodeProblem(t, rec); p.Detail != "not ready: keys: no keys loaded yet; tempo: connection refused" {
+		t.Errorf("detail %q", p.Detail)
+	}
+	if strings.Contains(h.logs.String(), `"level":"ERROR"`) {
+		t.Error("a failing probe was logged as an error")
 	}
 }

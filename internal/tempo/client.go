@@ -176,3 +176,26 @@ func oneLine(b []byte) string {
 	}
 	return strings.TrimSpace(s)
 }
+
+// readyTimeout bounds the readiness probe of Tempo.
+const readyTimeout = 2 * time.Second
+
+// Ready returns nil when Tempo's /ready answers 200 within a short timeout,
+// and otherwise an error saying what Tempo answered (one sanitised line).
+func (c *Client) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, min(readyTimeout, c.timeout))
+	defer cancel()
+	resp, err := c.api.GetReady(ctx)
+	if err != nil {
+		return transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	body, err := c.readBody(ctx, resp)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("tempo /ready answered %d: %s", resp.StatusCode, oneLine(body))
+	}
+	return nil
+}

@@ -241,3 +241,20 @@ func TestOneLine(t *testing.T) {
 		}
 	}
 }
+
+func TestReady(t *testing.T) {
+	t.Parallel()
+	c, mock := newTestClient(t, time.Second, 1<<20)
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/ready", loadFixture(t, "ready").responder(t))
+	if err := c.Ready(context.Background()); err != nil {
+		t.Errorf("ready Tempo: %v", err)
+	}
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/ready", httpmock.NewStringResponder(503, "Query Frontend not ready: no querier\n"))
+	if err := c.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "503: Query Frontend not ready") {
+		t.Errorf("not ready Tempo: %v", err)
+	}
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/ready", httpmock.NewErrorResponder(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}))
+	if err := c.Ready(context.Background()); !errors.Is(err, traces.ErrUnavailable) {
+		t.Errorf("unreachable Tempo: %v", err)
+	}
+}
