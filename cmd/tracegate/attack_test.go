@@ -90,8 +90,9 @@ func hs256(secret []byte) func([]byte) []byte {
 }
 
 func ecJWK(kid string, pub *ecdsa.PublicKey) map[string]any {
+	point := must(pub.Bytes()) // 0x04 || X || Y
 	return map[string]any{"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
-		"x": b64.EncodeToString(pub.X.FillBytes(make([]byte, 32))), "y": b64.EncodeToString(pub.Y.FillBytes(make([]byte, 32)))}
+		"x": b64.EncodeToString(point[1:33]), "y": b64.EncodeToString(point[33:])}
 }
 
 func rsaJWK(kid string, pub *rsa.PublicKey) map[string]any { // no "alg", as Entra publishes keys
