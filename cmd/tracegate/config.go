@@ -17,6 +17,7 @@ import (
 type config struct {
 	ListenAddr string     `env:"LISTEN_ADDR" envDefault:":8080"`
 	LogLevel   slog.Level `env:"LOG_LEVEL" envDefault:"info"`
+	LogQueries bool       `env:"LOG_QUERIES" envDefault:"false"`
 
 	TempoURL              string        `env:"TEMPO_URL,required"`
 	TempoTimeout          time.Duration `env:"TEMPO_TIMEOUT" envDefault:"10s"`

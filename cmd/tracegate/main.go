@@ -100,6 +100,8 @@ func serve(ctx context.Context, environ map[string]string, stdout io.Writer) err
 // newGateway wires tracegate's handler from cfg. Background work (the JWKS
 // refresh) stops when ctx ends.
 func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler, error) {
+	metrics := telemetry.New()
+	keyHTTP := &http.Client{Timeout: 10 * time.Second, Transport: metrics.InstrumentKeyFetches(http.DefaultTransport.(*http.Transport).Clone())}
 	verifier, err := auth.NewVerifier(ctx, auth.Config{
 		JWKSURL:            cfg.JWKSURL,
 		OIDCIssuerURL:      cfg.OIDCIssuerURL,
@@ -116,12 +118,12 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 		AllowFederation:    cfg.AllowFederation,
 		RefreshInterval:    cfg.JWKSRefreshInterval,
 		MinRefetchInterval: cfg.JWKSMinRefetchInterval,
-	}, &http.Client{Timeout: 10 * time.Second}, logger)
+	}, keyHTTP, logger)
 	if err != nil {
 		return nil, err
 	}
 	tempoHTTP := &http.Client{
-		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		Transport: metrics.InstrumentTempo(http.DefaultTransport.(*http.Transport).Clone()),
 		// Never follow a redirect: every Tempo path tracegate calls is one it built.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -138,7 +140,6 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 		return nil, fmt.Errorf("%sTENANT_ATTRIBUTE: %w", envPrefix, err)
 	}
 
-	metrics := telemetry.New()
 	for _, reason := range append(auth.Reasons(), "tenant_attribute_mismatch") {
 		metrics.AuthDecisions.WithLabelValues(telemetry.Deny, reason) // export zeros from the start
 	}
@@ -162,6 +163,7 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 	return httpapi.New(repo, verifier.Middleware(), metrics, logger, httpapi.Options{
 		CORSOrigins: cfg.CORSOrigins,
 		Readiness:   readiness,
+		LogQueries:  cfg.LogQueries,
 	})
 }
 

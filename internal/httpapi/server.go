@@ -49,6 +49,9 @@ type Options struct {
 	CORSOrigins []string
 	// Readiness runs the checks behind GET /readyz; nil means always ready.
 	Readiness func(context.Context) []Check
+	// LogQueries puts the TraceQL query (capped) into access log lines;
+	// otherwise only its length is logged.
+	LogQueries bool
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -73,8 +76,10 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(logger, m)
 
-	e.Pre(requestID, securityHeaders, readOnly)
-	e.Use(middleware.Recover())
+	// observe runs before routing too, so that it sees every request (405s
+	// included); the route template is known once next returns.
+	e.Pre(requestID, securityHeaders, observe(m, logger, opts.LogQueries), readOnly)
+	e.Use(attachTimer, middleware.Recover())
 	if len(opts.CORSOrigins) > 0 {
 		// Before authentication: a browser's preflight carries no token.
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{

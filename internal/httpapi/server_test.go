@@ -771,3 +771,43 @@ func TestReadiness(t *testing.T) {
 		t.Error("a failing probe was logged as an error")
 	}
 }
+
+func TestAccessLogAndRequestMetrics(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.reader.found = nil
+	tok := h.token(t, map[string]any{"tenant_id": "acme"})
+	h.get(t, "/api/v1/traces?q=%7B%20name%20%3D%20%22secret-thing%22%20%7D", tok)
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/traces", nil)
+	h.do(t, req)
+
+	logs := h.logs.String()
+	for _, want := range []string{
+		`"msg":"request","request_id":"`,
+		`"method":"GET","route":"/api/v1/traces","status":200`,
+		`"upstream_ms":`,
+		`"tenant":"acme","q_len":25`,
+		`"method":"POST","route":"unmatched","status":405`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("access log lacks %s:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "secret-thing") {
+		t.Error("the query was logged although LogQueries is off")
+	}
+	if strings.Contains(logs, tok) {
+		t.Error("the token was logged")
+	}
+	body := h.get(t, "/metrics", "").Body.String()
+	for _, want := range []string{
+		`tracegate_http_requests_total{method="GET",route="/api/v1/traces",status="200"} 1`,
+		`tracegate_http_requests_total{method="POST",route="unmatched",status="405"} 1`,
+		`tracegate_http_request_duration_seconds_bucket{method="GET",route="/api/v1/traces",status="200",le="+Inf"} 1`,
+		"tracegate_http_requests_in_flight 1",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
