@@ -48,6 +48,13 @@ type config struct {
 
 	CORSOrigins []string `env:"CORS_ORIGINS"`
 
+	// Limits, per replica; 0 turns one off.
+	RateLimitClientIP      float64 `env:"RATE_LIMIT_CLIENT_IP" envDefault:"100"`
+	RateLimitClientIPBurst int     `env:"RATE_LIMIT_CLIENT_IP_BURST" envDefault:"200"`
+	RateLimitTenant        float64 `env:"RATE_LIMIT_TENANT" envDefault:"50"`
+	RateLimitTenantBurst   int     `env:"RATE_LIMIT_TENANT_BURST" envDefault:"100"`
+	TenantMaxConcurrency   int     `env:"TENANT_MAX_CONCURRENCY" envDefault:"16"`
+
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 }
 
@@ -97,6 +104,9 @@ func (c config) check() []string {
 	}
 	if c.JWKSRefreshInterval <= 0 || c.JWKSMinRefetchInterval <= 0 || c.JWTLeeway < 0 {
 		bad = append(bad, envPrefix+"JWKS_REFRESH_INTERVAL, "+envPrefix+"JWKS_MIN_REFETCH_INTERVAL and "+envPrefix+"JWT_LEEWAY: must not be negative (the intervals positive)")
+	}
+	if c.RateLimitClientIP < 0 || c.RateLimitTenant < 0 || c.TenantMaxConcurrency < 0 || c.RateLimitClientIPBurst < 0 || c.RateLimitTenantBurst < 0 {
+		bad = append(bad, envPrefix+"RATE_LIMIT_* and "+envPrefix+"TENANT_MAX_CONCURRENCY: must not be negative (0 turns a limit off)")
 	}
 	if c.TempoTimeout <= 0 {
 		bad = append(bad, envPrefix+"TEMPO_TIMEOUT: must be positive")

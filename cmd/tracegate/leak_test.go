@@ -118,6 +118,10 @@ func TestLeakSuite(t *testing.T) {
 		"TRACEGATE_JWT_ISSUER":       "http://idp.test",
 		"TRACEGATE_JWT_AUDIENCE":     "tracegate",
 		"TRACEGATE_TENANT_ATTRIBUTE": "tenant.id",
+		// This suite is about isolation, not limits: 64 clients on one address.
+		"TRACEGATE_RATE_LIMIT_CLIENT_IP":   "0",
+		"TRACEGATE_RATE_LIMIT_TENANT":      "0",
+		"TRACEGATE_TENANT_MAX_CONCURRENCY": "0",
 	})
 	tokens := map[string]string{}
 	for _, tn := range leakTenants {

@@ -21,6 +21,7 @@ import (
 	"github.com/tracegate/tracegate/gen/api"
 	"github.com/tracegate/tracegate/internal/auth"
 	"github.com/tracegate/tracegate/internal/httpapi"
+	"github.com/tracegate/tracegate/internal/limits"
 	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tempo"
 	"github.com/tracegate/tracegate/internal/traces"
@@ -161,9 +162,12 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 		return checks
 	}
 	return httpapi.New(repo, verifier.Middleware(), metrics, logger, httpapi.Options{
-		CORSOrigins: cfg.CORSOrigins,
-		Readiness:   readiness,
-		LogQueries:  cfg.LogQueries,
+		CORSOrigins:       cfg.CORSOrigins,
+		Readiness:         readiness,
+		LogQueries:        cfg.LogQueries,
+		ClientIPRate:      limits.NewRate(cfg.RateLimitClientIP, cfg.RateLimitClientIPBurst),
+		TenantRate:        limits.NewRate(cfg.RateLimitTenant, cfg.RateLimitTenantBurst),
+		TenantConcurrency: limits.NewConcurrency(cfg.TenantMaxConcurrency),
 	})
 }
 

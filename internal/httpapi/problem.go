@@ -27,8 +27,11 @@ func problemFor(err error) (status int, detail string) {
 		qe *traces.QueryError
 		he *echo.HTTPError
 		nr *notReadyError
+		le *limitError
 	)
 	switch {
+	case errors.As(err, &le):
+		return http.StatusTooManyRequests, le.Error()
 	case errors.As(err, &nr):
 		return http.StatusServiceUnavailable, nr.Error()
 	case errors.Is(err, traces.ErrInvalidID):
@@ -123,7 +126,12 @@ func errorHandler(logger *slog.Logger, m *telemetry.Metrics) echo.HTTPErrorHandl
 			return
 		}
 		if status == http.StatusTooManyRequests {
-			res.Header().Set("Retry-After", retryAfterSeconds)
+			retry := retryAfterSeconds
+			var le *limitError
+			if errors.As(err, &le) {
+				retry = le.retryAfterSeconds()
+			}
+			res.Header().Set("Retry-After", retry)
 		}
 		instance := res.Header().Get(echo.HeaderXRequestID)
 		body, mErr := json.Marshal(api.Problem{

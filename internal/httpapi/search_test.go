@@ -11,6 +11,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tracegate/tracegate/internal/httpapi"
+	"github.com/tracegate/tracegate/internal/limits"
+	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
 )
 
@@ -222,5 +225,81 @@ func TestXTenantSelectsTheTenant(t *testing.T) {
 	}
 	if got := h.reader.asked[0].OrgID(); got != "globex" {
 		t.Errorf("read as %q, want globex", got)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	h := newHarnessWith(t, nil, httpapi.Options{
+		ClientIPRate: limits.NewRate(0.001, 4),
+		TenantRate:   limits.NewRate(0.001, 2),
+	})
+	acme := h.token(t, map[string]any{"tenant_id": "acme"})
+	globex := h.token(t, map[string]any{"tenant_id": "globex"})
+	get := func(path, tok string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.RemoteAddr = "192.0.2.1:1234"
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		return h.do(t, req)
+	}
+	// Tenant rate: acme's burst of 2, then 429 with Retry-After; globex unaffected.
+	for i, want := range []int{200, 200, 429} {
+		rec := get("/api/v1/whoami", acme)
+		if rec.Code != want {
+			t.Fatalf("acme request %d: %d, want %d", i+1, rec.Code, want)
+		}
+		if want == 429 {
+			if p := decodeProblem(t, rec); p.Detail != "too many requests for this tenant" || rec.Header().Get("Retry-After") == "" {
+				t.Errorf("429: %q, Retry-After %q", p.Detail, rec.Header().Get("Retry-After"))
+			}
+		}
+	}
+	if rec := get("/api/v1/whoami", globex); rec.Code != 200 {
+		t.Errorf("globex: %d", rec.Code)
+	}
+	// Client address: its burst of 4 is spent; now even bad tokens are refused before auth.
+	rec := get("/api/v1/traces", "not-a-token")
+	if rec.Code != http.StatusTooManyRequests || decodeProblem(t, rec).Detail != "too many requests from this client address" {
+		t.Errorf("client limit: %d %s", rec.Code, rec.Body)
+	}
+	if rec := get("/healthz", ""); rec.Code != 200 {
+		t.Errorf("probes are not limited: %d", rec.Code)
+	}
+	if !strings.Contains(h.get(t, "/metrics", "").Body.String(), `tracegate_rate_limited_total{limit="tenant_rate"} 1`) {
+		t.Error("rate-limit rejections not counted")
+	}
+}
+
+func TestTenantConcurrency(t *testing.T) {
+	t.Parallel()
+	started, release := make(chan struct{}), make(chan struct{})
+	h := newHarnessWith(t, func(tenant.Set, traces.ID, traces.TimeRange) (traces.Trace, error) {
+		started <- struct{}{}
+		<-release
+		return traces.Trace{}, traces.ErrNotFound
+	}, httpapi.Options{TenantConcurrency: limits.NewConcurrency(1)})
+	tok := h.token(t, map[string]any{"tenant_id": "acme"})
+	done := make(chan int)
+	go func() {
+		req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		h.e.ServeHTTP(rec, req)
+		done <- rec.Code
+	}()
+	<-started
+	rec := h.get(t, "/api/v1/traces/"+checkoutID, tok)
+	if rec.Code != http.StatusTooManyRequests || decodeProblem(t, rec).Detail != "too many concurrent requests for this tenant" {
+		t.Errorf("second concurrent request: %d %s", rec.Code, rec.Body)
+	}
+	close(release)
+	if code := <-done; code != http.StatusNotFound {
+		t.Errorf("first request: %d", code)
+	}
+	go func() { <-started }()
+	if rec := h.get(t, "/api/v1/traces/"+checkoutID, tok); rec.Code != http.StatusNotFound {
+		t.Errorf("after the first finished: %d, want the slot back", rec.Code)
 	}
 }

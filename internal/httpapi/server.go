@@ -21,6 +21,7 @@ import (
 	oapimw "github.com/oapi-codegen/echo-middleware"
 
 	"github.com/tracegate/tracegate/gen/api"
+	"github.com/tracegate/tracegate/internal/limits"
 	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
@@ -49,6 +50,11 @@ type Options struct {
 	CORSOrigins []string
 	// Readiness runs the checks behind GET /readyz; nil means always ready.
 	Readiness func(context.Context) []Check
+	// ClientIPRate limits requests per client address before authentication;
+	// TenantRate and TenantConcurrency limit each tenant after it. nil: no limit.
+	ClientIPRate      *limits.Rate
+	TenantRate        *limits.Rate
+	TenantConcurrency *limits.Concurrency
 	// LogQueries puts the TraceQL query (capped) into access log lines;
 	// otherwise only its length is logged.
 	LogQueries bool
@@ -90,7 +96,8 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 			MaxAge:        600,
 		}))
 	}
-	e.Use(skip(public, authenticate), skip(public, countAllowed(m)))
+	e.Use(skip(public, limitClientIP(opts.ClientIPRate, m)), skip(public, authenticate), skip(public, countAllowed(m)),
+		skip(public, limitTenant(opts.TenantRate, opts.TenantConcurrency, m)))
 	e.Use(skip(public, oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		// Authentication already ran (tracegate's own middleware above).
 		Options:               openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
