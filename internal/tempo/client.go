@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -68,28 +69,52 @@ func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces
 	return tr, nil
 }
 
+// maxRetries bounds the retries of one call (all are idempotent reads).
+const maxRetries = 2
+
 // call runs one request bounded by the client's timeout, reads its body
 // (bounded) and maps a non-200 status or a body of another content type than
-// wantType to a domain error.
+// wantType to a domain error. A connection failure or a 502/503 from Tempo
+// (but not its api_timeout) is retried up to maxRetries times after a short
+// jittered pause, within the same timeout.
 func (c *Client) call(ctx context.Context, wantType string, do func(context.Context) (*http.Response, error)) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	for attempt := 0; ; attempt++ {
+		body, retryable, err := c.once(ctx, wantType, do)
+		if !retryable || attempt == maxRetries {
+			return body, err
+		}
+		// 25–75 ms, then 50–150 ms: spread the retries of many requests.
+		pause := time.Duration(25+rand.IntN(50)) * time.Millisecond << attempt //nolint:gosec // jitter, not security
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// once makes one attempt of call and says whether a failure may be retried.
+func (c *Client) once(ctx context.Context, wantType string, do func(context.Context) (*http.Response, error)) (body []byte, retryable bool, err error) {
 	resp, err := do(ctx)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, ctx.Err() == nil, transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	body, err := c.readBody(ctx, resp)
+	body, err = c.readBody(ctx, resp)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, statusError(resp.StatusCode, body)
+		err := statusError(resp.StatusCode, body)
+		return nil, resp.StatusCode == http.StatusBadGateway ||
+			resp.StatusCode == http.StatusServiceUnavailable && !errors.Is(err, traces.ErrTimeout), err
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, wantType) {
-		return nil, fmt.Errorf("%w: unexpected content type %q", traces.ErrUpstream, ct)
+		return nil, false, fmt.Errorf("%w: unexpected content type %q", traces.ErrUpstream, ct)
 	}
-	return body, nil
+	return body, false, nil
 }
 
 // callJSON is call for a JSON answer decoded into v.

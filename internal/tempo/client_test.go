@@ -258,3 +258,42 @@ func TestReady(t *testing.T) {
 		t.Errorf("unreachable Tempo: %v", err)
 	}
 }
+
+func TestRetries(t *testing.T) {
+	t.Parallel()
+	found := loadFixture(t, "trace-v2-protobuf-found")
+	tests := []struct {
+		name      string
+		failures  []httpmock.Responder // answers before the fixture
+		wantCalls int
+		wantErr   error
+	}{
+		{"503 twice, then the trace", []httpmock.Responder{httpmock.NewStringResponder(503, "not ready"), httpmock.NewStringResponder(503, "not ready")}, 3, nil},
+		{"connection refused, then the trace", []httpmock.Responder{httpmock.NewErrorResponder(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED})}, 2, nil},
+		{"502 three times gives up", []httpmock.Responder{httpmock.NewStringResponder(502, "x"), httpmock.NewStringResponder(502, "x"), httpmock.NewStringResponder(502, "x")}, 3, traces.ErrUpstream},
+		{"500 is not retried", []httpmock.Responder{httpmock.NewStringResponder(500, "boom")}, 1, traces.ErrUpstream},
+		{"Tempo's api_timeout is not retried", []httpmock.Responder{httpmock.NewStringResponder(503, apiTimeoutBody)}, 1, traces.ErrTimeout},
+		{"429 is not retried", []httpmock.Responder{httpmock.NewStringResponder(429, "job queue full")}, 1, traces.ErrRateLimited},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mock := newTestClient(t, 2*time.Second, 1<<20)
+			calls := 0
+			mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), func(req *http.Request) (*http.Response, error) {
+				calls++
+				if calls <= len(tc.failures) {
+					return tc.failures[calls-1](req)
+				}
+				return found.responder(t)(req)
+			})
+			_, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{})
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Errorf("err = %v, want %v", err, tc.wantErr)
+			}
+			if calls != tc.wantCalls {
+				t.Errorf("%d calls, want %d", calls, tc.wantCalls)
+			}
+		})
+	}
+}
