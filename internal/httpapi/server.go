@@ -85,7 +85,8 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 	// observe runs before routing too, so that it sees every request (405s
 	// included); the route template is known once next returns.
 	e.Pre(requestID, securityHeaders, observe(m, logger, opts.LogQueries), readOnly)
-	e.Use(attachTimer, middleware.Recover())
+	// Traces are megabytes of JSON: compress for clients that accept it.
+	e.Use(attachTimer, middleware.Recover(), middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}))
 	if len(opts.CORSOrigins) > 0 {
 		// Before authentication: a browser's preflight carries no token.
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -809,5 +810,33 @@ func TestAccessLogAndRequestMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+func TestGzip(t *testing.T) {
+	t.Parallel()
+	td := checkout(t)
+	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{ID: id, Spans: td}, nil
+	})
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
+	req.Header.Set("Authorization", "Bearer "+h.token(t, map[string]any{"tenant_id": "acme"}))
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	h.e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Encoding") != "gzip" || !strings.Contains(strings.Join(rec.Header().Values("Vary"), ","), "Accept-Encoding") {
+		t.Fatalf("status %d, Content-Encoding %q, Vary %q", rec.Code, rec.Header().Get("Content-Encoding"), rec.Header().Values("Vary"))
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(plain)
+	if err != nil || back.SpanCount() != 9 {
+		t.Fatalf("decompressed body: %d spans, %v", back.SpanCount(), err)
 	}
 }
