@@ -19,9 +19,18 @@ type config struct {
 	LogLevel   slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 	LogQueries bool       `env:"LOG_QUERIES" envDefault:"false"`
 
-	TempoURL              string        `env:"TEMPO_URL,required"`
-	TempoTimeout          time.Duration `env:"TEMPO_TIMEOUT" envDefault:"10s"`
-	TempoMaxResponseBytes int64         `env:"TEMPO_MAX_RESPONSE_BYTES" envDefault:"67108864"`
+	TLSCertFile string `env:"TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"TLS_KEY_FILE"`
+
+	TempoURL                   string        `env:"TEMPO_URL,required"`
+	TempoCAFile                string        `env:"TEMPO_CA_FILE"`
+	TempoClientCertFile        string        `env:"TEMPO_CLIENT_CERT_FILE"`
+	TempoClientKeyFile         string        `env:"TEMPO_CLIENT_KEY_FILE"`
+	TempoBasicAuthUser         string        `env:"TEMPO_BASIC_AUTH_USER"`
+	TempoBasicAuthPasswordFile string        `env:"TEMPO_BASIC_AUTH_PASSWORD_FILE"`
+	TempoBearerTokenFile       string        `env:"TEMPO_BEARER_TOKEN_FILE"`
+	TempoTimeout               time.Duration `env:"TEMPO_TIMEOUT" envDefault:"10s"`
+	TempoMaxResponseBytes      int64         `env:"TEMPO_MAX_RESPONSE_BYTES" envDefault:"67108864"`
 
 	// Key sources: exactly one.
 	JWKSURL        string `env:"JWKS_URL"`
@@ -90,6 +99,18 @@ func (c config) check() []string {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			bad = append(bad, fmt.Sprintf("%s%s: %q is not an absolute http(s) URL", envPrefix, name, u))
 		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad = append(bad, envPrefix+"TLS_CERT_FILE and "+envPrefix+"TLS_KEY_FILE: set both or neither")
+	}
+	if (c.TempoClientCertFile == "") != (c.TempoClientKeyFile == "") {
+		bad = append(bad, envPrefix+"TEMPO_CLIENT_CERT_FILE and "+envPrefix+"TEMPO_CLIENT_KEY_FILE: set both or neither")
+	}
+	if c.TempoBasicAuthUser != "" && c.TempoBearerTokenFile != "" {
+		bad = append(bad, envPrefix+"TEMPO_BASIC_AUTH_USER and "+envPrefix+"TEMPO_BEARER_TOKEN_FILE: choose one way to authenticate to Tempo")
+	}
+	if (c.TempoBasicAuthUser == "") != (c.TempoBasicAuthPasswordFile == "") {
+		bad = append(bad, envPrefix+"TEMPO_BASIC_AUTH_USER and "+envPrefix+"TEMPO_BASIC_AUTH_PASSWORD_FILE: set both or neither")
 	}
 	var sources []string
 	for name, v := range map[string]string{"JWKS_URL": c.JWKSURL, "OIDC_ISSUER_URL": c.OIDCIssuerURL, "JWKS_FILE": c.JWKSFile, "JWT_HMAC_SECRET_FILE": c.HMACSecretFile} {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -89,12 +90,19 @@ func serve(ctx context.Context, environ map[string]string, stdout io.Writer) err
 	if err != nil {
 		return err
 	}
+	tlsConfig, err := serverTLS(cfg)
+	if err != nil {
+		return err
+	}
 	ln, err := listen(ctx, cfg.ListenAddr)
 	if err != nil {
 		return err
 	}
-	logger.InfoContext(ctx, "listening", slog.String("addr", ln.Addr().String()), slog.String("version", version()),
-		slog.String("tempo_url", cfg.TempoURL))
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	logger.InfoContext(ctx, "listening", slog.String("addr", ln.Addr().String()), slog.Bool("tls", tlsConfig != nil),
+		slog.String("version", version()), slog.String("tempo_url", cfg.TempoURL))
 	return serveHTTP(ctx, ln, handler, logger, cfg.ShutdownTimeout)
 }
 
@@ -123,8 +131,12 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 	if err != nil {
 		return nil, err
 	}
+	tempoBase, err := tempoTransport(cfg)
+	if err != nil {
+		return nil, err
+	}
 	tempoHTTP := &http.Client{
-		Transport: metrics.InstrumentTempo(http.DefaultTransport.(*http.Transport).Clone()),
+		Transport: metrics.InstrumentTempo(tempoBase),
 		// Never follow a redirect: every Tempo path tracegate calls is one it built.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
