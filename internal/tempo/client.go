@@ -134,17 +134,21 @@ func acceptProtobuf(_ context.Context, req *http.Request) error {
 	return nil
 }
 
-// readBody reads at most maxBytes of the (already decompressed) body.
+// readBody reads at most maxBytes of the (already decompressed) body. A body
+// that cannot be read to its end is an unreadable answer (ErrUpstream), or a
+// timeout when our deadline cut it off.
 func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
 	var buf bytes.Buffer
 	if resp.ContentLength > 0 && resp.ContentLength <= c.maxBytes {
 		buf.Grow(int(resp.ContentLength))
 	}
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, c.maxBytes+1))
-	if err != nil {
-		return nil, transportError(ctx, err)
-	}
-	if n > c.maxBytes {
+	switch {
+	case err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)):
+		return nil, fmt.Errorf("%w: reading the answer: %w", traces.ErrTimeout, err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: reading the answer: %w", traces.ErrUpstream, err)
+	case n > c.maxBytes:
 		return nil, fmt.Errorf("%w: response larger than %d bytes", traces.ErrUpstream, c.maxBytes)
 	}
 	return buf.Bytes(), nil
