@@ -18,6 +18,7 @@ import (
 	"github.com/tracegate/tracegate/internal/devauth"
 	"github.com/tracegate/tracegate/internal/devseed"
 	"github.com/tracegate/tracegate/internal/standin"
+	"github.com/tracegate/tracegate/internal/telemetry"
 )
 
 const devBanner = "tracegate dev: NOT FOR PRODUCTION (in-memory Tempo stand-in, throwaway signing key, loopback only)"
@@ -113,7 +114,7 @@ func dev(ctx context.Context, args []string, environ map[string]string, stdout i
 	for ln, h := range map[net.Listener]http.Handler{gwLn: front, tempoLn: tempo.Handler(), otlpLn: tempo.OTLPHandler()} {
 		g.Go(func() error { return serveHTTP(gctx, ln, h, logger, cfg.ShutdownTimeout) })
 	}
-	h, err := newGateway(gctx, cfg, logger)
+	h, err := newGateway(gctx, cfg, &telemetry.Tracing{}, logger)
 	if err != nil {
 		cancel()
 		return errors.Join(err, g.Wait())

@@ -86,7 +86,18 @@ func serve(ctx context.Context, environ map[string]string, stdout io.Writer) err
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	handler, err := newGateway(ctx, cfg, logger)
+	tracing, err := telemetry.SetupTracing(ctx, environ, version())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(shutdownCtx); err != nil {
+			logger.Warn("flushing traces failed", slog.Any("error", err))
+		}
+	}()
+	handler, err := newGateway(ctx, cfg, tracing, logger)
 	if err != nil {
 		return err
 	}
@@ -108,7 +119,7 @@ func serve(ctx context.Context, environ map[string]string, stdout io.Writer) err
 
 // newGateway wires tracegate's handler from cfg. Background work (the JWKS
 // refresh) stops when ctx ends.
-func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler, error) {
+func newGateway(ctx context.Context, cfg config, tracing *telemetry.Tracing, logger *slog.Logger) (http.Handler, error) {
 	metrics := telemetry.New()
 	keyHTTP := &http.Client{Timeout: 10 * time.Second, Transport: metrics.InstrumentKeyFetches(http.DefaultTransport.(*http.Transport).Clone())}
 	verifier, err := auth.NewVerifier(ctx, auth.Config{
@@ -136,7 +147,7 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 		return nil, err
 	}
 	tempoHTTP := &http.Client{
-		Transport: metrics.InstrumentTempo(tempoBase),
+		Transport: tracing.Transport(metrics.InstrumentTempo(tempoBase)),
 		// Never follow a redirect: every Tempo path tracegate calls is one it built.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -173,7 +184,7 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 		}
 		return checks
 	}
-	return httpapi.New(repo, verifier.Middleware(), metrics, logger, httpapi.Options{
+	e, err := httpapi.New(repo, verifier.Middleware(), metrics, logger, httpapi.Options{
 		CORSOrigins:       cfg.CORSOrigins,
 		Readiness:         readiness,
 		LogQueries:        cfg.LogQueries,
@@ -181,6 +192,10 @@ func newGateway(ctx context.Context, cfg config, logger *slog.Logger) (http.Hand
 		TenantRate:        limits.NewRate(cfg.RateLimitTenant, cfg.RateLimitTenantBurst),
 		TenantConcurrency: limits.NewConcurrency(cfg.TenantMaxConcurrency),
 	})
+	if err != nil {
+		return nil, err
+	}
+	return tracing.Handler(e), nil
 }
 
 func listen(ctx context.Context, addr string) (net.Listener, error) {

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracegate/tracegate/internal/principal"
 	"github.com/tracegate/tracegate/internal/telemetry"
@@ -42,6 +44,10 @@ func observe(m *telemetry.Metrics, logger *slog.Logger, logQueries bool) echo.Mi
 				route = "unmatched"
 			}
 			status := strconv.Itoa(res.Status)
+			if span := trace.SpanFromContext(req.Context()); span.IsRecording() {
+				span.SetName(req.Method + " " + route)
+				span.SetAttributes(attribute.String("http.route", route))
+			}
 			d := time.Since(start)
 			m.Requests.WithLabelValues(route, req.Method, status).Inc()
 			m.RequestDuration.WithLabelValues(route, req.Method, status).Observe(d.Seconds())
