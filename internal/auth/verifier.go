@@ -42,6 +42,7 @@ type Verifier struct {
 	ctrl       httprc.Controller      // remote sources
 	jwksURL    atomic.Pointer[string] // remote sources, once registered
 	keys       atomic.Pointer[keySet] // the key set in use; nil until loaded
+	cache      tokenCache             // verified tokens, for the key set in use
 	loaded     chan struct{}          // closed by the first publish
 	loadedOnce sync.Once
 
@@ -166,6 +167,20 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (principal.Principal,
 	if strings.Count(raw, ".") != 2 {
 		return principal.Principal{}, deny(reasonMalformed, fmt.Errorf("%w: not a compact JWS", ErrInvalidToken))
 	}
+	keys := v.keys.Load()
+	if p, ok := v.cache.get(raw, keys, time.Now()); ok && keys != nil {
+		return p, nil
+	}
+	p, err := v.verify(ctx, raw)
+	// Cache only what the key set still in use verified.
+	if err == nil && keys != nil && v.keys.Load() == keys {
+		v.cache.put(raw, keys, p)
+	}
+	return p, err
+}
+
+// verify is Verify without the cache.
+func (v *Verifier) verify(ctx context.Context, raw string) (principal.Principal, error) {
 	var hdr jws.Headers // the protected header, for the typ check
 	provider := jws.KeyProviderFunc(func(ctx context.Context, sink jws.KeySink, sig *jws.Signature, msg *jws.Message) error {
 		hdr = sig.ProtectedHeaders()

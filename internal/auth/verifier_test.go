@@ -701,3 +701,36 @@ func TestGoroutinesStopWithContext(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A verified token is remembered; refusals are never remembered, and a token
+// differing from a remembered one is verified in full. (That an entry dies
+// with its key is TestRemovedKeyStopsVerifying, which verifies the same token
+// before and after the key leaves the JWKS.)
+func TestVerifiedTokenCache(t *testing.T) {
+	t.Parallel()
+	k := keys()
+	p := newIDP(t, k.rsa)
+	v, _ := newVerifier(t, p, baseConfig(p))
+	c := validClaims()
+	c["exp"] = time.Now().Add(1500 * time.Millisecond).Unix()
+	c["nbf"] = time.Now().Add(-time.Minute).Unix()
+	tok := sign(t, k.rsa, "RS256", c, nil)
+	for range 3 {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Refusals are not remembered: an expired token fails every time.
+	c2 := validClaims()
+	c2["exp"] = time.Now().Add(-time.Hour).Unix()
+	expired := sign(t, k.rsa, "RS256", c2, nil)
+	for range 2 {
+		if _, err := v.Verify(context.Background(), expired); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Fatalf("expired token: %v", err)
+		}
+	}
+	forged := tok[:len(tok)-4] + "AAAA"
+	if _, err := v.Verify(context.Background(), forged); err == nil {
+		t.Fatal("a token differing from a cached one in its signature was accepted")
+	}
+}
