@@ -31,6 +31,7 @@ type config struct {
 	TempoBearerTokenFile       string        `env:"TEMPO_BEARER_TOKEN_FILE"`
 	TempoTimeout               time.Duration `env:"TEMPO_TIMEOUT" envDefault:"10s"`
 	TempoMaxResponseBytes      int64         `env:"TEMPO_MAX_RESPONSE_BYTES" envDefault:"67108864"`
+	MaxConversionBytes         int64         `env:"MAX_CONVERSION_BYTES" envDefault:"33554432"`
 
 	// Key sources: exactly one.
 	JWKSURL        string `env:"JWKS_URL"`
@@ -131,6 +132,9 @@ func (c config) check() []string {
 	}
 	if c.TempoTimeout <= 0 {
 		bad = append(bad, envPrefix+"TEMPO_TIMEOUT: must be positive")
+	}
+	if c.MaxConversionBytes < 0 {
+		bad = append(bad, envPrefix+"MAX_CONVERSION_BYTES: must not be negative (0 = no bound)")
 	}
 	if c.TempoMaxResponseBytes <= 0 {
 		bad = append(bad, envPrefix+"TEMPO_MAX_RESPONSE_BYTES: must be positive")

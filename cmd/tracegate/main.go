@@ -151,7 +151,7 @@ func newGateway(ctx context.Context, cfg config, tracing *telemetry.Tracing, log
 		// Never follow a redirect: every Tempo path tracegate calls is one it built.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	upstream, err := tempo.New(cfg.TempoURL, tempoHTTP, cfg.TempoTimeout, cfg.TempoMaxResponseBytes)
+	upstream, err := tempo.New(cfg.TempoURL, tempoHTTP, cfg.TempoTimeout, cfg.TempoMaxResponseBytes, cfg.MaxConversionBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,7 @@ type traceResponse traces.Trace
 var jsonMarshaler ptrace.JSONMarshaler
 
 func (t traceResponse) VisitGetTraceResponse(w http.ResponseWriter) error {
+	defer traces.Trace(t).Release()
 	otlp, err := jsonMarshaler.MarshalTraces(t.Spans)
 	if err != nil {
 		return err
@@ -59,17 +60,16 @@ func (t traceResponse) VisitGetTraceResponse(w http.ResponseWriter) error {
 		return err
 	}
 	// head is {"traceId":…,"warnings":[…]} and otlp is {"resourceSpans":[…]}:
-	// splice them into one object.
-	body := make([]byte, 0, len(head)+len(otlp)+1)
-	body = append(body, head[:len(head)-1]...)
-	if len(otlp) > 2 {
-		body = append(body, ',')
-		body = append(body, otlp[1:]...)
-	} else {
-		body = append(body, `,"resourceSpans":[]}`...)
+	// write them as one object, without copying the (large) OTLP part.
+	head[len(head)-1] = ','
+	if len(otlp) <= 2 {
+		otlp = []byte(`{"resourceSpans":[]}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(body)
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	_, err = w.Write(otlp[1:])
 	return err
 }

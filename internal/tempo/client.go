@@ -15,8 +15,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/tracegate/tracegate/gen/tempoapi"
 	"github.com/tracegate/tracegate/internal/tenant"
@@ -30,17 +33,44 @@ type Client struct {
 	api      *tempoapi.Client
 	timeout  time.Duration
 	maxBytes int64
+	// budget bounds the bytes of Tempo answers being converted at once.
+	budget     *semaphore.Weighted
+	budgetSize int64
 }
 
 // New returns a Client for the Tempo at baseURL (e.g. http://tempo:3200).
 // Every call is bounded by timeout, and a response body larger than maxBytes
-// (after decompression) is refused.
-func New(baseURL string, httpClient *http.Client, timeout time.Duration, maxBytes int64) (*Client, error) {
+// (after decompression) is refused. At most conversionBytes of trace bodies
+// are decoded and encoded at once (0: no bound): each trace reserves its
+// body's size until its Trace is released, so memory stays bounded at any
+// concurrency; a trace larger than the whole budget waits until it can run
+// alone.
+func New(baseURL string, httpClient *http.Client, timeout time.Duration, maxBytes, conversionBytes int64) (*Client, error) {
 	c, err := tempoapi.NewClient(baseURL, tempoapi.WithHTTPClient(httpClient))
 	if err != nil {
 		return nil, fmt.Errorf("tempo client: %w", err)
 	}
-	return &Client{api: c, timeout: timeout, maxBytes: maxBytes}, nil
+	cl := &Client{api: c, timeout: timeout, maxBytes: maxBytes}
+	if conversionBytes > 0 {
+		cl.budget, cl.budgetSize = semaphore.NewWeighted(conversionBytes), conversionBytes
+	}
+	return cl, nil
+}
+
+// reserve takes n bytes of the conversion budget, waiting while it is in
+// use; the returned func gives them back.
+func (c *Client) reserve(ctx context.Context, n int64) (func(), error) {
+	if c.budget == nil {
+		return func() {}, nil
+	}
+	n = min(max(n, 1), c.budgetSize)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := c.budget.Acquire(ctx, n); err != nil {
+		return nil, fmt.Errorf("%w: waiting for conversion memory: %w", traces.ErrTimeout, err)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { c.budget.Release(n) }) }, nil
 }
 
 // Trace implements traces.Upstream. It asks Tempo's v2 endpoint for protobuf
@@ -58,14 +88,21 @@ func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces
 	if err != nil {
 		return traces.Trace{}, err
 	}
+	release, err := c.reserve(ctx, int64(len(body)))
+	if err != nil {
+		return traces.Trace{}, err
+	}
 	tr, err := decodeTraceByID(body)
 	if err != nil {
+		release()
 		return traces.Trace{}, fmt.Errorf("%w: decode trace: %w", traces.ErrUpstream, err)
 	}
 	if tr.Spans.ResourceSpans().Len() == 0 {
+		release()
 		return traces.Trace{}, traces.ErrNotFound
 	}
 	tr.ID = id
+	tr.OnRelease(release)
 	return tr, nil
 }
 

@@ -80,7 +80,7 @@ func (f fixture) responder(t testing.TB) httpmock.Responder {
 func newTestClient(t testing.TB, timeout time.Duration, maxBytes int64) (*Client, *httpmock.MockTransport) {
 	t.Helper()
 	mock := httpmock.NewMockTransport()
-	c, err := New(tempoURL, &http.Client{Transport: mock}, timeout, maxBytes)
+	c, err := New(tempoURL, &http.Client{Transport: mock}, timeout, maxBytes, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,5 +295,45 @@ func TestRetries(t *testing.T) {
 				t.Errorf("%d calls, want %d", calls, tc.wantCalls)
 			}
 		})
+	}
+}
+
+// The conversion budget lets at most its size of trace bodies be converted at
+// once: a second trace waits until the first is released.
+func TestConversionBudget(t *testing.T) {
+	t.Parallel()
+	mock := httpmock.NewMockTransport()
+	f := loadFixture(t, "trace-v2-protobuf-found") // 2,376 bytes
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), f.responder(t))
+	c, err := New(tempoURL, &http.Client{Transport: mock}, 300*time.Millisecond, 1<<20, 3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The budget is taken: the next trace cannot be converted within the timeout.
+	if _, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{}); !errors.Is(err, traces.ErrTimeout) {
+		t.Fatalf("second trace while the first holds the budget: %v, want ErrTimeout", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		tr, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{})
+		tr.Release()
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	first.Release()
+	first.Release() // a second release must not give back more than was taken
+	if err := <-done; err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	// Not-found answers give their reservation back at once.
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), loadFixture(t, "trace-v2-protobuf-other-tenant").responder(t))
+	for range 3 {
+		if _, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{}); !errors.Is(err, traces.ErrNotFound) {
+			t.Fatalf("not found: %v", err)
+		}
 	}
 }

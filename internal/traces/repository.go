@@ -101,17 +101,20 @@ func NewRepository(upstream Upstream, cfg Config, logger *slog.Logger) (*Reposit
 // isolates it), or fails the tenant-attribute check: every resource must
 // carry the attribute with one of t as its string value; a mis-routed trace
 // is a *MismatchError (an ErrNotFound) naming what was found, for the audit
-// log. Other errors are those of Upstream.Trace.
+// log. Other errors are those of Upstream.Trace. The caller must Release
+// the trace it gets.
 func (r *Repository) Trace(ctx context.Context, t tenant.Set, id ID, tr TimeRange) (Trace, error) {
 	trace, err := r.upstream.Trace(ctx, t, id, tr)
 	if err != nil {
 		return Trace{}, fmt.Errorf("get trace %s: %w", id, err)
 	}
 	if trace.Spans == (ptrace.Traces{}) || trace.Spans.ResourceSpans().Len() == 0 {
+		trace.Release()
 		return Trace{}, fmt.Errorf("get trace %s: %w", id, ErrNotFound)
 	}
 	if r.cfg.TenantAttribute != "" {
 		if foreign := r.foreignValues(trace, t); len(foreign) > 0 {
+			trace.Release()
 			return Trace{}, &MismatchError{TraceID: id, Found: joinValues(foreign)}
 		}
 	}

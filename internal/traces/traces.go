@@ -123,6 +123,21 @@ type Trace struct {
 	// Partial is true when Tempo returned only part of the trace; Warnings says why.
 	Partial  bool
 	Warnings []string
+
+	release func()
+}
+
+// OnRelease sets what Release does: an Upstream that reserved memory for
+// the trace (see internal/tempo's conversion budget) frees it there.
+func (t *Trace) OnRelease(f func()) { t.release = f }
+
+// Release says the caller is done with the trace (its response is written,
+// or it is being discarded). Whoever ends up holding a Trace must call it
+// once; it is safe on a zero Trace.
+func (t Trace) Release() {
+	if t.release != nil {
+		t.release()
+	}
 }
 
 // joinValues renders attribute values for a log line, bounded in size.
