@@ -2,9 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -139,7 +150,7 @@ func TestHealthcheckProbeURL(t *testing.T) {
 		{"127.0.0.1:99999", ""},
 	}
 	for _, tc := range tests {
-		got, err := probeURL(tc.listenAddr)
+		got, err := probeURL(t.Context(), tc.listenAddr)
 		switch {
 		case tc.want == "" && err == nil:
 			t.Errorf("probeURL(%q) = %q, want an error", tc.listenAddr, got)
@@ -214,5 +225,79 @@ func TestHealthcheckArguments(t *testing.T) {
 	var out strings.Builder
 	if err := healthcheck(ctx, []string{"-h"}, nil, &out); err != nil || !strings.Contains(out.String(), "usage: tracegate healthcheck") {
 		t.Errorf("healthcheck -h: %v, output %q", err, out.String())
+	}
+}
+
+// writeCertPEM writes a DER certificate to a PEM file, after a private key
+// block (as a combined key+chain file might hold), and returns its path.
+func writeCertPEM(t *testing.T, der []byte) string {
+	t.Helper()
+	var b []byte
+	b = append(b, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("not a key")})...)
+	b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	file := filepath.Join(t.TempDir(), "cert.pem")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// TestHealthcheckTLS checks that with TRACEGATE_TLS_CERT_FILE the probe
+// speaks HTTPS to 127.0.0.1 and accepts exactly that certificate.
+func TestHealthcheckTLS(t *testing.T) {
+	t.Parallel()
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ready","checks":[]}`))
+	})
+	srv := httptest.NewUnstartedServer(handler)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes below are expected
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	otherCert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	environ := map[string]string{"TRACEGATE_LISTEN_ADDR": ":" + port, "TRACEGATE_TLS_CERT_FILE": writeCertPEM(t, srv.Certificate().Raw)}
+
+	var out strings.Builder
+	if err := healthcheck(t.Context(), nil, environ, &out); err != nil {
+		t.Fatalf("healthcheck over TLS: %v", err)
+	}
+	if want := "https://127.0.0.1:" + port + "/readyz answered 200 (ready)"; !strings.Contains(out.String(), want) {
+		t.Errorf("output %q does not contain %q", out.String(), want)
+	}
+
+	environ["TRACEGATE_TLS_CERT_FILE"] = writeCertPEM(t, otherCert)
+	err = healthcheck(t.Context(), nil, environ, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), "not the one in TRACEGATE_TLS_CERT_FILE") {
+		t.Errorf("healthcheck against another certificate: %v; want a certificate mismatch", err)
+	}
+
+	environ["TRACEGATE_TLS_CERT_FILE"] = filepath.Join(t.TempDir(), "missing.pem")
+	if err := healthcheck(t.Context(), nil, environ, &strings.Builder{}); err == nil {
+		t.Error("healthcheck with a missing certificate file succeeded")
+	}
+
+	// Plain HTTP to a TLS port fails, and --url is verified the usual way
+	// (the test server's certificate is not trusted by the system).
+	delete(environ, "TRACEGATE_TLS_CERT_FILE")
+	if err := healthcheck(t.Context(), nil, environ, &strings.Builder{}); err == nil {
+		t.Error("healthcheck over plain HTTP to a TLS server succeeded")
+	}
+	if err := healthcheck(t.Context(), []string{"--url", srv.URL + "/readyz"}, nil, &strings.Builder{}); err == nil {
+		t.Error("healthcheck --url accepted an untrusted certificate")
 	}
 }

@@ -34,6 +34,7 @@ commands:
   serve     run the gateway (configured by TRACEGATE_* environment variables)
   dev       run a self-contained development setup: gateway, in-memory Tempo
             stand-in, throwaway signing key (NOT FOR PRODUCTION; dev -h for flags)
+  healthcheck  probe /readyz of the tracegate on this host (container health checks)
   version   print the version
 `
 
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		return serve(ctx, environ, stdout)
 	case "dev":
 		return dev(ctx, args[1:], environ, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], environ, stdout)
 	case "version":
 		_, err := fmt.Fprintln(stdout, "tracegate", version())
 		return err

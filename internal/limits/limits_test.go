@@ -31,7 +31,7 @@ func TestRate(t *testing.T) {
 	if ok, _ := r.Allow("a", now.Add(600*time.Millisecond)); ok {
 		t.Error("allowed twice within one refill")
 	}
-	var off *limits.Rate = limits.NewRate(0, 10)
+	off := limits.NewRate(0, 10)
 	if ok, _ := off.Allow("x", now); !ok || off != nil {
 		t.Error("a zero rate must mean no limit")
 	}

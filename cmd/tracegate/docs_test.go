@@ -1,0 +1,169 @@
+package main
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tracegate/tracegate/internal/auth"
+)
+
+var operationsDoc = filepath.Join(repoRoot, "docs", "operations.md")
+
+func readDoc(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestDocsConfigReference keeps docs/operations.md's configuration reference
+// in step with the config struct: every setting is documented in a table row
+// of its own with its default, and no name is documented that tracegate
+// does not read.
+func TestDocsConfigReference(t *testing.T) {
+	t.Parallel()
+	doc := readDoc(t, operationsDoc)
+	vars := configEnvVars(t)
+
+	mentioned := map[string]bool{}
+	for _, name := range envNamePattern.FindAllString(doc, -1) {
+		mentioned[name] = true
+		if _, ok := vars[name]; !ok {
+			t.Errorf("docs/operations.md names %s, which is not a setting (config has no env tag %q)", name, strings.TrimPrefix(name, envPrefix))
+		}
+	}
+
+	_, section, ok := strings.Cut(doc, "\n## Configuration reference\n")
+	if !ok {
+		t.Fatal("docs/operations.md: no section \"## Configuration reference\"")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	rows := map[string][]string{} // name -> cells of its reference row
+	for _, line := range strings.Split(section, "\n") {
+		if !strings.HasPrefix(line, "| `"+envPrefix) {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "| "), " | ")
+		name := strings.Trim(cells[0], "`")
+		if _, dup := rows[name]; dup {
+			t.Errorf("docs/operations.md: two reference rows for %s", name)
+		}
+		rows[name] = cells
+	}
+	names := make([]string, 0, len(vars))
+	for name := range vars {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		v := vars[name]
+		cells, ok := rows[name]
+		switch {
+		case !mentioned[name]:
+			t.Errorf("docs/operations.md does not document %s", name)
+			continue
+		case !ok:
+			t.Errorf("docs/operations.md: no row starting with | `%s` | in the configuration reference", name)
+			continue
+		case len(cells) < 3 || strings.TrimSpace(cells[2]) == "":
+			t.Errorf("docs/operations.md: the row of %s needs a default and a meaning: %q", name, cells)
+			continue
+		}
+		def := cells[1]
+		switch {
+		case v.Required && !strings.Contains(def, "required"):
+			t.Errorf("docs/operations.md: %s is required, the default column says %q", name, def)
+		case v.HasDefault && !strings.Contains(def, "`"+v.Default+"`"):
+			t.Errorf("docs/operations.md: %s defaults to %q, the default column says %q", name, v.Default, def)
+		}
+	}
+}
+
+// metricName finds the names of tracegate's own metrics where they are
+// declared (prometheus.*Opts{Name: "tracegate_..."}).
+var metricName = regexp.MustCompile(`\bName:\s*"(tracegate_[a-z0-9_]+)"`)
+
+// declaredMetrics returns the tracegate_* metric names declared in the
+// module's non-test Go files.
+func declaredMetrics(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	err := filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "node_modules", "gen", "testdata", "dist":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range metricName.FindAllStringSubmatch(string(b), -1) {
+			names = append(names, m[1])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// TestDocsMetricsReference checks that docs/operations.md has a subsection
+// for every metric tracegate declares and a row for every reason code of
+// tracegate_auth_decisions_total.
+func TestDocsMetricsReference(t *testing.T) {
+	t.Parallel()
+	doc := readDoc(t, operationsDoc)
+	metrics := declaredMetrics(t)
+	for _, want := range []string{"tracegate_auth_decisions_total", "tracegate_keys_age_seconds"} {
+		if !slices.Contains(metrics, want) {
+			t.Errorf("metric %s not found in the sources: is the Name: \"...\" pattern still how metrics are declared?", want)
+		}
+	}
+	for _, metric := range metrics {
+		if !strings.Contains(doc, "### `"+metric+"`") && !strings.Contains(doc, "### `"+metric+"{") {
+			t.Errorf("docs/operations.md: no subsection \"### `%s...`\" in the metrics reference", metric)
+		}
+	}
+	for _, reason := range append(auth.Reasons(), "tenant_attribute_mismatch") {
+		if !strings.Contains(doc, "| `"+reason+"` |") {
+			t.Errorf("docs/operations.md: the deny reason %s has no row in the metrics reference", reason)
+		}
+	}
+}
+
+var markdownLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// TestDocsLinks checks that the relative links of the operations and
+// deployment pages point at files that exist.
+func TestDocsLinks(t *testing.T) {
+	t.Parallel()
+	for _, file := range []string{operationsDoc, filepath.Join(repoRoot, "deploy", "README.md")} {
+		for _, m := range markdownLink.FindAllStringSubmatch(readDoc(t, file), -1) {
+			target, _, _ := strings.Cut(m[1], "#")
+			if target == "" || strings.Contains(target, "://") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(file), target)); err != nil {
+				t.Errorf("%s: broken link %s", file, m[1])
+			}
+		}
+	}
+}
