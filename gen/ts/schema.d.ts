@@ -554,7 +554,13 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Tempo is overloaded for this tenant; retry after the given delay. */
+        /**
+         * @description A limit was reached — requests per second from this client address
+         *     (checked before authentication), requests per second or concurrent
+         *     requests of this tenant — or Tempo is overloaded for this tenant.
+         *     Retry after the given delay. Limits are enforced by each tracegate
+         *     replica separately.
+         */
         TooManyRequests: {
             headers: {
                 "Retry-After": components["headers"]["Retry-After"];
@@ -849,6 +855,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getTrace: {
