@@ -11,11 +11,18 @@ import (
 	"strings"
 )
 
-// tempoTransport builds the transport toward Tempo: a custom CA and a client
+// tempoTransport builds the transport toward Tempo: a connection pool sized
+// for a gateway, gzip only when asked for, a custom CA and a client
 // certificate when configured, and basic or bearer credentials read from
 // files (never from plain environment values) added to every request.
 func tempoTransport(cfg config) (http.RoundTripper, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
+	// Keep connections for the concurrency a gateway sees (Go's default is 2
+	// idle per host, which means a new connection for most requests).
+	base.MaxIdleConnsPerHost = 100
+	// Tempo is usually near: gzip costs it and us more CPU than it saves
+	// (measured in docs/performance.md). Opt in for slow links.
+	base.DisableCompression = !cfg.TempoCompression
 	if cfg.TempoCAFile != "" || cfg.TempoClientCertFile != "" {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if cfg.TempoCAFile != "" {

@@ -82,15 +82,29 @@ func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces
 	if !r.IsZero() {
 		params.Start, params.End = &r.Start, &r.End
 	}
+	// The conversion budget is reserved before the body is read when Tempo
+	// says how long it is (identity encoding), else right after reading.
+	var release func()
 	body, err := c.call(ctx, "application/protobuf", func(ctx context.Context) (*http.Response, error) {
-		return c.api.GetTraceV2(ctx, id.String(), params, acceptProtobuf)
+		resp, err := c.api.GetTraceV2(ctx, id.String(), params, acceptProtobuf)
+		if err == nil && resp.StatusCode == http.StatusOK && resp.ContentLength > 0 && release == nil {
+			if release, err = c.reserve(ctx, resp.ContentLength); err != nil {
+				resp.Body.Close()
+				return nil, err
+			}
+		}
+		return resp, err
 	})
 	if err != nil {
+		if release != nil {
+			release()
+		}
 		return traces.Trace{}, err
 	}
-	release, err := c.reserve(ctx, int64(len(body)))
-	if err != nil {
-		return traces.Trace{}, err
+	if release == nil {
+		if release, err = c.reserve(ctx, int64(len(body))); err != nil {
+			return traces.Trace{}, err
+		}
 	}
 	tr, err := decodeTraceByID(body)
 	if err != nil {

@@ -2,6 +2,7 @@ package tempo
 
 import (
 	"fmt"
+	"slices"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -39,8 +40,13 @@ func decodeTraceByID(b []byte) (traces.Trace, error) {
 			if n < 0 {
 				return traces.Trace{}, protowire.ParseError(n)
 			}
-			// A repeated message field may legally arrive in several pieces.
-			traceBytes = append(traceBytes, v...)
+			// A repeated message field may legally arrive in several pieces;
+			// the usual single piece is used in place, without a copy.
+			if traceBytes == nil {
+				traceBytes = v
+			} else {
+				traceBytes = append(slices.Clip(traceBytes), v...)
+			}
 			b = b[n:]
 		case num == fieldStatus && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)

@@ -181,7 +181,7 @@ func (r *Repository) Search(ctx context.Context, t tenant.Set, q SearchQuery) ([
 	if attr == "" {
 		return found, nil
 	}
-	kept := found[:0:0]
+	kept := make([]TraceSummary, 0, len(found))
 	dropped := 0
 	for _, tr := range found {
 		if r.ownSpans(tr, t) {
