@@ -86,6 +86,9 @@ func (v *Verifier) Middleware() echo.MiddlewareFunc {
 			}
 			tenants, err := selectTenants(p.Granted, req.Header.Values(TenantHeader), v.cfg.AllowFederation)
 			if err != nil {
+				// The token is valid: keep who asked (with no tenant selected,
+				// so nothing can read as anyone) for the audit event.
+				c.SetRequest(req.WithContext(principal.NewContext(req.Context(), p)))
 				return err
 			}
 			p.Tenants = tenants

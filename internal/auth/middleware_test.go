@@ -334,8 +334,13 @@ func TestMiddlewareSelectionErrorsAreBare(t *testing.T) {
 			if he.Code != tc.wantCode || !errors.Is(he.Internal, tc.wantCause) {
 				t.Errorf("code %d, Internal %v; want %d wrapping %v", he.Code, he.Internal, tc.wantCode, tc.wantCause)
 			}
-			if _, ok := principal.FromContext(c.Request().Context()); ok {
-				t.Error("principal stored in the request context on failure")
+			// Who asked is kept for the audit, but no tenant is selected:
+			// nothing downstream can read as anyone.
+			if _, ok := tenant.FromContext(c.Request().Context()); ok {
+				t.Error("a tenant is in the request context on failure")
+			}
+			if p, ok := principal.FromContext(c.Request().Context()); ok && p.Tenants.Len() != 0 {
+				t.Errorf("principal with tenants %v stored on failure", p.Tenants)
 			}
 			assertNoLeak(t, he.Error(), several)
 		})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -92,8 +93,16 @@ func audit(c echo.Context, logger *slog.Logger, m *telemetry.Metrics, status int
 	}
 	if p, ok := principal.FromContext(c.Request().Context()); ok {
 		sum := sha256.Sum256([]byte(p.Subject))
+		tenants := p.Tenants.OrgID()
+		if tenants == "" { // refused before a tenant was selected: what the token grants
+			granted := make([]string, len(p.Granted))
+			for i, id := range p.Granted {
+				granted[i] = id.String()
+			}
+			tenants = strings.Join(granted, ",")
+		}
 		attrs = append(attrs,
-			slog.String("tenant", p.Tenants.OrgID()),
+			slog.String("tenant", tenants),
 			slog.String("subject_hash", hex.EncodeToString(sum[:8])))
 	}
 	var mismatch *traces.MismatchError

@@ -704,6 +704,10 @@ func TestAuditAndMetrics(t *testing.T) {
 	h.get(t, "/api/v1/traces/"+checkoutID, "")                                             // 401
 	h.get(t, "/api/v1/traces/"+checkoutID, tok)                                            // 404, mismatch
 	h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, map[string]any{"tenant_id": "a|b"})) // 403
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)          // 403, not granted
+	req.Header.Set("Authorization", "Bearer "+h.token(t, map[string]any{"tenant_id": []string{"acme", "globex"}}))
+	req.Header.Set("X-Tenant", "initech")
+	h.do(t, req)
 
 	logs := h.logs.String()
 	for _, want := range []string{
@@ -712,6 +716,8 @@ func TestAuditAndMetrics(t *testing.T) {
 		`"tenant":"acme","subject_hash":"`,
 		`"trace_id":"` + checkoutID + `","found":"globex"`,
 		`"status":403`,
+		`"reason":"tenant_not_granted","request_id":"`,
+		`"tenant":"acme,globex","subject_hash":"`,
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("audit log lacks %s:\n%s", want, logs)
