@@ -20,11 +20,7 @@ const (
 
 // SearchTraces implements api.StrictServerInterface.
 func (s *Server) SearchTraces(ctx context.Context, req api.SearchTracesRequestObject) (api.SearchTracesResponseObject, error) {
-	t, ok := tenant.FromContext(ctx)
-	if !ok {
-		return nil, errNoTenant
-	}
-	r, err := traces.NewTimeRange(req.Params.Start, req.Params.End)
+	t, r, err := readScope(ctx, req.Params.Start, req.Params.End)
 	if err != nil {
 		return nil, err
 	}
@@ -51,11 +47,7 @@ func (s *Server) SearchTraces(ctx context.Context, req api.SearchTracesRequestOb
 
 // ListTags implements api.StrictServerInterface.
 func (s *Server) ListTags(ctx context.Context, req api.ListTagsRequestObject) (api.ListTagsResponseObject, error) {
-	t, ok := tenant.FromContext(ctx)
-	if !ok {
-		return nil, errNoTenant
-	}
-	r, err := traces.NewTimeRange(req.Params.Start, req.Params.End)
+	t, r, err := readScope(ctx, req.Params.Start, req.Params.End)
 	if err != nil {
 		return nil, err
 	}
@@ -76,11 +68,7 @@ func (s *Server) ListTags(ctx context.Context, req api.ListTagsRequestObject) (a
 
 // ListTagValues implements api.StrictServerInterface.
 func (s *Server) ListTagValues(ctx context.Context, req api.ListTagValuesRequestObject) (api.ListTagValuesResponseObject, error) {
-	t, ok := tenant.FromContext(ctx)
-	if !ok {
-		return nil, errNoTenant
-	}
-	r, err := traces.NewTimeRange(req.Params.Start, req.Params.End)
+	t, r, err := readScope(ctx, req.Params.Start, req.Params.End)
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +107,17 @@ func (s *Server) Whoami(ctx context.Context, _ api.WhoamiRequestObject) (api.Who
 		Scopes:         nonNil(p.Scopes),
 		ExpiresAt:      p.ExpiresAt.UTC(),
 	}, nil
+}
+
+// readScope returns the tenants a request reads (failing closed when the
+// authentication middleware did not set them) and its validated time range.
+func readScope(ctx context.Context, start, end *int64) (tenant.Set, traces.TimeRange, error) {
+	t, ok := tenant.FromContext(ctx)
+	if !ok {
+		return tenant.Set{}, traces.TimeRange{}, errNoTenant
+	}
+	r, err := traces.NewTimeRange(start, end)
+	return t, r, err
 }
 
 func toAPITraceSummary(tr traces.TraceSummary) api.TraceSummary {

@@ -8,21 +8,16 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tracegate/tracegate/gen/api"
-	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
 )
 
 // GetTrace implements api.StrictServerInterface.
 func (s *Server) GetTrace(ctx context.Context, req api.GetTraceRequestObject) (api.GetTraceResponseObject, error) {
-	t, ok := tenant.FromContext(ctx)
-	if !ok {
-		return nil, errNoTenant
-	}
-	id, err := traces.ParseID(req.TraceId)
+	t, r, err := readScope(ctx, req.Params.Start, req.Params.End)
 	if err != nil {
 		return nil, err
 	}
-	r, err := traces.NewTimeRange(req.Params.Start, req.Params.End)
+	id, err := traces.ParseID(req.TraceId)
 	if err != nil {
 		return nil, err
 	}
