@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/tracegate/tracegate/internal/tenant"
 )
 
 // config is tracegate's whole configuration, read from TRACEGATE_* variables.
@@ -52,6 +54,7 @@ type config struct {
 	RequiredScope       string        `env:"REQUIRED_SCOPE"`
 	TenantClaim         string        `env:"TENANT_CLAIM" envDefault:"tenant_id"`
 	TenantAttribute     string        `env:"TENANT_ATTRIBUTE"`
+	TempoTenant         string        `env:"TEMPO_TENANT"`
 	AllowFederation     bool          `env:"ALLOW_FEDERATION" envDefault:"false"`
 
 	SearchRecentWindow time.Duration `env:"SEARCH_RECENT_WINDOW" envDefault:"1h"`
@@ -142,6 +145,14 @@ func (c config) check() []string {
 	}
 	if c.SearchRecentWindow <= 0 || c.SearchMaxRange <= 0 {
 		bad = append(bad, envPrefix+"SEARCH_RECENT_WINDOW and "+envPrefix+"SEARCH_MAX_RANGE: must be positive")
+	}
+	if c.TempoTenant != "" {
+		if _, err := tenant.Parse(c.TempoTenant); err != nil {
+			bad = append(bad, fmt.Sprintf("%sTEMPO_TENANT: %v", envPrefix, err))
+		}
+		if c.TenantAttribute == "" {
+			bad = append(bad, envPrefix+"TEMPO_TENANT needs "+envPrefix+"TENANT_ATTRIBUTE: in a shared Tempo tenant the attribute is the only wall between tenants")
+		}
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad = append(bad, envPrefix+"SHUTDOWN_TIMEOUT: must be positive")

@@ -25,6 +25,7 @@ import (
 	"github.com/tracegate/tracegate/internal/limits"
 	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tempo"
+	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
 )
 
@@ -158,8 +159,10 @@ func newGateway(ctx context.Context, cfg config, tracing *telemetry.Tracing, log
 	if err != nil {
 		return nil, err
 	}
+	tempoTenant, _ := tenant.Parse(cfg.TempoTenant) // checked by parseConfig; "" when unset
 	repo, err := traces.NewRepository(upstream, traces.Config{
 		TenantAttribute: cfg.TenantAttribute,
+		TempoTenant:     tempoTenant,
 		RecentWindow:    cfg.SearchRecentWindow,
 		MaxRange:        cfg.SearchMaxRange,
 	}, logger)

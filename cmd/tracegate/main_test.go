@@ -308,6 +308,17 @@ func TestConfigErrors(t *testing.T) {
 			"TRACEGATE_JWKS_URL":       "https://idp.test/jwks",
 			"TRACEGATE_JWT_ALGORITHMS": "none",
 		}, []string{"none"}},
+		{"shared Tempo without a tenant attribute", map[string]string{
+			"TRACEGATE_TEMPO_URL":    "http://tempo:3200",
+			"TRACEGATE_JWKS_URL":     "https://idp.test/jwks",
+			"TRACEGATE_TEMPO_TENANT": "single-tenant",
+		}, []string{"TRACEGATE_TEMPO_TENANT needs TRACEGATE_TENANT_ATTRIBUTE"}},
+		{"shared Tempo tenant Tempo would refuse", map[string]string{
+			"TRACEGATE_TEMPO_URL":        "http://tempo:3200",
+			"TRACEGATE_JWKS_URL":         "https://idp.test/jwks",
+			"TRACEGATE_TEMPO_TENANT":     "a|b",
+			"TRACEGATE_TENANT_ATTRIBUTE": "tenant.id",
+		}, []string{"TRACEGATE_TEMPO_TENANT: invalid tenant id"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,6 +39,11 @@ type Config struct {
 	// tenant (e.g. "tenant.id"); empty turns the attribute layer off. It must
 	// be a plain TraceQL attribute name: letters, digits, '_' and '.'.
 	TenantAttribute string
+	// TempoTenant, when set, is the one Tempo tenant every caller reads (a
+	// shared Tempo; "single-tenant" when Tempo runs without multitenancy).
+	// The tenant attribute is then the only wall between tenants, so it
+	// requires TenantAttribute.
+	TempoTenant tenant.ID
 	// RecentWindow is the search window when a request gives none (default 1h).
 	RecentWindow time.Duration
 	// MaxRange caps end-start of searches and tag lookups (default 168h, Tempo's).
@@ -84,6 +89,9 @@ func NewRepository(upstream Upstream, cfg Config, logger *slog.Logger) (*Reposit
 	if cfg.TenantAttribute != "" && !attributeName.MatchString(cfg.TenantAttribute) {
 		return nil, fmt.Errorf("tenant attribute %q: use letters, digits, '_' and '.' only", cfg.TenantAttribute)
 	}
+	if cfg.TempoTenant != "" && cfg.TenantAttribute == "" {
+		return nil, fmt.Errorf("a shared Tempo tenant (%s) needs a tenant attribute: it is the only wall between tenants", cfg.TempoTenant)
+	}
 	if cfg.RecentWindow <= 0 {
 		cfg.RecentWindow = time.Hour
 	}
@@ -96,15 +104,26 @@ func NewRepository(upstream Upstream, cfg Config, logger *slog.Logger) (*Reposit
 	return &Repository{upstream: upstream, cfg: cfg, logger: logger}, nil
 }
 
+// SharedTraceWarning is the one warning of a trace read from a shared Tempo
+// tenant (Config.TempoTenant) from which other tenants' resources were left
+// out. It deliberately says nothing about what was left out.
+const SharedTraceWarning = "only the resources of your tenant are shown; this trace also contains spans you cannot see"
+
 // Trace returns trace id if it belongs to the tenants t. It returns
 // ErrNotFound if the trace does not exist, belongs to another tenant (Tempo
-// isolates it), or fails the tenant-attribute check: every resource must
-// carry the attribute with one of t as its string value; a mis-routed trace
-// is a *MismatchError (an ErrNotFound) naming what was found, for the audit
-// log. Other errors are those of Upstream.Trace. The caller must Release
-// the trace it gets.
+// isolates it), or fails the tenant-attribute check: every occurrence of the
+// attribute on every resource must be a string naming one of t (a resource
+// carrying it twice with different values, or as an array, is foreign). A
+// mis-routed trace is a *MismatchError (an ErrNotFound) naming what was
+// found, for the audit log.
+//
+// With a shared Tempo tenant (Config.TempoTenant), traces that mix tenants
+// are normal: the trace keeps only t's own resources, with Partial set and
+// SharedTraceWarning, and a trace without any of them is a plain
+// ErrNotFound. Other errors are those of Upstream.Trace. The caller must
+// Release the trace it gets.
 func (r *Repository) Trace(ctx context.Context, t tenant.Set, id ID, tr TimeRange) (Trace, error) {
-	trace, err := r.upstream.Trace(ctx, t, id, tr)
+	trace, err := r.upstream.Trace(ctx, r.upstreamTenants(t), id, tr)
 	if err != nil {
 		return Trace{}, fmt.Errorf("get trace %s: %w", id, err)
 	}
@@ -112,7 +131,24 @@ func (r *Repository) Trace(ctx context.Context, t tenant.Set, id ID, tr TimeRang
 		trace.Release()
 		return Trace{}, fmt.Errorf("get trace %s: %w", id, ErrNotFound)
 	}
-	if r.cfg.TenantAttribute != "" {
+	switch {
+	case r.cfg.TenantAttribute == "":
+	case r.shared():
+		rss := trace.Spans.ResourceSpans()
+		before := rss.Len()
+		rss.RemoveIf(func(rs ptrace.ResourceSpans) bool {
+			_, own := r.resourceTenant(rs.Resource().Attributes(), t)
+			return !own
+		})
+		if rss.Len() == 0 {
+			trace.Release()
+			return Trace{}, fmt.Errorf("get trace %s: %w", id, ErrNotFound)
+		}
+		if rss.Len() < before {
+			trace.Partial = true
+			trace.Warnings = append(trace.Warnings, SharedTraceWarning)
+		}
+	default:
 		if foreign := r.foreignValues(trace, t); len(foreign) > 0 {
 			trace.Release()
 			return Trace{}, &MismatchError{TraceID: id, Found: joinValues(foreign)}
@@ -122,26 +158,54 @@ func (r *Repository) Trace(ctx context.Context, t tenant.Set, id ID, tr TimeRang
 	return trace, nil
 }
 
-// foreignValues returns, for every resource whose tenant attribute is not in
-// t, the value it carries ("<missing>" when absent). An empty result means
-// the whole trace belongs to t.
+// foreignValues returns, for every resource that does not belong to t, what
+// its tenant attribute holds ("<missing>" when absent). An empty result
+// means the whole trace belongs to t.
 func (r *Repository) foreignValues(trace Trace, t tenant.Set) []string {
 	var foreign []string
 	rss := trace.Spans.ResourceSpans()
 	for i := range rss.Len() {
-		v, ok := rss.At(i).Resource().Attributes().Get(r.cfg.TenantAttribute)
-		got := "<missing>"
-		if ok {
-			got = v.AsString()
-			if v.Type() == pcommon.ValueTypeStr && t.Contains(v.Str()) {
-				continue
-			}
-		}
-		if !slices.Contains(foreign, got) {
+		got, own := r.resourceTenant(rss.At(i).Resource().Attributes(), t)
+		if !own && !slices.Contains(foreign, got) {
 			foreign = append(foreign, got)
 		}
 	}
 	return foreign
+}
+
+// resourceTenant reports whether a resource with attributes attrs belongs to
+// t: it carries the tenant attribute at least once, and every occurrence is
+// a string naming one of t. Tempo's filters match a resource whose attribute
+// is duplicated or an array when any value matches, so such a resource is
+// only ours if all of its values are. got renders what was found, for logs.
+func (r *Repository) resourceTenant(attrs pcommon.Map, t tenant.Set) (got string, own bool) {
+	var seen []string
+	own = true
+	for k, v := range attrs.All() {
+		if k != r.cfg.TenantAttribute {
+			continue
+		}
+		seen = append(seen, v.AsString())
+		if v.Type() != pcommon.ValueTypeStr || !t.Contains(v.Str()) {
+			own = false
+		}
+	}
+	if len(seen) == 0 {
+		return "<missing>", false
+	}
+	return strings.Join(seen, "+"), own
+}
+
+// shared reports whether every caller reads one shared Tempo tenant.
+func (r *Repository) shared() bool { return r.cfg.TempoTenant != "" }
+
+// upstreamTenants returns the Tempo tenants a request of t reads: t itself,
+// or the shared Tempo tenant.
+func (r *Repository) upstreamTenants(t tenant.Set) tenant.Set {
+	if r.shared() {
+		return tenant.NewSet(r.cfg.TempoTenant)
+	}
+	return t
 }
 
 // window applies the default window to an empty range and caps its length.
@@ -174,7 +238,7 @@ func (r *Repository) Search(ctx context.Context, t tenant.Set, q SearchQuery) ([
 			return nil, &QueryError{Reason: fmt.Sprintf("q is too long: with tracegate's tenant filter it must stay within %d bytes", MaxQueryBytes)}
 		}
 	}
-	found, err := r.upstream.Search(ctx, t, q)
+	found, err := r.upstream.Search(ctx, r.upstreamTenants(t), q)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
@@ -235,7 +299,7 @@ func (r *Repository) Tags(ctx context.Context, t tenant.Set, scope string, tr Ti
 	}
 	var merged []TagScope
 	for _, filter := range r.tenantFilters(t) {
-		scopes, err := r.upstream.Tags(ctx, t, scope, filter, tr)
+		scopes, err := r.upstream.Tags(ctx, r.upstreamTenants(t), scope, filter, tr)
 		if err != nil {
 			return nil, fmt.Errorf("tags: %w", err)
 		}
@@ -262,7 +326,7 @@ func (r *Repository) TagValues(ctx context.Context, t tenant.Set, tag, q string,
 	}
 	var merged []TagValue
 	for _, filter := range filters {
-		values, err := r.upstream.TagValues(ctx, t, tag, filter, tr)
+		values, err := r.upstream.TagValues(ctx, r.upstreamTenants(t), tag, filter, tr)
 		if err != nil {
 			return nil, fmt.Errorf("tag values of %s: %w", tag, err)
 		}

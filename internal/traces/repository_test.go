@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,6 +90,11 @@ func TestRepositoryTrace(t *testing.T) {
 		{name: "empty trace is not found", attribute: "tenant.id", upstream: traces.Trace{Spans: ptrace.NewTraces()}, wantErr: traces.ErrNotFound},
 		{name: "empty trace is not found without the check", upstream: traces.Trace{Spans: ptrace.NewTraces()}, wantErr: traces.ErrNotFound},
 		{name: "zero trace without error is not found", upstream: traces.Trace{}, wantErr: traces.ErrNotFound},
+		{name: "duplicated attribute, one value foreign", attribute: "tenant.id", upstream: traceJSON(t, `"acme"`, `"globex"`), wantErr: traces.ErrNotFound, wantLog: "found=acme+globex"},
+		{name: "duplicated attribute, foreign value first", attribute: "tenant.id", upstream: traceJSON(t, `"globex"`, `"acme"`), wantErr: traces.ErrNotFound, wantLog: "found=globex+acme"},
+		{name: "duplicated attribute, both own", attribute: "tenant.id", upstream: traceJSON(t, `"acme"`, `"acme"`)},
+		{name: "array attribute holding the tenant is foreign", attribute: "tenant.id", upstream: traceJSON(t, `["acme"]`), wantErr: traces.ErrNotFound, wantLog: `found=["acme"]`},
+		{name: "array attribute with two tenants is foreign", attribute: "tenant.id", upstream: traceJSON(t, `["acme","globex"]`), wantErr: traces.ErrNotFound, wantLog: `found=["acme","globex"]`},
 		{name: "upstream not found", upErr: traces.ErrNotFound, wantErr: traces.ErrNotFound},
 		{name: "upstream timeout", upErr: traces.ErrTimeout, wantErr: traces.ErrTimeout},
 		{name: "upstream error", upErr: traces.ErrUpstream, wantErr: traces.ErrUpstream},
@@ -128,6 +134,107 @@ func TestRepositoryTrace(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// traceJSON builds a one-resource trace whose resource carries the tenant
+// attribute once per value (OTLP/JSON AnyValue text: a string or an array of
+// strings). OTLP/JSON is the only way to build duplicated keys: pcommon.Map's
+// setters replace, but its decoders keep every key/value pair as sent.
+func traceJSON(t *testing.T, values ...string) traces.Trace {
+	t.Helper()
+	var attrs []string
+	for _, v := range values {
+		if strings.HasPrefix(v, "[") {
+			var elems []string
+			for _, e := range strings.Split(strings.Trim(v, "[]"), ",") {
+				elems = append(elems, `{"stringValue":`+e+`}`)
+			}
+			v = `{"arrayValue":{"values":[` + strings.Join(elems, ",") + `]}}`
+		} else {
+			v = `{"stringValue":` + v + `}`
+		}
+		attrs = append(attrs, `{"key":"tenant.id","value":`+v+`}`)
+	}
+	doc := `{"resourceSpans":[{"resource":{"attributes":[` + strings.Join(attrs, ",") +
+		`]},"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","name":"op"}]}]}]}`
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := td.ResourceSpans().At(0).Resource().Attributes().Len(); n != len(values) {
+		t.Fatalf("decoded %d attributes, want %d (duplicates dropped?)", n, len(values))
+	}
+	return traces.Trace{Spans: td}
+}
+
+func TestRepositoryTraceSharedTempo(t *testing.T) {
+	t.Parallel()
+	mixed := func() traces.Trace { return traceOf("acme", "globex", "-", "acme") }
+	tests := []struct {
+		name        string
+		upstream    func() traces.Trace
+		tenants     tenant.Set
+		wantSpans   int
+		wantPartial bool
+		wantErr     error
+	}{
+		{name: "own trace is whole", upstream: func() traces.Trace { return traceOf("acme", "acme") }, tenants: tenant.NewSet("acme"), wantSpans: 2},
+		{name: "mixed trace keeps only own resources", upstream: mixed, tenants: tenant.NewSet("acme"), wantSpans: 2, wantPartial: true},
+		{name: "the other tenant sees its own part", upstream: mixed, tenants: tenant.NewSet("globex"), wantSpans: 1, wantPartial: true},
+		{name: "federated read keeps both tenants", upstream: mixed, tenants: tenant.NewSet("acme", "globex"), wantSpans: 3, wantPartial: true},
+		{name: "no own resource is not found", upstream: func() traces.Trace { return traceOf("globex", "-") }, tenants: tenant.NewSet("acme"), wantErr: traces.ErrNotFound},
+		{name: "duplicated foreign value is left out", upstream: func() traces.Trace { return traceJSON(t, `"acme"`, `"globex"`) }, tenants: tenant.NewSet("acme"), wantErr: traces.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs bytes.Buffer
+			var gotTenant tenant.Set
+			up := upstreamFunc(func(_ context.Context, tn tenant.Set, _ traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+				gotTenant = tn
+				return tc.upstream(), nil
+			})
+			repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", TempoTenant: "single-tenant"}, slog.New(slog.NewTextHandler(&logs, nil)))
+			got, err := repo.Trace(context.Background(), tc.tenants, id, traces.TimeRange{})
+			if gotTenant.OrgID() != "single-tenant" {
+				t.Errorf("upstream called as tenant %q, want the shared single-tenant", gotTenant)
+			}
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if errors.Is(err, traces.ErrTenantMismatch) {
+				t.Errorf("a trace without own resources is an alarm (%v); in a shared Tempo it is just not found", err)
+			}
+			if tc.wantErr != nil {
+				return
+			}
+			if got.Spans.SpanCount() != tc.wantSpans || got.Partial != tc.wantPartial {
+				t.Errorf("got %d spans, partial %v; want %d, %v", got.Spans.SpanCount(), got.Partial, tc.wantSpans, tc.wantPartial)
+			}
+			wantWarnings := []string(nil)
+			if tc.wantPartial {
+				wantWarnings = []string{traces.SharedTraceWarning}
+			}
+			if !slices.Equal(got.Warnings, wantWarnings) {
+				t.Errorf("warnings = %q, want %q", got.Warnings, wantWarnings)
+			}
+			rss := got.Spans.ResourceSpans()
+			for i := range rss.Len() {
+				v, _ := rss.At(i).Resource().Attributes().Get("tenant.id")
+				if !tc.tenants.Contains(v.AsString()) {
+					t.Errorf("resource of %q returned to %s", v.AsString(), tc.tenants)
+				}
+			}
+		})
+	}
+}
+
+func TestSharedTempoNeedsAttribute(t *testing.T) {
+	t.Parallel()
+	_, err := traces.NewRepository(upstreamFunc(nil), traces.Config{TempoTenant: "single-tenant"}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "tenant attribute") {
+		t.Fatalf("NewRepository without a tenant attribute = %v, want a refusal", err)
 	}
 }
 
