@@ -37,6 +37,7 @@ func dev(ctx context.Context, args []string, environ map[string]string, stdout i
 	otlpAddr := fs.String("otlp-listen", "127.0.0.1:4318", "address of the Tempo stand-in's OTLP/HTTP receiver")
 	tokenTTL := fs.Duration("token-ttl", 12*time.Hour, "lifetime of the printed tokens")
 	attrCheck := fs.Bool("attribute-check", false, "require every resource of a trace to carry "+devseed.TenantAttribute+" = the caller's tenant")
+	sharedTempo := fs.Bool("shared-tempo", false, "store every tenant's traces in one Tempo tenant ("+devSharedTenant+") and tell tenants apart by "+devseed.TenantAttribute+" only, like a Tempo without multitenancy (implies --attribute-check)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -66,6 +67,9 @@ func dev(ctx context.Context, args []string, environ map[string]string, stdout i
 
 	tempo := standin.New(nil)
 	for tenant, tds := range devseed.Traces(time.Now()) {
+		if *sharedTempo {
+			tenant = devSharedTenant
+		}
 		for _, td := range tds {
 			if err := tempo.Ingest(tenant, td); err != nil {
 				return fmt.Errorf("seed %s: %w", tenant, err)
@@ -86,8 +90,11 @@ func dev(ctx context.Context, args []string, environ map[string]string, stdout i
 	env[envPrefix+"JWKS_URL"] = base + "/dev/jwks.json"
 	env[envPrefix+"JWT_ISSUER"] = base + "/dev"
 	env[envPrefix+"JWT_AUDIENCE"] = "tracegate"
-	if *attrCheck {
+	if *attrCheck || *sharedTempo {
 		env[envPrefix+"TENANT_ATTRIBUTE"] = devseed.TenantAttribute
+	}
+	if *sharedTempo {
+		env[envPrefix+"TEMPO_TENANT"] = devSharedTenant
 	}
 	cfg, err := parseConfig(env)
 	if err != nil {
@@ -121,7 +128,7 @@ func dev(ctx context.Context, args []string, environ map[string]string, stdout i
 	}
 	gateway.Store(&h)
 
-	if err := printWelcome(stdout, base, tempoLn.Addr(), otlpLn.Addr(), issuer, *tokenTTL, cfg.TenantAttribute); err != nil {
+	if err := printWelcome(stdout, base, tempoLn.Addr(), otlpLn.Addr(), issuer, *tokenTTL, cfg.TenantAttribute, cfg.TempoTenant); err != nil {
 		cancel()
 		return errors.Join(err, g.Wait())
 	}
@@ -144,7 +151,11 @@ func loopbackOnly(addr string) error {
 	return nil
 }
 
-func printWelcome(w io.Writer, base string, tempoAddr, otlpAddr net.Addr, issuer *devauth.Issuer, ttl time.Duration, attribute string) error {
+// devSharedTenant is the one Tempo tenant of `tracegate dev --shared-tempo`:
+// what a Tempo without multitenancy calls every request's tenant.
+const devSharedTenant = "single-tenant"
+
+func printWelcome(w io.Writer, base string, tempoAddr, otlpAddr net.Addr, issuer *devauth.Issuer, ttl time.Duration, attribute, sharedTenant string) error {
 	tokens := map[string]string{}
 	for _, tenant := range []string{"acme", "globex"} {
 		tok, err := issuer.Token("dev-user@"+tenant, ttl, map[string]any{"tenant_id": tenant, "scope": "traces:read"})
@@ -157,13 +168,19 @@ func printWelcome(w io.Writer, base string, tempoAddr, otlpAddr net.Addr, issuer
 	if attribute != "" {
 		check = "on: every resource must carry " + attribute + " = the caller's tenant"
 	}
+	ingestTenant := "acme"
+	if sharedTenant != "" {
+		check = "shared Tempo tenant " + sharedTenant + ": tenants are told apart by " + attribute + " only;\n" +
+			"                  a trace shows only the caller's resources (partial when it has others)"
+		ingestTenant = sharedTenant + ", stamp " + attribute + " on every resource"
+	}
 	_, err := fmt.Fprintf(w, `
 %s
 
   API             %[2]s/api/v1
   API reference   %[2]s/docs
   Tempo API       http://%[3]s        (in-memory stand-in; X-Scope-OrgID required)
-  OTLP/HTTP       http://%[4]s/v1/traces   (send your app's traces; header X-Scope-OrgID: acme)
+  OTLP/HTTP       http://%[4]s/v1/traces   (send your app's traces; header X-Scope-OrgID: %[11]s)
   Dev JWKS        %[2]s/dev/jwks.json  (issuer %[2]s/dev, audience tracegate)
   Attribute check %[5]s
 
@@ -181,6 +198,6 @@ Try:
   # acme searches its traces with TraceQL (200: the failed login)
   curl -s -H 'Authorization: Bearer %[7]s' '%[2]s/api/v1/traces?q=%%7B%%20status%%20%%3D%%20error%%20%%7D'
 
-`, devBanner, base, tempoAddr, otlpAddr, check, ttl, tokens["acme"], tokens["globex"], devseed.AcmeCheckout, devseed.GlobexReport)
+`, devBanner, base, tempoAddr, otlpAddr, check, ttl, tokens["acme"], tokens["globex"], devseed.AcmeCheckout, devseed.GlobexReport, ingestTenant)
 	return err
 }

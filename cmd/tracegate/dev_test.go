@@ -54,9 +54,17 @@ var (
 	tokenLine = regexp.MustCompile(`(?m)^  (acme|globex)\s+(\S+)$`)
 )
 
-// The printed curl lines work as printed.
+// The printed curl lines work as printed, in every tenancy mode of dev.
 func TestDevCurlLines(t *testing.T) {
-	out := startDev(t)
+	for _, flags := range [][]string{nil, {"--attribute-check"}, {"--shared-tempo"}} {
+		t.Run(strings.Join(append([]string{"dev"}, flags...), " "), func(t *testing.T) {
+			checkCurlLines(t, startDev(t, flags...))
+		})
+	}
+}
+
+func checkCurlLines(t *testing.T, out string) {
+	t.Helper()
 	if !strings.Contains(out, "NOT FOR PRODUCTION") {
 		t.Error("dev mode does not say it is not for production")
 	}
@@ -152,6 +160,35 @@ func TestDevIngestAndReadBack(t *testing.T) {
 	// The seeded mis-routed trace is stored under acme but stamped globex.
 	if status, _, _ := get(t, api+"/api/v1/traces/d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60", tokens["acme"], nil); status != http.StatusNotFound {
 		t.Errorf("mis-routed trace with the attribute check on: %d, want 404", status)
+	}
+}
+
+// With --shared-tempo every seeded trace sits in one Tempo tenant and only the
+// tenant attribute tells them apart: the trace stored under acme but stamped
+// globex is globex's, and the banner says how to send traces.
+func TestDevSharedTempo(t *testing.T) {
+	out := startDev(t, "--shared-tempo")
+	if !strings.Contains(out, "X-Scope-OrgID: single-tenant") || !strings.Contains(out, "shared Tempo tenant single-tenant") {
+		t.Errorf("banner does not explain the shared tenant:\n%s", out)
+	}
+	tokens := map[string]string{}
+	for _, m := range tokenLine.FindAllStringSubmatch(out, -1) {
+		tokens[m[1]] = m[2]
+	}
+	api := regexp.MustCompile(`API\s+(http://\S+)/api/v1`).FindStringSubmatch(out)[1]
+	for _, c := range []struct {
+		tenant, id string
+		want       int
+	}{
+		{"globex", devseed.AcmeMisrouted, http.StatusOK},
+		{"acme", devseed.AcmeMisrouted, http.StatusNotFound},
+		{"globex", devseed.AcmeCheckout, http.StatusNotFound},
+		{"acme", devseed.AcmeCheckout, http.StatusOK},
+	} {
+		status, _, body := get(t, api+"/api/v1/traces/"+c.id, tokens[c.tenant], nil)
+		if status != c.want {
+			t.Errorf("%s reads %s: %d %s, want %d", c.tenant, c.id, status, body, c.want)
+		}
 	}
 }
 
