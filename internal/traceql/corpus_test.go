@@ -46,22 +46,22 @@ func loadCorpus(t testing.TB) corpus {
 // refuse, with a word the refusal's Construct must contain. Every other accepted
 // query must be confined.
 var corpusRefusals = map[string]string{
-	`{ trace:rootService = "frontend" }`:                                   "trace:rootService",
-	`{ trace:rootService = "shop" }`:                                       "trace:rootService",
-	`{ trace:rootName = "GET /mixed" }`:                                    "trace:rootName",
-	`{ trace:duration > 1ms }`:                                             "trace:duration",
-	`{ rootServiceName = "frontend" }`:                                     "rootServiceName",
-	`{ traceDuration > 1ms }`:                                              "traceDuration",
-	`{ rootName = "checkout" }`:                                            "rootName",
-	`{ nestedSetParent = -1 }`:                                             "nestedSetParent",
+	`{ trace:rootService = "frontend" }`:                                      "trace:rootService",
+	`{ trace:rootService = "shop" }`:                                          "trace:rootService",
+	`{ trace:rootName = "GET /mixed" }`:                                       "trace:rootName",
+	`{ trace:duration > 1ms }`:                                                "trace:duration",
+	`{ rootServiceName = "frontend" }`:                                        "rootServiceName",
+	`{ traceDuration > 1ms }`:                                                 "traceDuration",
+	`{ rootName = "checkout" }`:                                               "rootName",
+	`{ nestedSetParent = -1 }`:                                                "nestedSetParent",
 	`{ resource.service.name = "frontend" } >> { span.http.method = "GET" }`:  ">>",
 	`{ resource.service.name = "frontend" } << { span.http.method = "GET" }`:  "<<",
 	`{ resource.service.name = "frontend" } !>> { span.http.method = "GET" }`: "!>>",
 	`{ resource.service.name = "frontend" } &>> { span.http.method = "GET" }`: "&>>",
-	`{ } with(sample=true)`:                                                "sample",
-	`{ } | rate()`:                                                         "rate()",
-	`{ } | count_over_time()`:                                              "count_over_time()",
-	`{ } | compare({ status = error })`:                                    "compare()",
+	`{ } with(sample=true)`:                                                   "sample",
+	`{ } | rate()`:                                                            "rate()",
+	`{ } | count_over_time()`:                                                 "count_over_time()",
+	`{ } | compare({ status = error })`:                                       "compare()",
 }
 
 func TestCorpusSearch(t *testing.T) {

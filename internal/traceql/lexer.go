@@ -32,6 +32,7 @@ const (
 	tNumber         // val: int, float or duration (never negative; '-' is a separate token)
 	tIdent          // a bare word: keyword, intrinsic, function or hint name
 	tAttr           // a scoped attribute or scoped intrinsic: attr
+	tError          // a lexical error (parser only)
 )
 
 type token struct {
@@ -70,21 +71,34 @@ type lexer struct {
 	src       string
 	pos       int
 	line, col int
-	toks      []token
+	tok       token // the token just read
 }
 
+func newLexer(src string) *lexer { return &lexer{src: src, line: 1, col: 1} }
+
+// read reads the next token into l.tok; at the end it is a tEOF token.
+func (l *lexer) read() error {
+	if err := l.skipSpaceAndComments(); err != nil {
+		return err
+	}
+	if l.pos >= len(l.src) {
+		l.tok = token{kind: tEOF, line: l.line, col: l.col}
+		return nil
+	}
+	return l.next()
+}
+
+// lex reads all of src.
 func lex(src string) ([]token, error) {
-	l := &lexer{src: src, line: 1, col: 1}
+	l := newLexer(src)
+	var toks []token
 	for {
-		if err := l.skipSpaceAndComments(); err != nil {
+		if err := l.read(); err != nil {
 			return nil, err
 		}
-		if l.pos >= len(l.src) {
-			l.toks = append(l.toks, token{kind: tEOF, line: l.line, col: l.col})
-			return l.toks, nil
-		}
-		if err := l.next(); err != nil {
-			return nil, err
+		toks = append(toks, l.tok)
+		if l.tok.kind == tEOF {
+			return toks, nil
 		}
 	}
 }
@@ -147,7 +161,7 @@ var operators = []string{
 
 func (l *lexer) emit(t token, n int) {
 	t.line, t.col = l.line, l.col
-	l.toks = append(l.toks, t)
+	l.tok = t
 	l.advance(n)
 }
 

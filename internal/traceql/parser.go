@@ -35,34 +35,45 @@ func Parse(q string) (*Query, error) {
 	if len(q) > MaxQueryBytes {
 		return nil, &SyntaxError{Line: 1, Col: 1, Msg: fmt.Sprintf("query exceeds the maximum size of %d bytes", MaxQueryBytes)}
 	}
-	toks, err := lex(q)
-	if err != nil {
-		return nil, err
-	}
-	p := &parser{toks: toks}
+	p := &parser{lex: newLexer(q)}
+	p.fill()
 	if p.peek().kind == tEOF {
 		return nil, p.errorf("empty query")
 	}
 	return p.query()
 }
 
+// parser is a recursive descent over a lexer with one token of lookahead. A lexical
+// error becomes a tError token, which no rule accepts, so it surfaces as the error.
 type parser struct {
-	toks  []token
-	pos   int
+	lex   *lexer
+	cur   token
+	err   error // the lexical error behind a tError token
 	depth int
 }
 
-func (p *parser) peek() token { return p.toks[p.pos] }
+func (p *parser) fill() {
+	if err := p.lex.read(); err != nil {
+		p.cur, p.err = token{kind: tError}, err
+		return
+	}
+	p.cur = p.lex.tok
+}
+
+func (p *parser) peek() token { return p.cur }
 
 func (p *parser) take() token {
-	t := p.toks[p.pos]
-	if t.kind != tEOF {
-		p.pos++
+	t := p.cur
+	if t.kind != tEOF && t.kind != tError {
+		p.fill()
 	}
 	return t
 }
 
 func (p *parser) errorf(format string, args ...any) error {
+	if p.cur.kind == tError {
+		return p.err
+	}
 	t := p.peek()
 	return &SyntaxError{Line: t.line, Col: t.col, Msg: fmt.Sprintf(format, args...)}
 }

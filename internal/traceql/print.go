@@ -15,6 +15,7 @@ import (
 // Parse(q.String()) gives a tree equal to q.
 func (q *Query) String() string {
 	var b strings.Builder
+	b.Grow(256)
 	for i, st := range q.Stages {
 		if i > 0 {
 			b.WriteString(" | ")
@@ -33,7 +34,7 @@ func (q *Query) String() string {
 			}
 			b.WriteString(h.Name)
 			b.WriteString(" = ")
-			b.WriteString(printStatic(h.Value))
+			writeStatic(&b, h.Value)
 		}
 		b.WriteString(")")
 	}
@@ -46,10 +47,12 @@ func writeStage(b *strings.Builder, st Stage) {
 		writeSpanset(b, s.Expr)
 	case *ScalarFilter:
 		writeScalarOperand(b, s.Left)
-		b.WriteString(" " + s.Op + " ")
+		writeOp(b, s.Op)
 		writeScalarOperand(b, s.Right)
 	case *GroupBy:
-		b.WriteString("by(" + printAttr(s.Attr) + ")")
+		b.WriteString("by(")
+		writeAttr(b, s.Attr)
+		b.WriteString(")")
 	case *Select:
 		b.WriteString("select(")
 		writeAttrs(b, s.Attrs)
@@ -63,14 +66,15 @@ func writeStage(b *strings.Builder, st Stage) {
 
 func writeScalarOperand(b *strings.Builder, o ScalarOperand) {
 	if o.Agg != nil {
-		b.WriteString(o.Agg.Fn + "(")
+		b.WriteString(o.Agg.Fn)
+		b.WriteString("(")
 		if o.Agg.Arg != nil {
-			b.WriteString(printAttr(*o.Agg.Arg))
+			writeAttr(b, *o.Agg.Arg)
 		}
 		b.WriteString(")")
 		return
 	}
-	b.WriteString(printStatic(*o.Value))
+	writeStatic(b, *o.Value)
 }
 
 func writeAttrs(b *strings.Builder, attrs []Attribute) {
@@ -78,7 +82,7 @@ func writeAttrs(b *strings.Builder, attrs []Attribute) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(printAttr(a))
+		writeAttr(b, a)
 	}
 }
 
@@ -91,7 +95,7 @@ func writeMetrics(b *strings.Builder, m *MetricsStage) {
 			b.WriteString(", " + strconv.FormatInt(n, 10))
 		}
 	case m.Attr != nil:
-		b.WriteString(printAttr(*m.Attr))
+		writeAttr(b, *m.Attr)
 		for _, f := range m.Quantiles {
 			b.WriteString(", " + formatFloat(f))
 		}
@@ -115,7 +119,7 @@ func writeSpanset(b *strings.Builder, e SpansetExpr) {
 		writeFilter(b, s)
 	case *SpansetOp:
 		writeSpansetOperand(b, s.Left, s.Op, true)
-		b.WriteString(" " + s.Op + " ")
+		writeOp(b, s.Op)
 		writeSpansetOperand(b, s.Right, s.Op, false)
 	default:
 		panic(fmt.Sprintf("traceql: unknown spanset expression %T", e))
@@ -146,14 +150,16 @@ func writeCond(b *strings.Builder, c Cond) {
 	switch c := c.(type) {
 	case *Logic:
 		writeCondOperand(b, c.Left, c.Op, true)
-		b.WriteString(" " + c.Op + " ")
+		writeOp(b, c.Op)
 		writeCondOperand(b, c.Right, c.Op, false)
 	case *Not:
 		b.WriteString("!(")
 		writeCond(b, c.X)
 		b.WriteString(")")
 	case *Comparison:
-		b.WriteString(printAttr(c.Attr) + " " + c.Op + " " + printStatic(c.Value))
+		writeAttr(b, c.Attr)
+		writeOp(b, c.Op)
+		writeStatic(b, c.Value)
 	case *BoolLit:
 		b.WriteString(strconv.FormatBool(c.Value))
 	default:
@@ -171,17 +177,31 @@ func writeCondOperand(b *strings.Builder, c Cond, parentOp string, left bool) {
 	writeCond(b, c)
 }
 
-// printAttr prints an attribute; a name with characters the unquoted form does not
+func writeOp(b *strings.Builder, op string) {
+	b.WriteByte(' ')
+	b.WriteString(op)
+	b.WriteByte(' ')
+}
+
+// writeAttr prints an attribute; a name with characters the unquoted form does not
 // take is printed quoted: span."http method".
-func printAttr(a Attribute) string {
+func writeAttr(b *strings.Builder, a Attribute) {
 	if a.Scope == ScopeIntrinsic {
-		return a.Name
+		b.WriteString(a.Name)
+		return
 	}
-	prefix := scopePrefix[a.Scope]
+	b.WriteString(scopePrefix[a.Scope])
 	if needsQuoting(a) {
-		return prefix + quote(a.Name)
+		writeQuoted(b, a.Name)
+		return
 	}
-	return prefix + a.Name
+	b.WriteString(a.Name)
+}
+
+func printAttr(a Attribute) string {
+	var b strings.Builder
+	writeAttr(&b, a)
+	return b.String()
 }
 
 func needsQuoting(a Attribute) bool {
@@ -200,24 +220,33 @@ func needsQuoting(a Attribute) bool {
 	return false
 }
 
-func printStatic(v Static) string {
+func writeStatic(b *strings.Builder, v Static) {
+	var buf [24]byte
 	switch v.Kind {
 	case StaticString:
-		return quote(v.S)
+		writeQuoted(b, v.S)
 	case StaticInt:
-		return strconv.FormatInt(v.I, 10)
+		b.Write(strconv.AppendInt(buf[:0], v.I, 10))
 	case StaticFloat:
-		return formatFloat(v.F)
+		b.WriteString(formatFloat(v.F))
 	case StaticDuration:
-		return strconv.FormatInt(v.I, 10) + "ns"
+		b.Write(strconv.AppendInt(buf[:0], v.I, 10))
+		b.WriteString("ns")
 	case StaticBool:
-		return strconv.FormatBool(v.B)
+		b.WriteString(strconv.FormatBool(v.B))
 	case StaticNil:
-		return "nil"
+		b.WriteString("nil")
 	case StaticStatus, StaticSpanKind:
-		return v.S
+		b.WriteString(v.S)
+	default:
+		panic(fmt.Sprintf("traceql: unknown static kind %d", v.Kind))
 	}
-	panic(fmt.Sprintf("traceql: unknown static kind %d", v.Kind))
+}
+
+func printStatic(v Static) string {
+	var b strings.Builder
+	writeStatic(&b, v)
+	return b.String()
 }
 
 // formatFloat prints f so that it reads back as a float: 1.5, 1000.0, 1e30, 1.5e-07.
@@ -232,11 +261,24 @@ func formatFloat(f float64) string {
 	return strings.Replace(strconv.FormatFloat(f, 'e', -1, 64), "e+", "e", 1)
 }
 
-// quote writes s as a "…" literal, escaping \, " and control characters.
-func quote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
+// needsEscape reports whether byte c of a string must be escaped.
+func needsEscape(c byte) bool { return c < 0x20 || c == 0x7f || c == '"' || c == '\\' }
+
+// writeQuoted writes s as a "…" literal, escaping \, " and control characters.
+func writeQuoted(b *strings.Builder, s string) {
 	b.WriteByte('"')
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if needsEscape(s[i]) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
+	}
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
@@ -252,11 +294,10 @@ func quote(s string) string {
 		case r == '\r':
 			b.WriteString(`\r`)
 		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\u%04x`, r)
+			fmt.Fprintf(b, `\u%04x`, r)
 		default:
 			b.WriteRune(r)
 		}
 	}
 	b.WriteByte('"')
-	return b.String()
 }
