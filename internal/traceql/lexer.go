@@ -201,10 +201,15 @@ func (l *lexer) next() error {
 
 func isDigit(r rune) bool { return r >= '0' && r <= '9' }
 
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
 
 // isNameRune is a rune of an unquoted attribute name.
-func isNameRune(r rune) bool { return isWordRune(r) || r == '.' }
+func isNameRune(r rune) bool { return r == '.' || isWordRune(r) }
 
 // quotedString scans a "…" or `…` literal at the start of s and returns its
 // length and value (Go escape rules, as Tempo's scanner uses).
@@ -328,7 +333,10 @@ func (l *lexer) lexWord() error {
 	s := l.src[l.pos:]
 	i := 0
 	for i < len(s) {
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
 		if !isWordRune(r) {
 			break
 		}
@@ -378,7 +386,10 @@ func (l *lexer) lexAttribute(scope Scope, n int) error {
 		i += m
 	} else {
 		for i < len(s) {
-			r, size := utf8.DecodeRuneInString(s[i:])
+			r, size := rune(s[i]), 1
+			if r >= utf8.RuneSelf {
+				r, size = utf8.DecodeRuneInString(s[i:])
+			}
 			if !isNameRune(r) {
 				break
 			}

@@ -212,8 +212,10 @@ func needsQuoting(a Attribute) bool {
 	if a.Scope == ScopeUnscoped && n[0] >= '0' && n[0] <= '9' {
 		return true // .5 would read as a number
 	}
-	for _, r := range n {
-		if !isNameRune(r) {
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; c >= utf8.RuneSelf {
+			return strings.ContainsFunc(n[i:], func(r rune) bool { return !isNameRune(r) })
+		} else if !isNameRune(rune(c)) {
 			return true
 		}
 	}
