@@ -113,6 +113,9 @@ func CheckKind(q *Query, kind Kind) error {
 // { resource.<attr> = "<t>" }. It returns a *RefusedError for whatever cannot be
 // confined (trace-level and other-span intrinsics, the operators refused above,
 // hints other than most_recent) or does not fit kind.
+//
+// The printed result is longer than q (by the tenant condition per filter) and can
+// exceed MaxQueryBytes, which Tempo refuses; callers check len(result.String()).
 func Confine(q *Query, attr string, tenants []string, kind Kind) (*Query, error) {
 	if err := ValidateAttributeName(attr); err != nil {
 		return nil, err

@@ -35,6 +35,11 @@ func Parse(q string) (*Query, error) {
 	if len(q) > MaxQueryBytes {
 		return nil, &SyntaxError{Line: 1, Col: 1, Msg: fmt.Sprintf("query exceeds the maximum size of %d bytes", MaxQueryBytes)}
 	}
+	return parse(q)
+}
+
+// parse parses q of any length.
+func parse(q string) (*Query, error) {
 	p := &parser{lex: newLexer(q)}
 	p.fill()
 	if p.peek().kind == tEOF {

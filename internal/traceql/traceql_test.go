@@ -394,3 +394,26 @@ func TestParseIdentifier(t *testing.T) {
 		t.Error("IsUnconfinableTag misclassifies")
 	}
 }
+
+// A query under Tempo's size limit can exceed it once confined: Parse refuses the
+// printed form, so the caller must check the length before sending it.
+func TestConfineCanExceedTheSizeLimit(t *testing.T) {
+	t.Parallel()
+	q, err := Parse(strings.Repeat("{ } && ", 10000) + "{ }")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Confine(q, "tenant.id", []string{"acme"}, Search)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.String()
+	if len(s) <= MaxQueryBytes {
+		t.Fatalf("confined length %d, want more than %d", len(s), MaxQueryBytes)
+	}
+	if _, err := Parse(s); err == nil {
+		t.Fatal("Parse accepted a query over MaxQueryBytes")
+	}
+	checkRoundTrip(t, c)
+	checkConfined(t, c, "tenant.id", []string{"acme"})
+}
