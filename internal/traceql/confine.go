@@ -352,7 +352,8 @@ func cloneSlice[T any](s []T) []T {
 // TagFilter returns the q to send with a tag-values request for one tenant. Tempo
 // answers a tag-values q that contains ||, a structural operator or anything it cannot
 // use as UNFILTERED, so the caller's q is kept only when it parses to exactly one
-// spanset filter of comparisons (attribute op non-nil value) joined by && and nothing
+// spanset filter of comparisons (attribute op value; no nil, no float that prints with
+// an exponent) joined by && and nothing
 // Confine would refuse: then the result is { <conditions> && resource.<attr> = "<t>" }.
 // Anything else (empty, half-typed, any other shape) gives the tenant-only filter
 // { resource.<attr> = "<t>" }. It never fails: editors send q on every keystroke. An
@@ -372,6 +373,10 @@ func TagFilter(q, attr, tenant string) string {
 	}
 	var b strings.Builder
 	writeFilter(&b, out)
+	if b.Len() > MaxQueryBytes {
+		b.Reset()
+		writeFilter(&b, &SpansetFilter{Cond: c.tenantCond()})
+	}
 	return b.String()
 }
 
@@ -392,7 +397,10 @@ func tagConditions(q string) []Cond {
 		case *Logic:
 			return c.Op == "&&" && collect(c.Left) && collect(c.Right)
 		case *Comparison:
-			if c.Value.Kind == StaticNil {
+			// Tempo answers a tag-values q it cannot parse UNFILTERED, so keep only
+			// values whose printed form the recorded corpus shows Tempo parsing:
+			// no nil, and no float in exponent form.
+			if c.Value.Kind == StaticNil || c.Value.Kind == StaticFloat && strings.ContainsAny(formatFloat(c.Value.F), "eE") {
 				return false
 			}
 			conds = append(conds, c)
