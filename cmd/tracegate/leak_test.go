@@ -24,18 +24,29 @@ import (
 	"github.com/tracegate/tracegate/internal/standin"
 )
 
-// The leak suite: three tenants (and traces mis-routed between them) in the
-// Tempo stand-in, many concurrent requests over every API route with real
-// tokens, and not one response may contain another tenant's trace id, span
-// id, service name or attribute value. TRACEGATE_LEAK_REQUESTS sets the
-// number of requests (CI runs the default; `go tool task leak` runs more).
+// The leak suite: three tenants in the Tempo stand-in, with traces
+// mis-routed between them, traces that mix tenants, and resources whose
+// tenant attribute is duplicated or an array; many concurrent requests over
+// every API route with real tokens, and not one response may contain another
+// tenant's trace id, span id, service name or attribute value. It runs in both
+// attribute modes: Tempo tenants plus the attribute, and one shared Tempo
+// tenant where the attribute is the only wall. TRACEGATE_LEAK_REQUESTS sets
+// the number of requests per mode (CI runs the default; `go tool task leak`
+// runs more).
 
 var leakTenants = []string{"acme", "globex", "initech"}
 
 type leakWorld struct {
 	markers map[string][]string // tenant -> strings that only that tenant may see
-	own     map[string][]string // tenant -> trace ids readable by it
-	mis     map[string][]string // tenant -> ids stored under it but stamped another tenant
+	// nobody holds the markers of resources stamped ambiguously (the tenant
+	// attribute twice, or an array): no trace read may show them. Search and
+	// tag values cannot exclude them (Tempo matches any of the values): a
+	// documented residue, so only trace-by-id answers are checked for them.
+	nobody []string
+	own    map[string][]string // tenant -> trace ids readable by it, whole
+	mis    map[string][]string // tenant -> ids stored under it but stamped another tenant
+	mixed  map[string][]string // tenant -> ids of traces with its root and another tenant's child
+	odd    []string            // ids of traces with an ambiguously stamped resource only
 }
 
 func randomHex(n int) string {
@@ -44,34 +55,67 @@ func randomHex(n int) string {
 	return fmt.Sprintf("%x", b)
 }
 
-// leakTrace stores a 5-span trace in org, stamped as belonging to owner, and
-// records its markers as owner's.
-func (w *leakWorld) leakTrace(t *testing.T, st *standin.Server, org, owner, label string, now time.Time) string {
+// leakResource is one resource of a leak-suite trace: its owner's markers, or
+// nobody's when stamp is not a plain tenant (stamp is OTLP/JSON AnyValue
+// text of the tenant attribute, repeated when dup is set).
+type leakResource struct {
+	owner string
+	stamp string // OTLP/JSON AnyValue; "" = {"stringValue":owner}
+	dup   string // a second tenant.id value, OTLP/JSON AnyValue
+}
+
+// leakTrace stores a trace of one resource per entry of res (5 spans each,
+// the first resource's first span the root) in org, and records each
+// resource's markers as its owner's (or nobody's).
+func (w *leakWorld) leakTrace(t *testing.T, st *standin.Server, org, label string, now time.Time, res ...leakResource) string {
 	t.Helper()
-	td := ptrace.NewTraces()
-	var tid pcommon.TraceID
 	traceHex := randomHex(16)
-	copy(tid[:], must(hexDecode(traceHex)))
-	service := owner + "-svc-" + label
-	rs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", service)
-	rs.Resource().Attributes().PutStr("tenant.id", owner)
-	spans := rs.ScopeSpans().AppendEmpty().Spans()
-	w.markers[owner] = append(w.markers[owner], traceHex, service)
-	for i := range 5 {
-		sp := spans.AppendEmpty()
-		var sid pcommon.SpanID
-		spanHex := randomHex(8)
-		copy(sid[:], must(hexDecode(spanHex)))
-		sp.SetTraceID(tid)
-		sp.SetSpanID(sid)
-		sp.SetName(owner + "-op-" + strconv.Itoa(i))
-		start := now.Add(-time.Duration(i+1) * time.Second)
-		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
-		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Millisecond)))
-		secret := owner + "-secret-" + randomHex(4)
-		sp.Attributes().PutStr("secret", secret)
-		w.markers[owner] = append(w.markers[owner], spanHex, secret)
+	var rss []string
+	parent := ""
+	for ri, r := range res {
+		service := r.owner + "-svc-" + label + "-" + strconv.Itoa(ri)
+		stamp := r.stamp
+		if stamp == "" {
+			stamp = `{"stringValue":"` + r.owner + `"}`
+		}
+		attrs := `{"key":"service.name","value":{"stringValue":"` + service + `"}},{"key":"tenant.id","value":` + stamp + `}`
+		if r.dup != "" {
+			attrs += `,{"key":"tenant.id","value":` + r.dup + `}`
+		}
+		ambiguous := r.stamp != "" || r.dup != ""
+		mark := func(m string) {
+			if ambiguous {
+				w.nobody = append(w.nobody, m)
+			} else {
+				w.markers[r.owner] = append(w.markers[r.owner], m)
+			}
+		}
+		if ri == 0 {
+			mark(traceHex)
+		}
+		mark(service)
+		var spans []string
+		for i := range 5 {
+			spanHex := randomHex(8)
+			secret := r.owner + "-secret-" + randomHex(4)
+			mark(spanHex)
+			mark(secret)
+			start := now.Add(-time.Duration(10-i-ri) * time.Second)
+			sp := fmt.Sprintf(`{"traceId":"%s","spanId":"%s","name":"%s-op-%d","startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[{"key":"secret","value":{"stringValue":"%s"}}]`,
+				traceHex, spanHex, r.owner, i, start.UnixNano(), start.Add(time.Millisecond).UnixNano(), secret)
+			if parent != "" {
+				sp += `,"parentSpanId":"` + parent + `"`
+			}
+			if i == 0 {
+				parent = spanHex
+			}
+			spans = append(spans, sp+"}")
+		}
+		rss = append(rss, `{"resource":{"attributes":[`+attrs+`]},"scopeSpans":[{"spans":[`+strings.Join(spans, ",")+`]}]}`)
+	}
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces([]byte(`{"resourceSpans":[` + strings.Join(rss, ",") + `]}`))
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := st.Ingest(org, td); err != nil {
 		t.Fatal(err)
@@ -90,20 +134,41 @@ func TestLeakSuite(t *testing.T) {
 	if v := os.Getenv("TRACEGATE_LEAK_REQUESTS"); v != "" {
 		total = must(strconv.Atoi(v))
 	}
+	for _, shared := range []bool{false, true} {
+		name := map[bool]string{false: "tempo tenants plus attribute", true: "shared tempo"}[shared]
+		t.Run(name, func(t *testing.T) { leakSuite(t, shared, total) })
+	}
+}
+
+func leakSuite(t *testing.T, shared bool, total int) {
 	const concurrency = 64
 
 	st := standin.New(nil, standin.WithQueryEndCutoff(0))
-	w := &leakWorld{markers: map[string][]string{}, own: map[string][]string{}, mis: map[string][]string{}}
+	w := &leakWorld{markers: map[string][]string{}, own: map[string][]string{}, mis: map[string][]string{}, mixed: map[string][]string{}}
 	now := time.Now()
 	for i, org := range leakTenants {
+		store := org
+		if shared {
+			store = "single-tenant"
+		}
 		for n := range 12 {
-			w.own[org] = append(w.own[org], w.leakTrace(t, st, org, org, strconv.Itoa(n), now))
+			w.own[org] = append(w.own[org], w.leakTrace(t, st, store, strconv.Itoa(n), now, leakResource{owner: org}))
 		}
 		// Mis-routed: stored under org, but it is the next tenant's data.
 		other := leakTenants[(i+1)%len(leakTenants)]
 		for n := range 3 {
-			w.mis[org] = append(w.mis[org], w.leakTrace(t, st, org, other, "misrouted-"+strconv.Itoa(n), now))
+			w.mis[org] = append(w.mis[org], w.leakTrace(t, st, store, "misrouted-"+strconv.Itoa(n), now, leakResource{owner: other}))
 		}
+		// Mixed: org's root calls a service of the next tenant.
+		for n := range 3 {
+			w.mixed[org] = append(w.mixed[org], w.leakTrace(t, st, store, "mixed-"+strconv.Itoa(n), now, leakResource{owner: org}, leakResource{owner: other}))
+		}
+		// Ambiguous stamps: the attribute twice, or as an array; Tempo's
+		// filters match them for either tenant.
+		w.odd = append(w.odd,
+			w.leakTrace(t, st, store, "dup", now, leakResource{owner: org, dup: `{"stringValue":"` + other + `"}`}),
+			w.leakTrace(t, st, store, "dup-rev", now, leakResource{owner: other, stamp: `{"stringValue":"` + other + `"}`, dup: `{"stringValue":"` + org + `"}`}),
+			w.leakTrace(t, st, store, "array", now, leakResource{owner: org, stamp: `{"arrayValue":{"values":[{"stringValue":"` + org + `"}]}}`}))
 	}
 	tempoSrv := httptest.NewServer(st.Handler())
 	t.Cleanup(tempoSrv.Close)
@@ -118,6 +183,7 @@ func TestLeakSuite(t *testing.T) {
 		"TRACEGATE_JWT_ISSUER":       "http://idp.test",
 		"TRACEGATE_JWT_AUDIENCE":     "tracegate",
 		"TRACEGATE_TENANT_ATTRIBUTE": "tenant.id",
+		"TRACEGATE_TEMPO_TENANT":     map[bool]string{true: "single-tenant"}[shared],
 		// This suite is about isolation, not limits: 64 clients on one address.
 		"TRACEGATE_RATE_LIMIT_CLIENT_IP":   "0",
 		"TRACEGATE_RATE_LIMIT_TENANT":      "0",
@@ -137,6 +203,10 @@ func TestLeakSuite(t *testing.T) {
 			}
 		}
 	}
+	// A trace that mixes tenants is an alarm (404) when Tempo tenants
+	// isolate, and shows its owner's part in a shared Tempo.
+	mixedStatus := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[shared]
+	secretOf := func(tn string) string { return `"` + tn + `-secret-.*"` }
 	kinds := []func(tn string) (string, int){
 		func(tn string) (string, int) { return "/api/v1/traces/" + pick(w.own[tn]), 200 },
 		func(tn string) (string, int) { return "/api/v1/traces/" + pick(w.own[foreign(tn)]), 404 },
@@ -154,6 +224,22 @@ func TestLeakSuite(t *testing.T) {
 		func(string) (string, int) { return "/api/v1/tags/span.secret/values", 200 },
 		func(string) (string, int) { return "/api/v1/tags/resource.tenant.id/values", 200 },
 		func(string) (string, int) { return "/api/v1/whoami", 200 },
+		func(tn string) (string, int) { return "/api/v1/traces/" + pick(w.mixed[tn]), mixedStatus },
+		func(tn string) (string, int) { return "/api/v1/traces/" + pick(w.odd), 404 },
+		func(tn string) (string, int) {
+			return "/api/v1/traces?spss=10&q=" + url.QueryEscape(`{ span.secret =~ `+secretOf(foreign(tn))+` } < { } | select(span.secret)`), 200
+		},
+		func(tn string) (string, int) {
+			return "/api/v1/traces?spss=10&q=" + url.QueryEscape(`{ span.secret =~ `+secretOf(foreign(tn))+` } || { } | select(span.secret, resource.service.name)`), 200
+		},
+		func(tn string) (string, int) {
+			return "/api/v1/traces?limit=1&q=" + url.QueryEscape(`{ span.secret =~ `+secretOf(foreign(tn))+` } || { resource.tenant.id = "`+tn+`" } //`), 200
+		},
+		func(string) (string, int) { return "/api/v1/tags?scope=intrinsic", 200 },
+		func(string) (string, int) { return "/api/v1/tags/trace:rootService/values", 400 },
+		func(tn string) (string, int) {
+			return "/api/v1/tags/span.secret/values?q=" + url.QueryEscape(`{ resource.service.name =~ "`+foreign(tn)+`-.*" }`), 200
+		},
 	}
 
 	var (
@@ -193,6 +279,13 @@ func TestLeakSuite(t *testing.T) {
 				resp.Body.Close()
 				if resp.StatusCode != want {
 					fail("%s %s: status %d, want %d: %.200s", tn, path, resp.StatusCode, want, body)
+				}
+				if strings.HasPrefix(path, "/api/v1/traces/") {
+					for _, m := range w.nobody {
+						if strings.Contains(string(body), m) {
+							fail("LEAK: %s %s shows an ambiguously stamped resource's %q", tn, path, m)
+						}
+					}
 				}
 				for o, ms := range w.markers {
 					if o == tn {

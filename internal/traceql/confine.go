@@ -413,3 +413,36 @@ func tagConditions(q string) []Cond {
 	}
 	return conds
 }
+
+// TagQuery returns q printed back when it has the one shape TagFilter keeps
+// (a single spanset filter of &&-joined comparisons), else "" (no filter). It
+// is the tag-values filter of a read that Tempo's own tenants isolate: Tempo
+// would ignore any other q, so it is not worth sending, and it never receives
+// the caller's text.
+func TagQuery(q string) string {
+	conds := tagConditions(q)
+	if conds == nil {
+		return ""
+	}
+	all := conds[0]
+	for _, x := range conds[1:] {
+		all = &Logic{Op: "&&", Left: all, Right: x}
+	}
+	var b strings.Builder
+	writeFilter(&b, &SpansetFilter{Cond: all})
+	return b.String()
+}
+
+// WithSelect returns a copy of q that also selects attr: added to q's last
+// stage when that is a select(), else as a new select() stage. q must not be
+// a metrics query (a select() cannot follow a metrics function).
+func (q *Query) WithSelect(attr Attribute) *Query {
+	out := *q
+	out.Stages = cloneSlice(q.Stages)
+	if s, ok := out.Stages[len(out.Stages)-1].(*Select); ok {
+		out.Stages[len(out.Stages)-1] = &Select{Attrs: append(cloneSlice(s.Attrs), attr)}
+	} else {
+		out.Stages = append(out.Stages, &Select{Attrs: []Attribute{attr}})
+	}
+	return &out
+}

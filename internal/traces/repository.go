@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/traceql"
 )
 
 // Upstream is what Repository needs from Tempo; internal/tempo implements it.
@@ -56,21 +57,6 @@ type Config struct {
 // checks it after adding its own filter.
 const MaxQueryBytes = 128 << 10
 
-// trailingSelect matches a query's final `| select(...)` stage.
-var trailingSelect = regexp.MustCompile(`\|\s*select\(([^()]*)\)\s*$`)
-
-// withSelect makes q also select field: into q's own final select() stage
-// if it has one, else as a new stage ("{ }" standing in for an empty q).
-func withSelect(q, field string) string {
-	if q == "" {
-		q = "{ }"
-	}
-	if m := trailingSelect.FindStringSubmatchIndex(q); m != nil {
-		return q[:m[3]] + ", " + field + q[m[3]:]
-	}
-	return q + " | select(" + field + ")"
-}
-
 var attributeName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$`)
 
 // Repository reads traces on behalf of one set of tenants at a time. It is
@@ -79,6 +65,10 @@ type Repository struct {
 	upstream Upstream
 	cfg      Config
 	logger   *slog.Logger
+	// rewrite turns a caller's q into the text Tempo evaluates: searchQuery,
+	// except in the oracle tests, which switch confinement off to show that
+	// every oracle case catches a leak.
+	rewrite func(q string, t tenant.Set) (string, error)
 }
 
 // NewRepository returns a Repository reading from upstream. It returns an
@@ -101,7 +91,9 @@ func NewRepository(upstream Upstream, cfg Config, logger *slog.Logger) (*Reposit
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Repository{upstream: upstream, cfg: cfg, logger: logger}, nil
+	r := &Repository{upstream: upstream, cfg: cfg, logger: logger}
+	r.rewrite = r.searchQuery
+	return r, nil
 }
 
 // SharedTraceWarning is the one warning of a trace read from a shared Tempo
@@ -221,44 +213,81 @@ func (r *Repository) window(tr TimeRange) (TimeRange, error) {
 }
 
 // Search returns the traces of t matching q, newest first. Without q.Range it
-// searches the last RecentWindow. With the attribute layer on, it adds a
-// select() of the tenant attribute to the query and keeps only traces that
-// returned at least one span, every returned span carrying one of t in that
-// attribute: it checks the spans Tempo returns (at most q.SpansPerSet per
-// set), not every span of each trace.
+// searches the last RecentWindow. Tempo never receives the caller's text: q
+// is parsed and printed back from its syntax tree (see internal/traceql), so
+// comments and quoting tricks cannot survive, and a query that does not parse
+// is an ErrInvalidQuery.
+//
+// With the attribute layer on, q is confined before Tempo evaluates it:
+// every spanset filter also requires the tenant attribute to name one of t,
+// so every condition, structural relation, count, select() and Tempo's own
+// limit see only t's spans; what cannot be confined (trace-level intrinsics
+// and the like) is refused. As a second line, the tenant attribute is
+// selected and a trace whose returned spans are not all t's is dropped and
+// logged as an enforcement bug. Summaries then describe t's returned spans
+// only: no root service or root span name, start and duration of those spans.
 func (r *Repository) Search(ctx context.Context, t tenant.Set, q SearchQuery) ([]TraceSummary, error) {
 	var err error
 	if q.Range, err = r.window(q.Range); err != nil {
 		return nil, err
 	}
-	attr := r.cfg.TenantAttribute
-	if attr != "" {
-		q.Q = withSelect(q.Q, "resource."+attr)
-		if len(q.Q) > MaxQueryBytes {
-			return nil, &QueryError{Reason: fmt.Sprintf("q is too long: with tracegate's tenant filter it must stay within %d bytes", MaxQueryBytes)}
-		}
+	if q.Q, err = r.rewrite(q.Q, t); err != nil {
+		return nil, err
+	}
+	if len(q.Q) > MaxQueryBytes {
+		return nil, &QueryError{Reason: fmt.Sprintf("q is too long: with tracegate's tenant filter it must stay within %d bytes", MaxQueryBytes)}
 	}
 	found, err := r.upstream.Search(ctx, r.upstreamTenants(t), q)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
+	attr := r.cfg.TenantAttribute
 	if attr == "" {
 		return found, nil
 	}
 	kept := make([]TraceSummary, 0, len(found))
-	dropped := 0
+	var dropped []string
 	for _, tr := range found {
 		if r.ownSpans(tr, t) {
-			kept = append(kept, tr)
+			kept = append(kept, ownSummary(tr))
 		} else {
-			dropped++
+			dropped = append(dropped, tr.ID.String())
 		}
 	}
-	if dropped > 0 {
-		r.logger.WarnContext(ctx, "search results failed the tenant attribute check and were dropped",
-			slog.String("tenant", t.OrgID()), slog.String("attribute", attr), slog.Int("dropped", dropped))
+	if len(dropped) > 0 {
+		r.logger.ErrorContext(ctx, "tenant enforcement bug: a confined search returned spans without the caller's tenant; traces dropped",
+			slog.String("event", "audit"), slog.String("tenant", t.OrgID()), slog.String("attribute", attr),
+			slog.String("trace_ids", joinValues(dropped)))
 	}
 	return kept, nil
+}
+
+// searchQuery is the text Search sends Tempo for the caller's q: q's syntax
+// tree printed back, confined to t when the attribute layer is on, with the
+// tenant attribute selected for the result check.
+func (r *Repository) searchQuery(q string, t tenant.Set) (string, error) {
+	attr := r.cfg.TenantAttribute
+	if q == "" {
+		if attr == "" {
+			return "", nil // Tempo's most recent traces
+		}
+		q = "{ }"
+	}
+	parsed, err := traceql.Parse(q)
+	if err != nil {
+		return "", &QueryError{Reason: "q: " + err.Error()}
+	}
+	if attr == "" {
+		if err := traceql.CheckKind(parsed, traceql.Search); err != nil {
+			return "", &QueryError{Reason: "q: " + err.Error()}
+		}
+		return parsed.String(), nil
+	}
+	confined, err := traceql.Confine(parsed, attr, tenantStrings(t), traceql.Search)
+	if err != nil {
+		return "", &QueryError{Reason: "q: " + err.Error()}
+	}
+	return confined.WithSelect(traceql.Attribute{Scope: traceql.ScopeResource, Name: attr}).String(), nil
 }
 
 // ownSpans reports whether tr returned spans and every one carries the tenant
@@ -288,10 +317,31 @@ func (r *Repository) ownSpans(tr TraceSummary, t tenant.Set) bool {
 	return spans > 0
 }
 
+// ownSummary describes tr by the caller's returned spans only. Tempo's root
+// service, root span name, start and duration describe the whole trace,
+// foreign spans included (in a trace that mixes tenants the root may be
+// another tenant's), so they are left out or recomputed.
+func ownSummary(tr TraceSummary) TraceSummary {
+	tr.RootService, tr.RootSpan = "", ""
+	var start, end uint64
+	for _, set := range tr.SpanSets {
+		for _, sp := range set.Spans {
+			if start == 0 || sp.StartUnixNano < start {
+				start = sp.StartUnixNano
+			}
+			end = max(end, sp.StartUnixNano+sp.DurationNanos)
+		}
+	}
+	tr.StartUnixNano = start
+	tr.DurationMs = int64((end - start) / uint64(time.Millisecond))
+	return tr
+}
+
 // Tags returns the attribute names of t's traces (of one scope if scope is
 // set). With the attribute layer on, Tempo is asked with a filter on the
-// tenant attribute that tracegate builds, once per tenant, and the answers
-// are merged.
+// tenant attribute that tracegate builds, once per tenant, the answers are
+// merged, and the intrinsics that describe whole traces (trace:rootService,
+// …) are not offered: their values cannot be confined.
 func (r *Repository) Tags(ctx context.Context, t tenant.Set, scope string, tr TimeRange) ([]TagScope, error) {
 	tr, err := r.window(tr)
 	if err != nil {
@@ -305,24 +355,43 @@ func (r *Repository) Tags(ctx context.Context, t tenant.Set, scope string, tr Ti
 		}
 		merged = mergeScopes(merged, scopes)
 	}
+	if r.cfg.TenantAttribute != "" {
+		for i, s := range merged {
+			if s.Name == "intrinsic" {
+				merged[i].Tags = slices.DeleteFunc(s.Tags, traceql.IsUnconfinableTag)
+			}
+		}
+	}
 	return merged, nil
 }
 
 // TagValues returns the values of tag in t's traces, narrowed by the TraceQL
-// filter q when it is set. With the attribute layer on, tracegate builds the
-// filter itself (Tempo silently ignores a filter it cannot parse, and would
-// then answer with every tenant's values), so a caller's q is refused.
+// filter q when it is set. Tempo silently ignores a tag-values filter that
+// does not parse, holds || or a structural operator, and then answers with
+// every value of the Tempo tenant; so Tempo gets q's printed tree, and only
+// when it is a single spanset of &&-joined conditions (an editor's half-typed
+// q is dropped, not refused). With the attribute layer on, the filter is
+// that plus the tenant condition, one request per tenant (or the tenant
+// condition alone), and a tag whose values describe whole traces is refused.
 func (r *Repository) TagValues(ctx context.Context, t tenant.Set, tag, q string, tr TimeRange) ([]TagValue, error) {
 	tr, err := r.window(tr)
 	if err != nil {
 		return nil, err
 	}
-	if r.cfg.TenantAttribute != "" && q != "" {
-		return nil, &QueryError{Reason: "q is not supported on tag values while tenant-attribute filtering is on"}
-	}
-	filters := r.tenantFilters(t)
-	if r.cfg.TenantAttribute == "" {
-		filters = []string{q}
+	var filters []string
+	if attr := r.cfg.TenantAttribute; attr != "" {
+		id, err := traceql.ParseIdentifier(tag)
+		if err != nil {
+			return nil, &QueryError{Reason: "tag: " + err.Error()}
+		}
+		if ok, why := id.Confinable(); !ok {
+			return nil, &QueryError{Reason: "tag " + tag + ": " + why}
+		}
+		for _, id := range t.IDs() {
+			filters = append(filters, traceql.TagFilter(q, attr, id.String()))
+		}
+	} else {
+		filters = []string{traceql.TagQuery(q)}
 	}
 	var merged []TagValue
 	for _, filter := range filters {
@@ -349,19 +418,18 @@ func (r *Repository) tenantFilters(t tenant.Set) []string {
 	}
 	var filters []string
 	for _, id := range t.IDs() {
-		filters = append(filters, TenantFilter(r.cfg.TenantAttribute, id))
+		filters = append(filters, traceql.TagFilter("", r.cfg.TenantAttribute, id.String()))
 	}
 	return filters
 }
 
-// TenantFilter returns the TraceQL spanset filter { resource.<attr> = "<id>" }.
-func TenantFilter(attr string, id tenant.ID) string {
-	return `{ resource.` + attr + ` = ` + quote(id.String()) + ` }`
-}
-
-// quote renders s as a TraceQL string literal.
-func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+func tenantStrings(t tenant.Set) []string {
+	ids := t.IDs()
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
 }
 
 func mergeScopes(into, more []TagScope) []TagScope {

@@ -107,7 +107,7 @@ func TestSearchAttributeLayer(t *testing.T) {
 		t.Errorf("kept traces (-want +got):\n%s", diff)
 	}
 	q := up.queries[0]
-	if q.Q != `{ status = error } | select(resource.tenant.id)` {
+	if q.Q != `{ status = error && resource.tenant.id = "acme" } | select(resource.tenant.id)` {
 		t.Errorf("query sent to Tempo: %q", q.Q)
 	}
 	if q.Range != (traces.TimeRange{Start: now.Add(-time.Hour).Unix(), End: now.Unix() + 1}) {
@@ -125,7 +125,7 @@ func TestSearchAttributeLayer(t *testing.T) {
 	if diff := cmp.Diff([]string{"a1", "b2", "c3", "f6"}, ids(got)); diff != "" {
 		t.Errorf("federated kept traces (-want +got):\n%s", diff)
 	}
-	if up.queries[1].Q != `{ } | select(resource.tenant.id)` || up.orgs[1] != "acme|globex" {
+	if up.queries[1].Q != `{ resource.tenant.id = "acme" || resource.tenant.id = "globex" } | select(resource.tenant.id)` || up.orgs[1] != "acme|globex" {
 		t.Errorf("recent traces with the layer on: q %q as %q", up.queries[1].Q, up.orgs[1])
 	}
 }
@@ -235,26 +235,18 @@ func TestNewRepositoryAttributeNames(t *testing.T) {
 	}
 }
 
-func TestTenantFilter(t *testing.T) {
-	t.Parallel()
-	if got := traces.TenantFilter("tenant.id", "acme"); got != `{ resource.tenant.id = "acme" }` {
-		t.Errorf("filter %q", got)
-	}
-	if got := traces.TenantFilter("tenant.id", `a'(b)*!`); got != `{ resource.tenant.id = "a'(b)*!" }` {
-		t.Errorf("filter %q", got)
-	}
-}
-
+// The caller's query reaches Tempo only as its confined, printed tree.
 func TestSearchMergesIntoTheCallersSelect(t *testing.T) {
 	t.Parallel()
 	up := &fakeUpstream{}
 	repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", Now: clock}, nil)
 	for q, want := range map[string]string{
-		`{ } | select(span.secret)`:                 `{ } | select(span.secret, resource.tenant.id)`,
-		`{ name = "a" } | select(span.a, span.b)  `: `{ name = "a" } | select(span.a, span.b, resource.tenant.id)  `,
-		`{ name = "select(x)" }`:                    `{ name = "select(x)" } | select(resource.tenant.id)`,
-		`{ } | select(span.a) | count() > 1`:        `{ } | select(span.a) | count() > 1 | select(resource.tenant.id)`,
-		`{ status = error }`:                        `{ status = error } | select(resource.tenant.id)`,
+		`{ } | select(span.secret)`:                 `{ resource.tenant.id = "acme" } | select(span.secret, resource.tenant.id)`,
+		`{ name = "a" } | select(span.a, span.b)  `: `{ name = "a" && resource.tenant.id = "acme" } | select(span.a, span.b, resource.tenant.id)`,
+		`{ name = "select(x)" }`:                    `{ name = "select(x)" && resource.tenant.id = "acme" } | select(resource.tenant.id)`,
+		`{ } | select(span.a) | count() > 1`:        `{ resource.tenant.id = "acme" } | select(span.a) | count() > 1 | select(resource.tenant.id)`,
+		`{ status = error } // | select(x)`:         `{ status = error && resource.tenant.id = "acme" } | select(resource.tenant.id)`,
+		"{ .a = `x` || span.b > 1.5 } with (most_recent=true)": `{ (.a = "x" || span.b > 1.5) && resource.tenant.id = "acme" } | select(resource.tenant.id) with (most_recent = true)`,
 	} {
 		if _, err := repo.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{Q: q}); err != nil {
 			t.Fatal(err)
