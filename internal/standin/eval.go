@@ -62,18 +62,37 @@ type spanNode struct {
 
 // traceCtx is one trace prepared for evaluation.
 type traceCtx struct {
-	sn    traceSnap
-	sm    summary
-	spans []spanNode
+	sn     traceSnap
+	sm     summary
+	spans  []spanNode
+	linked bool // tree() has run
 }
 
 func newTraceCtx(sn traceSnap, sm summary) *traceCtx {
-	t := &traceCtx{sn: sn, sm: sm}
-	byID := map[pcommon.SpanID]int{}
+	n := 0
+	for _, rs := range sn.batches {
+		for _, ss := range rs.ScopeSpans().All() {
+			n += ss.Spans().Len()
+		}
+	}
+	t := &traceCtx{sn: sn, sm: sm, spans: make([]spanNode, 0, n)}
 	sn.forEachSpan(func(r spanRef) {
-		byID[r.span.SpanID()] = len(t.spans)
 		t.spans = append(t.spans, spanNode{spanRef: r, parent: -1})
 	})
+	return t
+}
+
+// tree links parents and children and numbers the nested sets, once; only
+// queries about the trace's structure need it.
+func (t *traceCtx) tree() {
+	if t.linked {
+		return
+	}
+	t.linked = true
+	byID := make(map[pcommon.SpanID]int, len(t.spans))
+	for i := range t.spans {
+		byID[t.spans[i].span.SpanID()] = i
+	}
 	kids := make([][]int, len(t.spans))
 	var roots []int
 	for i := range t.spans {
@@ -86,7 +105,7 @@ func newTraceCtx(sn traceSnap, sm summary) *traceCtx {
 			roots = append(roots, i)
 		}
 	}
-	// Nested set numbering, iteratively (a span reached twice keeps its first numbers).
+	// Depth first, iteratively (a span reached twice keeps its first numbers).
 	next := 1
 	type frame struct{ i, k int }
 	for _, r := range roots {
@@ -110,7 +129,6 @@ func newTraceCtx(sn traceSnap, sm summary) *traceCtx {
 			stack = stack[:len(stack)-1]
 		}
 	}
-	return t
 }
 
 func (t *traceCtx) all() []int {
@@ -205,12 +223,16 @@ func (t *traceCtx) values(i int, f field) []literal {
 			return []literal{strLit(hex.EncodeToString(id[:]))}
 		}
 	case "span:childCount":
+		t.tree()
 		return []literal{intLit(int64(n.children))}
 	case "nestedSetLeft":
+		t.tree()
 		return []literal{intLit(int64(n.left))}
 	case "nestedSetRight":
+		t.tree()
 		return []literal{intLit(int64(n.right))}
 	case "nestedSetParent":
+		t.tree()
 		if n.parent < 0 {
 			return []literal{intLit(-1)}
 		}
@@ -282,6 +304,13 @@ func (t *traceCtx) test(i int, e expr) bool {
 // cmp evaluates one condition: a missing field matches only "= nil"; an
 // array matches when one element does.
 func (t *traceCtx) cmp(i int, c *cond) bool {
+	if c.f.intrinsic == "" { // attributes without allocating
+		v, ok := t.spans[i].attrValue(c.f)
+		if c.lit.kind == litNil {
+			return !ok == (c.op == opEq)
+		}
+		return ok && valueMatches(v, c)
+	}
 	vals := t.values(i, c.f)
 	if c.lit.kind == litNil {
 		return (len(vals) == 0) == (c.op == opEq)
@@ -289,6 +318,27 @@ func (t *traceCtx) cmp(i int, c *cond) bool {
 	for _, v := range vals {
 		if compareLit(v, c.op, c.lit) {
 			return true
+		}
+	}
+	return false
+}
+
+func valueMatches(v pcommon.Value, c *cond) bool {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return compareLit(strLit(v.Str()), c.op, c.lit)
+	case pcommon.ValueTypeInt:
+		return compareLit(intLit(v.Int()), c.op, c.lit)
+	case pcommon.ValueTypeDouble:
+		return compareLit(literal{kind: litFloat, f: v.Double()}, c.op, c.lit)
+	case pcommon.ValueTypeBool:
+		return compareLit(literal{kind: litBool, b: v.Bool()}, c.op, c.lit)
+	case pcommon.ValueTypeSlice:
+		s := v.Slice()
+		for i := 0; i < s.Len(); i++ {
+			if valueMatches(s.At(i), c) {
+				return true
+			}
 		}
 	}
 	return false
@@ -303,6 +353,9 @@ func (t *traceCtx) matches(i int, f *filter) bool {
 			if !t.cmp(i, c) {
 				return false
 			}
+		}
+		if f.onlyAnd {
+			return true
 		}
 	}
 	return t.test(i, f.cond)
@@ -461,6 +514,7 @@ func (t *traceCtx) structural(op tokKind, a, b spanset) spanset {
 // related returns the spans of to that stand in relation rel to some span of
 // from (with negate: to no span of from).
 func (t *traceCtx) related(rel relation, from, to spanset, negate bool) spanset {
+	t.tree()
 	n := len(t.spans)
 	inFrom := make([]bool, n)
 	for _, a := range from {

@@ -143,9 +143,10 @@ type ssExpr any
 
 // filter is { cond }; cond nil matches every span.
 type filter struct {
-	cond   expr
-	orFree bool    // no || inside: Tempo's storage first keeps spans where every condition holds
-	leaves []*cond // the conditions, for that pre-filter
+	cond    expr
+	orFree  bool    // no || inside: Tempo's storage first keeps spans where every condition holds
+	onlyAnd bool    // conditions joined with && only: the pre-filter decides
+	leaves  []*cond // the conditions, for that pre-filter
 }
 
 // ssBinary joins two spanset expressions with && || or a structural operator.
@@ -364,8 +365,9 @@ func (p *parser) parseSsPrimary() (ssExpr, error) {
 			}
 			f.cond = c
 			f.orFree = collectLeaves(c, &f.leaves)
+			f.onlyAnd = f.orFree && onlyAnd(c)
 		} else {
-			f.orFree = true
+			f.orFree, f.onlyAnd = true, true
 		}
 		return f, p.expect(tCloseBrace)
 	case tOpenParen:
@@ -397,6 +399,17 @@ func collectLeaves(c expr, out *[]*cond) bool {
 		*out = append(*out, c)
 	}
 	return true
+}
+
+// onlyAnd reports whether c is conditions joined with && (no !, no true/false).
+func onlyAnd(c expr) bool {
+	switch c := c.(type) {
+	case *andOr:
+		return c.and && onlyAnd(c.l) && onlyAnd(c.r)
+	case *cond:
+		return true
+	}
+	return false
 }
 
 var metricsFuncs = map[string]bool{

@@ -1,6 +1,6 @@
 package standin
 
-// Lexer of the TraceQL subset (see traceql.go). Token names in errors follow
+// Lexer of TraceQL (see traceql.go). Token names in errors follow
 // Tempo's parser.
 
 import (
