@@ -422,3 +422,39 @@ func TestMixedTraceLeaks(t *testing.T) {
 		t.Error("trace:duration does not include the foreign span")
 	}
 }
+
+// TestConfinedForms evaluates the shapes a gateway's printer produces when it
+// confines every spanset filter to one tenant: nothing stamped for globex
+// comes back.
+func TestConfinedForms(t *testing.T) {
+	now := time.Now()
+	h := corpusServer(t, now).Handler()
+	tests := map[string]int{ // query -> traces expected
+		`{ (true) && resource.tenant.id = "acme" } | select(span.partner.secret)`:                                            4,
+		`{ (span.http.method = "GET" || status = error) && resource.tenant.id = "acme" }`:                                    4,
+		`{ (span.partner.secret != nil) && (resource.tenant.id = "acme" || resource.tenant.id = "acme") }`:                   0,
+		`{ (resource.tenant.id = "acme") && resource.tenant.id = "acme" } > { (true) && resource.tenant.id = "acme" }`:       3,
+		`{ (span.http.status_code >= 500.0) && resource.tenant.id = "acme" } | count() > 1.0`:                                1,
+		`{ (duration > 1500000ns) && resource.tenant.id = "acme" } | avg(duration) > 1.5ms`:                                  4,
+		`({ (true) && resource.tenant.id = "acme" } | count() > 2) && ({ (status = error) && resource.tenant.id = "acme" })`: 1,
+	}
+	for q, want := range tests {
+		v := url.Values{"q": {q}, "limit": {"50"}, "spss": {"100"}}
+		rec := corpusGet(h, "/api/search?"+v.Encode())
+		got, err := toCorpus(rec.Body.Bytes())
+		if rec.Code != http.StatusOK || err != nil {
+			t.Errorf("%s: %d %v %s", q, rec.Code, err, rec.Body.String())
+			continue
+		}
+		if len(got) != want {
+			t.Errorf("%s: %d traces, want %d", q, len(got), want)
+		}
+		for _, tr := range got {
+			for _, sp := range tr.Spans {
+				if strings.HasPrefix(sp.SpanID, "bbbbbbbb") || sp.Attributes["partner.secret"] != "" {
+					t.Errorf("%s: returned the globex span %+v", q, sp)
+				}
+			}
+		}
+	}
+}
