@@ -1,10 +1,12 @@
 // Package devseed makes the realistic example traces that `tracegate dev`
 // loads into its Tempo stand-in: two tenants, several services, an error, a
-// trace of a few hundred spans and one mis-routed trace, all timed just
-// before now so that search finds them.
+// trace of a few hundred spans, one mis-routed trace and one mixed trace
+// (an acme root calling a partner service stamped for globex), all timed
+// just before now so that search finds them.
 package devseed
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -20,6 +22,7 @@ const (
 	AcmeLoginFail = "00000000000000000a1b2c3d4e5f6071" // acme: a failed login (error status)
 	AcmeBatch     = "b16b16b16b16b16b16b16b16b16b16b1" // acme: 300-span batch job over 6 services
 	AcmeMisrouted = "d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60" // stored under acme, stamped tenant.id=globex
+	AcmeMixed     = "3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a" // stored under acme: acme root, child resource stamped globex
 	GlobexReport  = "5b8efff798038103d269b633813fc700" // globex: reports -> db
 )
 
@@ -35,6 +38,7 @@ func Traces(now time.Time) map[string][]ptrace.Traces {
 			b.loginFailure(AcmeLoginFail, "acme", now.Add(-90*time.Second)),
 			b.batch(AcmeBatch, "acme", now.Add(-5*time.Minute), 300),
 			b.misrouted(AcmeMisrouted, "globex", now.Add(-3*time.Minute)),
+			b.mixed(AcmeMixed, now.Add(-150*time.Second)),
 		},
 		"globex": {
 			b.report(GlobexReport, "globex", now.Add(-4*time.Minute)),
@@ -55,6 +59,7 @@ type span struct {
 	offset, dur   time.Duration
 	err           string // status message; non-empty means an error status
 	attrs         map[string]any
+	tenant        string // stamped on the span's resource; "" for the trace's tenant
 }
 
 func (b *builder) build(traceID, tenant string, start time.Time, spans []span) ptrace.Traces {
@@ -72,7 +77,7 @@ func (b *builder) build(traceID, tenant string, start time.Time, spans []span) p
 			attrs := rs.Resource().Attributes()
 			attrs.PutStr("service.name", s.service)
 			attrs.PutStr("deployment.environment", "dev")
-			attrs.PutStr(TenantAttribute, tenant)
+			attrs.PutStr(TenantAttribute, cmp.Or(s.tenant, tenant))
 			ss := rs.ScopeSpans().AppendEmpty()
 			ss.Scope().SetName("tracegate/devseed")
 			sl = ss.Spans()
@@ -160,5 +165,20 @@ func (b *builder) report(id, tenant string, start time.Time) ptrace.Traces {
 		{service: "db", name: "query revenue", parent: 2, kind: ptrace.SpanKindServer, offset: 12 * ms, dur: 75 * ms},
 		{service: "reports", name: "SELECT costs", parent: 0, kind: ptrace.SpanKindClient, offset: 100 * ms, dur: 90 * ms, attrs: map[string]any{"db.system": "postgresql"}},
 		{service: "db", name: "query costs", parent: 4, kind: ptrace.SpanKindServer, offset: 102 * ms, dur: 85 * ms},
+	})
+}
+
+// PartnerSecret is the span attribute value of the mixed trace's globex span:
+// a confined acme caller must never see it.
+const PartnerSecret = "GLOBEX-ONLY"
+
+// mixed is a trace stored under acme whose root is acme's and whose child
+// resource (a partner service) is stamped for globex, with a secret.
+func (b *builder) mixed(id string, start time.Time) ptrace.Traces {
+	ms := time.Millisecond
+	return b.build(id, "acme", start, []span{
+		{service: "shop", name: "GET /mixed", parent: -1, kind: ptrace.SpanKindServer, dur: 4 * ms, attrs: httpAttrs("GET", "/mixed", 200)},
+		{service: "partner-api", name: "partner lookup", parent: 0, kind: ptrace.SpanKindClient, offset: ms, dur: 4 * ms,
+			attrs: map[string]any{"partner.secret": PartnerSecret}, tenant: "globex"},
 	})
 }

@@ -12,7 +12,7 @@ func TestTraces(t *testing.T) {
 	now := time.Now()
 	seed := devseed.Traces(now)
 	want := map[string]map[string]int{ // tenant -> trace id -> spans
-		"acme":   {devseed.AcmeCheckout: 9, devseed.AcmeLoginFail: 4, devseed.AcmeBatch: 300, devseed.AcmeMisrouted: 2},
+		"acme":   {devseed.AcmeCheckout: 9, devseed.AcmeLoginFail: 4, devseed.AcmeBatch: 300, devseed.AcmeMisrouted: 2, devseed.AcmeMixed: 2},
 		"globex": {devseed.GlobexReport: 6},
 	}
 	for tenant, ids := range want {
@@ -39,5 +39,25 @@ func TestTraces(t *testing.T) {
 	stamped, _ := seed["acme"][3].ResourceSpans().At(0).Resource().Attributes().Get(devseed.TenantAttribute)
 	if stamped.Str() != "globex" {
 		t.Errorf("the mis-routed trace is stamped %q, want globex", stamped.Str())
+	}
+	// The mixed trace: acme root resource, globex-stamped child resource with the secret.
+	mixed := seed["acme"][4].ResourceSpans()
+	if mixed.Len() != 2 {
+		t.Fatalf("mixed trace has %d resources, want 2", mixed.Len())
+	}
+	for i, want := range []string{"acme", "globex"} {
+		rs := mixed.At(i)
+		got, _ := rs.Resource().Attributes().Get(devseed.TenantAttribute)
+		sp := rs.ScopeSpans().At(0).Spans().At(0)
+		if got.Str() != want || sp.TraceID().String() != devseed.AcmeMixed {
+			t.Errorf("mixed resource %d: stamped %q in trace %s, want %q", i, got.Str(), sp.TraceID(), want)
+		}
+		secret, ok := sp.Attributes().Get("partner.secret")
+		if ok != (want == "globex") || ok && secret.Str() != devseed.PartnerSecret {
+			t.Errorf("mixed resource %d: partner.secret = %v %q", i, ok, secret.AsString())
+		}
+		if root := sp.ParentSpanID().IsEmpty(); root != (want == "acme") {
+			t.Errorf("mixed resource %d: root = %v", i, root)
+		}
 	}
 }

@@ -41,7 +41,7 @@
 //     JSON is Tempo's gogo-jsonpb shape: base64 ids, enum names, 64-bit
 //     integers as strings, zero values omitted; resource attributes keep their
 //     order except service.name, which Tempo moves to the end.
-//   - GET /api/search with q (the TraceQL subset below), tags (logfmt;
+//   - GET /api/search with q (TraceQL, below), tags (logfmt;
 //     key=value pairs, a trace matches when one span satisfies all pairs:
 //     "name" is the span name, "status.code" the status, "error=true" an error
 //     status, any other key a span or resource attribute whose value as text
@@ -51,8 +51,8 @@
 //     minutes; end clamped to now - query end cutoff). Like Tempo, when none
 //     of q, tags, start and end is given, unknown query parameters are used as
 //     tags. Results are newest first (by trace start); searches with q carry
-//     spanSet/spanSets (first spss matched spans, with the attributes the query
-//     names) and serviceStats. JSON, or protobuf SearchResponse with
+//     spanSets (first spss spans of each span set, with the attributes the
+//     query reports), spanSet (the first of them) and serviceStats. JSON, or protobuf SearchResponse with
 //     Accept: application/protobuf.
 //   - GET /api/v2/search/tags (scope resource|span|intrinsic|event|link|
 //     instrumentation, q, limit, start/end) and GET /api/search/tags (v1:
@@ -65,9 +65,11 @@
 //     default window as search (last 15 minutes).
 //     Like real Tempo, a q that does not parse is IGNORED on the tag and
 //     tag-value endpoints and the unfiltered list is returned (recorded
-//     behaviour); so is a q whose conditions are joined with || (Tempo's
-//     traceql.ExtractConditions gives up on OR; derived from its source). A
-//     gateway must not rely on q to restrict what a caller sees there.
+//     behaviour); so is a q whose conditions are joined with || or that has
+//     a structural operator (Tempo's traceql.ExtractConditions gives up on
+//     them), and, assuming the worst, any q that is not exactly one spanset
+//     filter. A gateway must not rely on q to restrict what a caller sees
+//     there.
 //   - GET /ready ("ready\n"), GET /api/echo ("echo\n"),
 //     GET /api/status/buildinfo (empty version strings, the Go version).
 //   - Responses of query routes carry Vary: Accept-Encoding and are gzipped
@@ -87,33 +89,86 @@
 //     source; not recorded). 405 for other methods, 415 for other content
 //     types.
 //
-// # TraceQL subset
+// # TraceQL
 //
-// q must be exactly one spanset filter, optionally followed by a select:
+// The stand-in evaluates TraceQL the way the recorded Tempo does:
+// testdata/traceql/cases.json holds 140 searches and 8 tag-value lookups a
+// real Tempo answered over testdata/tempo/ingested plus a mixed trace (acme
+// root, child resource stamped tenant.id=globex with partner.secret), and
+// TestCorpus replays every one of them: same status and error text, same
+// traces, root service and name, matched counts, returned spans and
+// attributes. It reproduces Tempo's cross-tenant leaks faithfully (for
+// example { } | select(span.partner.secret) returns GLOBEX-ONLY), so that a
+// gateway's confinement can be tested against it.
 //
-//	{ }                                   every span
-//	{ cond }                              cond: field op value
-//	{ cond && (cond || cond) }            && binds tighter than ||; parentheses group
-//	{ ... } | select(field, ...)          adds those fields to the returned spans
+//	{ cond }                       spanset filter; { } and { true } match every span
+//	A && B, A || B                 trace-level: && needs both sides to match some span
+//	                               and returns both sides' spans; || is the union
+//	A > B, >>, <, <<, ~            B spans whose parent / ancestor / child / descendant /
+//	                               sibling is in A (structure from parentSpanId)
+//	A !> B, !>>, !<, !<<, !~       B spans without such a span in A (roots have no parent)
+//	A &> B, &>>, &<, &<<, &~       both sides' spans that stand in the relation
+//	(A) op (B)                     grouping; a parenthesised pipeline may only be joined
+//	                               to another parenthesised operand (Tempo's grammar)
+//	... | stage | stage            stages apply to each span set in turn:
+//	  { cond } or A op B           a filter within the span set
+//	  count() > 2, avg|min|max|sum(field) > 1ms
+//	                               keeps span sets whose aggregate holds
+//	  by(field)                    splits span sets by the field's value
+//	  coalesce()                   merges them
+//	  select(field, ...)           reports those fields on returned spans
+//	  rate(), count_over_time(), quantile_over_time(...), compare({...}), topk(n), ...
+//	                               metrics stages: accepted, no effect on matching, as on
+//	                               Tempo's search endpoint (compare() reports every attribute)
+//	... with (name = value, ...)   hints: accepted, no effect
 //
-// Fields: the intrinsics name, status, kind and duration; attributes
-// resource.X, span.X and .X (span attribute first, then resource), where X
-// may contain quoted parts (span."a b"). Operators: = != =~ !~ > < >= <=
-// (regular expressions are Go syntax, fully anchored). Values: double-quoted
-// strings with Go escapes (or back-quoted raw strings), integers, floats
-// (optionally negative), durations (10ms, 1.5s, 1h30m, 2d), true/false,
-// status keywords (error, ok, unset) and kind keywords (server, client,
-// internal, producer, consumer, unspecified). status and kind take only = and
-// != with their keywords; duration takes durations; name takes strings. A
-// missing attribute matches no condition (not even !=); an array attribute
-// matches when one element does. Anything else (pipelines other than select,
-// aggregates, structural operators, other scopes or intrinsics, nil,
-// arithmetic, metrics queries) is rejected with 400
-// "invalid TraceQL query: parse error at line L, col C: <message>".
+// Conditions: field op value, joined with && and || (&& binds tighter),
+// negated with !, grouped with parentheses; true and false. Operators
+// = != =~ !~ > >= < <=; regular expressions are Go syntax, fully anchored.
+// Fields: resource.X, span.X, .X (span attribute first, then resource),
+// event.X, link.X, instrumentation.X (X may contain quoted parts:
+// span."a b"); the intrinsics name, status, kind, duration, statusMessage
+// (also as span:name, span:status, ...), span:id, span:parentID,
+// span:childCount, nestedSetLeft/Right/Parent (a root's nestedSetParent is
+// -1), trace:id, trace:rootService, trace:rootName, trace:duration (and the
+// legacy rootServiceName, rootName, traceDuration), event:name,
+// event:timeSinceStart, link:traceID, link:spanID, instrumentation:name and
+// instrumentation:version. Trace-level intrinsics describe the whole trace,
+// spans stamped for another tenant included. Values: double-quoted strings
+// with Go escapes (\uXXXX included) or back-quoted raw strings (single quotes
+// are Tempo's "invalid char literal"), integers, floats (1.5, 1000.0, 1e3,
+// optionally negative), durations (1500000ns, 10ms, 1.5s, 1000µs, 1h30m,
+// 2d), true/false, nil, status keywords (error, ok, unset) and kind keywords
+// (server, client, internal, producer, consumer, unspecified). Comments //
+// and /* */ may appear anywhere between tokens.
+//
+// Semantics worth knowing, all visible in the corpus:
+//
+//   - A missing field matches only "= nil" (not even !=); an array attribute
+//     matches when one element does; a string never equals a number.
+//   - Like Tempo, whose storage first fetches the spans on which every
+//     condition of an OR-free filter holds, a condition under ! in a filter
+//     without || makes it match nothing: { !(resource.tenant.id = "acme") }
+//     returns no trace.
+//   - Returned spans: the first spss of each span set in trace order
+//     (matched counts them all), each reporting the fields of the query's
+//     conditions that hold on it ("= nil" as a value-less attribute) and the
+//     fields of select() and by() it has. duration, span:id and trace-level
+//     intrinsics are never reported. Attributes Tempo keeps in dedicated
+//     columns (http.method, http.route, k8s.pod.name, ... see
+//     wellKnownColumns) are reported value-less when selected but missing.
+//   - limit counts traces.
+//
+// Errors are 400 "invalid TraceQL query: parse error at line L, col C:
+// <message>" in Tempo's words for the recorded cases (and its shapes
+// elsewhere); the parent. scope is 400 "invalid TraceQL query: parent not
+// yet supported". Not implemented: arithmetic, attribute-to-attribute
+// comparisons, scalar filters other than the aggregates above, and the
+// results of metrics functions (see the next section).
 //
 // # Not supported (list)
 //
-//   - TraceQL beyond the subset above; v2 trace-by-id parameters q,
+//   - TraceQL beyond the section above; v2 trace-by-id parameters q,
 //     keep_hierarchy, match_depth, ancestor_depth and span pruning (ignored:
 //     the whole trace is returned).
 //   - TraceQL metrics (/api/metrics/query_range, /api/metrics/query), trace

@@ -221,7 +221,7 @@ func (s *Server) search(r *http.Request, org string) response {
 			}
 			switch {
 			case p.q != nil:
-				if !fillSpanSet(md, sn, p.q, p.spss) {
+				if !fillSpanSet(md, sn, sm, p.q, p.spss) {
 					continue
 				}
 			case len(p.tags) > 0:
@@ -249,14 +249,19 @@ func (s *Server) search(r *http.Request, org string) response {
 	return jsonResponse(resp)
 }
 
-// fillSpanSet evaluates q on every span of the trace and, when some span
-// matches, fills the span set and service statistics of md.
-func fillSpanSet(md *traceMetadata, sn traceSnap, q *query, spss int) bool {
-	var matched []spanRef
+// fillSpanSet evaluates q over the trace and, when a span set remains, fills
+// the span sets (the first spss spans of each, with the attributes Tempo
+// reports) and the service statistics of md.
+func fillSpanSet(md *traceMetadata, sn traceSnap, sm summary, q *query, spss int) bool {
+	t := newTraceCtx(sn, sm)
+	sets := t.eval(q.root, t.all())
+	if len(sets) == 0 {
+		return false
+	}
 	stats := map[string]*serviceStats{}
-	sn.forEachSpan(func(r spanRef) {
+	for _, n := range t.spans {
 		svc := ""
-		if v, ok := r.res.Attributes().Get("service.name"); ok {
+		if v, ok := n.res.Attributes().Get("service.name"); ok {
 			svc = v.AsString()
 		}
 		st := stats[svc]
@@ -265,44 +270,29 @@ func fillSpanSet(md *traceMetadata, sn traceSnap, q *query, spss int) bool {
 			stats[svc] = st
 		}
 		st.SpanCount++
-		if r.span.Status().Code() == ptrace.StatusCodeError {
+		if n.span.Status().Code() == ptrace.StatusCodeError {
 			st.ErrorCount++
 		}
-		if r.matches(q.filter) {
-			matched = append(matched, r)
-		}
-	})
-	if len(matched) == 0 {
-		return false
 	}
-	fields := q.fields()
-	wantName := false
-	for _, f := range fields {
-		if f.kind == fieldName {
-			wantName = true
-		}
-	}
-	ss := &spanSet{Matched: uint32(len(matched))}
-	for _, r := range matched[:min(spss, len(matched))] {
-		sid := r.span.SpanID()
-		sp := &searchSpan{
-			SpanID:            hex.EncodeToString(sid[:]),
-			StartTimeUnixNano: uint64(r.span.StartTimestamp()),
-			DurationNanos:     uint64(spanDuration(r.span)),
-		}
-		if wantName {
-			sp.Name = r.span.Name()
-		}
-		for _, f := range fields {
-			if v, ok := r.outputAttr(f); ok {
-				sp.attrs = append(sp.attrs, attrKV{key: f.outputKey(), val: v})
-				sp.Attributes = append(sp.Attributes, kvJSON{Key: f.outputKey(), Value: anyValueJSON(v)})
+	for _, set := range sets {
+		ss := &spanSet{Matched: uint32(len(set))}
+		for _, i := range set[:min(spss, len(set))] {
+			sp := t.spans[i].span
+			sid := sp.SpanID()
+			out := &searchSpan{
+				SpanID:            hex.EncodeToString(sid[:]),
+				StartTimeUnixNano: uint64(sp.StartTimestamp()),
+				DurationNanos:     uint64(spanDuration(sp)),
 			}
+			out.Name, out.attrs = t.output(i, q)
+			for _, a := range out.attrs {
+				out.Attributes = append(out.Attributes, kvJSON{Key: a.key, Value: anyValueJSON(a.val)})
+			}
+			ss.Spans = append(ss.Spans, out)
 		}
-		ss.Spans = append(ss.Spans, sp)
+		md.SpanSets = append(md.SpanSets, ss)
 	}
-	md.SpanSet = ss
-	md.SpanSets = []*spanSet{ss}
+	md.SpanSet = md.SpanSets[0]
 	md.ServiceStats = stats
 	return true
 }

@@ -162,7 +162,8 @@ func TestTenantMetadata(t *testing.T) {
 }
 
 // TestTagValuesQueryLeak pins the real Tempo behaviour the gateway must
-// defend against: a q that does not parse is ignored and the full list
+// defend against: a q that does not parse, or joins conditions with || or
+// spansets with && or a structural operator, is ignored and the full list
 // returned, while a valid q filters.
 func TestTagValuesQueryLeak(t *testing.T) {
 	h := seededServer(t).Handler()
@@ -174,7 +175,8 @@ func TestTagValuesQueryLeak(t *testing.T) {
 	if !cmp.Equal(filtered, []string{"auth"}) {
 		t.Errorf("valid q: %v", filtered)
 	}
-	for _, bad := range []string{`{ resource.service.name = "auth" || resource.service.name = "legacy" }`, `{ resource.service.name = "auth"`, `{ resource.service.name = "auth" } | count() > 0`, `nonsense`, `{ tenant = "acme" }`} {
+	for _, bad := range []string{`{ resource.service.name = "auth" || resource.service.name = "legacy" }`, `{ resource.service.name = "auth"`, `{ resource.service.name = "auth" } | count() > 0`, `nonsense`, `{ tenant = "acme" }`,
+		`{ resource.service.name = "auth" } > { }`, `{ resource.service.name = "auth" } && { resource.service.name = "auth" }`} {
 		got := tagValues(t, get(t, h, "acme", "/api/v2/search/tag/resource.service.name/values?q="+url.QueryEscape(bad)))
 		if !cmp.Equal(got, full) {
 			t.Errorf("unparsable or OR q %q: got %v, want the unfiltered list", bad, got)

@@ -51,7 +51,7 @@ var validScopes = map[string]bool{
 // tagRequest holds what the tag and tag-value endpoints have in common.
 type tagRequest struct {
 	tenants []string
-	filter  node // nil: every span
+	filter  *filter // nil: every span
 	limit   int
 	startNs uint64
 	endNs   uint64
@@ -76,8 +76,8 @@ func (s *Server) parseTagRequest(r *http.Request, org string) (*tagRequest, *res
 		// Like Tempo (traceql.ExtractConditions), the filter is best effort: a
 		// q that does not parse, or whose conditions are joined with ||, is
 		// silently ignored and the unfiltered list is returned.
-		if q, err := parse(qs); err == nil && !hasOr(q.filter) {
-			req.filter = q.filter
+		if q, err := parse(qs); err == nil {
+			req.filter = conditionsOnly(q)
 		}
 	}
 	req.limit, _ = strconv.Atoi(vals.Get("limit"))
@@ -110,11 +110,16 @@ func (s *Server) eachSpan(req *tagRequest, fn func(sn traceSnap, sm summary, r s
 		for _, rs := range sn.batches {
 			inspected += uint64(pm.ResourceSpansSize(rs))
 		}
-		sn.forEachSpan(func(r spanRef) {
-			if r.matches(req.filter) {
-				fn(sn, sm, r)
+		if req.filter == nil {
+			sn.forEachSpan(func(r spanRef) { fn(sn, sm, r) })
+			continue
+		}
+		t := newTraceCtx(sn, sm)
+		for i := range t.spans {
+			if t.matches(i, req.filter) {
+				fn(sn, sm, t.spans[i].spanRef)
 			}
-		})
+		}
 	}
 	return inspected
 }
@@ -358,10 +363,13 @@ func (s *Server) tagValuesV1(r *http.Request, org, tag string) response {
 	return jsonResponse(tagValuesV1Response{TagValues: set.sorted(req.limit), Metrics: metadataMetrics{InspectedBytes: inspected}})
 }
 
-// hasOr reports whether a filter joins conditions with ||.
-func hasOr(n node) bool {
-	if l, ok := n.(logicNode); ok {
-		return !l.and || hasOr(l.l) || hasOr(l.r)
+// conditionsOnly returns the filter of a query that is exactly one spanset
+// filter without ||, and nil otherwise. Tempo (traceql.ExtractConditions)
+// gives up on || and on structural operators; for pipelines the stand-in
+// assumes the worst case (q ignored), which no gateway may rely on anyway.
+func conditionsOnly(q *query) *filter {
+	if f, ok := q.root.(*filter); ok && f.orFree {
+		return f
 	}
-	return false
+	return nil
 }

@@ -1,7 +1,7 @@
 package standin
 
-// A small recursive-descent parser for the TraceQL subset described in the
-// package documentation. Errors mimic the shape of Tempo's goyacc parser:
+// A recursive-descent parser for the TraceQL the stand-in evaluates (see the
+// package documentation). Errors mimic the shape of Tempo's goyacc parser:
 // "parse error at line L, col C: <message>", where the message is
 // "syntax error: unexpected <token>" for grammar errors (token names as Tempo
 // prints them: IDENTIFIER, STRING, INTEGER, FLOAT, DURATION, $end, or the
@@ -9,6 +9,7 @@ package standin
 // a bare word where a field is expected.
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -28,27 +29,53 @@ func (e *parseError) Error() string {
 	return fmt.Sprintf("parse error at line %d, col %d: %s", e.line, e.col, e.msg)
 }
 
-// ---- AST ----
+// errParent is Tempo's answer to the parent. scope (not a parse error there).
+var errParent = errors.New("parent not yet supported")
 
-type fieldKind int
+// ---- fields ----
 
-const (
-	fieldAttr fieldKind = iota
-	fieldName
-	fieldStatus
-	fieldSpanKind
-	fieldDuration
-)
-
-// field is an attribute reference or a supported intrinsic.
+// field is an attribute reference or an intrinsic.
 type field struct {
-	kind  fieldKind
-	scope string // fieldAttr: "resource", "span" or "" (unscoped)
-	name  string // attribute name, or the intrinsic's name
+	intrinsic string // canonical intrinsic name; "" for an attribute
+	scope     string // attribute: resource, span, event, link, instrumentation or "" (unscoped)
+	name      string // attribute name
+}
+
+// intrinsicTypes gives the value type of each intrinsic (canonical names).
+var intrinsicTypes = map[string]litKind{
+	"name": litString, "status": litStatus, "kind": litSpanKind, "duration": litDuration,
+	"statusMessage": litString, "span:id": litString, "span:parentID": litString,
+	"span:childCount": litInt, "nestedSetLeft": litInt, "nestedSetRight": litInt, "nestedSetParent": litInt,
+	"trace:id": litString, "trace:rootService": litString, "trace:rootName": litString,
+	"trace:duration": litDuration, "event:name": litString, "event:timeSinceStart": litDuration,
+	"link:traceID": litString, "link:spanID": litString,
+	"instrumentation:name": litString, "instrumentation:version": litString,
+}
+
+// intrinsicAliases maps other spellings to the canonical names.
+var intrinsicAliases = map[string]string{
+	"span:name": "name", "span:status": "status", "span:kind": "kind", "span:duration": "duration",
+	"span:statusMessage": "statusMessage", "rootServiceName": "trace:rootService",
+	"rootName": "trace:rootName", "traceDuration": "trace:duration",
+}
+
+// hiddenIntrinsics are never reported as attributes of returned spans.
+var hiddenIntrinsics = map[string]bool{
+	"duration": true, "span:id": true, "trace:id": true, "trace:rootService": true,
+	"trace:rootName": true, "trace:duration": true,
 }
 
 // outputKey is the key Tempo uses for the field in search results.
-func (f field) outputKey() string { return f.name }
+func (f field) outputKey() string {
+	if f.intrinsic != "" {
+		return f.intrinsic
+	}
+	return f.name
+}
+
+func (f field) String() string { return f.outputKey() }
+
+// ---- literals and operators ----
 
 type operator int
 
@@ -77,8 +104,10 @@ const (
 	litBool
 	litStatus
 	litSpanKind
+	litNil
 )
 
+// literal is a value in a query, or (in eval.go) a value of a span.
 type literal struct {
 	kind litKind
 	s    string // string, status or kind keyword
@@ -89,56 +118,75 @@ type literal struct {
 	re   *regexp.Regexp // for =~ and !~
 }
 
-type node interface{ isNode() }
+// ---- syntax tree ----
 
-type logicNode struct {
+// A condition inside { }: *andOr, *not, *cond or boolConst.
+type expr any
+
+type andOr struct {
 	and  bool // false: or
-	l, r node
+	l, r expr
 }
 
-type condNode struct {
+type not struct{ e expr }
+
+type cond struct {
 	f   field
 	op  operator
 	lit literal
 }
 
-func (logicNode) isNode() {}
-func (condNode) isNode()  {}
+type boolConst bool
 
-// query is a parsed TraceQL query of the supported subset.
-type query struct {
-	filter  node    // nil matches every span
-	selects []field // from "| select(...)"
+// A spanset expression: *filter, *ssBinary or *pipeline.
+type ssExpr any
+
+// filter is { cond }; cond nil matches every span.
+type filter struct {
+	cond    expr
+	orFree  bool    // no || inside: Tempo's storage first keeps spans where every condition holds
+	onlyAnd bool    // conditions joined with && only: the pre-filter decides
+	leaves  []*cond // the conditions, for that pre-filter
 }
 
-// fields returns every field the query references, conditions first, then
-// selected fields, without duplicates.
-func (q *query) fields() []field {
-	var out []field
-	seen := map[field]bool{}
-	var walk func(n node)
-	walk = func(n node) {
-		switch n := n.(type) {
-		case logicNode:
-			walk(n.l)
-			walk(n.r)
-		case condNode:
-			if !seen[n.f] {
-				seen[n.f] = true
-				out = append(out, n.f)
-			}
-		}
-	}
-	if q.filter != nil {
-		walk(q.filter)
-	}
-	for _, f := range q.selects {
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, f)
-		}
-	}
-	return out
+// ssBinary joins two spanset expressions with && || or a structural operator.
+type ssBinary struct {
+	op   tokKind
+	l, r ssExpr
+}
+
+type pipeline struct {
+	src     ssExpr
+	stages  []*stage
+	wrapped bool // written as ( ... ): only ( ... ) may be joined to it
+}
+
+type stageKind int
+
+const (
+	stFilter    stageKind = iota // a spanset expression applied to each spanset
+	stAggregate                  // count() > 1, avg(duration) > 1ms, ...
+	stBy                         // by(field): split spansets
+	stCoalesce                   // merge spansets
+	stNoop                       // select(), metrics functions: no effect on which spans match
+)
+
+type stage struct {
+	kind stageKind
+	expr ssExpr // stFilter
+	agg  string // stAggregate: count, avg, min, max, sum
+	arg  field  // stAggregate argument (not for count)
+	op   operator
+	lit  literal
+	by   field // stBy
+}
+
+// query is a parsed TraceQL query.
+type query struct {
+	root      ssExpr
+	conds     []*cond // every condition in source order (for returned attributes)
+	selects   []field // select() and by() fields
+	selectAll bool    // compare(): every attribute of every returned span
 }
 
 // ---- parser ----
@@ -146,6 +194,7 @@ func (q *query) fields() []field {
 type parser struct {
 	lex *lexer
 	tok token
+	q   *query
 }
 
 func (p *parser) advance() error {
@@ -172,77 +221,333 @@ func (p *parser) expect(k tokKind) error {
 	return p.advance()
 }
 
-// parse parses q, which must be exactly one spanset filter optionally followed
-// by "| select(field, ...)". Grammar:
+func (p *parser) isWord(w string) bool { return p.tok.kind == tKeyword && p.tok.text == w }
+
+// parse parses a query. Grammar (the precedence of spanset operators, from
+// loosest: ||, &&, structural):
 //
-//	query   = "{" [ or ] "}" [ "|" "select" "(" field { "," field } ")" ] EOF
-//	or      = and { "||" and }
-//	and     = primary { "&&" primary }
-//	primary = "(" or ")" | field op literal
-//	field   = "name" | "status" | "kind" | "duration" | ("resource."|"span."|".") attr
-//	op      = "=" | "!=" | "=~" | "!~" | ">" | ">=" | "<" | "<="
-//	literal = string | ["-"] (integer | float | duration) | "true" | "false"
-//	        | "ok" | "error" | "unset" | kind keyword
+//	query    = pipeline [ "with" "(" hint { "," hint } ")" ] EOF
+//	pipeline = ssor { "|" stage }
+//	ssor     = ssand { "||" ssand } ;  ssand = ssrel { "&&" ssrel }
+//	ssrel    = ssprim { structural ssprim }      (> >> < << ~ !> !>> !< !<< !~ &> &>> &< &<< &~)
+//	ssprim   = "{" [ or ] "}" | "(" pipeline ")"  (a parenthesised pipeline with stages
+//	           may only be joined to another parenthesised operand)
+//	stage    = ssor | "select" "(" fields ")" | "by" "(" field ")" | "coalesce" "(" ")"
+//	         | "count" "(" ")" op number | ("avg"|"min"|"max"|"sum") "(" field ")" op literal
+//	         | metrics function "(" args ")" [ "by" "(" fields ")" ]
+//	or       = and { "||" and } ;  and = unary { "&&" unary }
+//	unary    = "!" unary | "(" or ")" | "true" | "false" | field op literal
 func parse(q string) (*query, error) {
-	p := &parser{lex: newLexer(q)}
+	p := &parser{lex: newLexer(q), q: &query{}}
 	if err := p.advance(); err != nil {
 		return nil, err
 	}
-	out := &query{}
-	if p.tok.kind != tOpenBrace {
-		return nil, p.unexpected()
-	}
-	if err := p.advance(); err != nil {
+	root, err := p.parsePipeline()
+	if err != nil {
 		return nil, err
 	}
-	if p.tok.kind != tCloseBrace {
-		n, err := p.parseOr()
-		if err != nil {
-			return nil, err
-		}
-		out.filter = n
-	}
-	if err := p.expect(tCloseBrace); err != nil {
-		return nil, err
-	}
-	if p.tok.kind == tPipe {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		if p.tok.kind != tKeyword || p.tok.text != "select" {
-			return nil, p.unexpected()
-		}
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		if err := p.expect(tOpenParen); err != nil {
-			return nil, err
-		}
-		for {
-			f, err := p.parseField()
-			if err != nil {
-				return nil, err
-			}
-			out.selects = append(out.selects, f)
-			if p.tok.kind == tComma {
-				if err := p.advance(); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			break
-		}
-		if err := p.expect(tCloseParen); err != nil {
+	p.q.root = root
+	if p.isWord("with") {
+		if err := p.parseHints(); err != nil {
 			return nil, err
 		}
 	}
 	if p.tok.kind != tEOF {
-		return nil, p.unexpected()
+		return nil, p.errHere("syntax error: unexpected %s, expecting with", p.tok.display())
 	}
-	return out, nil
+	return p.q, nil
 }
 
-func (p *parser) parseOr() (node, error) {
+// parseHints accepts with(name = value, ...); hints have no effect here.
+func (p *parser) parseHints() error {
+	if err := p.advance(); err != nil {
+		return err
+	}
+	if err := p.expect(tOpenParen); err != nil {
+		return err
+	}
+	for {
+		if p.tok.kind != tIdent && p.tok.kind != tKeyword {
+			return p.unexpected()
+		}
+		if err := p.advance(); err != nil {
+			return err
+		}
+		if err := p.expect(tEq); err != nil {
+			return err
+		}
+		if _, err := p.parseLiteral(); err != nil {
+			return err
+		}
+		if p.tok.kind != tComma {
+			return p.expect(tCloseParen)
+		}
+		if err := p.advance(); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *parser) parsePipeline() (ssExpr, error) {
+	src, err := p.parseSsOr()
+	if err != nil {
+		return nil, err
+	}
+	if p.tok.kind != tPipe {
+		return src, nil
+	}
+	pl := &pipeline{src: src}
+	for p.tok.kind == tPipe {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		st, err := p.parseStage()
+		if err != nil {
+			return nil, err
+		}
+		pl.stages = append(pl.stages, st)
+	}
+	return pl, nil
+}
+
+var structuralOps = map[tokKind]bool{
+	tGt: true, tDesc: true, tLt: true, tAnc: true, tSibling: true,
+	tNotChild: true, tNotDesc: true, tNotParent: true, tNotAnc: true, tNre: true,
+	tUnionChild: true, tUnionDesc: true, tUnionParent: true, tUnionAnc: true, tUnionSibling: true,
+}
+
+// parseSsBinary parses one precedence level of spanset operators.
+func (p *parser) parseSsBinary(ops func(tokKind) bool, next func() (ssExpr, error)) (ssExpr, error) {
+	l, err := next()
+	if err != nil {
+		return nil, err
+	}
+	for ops(p.tok.kind) {
+		op := p.tok.kind
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		if pl, ok := l.(*pipeline); ok && pl.wrapped && p.tok.kind != tOpenParen {
+			return nil, p.errHere("syntax error: unexpected %s, expecting (", p.tok.display())
+		}
+		r, err := next()
+		if err != nil {
+			return nil, err
+		}
+		l = &ssBinary{op: op, l: l, r: r}
+	}
+	return l, nil
+}
+
+func (p *parser) parseSsOr() (ssExpr, error) {
+	return p.parseSsBinary(func(k tokKind) bool { return k == tOr }, p.parseSsAnd)
+}
+
+func (p *parser) parseSsAnd() (ssExpr, error) {
+	return p.parseSsBinary(func(k tokKind) bool { return k == tAnd }, p.parseSsRel)
+}
+
+func (p *parser) parseSsRel() (ssExpr, error) {
+	return p.parseSsBinary(func(k tokKind) bool { return structuralOps[k] }, p.parseSsPrimary)
+}
+
+func (p *parser) parseSsPrimary() (ssExpr, error) {
+	switch p.tok.kind {
+	case tOpenBrace:
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		f := &filter{}
+		if p.tok.kind != tCloseBrace {
+			c, err := p.parseOr()
+			if err != nil {
+				return nil, err
+			}
+			f.cond = c
+			f.orFree = collectLeaves(c, &f.leaves)
+			f.onlyAnd = f.orFree && onlyAnd(c)
+		} else {
+			f.orFree, f.onlyAnd = true, true
+		}
+		return f, p.expect(tCloseBrace)
+	case tOpenParen:
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		e, err := p.parsePipeline()
+		if err != nil {
+			return nil, err
+		}
+		if pl, ok := e.(*pipeline); ok {
+			pl.wrapped = true
+		}
+		return e, p.expect(tCloseParen)
+	}
+	return nil, p.unexpected()
+}
+
+// collectLeaves appends the conditions of c and reports whether c has no ||.
+func collectLeaves(c expr, out *[]*cond) bool {
+	switch c := c.(type) {
+	case *andOr:
+		l := collectLeaves(c.l, out)
+		r := collectLeaves(c.r, out)
+		return c.and && l && r
+	case *not:
+		return collectLeaves(c.e, out)
+	case *cond:
+		*out = append(*out, c)
+	}
+	return true
+}
+
+// onlyAnd reports whether c is conditions joined with && (no !, no true/false).
+func onlyAnd(c expr) bool {
+	switch c := c.(type) {
+	case *andOr:
+		return c.and && onlyAnd(c.l) && onlyAnd(c.r)
+	case *cond:
+		return true
+	}
+	return false
+}
+
+var metricsFuncs = map[string]bool{
+	"rate": true, "count_over_time": true, "min_over_time": true, "max_over_time": true,
+	"avg_over_time": true, "sum_over_time": true, "quantile_over_time": true,
+	"histogram_over_time": true, "compare": true, "topk": true, "bottomk": true,
+}
+
+func (p *parser) parseStage() (*stage, error) {
+	if p.tok.kind == tOpenBrace || p.tok.kind == tOpenParen {
+		e, err := p.parseSsOr()
+		return &stage{kind: stFilter, expr: e}, err
+	}
+	if p.tok.kind != tKeyword {
+		return nil, p.unexpected()
+	}
+	name := p.tok.text
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	if err := p.expect(tOpenParen); err != nil {
+		return nil, err
+	}
+	st := &stage{kind: stNoop}
+	switch name {
+	case "select", "by":
+		fields, err := p.parseFields()
+		if err != nil {
+			return nil, err
+		}
+		p.q.selects = append(p.q.selects, fields...)
+		if name == "by" {
+			if len(fields) != 1 {
+				return nil, p.errHere("by() takes one field")
+			}
+			st = &stage{kind: stBy, by: fields[0]}
+		}
+		return st, nil
+	case "coalesce":
+		st.kind = stCoalesce
+	case "count", "avg", "min", "max", "sum":
+		st = &stage{kind: stAggregate, agg: name}
+		if name != "count" {
+			f, err := p.parseField()
+			if err != nil {
+				return nil, err
+			}
+			st.arg = f
+		}
+		if err := p.expect(tCloseParen); err != nil {
+			return nil, err
+		}
+		op, ok := opTokens[p.tok.kind]
+		if !ok || op == opRe || op == opNre {
+			return nil, p.unexpected()
+		}
+		st.op = op
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		lit, err := p.parseLiteral()
+		if err != nil {
+			return nil, err
+		}
+		if lit.kind != litInt && lit.kind != litFloat && lit.kind != litDuration {
+			return nil, p.errHere("invalid operation: %s() %s %s", name, opNames[op], litNames[lit.kind])
+		}
+		st.lit = lit
+		return st, nil
+	default:
+		if !metricsFuncs[name] {
+			return nil, p.unexpected()
+		}
+		if err := p.parseMetricsArgs(); err != nil {
+			return nil, err
+		}
+		p.q.selectAll = p.q.selectAll || name == "compare"
+		if p.isWord("by") {
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			if err := p.expect(tOpenParen); err != nil {
+				return nil, err
+			}
+			if _, err := p.parseFields(); err != nil {
+				return nil, err
+			}
+		}
+		return st, nil
+	}
+	return st, p.expect(tCloseParen)
+}
+
+// parseMetricsArgs skips the arguments of a metrics function (spanset
+// expressions, fields, numbers) up to and including ")".
+func (p *parser) parseMetricsArgs() error {
+	for p.tok.kind != tCloseParen {
+		var err error
+		switch p.tok.kind {
+		case tOpenBrace:
+			_, err = p.parseSsOr()
+		case tAttr, tKeyword:
+			_, err = p.parseField()
+		default:
+			_, err = p.parseLiteral()
+		}
+		if err != nil {
+			return err
+		}
+		if p.tok.kind != tComma {
+			break
+		}
+		if err := p.advance(); err != nil {
+			return err
+		}
+	}
+	return p.expect(tCloseParen)
+}
+
+// parseFields parses field { "," field } ")".
+func (p *parser) parseFields() ([]field, error) {
+	var out []field
+	for {
+		f, err := p.parseField()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+		if p.tok.kind != tComma {
+			return out, p.expect(tCloseParen)
+		}
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (p *parser) parseOr() (expr, error) {
 	l, err := p.parseAnd()
 	if err != nil {
 		return nil, err
@@ -255,13 +560,13 @@ func (p *parser) parseOr() (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = logicNode{and: false, l: l, r: r}
+		l = &andOr{and: false, l: l, r: r}
 	}
 	return l, nil
 }
 
-func (p *parser) parseAnd() (node, error) {
-	l, err := p.parsePrimary()
+func (p *parser) parseAnd() (expr, error) {
+	l, err := p.parseUnary()
 	if err != nil {
 		return nil, err
 	}
@@ -269,63 +574,64 @@ func (p *parser) parseAnd() (node, error) {
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		r, err := p.parsePrimary()
+		r, err := p.parseUnary()
 		if err != nil {
 			return nil, err
 		}
-		l = logicNode{and: true, l: l, r: r}
+		l = &andOr{and: true, l: l, r: r}
 	}
 	return l, nil
 }
 
-func (p *parser) parsePrimary() (node, error) {
-	if p.tok.kind == tOpenParen {
+func (p *parser) parseUnary() (expr, error) {
+	switch {
+	case p.tok.kind == tNot:
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		n, err := p.parseOr()
+		e, err := p.parseUnary()
 		if err != nil {
 			return nil, err
 		}
-		if err := p.expect(tCloseParen); err != nil {
+		return &not{e: e}, nil
+	case p.tok.kind == tOpenParen:
+		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		return n, nil
+		e, err := p.parseOr()
+		if err != nil {
+			return nil, err
+		}
+		return e, p.expect(tCloseParen)
+	case p.isWord("true") || p.isWord("false"):
+		b := boolConst(p.tok.text == "true")
+		return b, p.advance()
 	}
 	return p.parseCond()
 }
 
-// parseField parses an attribute or one of the supported intrinsics.
+// parseField parses an attribute or an intrinsic.
 func (p *parser) parseField() (field, error) {
 	t := p.tok
 	var f field
 	switch t.kind {
 	case tAttr:
-		switch t.scope {
-		case "", "resource", "span":
-		default:
-			return f, p.errHere("attribute scope %s is not supported by this stand-in", t.scope)
+		if t.scope == "parent" {
+			return f, errParent
 		}
 		if t.name == "" && !t.attrQuoted {
 			return f, &parseError{line: t.line, col: t.col + len([]rune(t.display())), msg: "syntax error: unexpected END_ATTRIBUTE"}
 		}
-		f = field{kind: fieldAttr, scope: t.scope, name: t.name}
+		f = field{scope: t.scope, name: t.name}
 	case tKeyword:
-		switch t.text {
-		case "name":
-			f = field{kind: fieldName, name: "name"}
-		case "status":
-			f = field{kind: fieldStatus, name: "status"}
-		case "kind":
-			f = field{kind: fieldSpanKind, name: "kind"}
-		case "duration":
-			f = field{kind: fieldDuration, name: "duration"}
-		default:
-			if isIntrinsic(t.text) {
-				return f, p.errHere("intrinsic %s is not supported by this stand-in", t.text)
-			}
+		name := t.text
+		if a, ok := intrinsicAliases[name]; ok {
+			name = a
+		}
+		if _, ok := intrinsicTypes[name]; !ok {
 			return f, p.unexpected()
 		}
+		f = field{intrinsic: name}
 	case tIdent:
 		return f, p.errHere("unknown identifier: %s", t.text)
 	default:
@@ -334,20 +640,7 @@ func (p *parser) parseField() (field, error) {
 	return f, p.advance()
 }
 
-func isIntrinsic(s string) bool {
-	for _, n := range intrinsicNames {
-		if n == s {
-			return true
-		}
-	}
-	switch s {
-	case "childCount", "nestedSetLeft", "nestedSetRight", "nestedSetParent", "parent":
-		return true
-	}
-	return false
-}
-
-func (p *parser) parseCond() (node, error) {
+func (p *parser) parseCond() (expr, error) {
 	f, err := p.parseField()
 	if err != nil {
 		return nil, err
@@ -367,7 +660,9 @@ func (p *parser) parseCond() (node, error) {
 	if err := checkCond(f, op, &lit); err != nil {
 		return nil, &parseError{line: opTok.line, col: opTok.col, msg: err.Error()}
 	}
-	return condNode{f: f, op: op, lit: lit}, nil
+	c := &cond{f: f, op: op, lit: lit}
+	p.q.conds = append(p.q.conds, c)
+	return c, nil
 }
 
 func (p *parser) parseLiteral() (literal, error) {
@@ -406,6 +701,8 @@ func (p *parser) parseLiteral() (literal, error) {
 		switch {
 		case t.text == "true" || t.text == "false":
 			lit = literal{kind: litBool, b: t.text == "true"}
+		case t.text == "nil":
+			lit = literal{kind: litNil}
 		case statusKeywords[t.text]:
 			lit = literal{kind: litStatus, s: t.text}
 		case kindKeywords[t.text]:
@@ -425,33 +722,41 @@ var opNames = map[operator]string{
 
 var litNames = map[litKind]string{
 	litString: "string", litInt: "int", litFloat: "float", litDuration: "duration",
-	litBool: "bool", litStatus: "status", litSpanKind: "kind",
+	litBool: "bool", litStatus: "status", litSpanKind: "kind", litNil: "nil",
 }
 
-// checkCond applies the type rules of the subset and compiles regexes.
+// checkCond applies TraceQL's type rules and compiles regexes.
 func checkCond(f field, op operator, lit *literal) error {
 	bad := func() error {
-		return fmt.Errorf("invalid operation: %s %s %s", f.name, opNames[op], litNames[lit.kind])
+		return fmt.Errorf("invalid operation: %s %s %s", f, opNames[op], litNames[lit.kind])
 	}
 	eqOnly := op == opEq || op == opNeq
-	switch f.kind {
-	case fieldStatus:
-		if lit.kind != litStatus || !eqOnly {
+	regex := op == opRe || op == opNre
+	if lit.kind == litNil {
+		if !eqOnly {
 			return bad()
 		}
-	case fieldSpanKind:
-		if lit.kind != litSpanKind || !eqOnly {
+		return nil
+	}
+	want, intrinsic := intrinsicTypes[f.intrinsic]
+	switch {
+	case intrinsic && (want == litStatus || want == litSpanKind):
+		if lit.kind != want || !eqOnly {
 			return bad()
 		}
-	case fieldDuration:
-		if lit.kind != litDuration || op == opRe || op == opNre {
+	case intrinsic && want == litDuration:
+		if lit.kind != litDuration || regex {
 			return bad()
 		}
-	case fieldName:
+	case intrinsic && want == litString:
 		if lit.kind != litString {
 			return bad()
 		}
-	case fieldAttr:
+	case intrinsic && want == litInt:
+		if lit.kind != litInt && lit.kind != litFloat || regex {
+			return bad()
+		}
+	default: // attribute
 		switch lit.kind {
 		case litStatus, litSpanKind, litDuration:
 			return bad()
@@ -460,12 +765,12 @@ func checkCond(f field, op operator, lit *literal) error {
 				return bad()
 			}
 		case litInt, litFloat:
-			if op == opRe || op == opNre {
+			if regex {
 				return bad()
 			}
 		}
 	}
-	if op == opRe || op == opNre {
+	if regex {
 		// TraceQL regular expressions are fully anchored.
 		re, err := regexp.Compile("^(?:" + lit.s + ")$")
 		if err != nil {
@@ -496,13 +801,14 @@ func parseIdentifier(s string) (field, string, error) {
 		if t.name == "" && !t.attrQuoted {
 			return f, "", &parseError{line: t.line, col: l.col, msg: "syntax error: unexpected END_ATTRIBUTE"}
 		}
-		f = field{kind: fieldAttr, scope: t.scope, name: t.name}
+		f = field{scope: t.scope, name: t.name}
 		scope = t.scope
 	case tKeyword:
-		if !isIntrinsic(t.text) {
+		_, known := intrinsicTypes[t.text]
+		if _, alias := intrinsicAliases[t.text]; !known && !alias {
 			return f, "", &parseError{line: t.line, col: t.col, msg: "syntax error: unexpected " + t.display()}
 		}
-		f = field{kind: fieldName, name: t.text} // kind refined by the caller via name
+		f = field{intrinsic: t.text, name: t.text}
 		scope = "intrinsic"
 	case tIdent:
 		return f, "", &parseError{line: t.line, col: t.col, msg: "unknown identifier: " + t.text}

@@ -1,6 +1,6 @@
 package standin
 
-// Lexer of the TraceQL subset (see traceql.go). Token names in errors follow
+// Lexer of TraceQL (see traceql.go). Token names in errors follow
 // Tempo's parser.
 
 import (
@@ -42,6 +42,20 @@ const (
 	tKeyword // a reserved word (intrinsic, literal keyword, function name, ...)
 	tAttr    // a scoped or unscoped attribute: scope + name
 	tOther   // any other character sequence (unsupported operators)
+	tNot     // !
+	// structural operators between spansets (~ doubles as tilde, !~ is tNre)
+	tDesc         // >>
+	tAnc          // <<
+	tSibling      // ~
+	tNotChild     // !>
+	tNotDesc      // !>>
+	tNotParent    // !<
+	tNotAnc       // !<<
+	tUnionChild   // &>
+	tUnionDesc    // &>>
+	tUnionParent  // &<
+	tUnionAnc     // &<<
+	tUnionSibling // &~
 )
 
 type token struct {
@@ -82,8 +96,7 @@ func (t token) display() string {
 	}
 }
 
-// Intrinsics Tempo knows (as listed by /api/v2/search/tags?scope=intrinsic)
-// plus a few more reserved words of the real grammar.
+// Intrinsics Tempo lists in /api/v2/search/tags?scope=intrinsic.
 var intrinsicNames = []string{
 	"duration", "event:name", "event:timeSinceStart", "instrumentation:name",
 	"instrumentation:version", "kind", "link:spanID", "link:traceID", "name",
@@ -102,10 +115,11 @@ var keywords = func() map[string]bool {
 		"true", "false", "nil",
 		"ok", "error", "unset",
 		"unspecified", "internal", "server", "client", "producer", "consumer",
-		"select", "childCount", "nestedSetLeft", "nestedSetRight", "nestedSetParent", "parent",
+		"select", "span:childCount", "nestedSetLeft", "nestedSetRight", "nestedSetParent",
 		"count", "avg", "max", "min", "sum", "by", "coalesce", "with",
 		"rate", "count_over_time", "min_over_time", "max_over_time", "avg_over_time",
 		"sum_over_time", "quantile_over_time", "histogram_over_time", "compare", "topk", "bottomk",
+		"link:spanID", "event:timeSinceStart",
 	} {
 		m[w] = true
 	}
@@ -192,15 +206,50 @@ func isDurationRune(r rune) bool {
 	return false
 }
 
-// next returns the next token.
-func (l *lexer) next() (token, error) {
+// skipSpace skips white space and // and /* */ comments (Tempo accepts
+// comments anywhere between tokens).
+func (l *lexer) skipSpace() error {
 	for {
 		r, _ := l.peekRune()
-		if r >= 0 && unicode.IsSpace(r) {
+		switch {
+		case r >= 0 && unicode.IsSpace(r):
 			l.advance()
-			continue
+		case r == '/' && l.peekRuneAt(1) == '/':
+			for c, _ := l.peekRune(); c >= 0 && c != '\n'; c, _ = l.peekRune() {
+				l.advance()
+			}
+		case r == '/' && l.peekRuneAt(1) == '*':
+			line, col := l.line, l.col
+			l.advance()
+			l.advance()
+			for !(l.peekRuneAt(0) == '*' && l.peekRuneAt(1) == '/') {
+				if l.advance() < 0 {
+					return l.errAt(line, col, "comment not terminated")
+				}
+			}
+			l.advance()
+			l.advance()
+		default:
+			return nil
 		}
-		break
+	}
+}
+
+// operators maps operator texts to tokens; the lexer takes the longest match.
+var operators = map[string]tokKind{
+	"{": tOpenBrace, "}": tCloseBrace, "(": tOpenParen, ")": tCloseParen, ",": tComma,
+	"|": tPipe, "||": tOr, "&&": tAnd, "=": tEq, "!=": tNeq, "=~": tRe, "!~": tNre,
+	">": tGt, ">=": tGte, "<": tLt, "<=": tLte, "!": tNot,
+	">>": tDesc, "<<": tAnc, "~": tSibling, "!>": tNotChild, "!>>": tNotDesc,
+	"!<": tNotParent, "!<<": tNotAnc, "&>": tUnionChild, "&>>": tUnionDesc,
+	"&<": tUnionParent, "&<<": tUnionAnc, "&~": tUnionSibling,
+	"+": tOther, "-": tOther, "*": tOther, "/": tOther, "%": tOther, "^": tOther,
+}
+
+// next returns the next token.
+func (l *lexer) next() (token, error) {
+	if err := l.skipSpace(); err != nil {
+		return token{}, err
 	}
 	tok := token{line: l.line, col: l.col}
 	r, _ := l.peekRune()
@@ -208,76 +257,17 @@ func (l *lexer) next() (token, error) {
 		tok.kind = tEOF
 		return tok, nil
 	}
-	simple := func(k tokKind, n int) (token, error) {
-		start := l.pos
-		for i := 0; i < n; i++ {
-			l.advance()
-		}
-		tok.kind = k
-		tok.text = l.src[start:l.pos]
-		return tok, nil
-	}
 	r2 := l.peekRuneAt(utf8.RuneLen(r))
 	switch {
-	case r == '{':
-		return simple(tOpenBrace, 1)
-	case r == '}':
-		return simple(tCloseBrace, 1)
-	case r == '(':
-		return simple(tOpenParen, 1)
-	case r == ')':
-		return simple(tCloseParen, 1)
-	case r == ',':
-		return simple(tComma, 1)
-	case r == '|':
-		if r2 == '|' {
-			return simple(tOr, 2)
-		}
-		return simple(tPipe, 1)
-	case r == '&':
-		if r2 == '&' {
-			return simple(tAnd, 2)
-		}
-		return l.other(tok)
-	case r == '=':
-		if r2 == '~' {
-			return simple(tRe, 2)
-		}
-		return simple(tEq, 1)
-	case r == '!':
-		if r2 == '=' {
-			return simple(tNeq, 2)
-		}
-		if r2 == '~' {
-			return simple(tNre, 2)
-		}
-		return l.other(tok)
-	case r == '>':
-		if r2 == '=' {
-			return simple(tGte, 2)
-		}
-		if r2 == '>' {
-			return l.other(tok)
-		}
-		return simple(tGt, 1)
-	case r == '<':
-		if r2 == '=' {
-			return simple(tLte, 2)
-		}
-		if r2 == '<' {
-			return l.other(tok)
-		}
-		return simple(tLt, 1)
 	case r == '"' || r == '`':
 		return l.stringLit(tok)
+	case r == '\'':
+		return tok, l.errAt(tok.line, tok.col, "invalid char literal")
 	case r >= '0' && r <= '9':
 		return l.number(tok)
-	case r == '.':
-		if isAttributeRune(r2) {
-			l.advance()
-			return l.attribute(tok, "")
-		}
-		return l.other(tok)
+	case r == '.' && isAttributeRune(r2):
+		l.advance()
+		return l.attribute(tok, "")
 	case isWordStart(r):
 		start := l.pos
 		for {
@@ -299,26 +289,19 @@ func (l *lexer) next() (token, error) {
 			tok.kind = tIdent
 		}
 		return tok, nil
-	default:
-		return l.other(tok)
 	}
-}
-
-// other consumes a run of operator-ish characters that the subset does not
-// support (for example ">>", "!", "&>", "+", "~") and returns it as one token.
-func (l *lexer) other(tok token) (token, error) {
-	start := l.pos
-	l.advance()
-	for {
-		c, _ := l.peekRune()
-		if c < 0 || !strings.ContainsRune("<>!&~=+-*/%^", c) || l.pos-start >= 3 {
-			break
+	for n := 3; n >= 1; n-- {
+		if l.pos+n <= len(l.src) {
+			if k, ok := operators[l.src[l.pos:l.pos+n]]; ok {
+				tok.kind, tok.text = k, l.src[l.pos:l.pos+n]
+				for range n {
+					l.advance()
+				}
+				return tok, nil
+			}
 		}
-		l.advance()
 	}
-	tok.kind = tOther
-	tok.text = l.src[start:l.pos]
-	return tok, nil
+	return tok, l.errAt(tok.line, tok.col, "unknown identifier: %c", r)
 }
 
 func (l *lexer) attribute(tok token, scope string) (token, error) {
@@ -419,6 +402,21 @@ func (l *lexer) number(tok token) (token, error) {
 			}
 		}
 		break
+	}
+	if c, _ := l.peekRune(); c == 'e' || c == 'E' { // exponent: 1e3, 2.5E-2
+		off := 1
+		if s := l.peekRuneAt(1); s == '+' || s == '-' {
+			off = 2
+		}
+		if d := l.peekRuneAt(off); d >= '0' && d <= '9' {
+			isFloat = true
+			for range off {
+				l.advance()
+			}
+			for c, _ := l.peekRune(); c >= '0' && c <= '9'; c, _ = l.peekRune() {
+				l.advance()
+			}
+		}
 	}
 	num := l.src[start:l.pos]
 	// A duration: the number followed (without a space) by digits, '.' and unit letters.
