@@ -3,6 +3,7 @@ package traces_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -149,7 +150,11 @@ func TestSearchRefusals(t *testing.T) {
 	repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", Now: clock, MaxRange: 24 * time.Hour}, nil)
 	for name, q := range map[string]traces.SearchQuery{
 		"range too long":         {Range: traces.TimeRange{Start: 1, End: 1 + 24*3600 + 1}},
-		"q too long with filter": {Q: "{" + strings.Repeat(" ", traces.MaxQueryBytes-10) + "}"},
+		"q too long with filter": {Q: `{ name = "` + strings.Repeat("x", traces.MaxQueryBytes-20) + `" }`},
+		"q does not parse":       {Q: `{ name = "checkout" } extra`},
+		"q with a comment only":  {Q: `// { }`},
+		"trace-level intrinsic":  {Q: `{ trace:rootService = "shop" }`},
+		"metrics on search":      {Q: `{ } | rate()`},
 	} {
 		if _, err := repo.Search(context.Background(), tenant.NewSet("acme"), q); !errors.Is(err, traces.ErrInvalidQuery) {
 			t.Errorf("%s: err = %v, want ErrInvalidQuery", name, err)
@@ -203,12 +208,45 @@ func TestTagsAndValuesAttributeLayer(t *testing.T) {
 		t.Errorf("one filter per tenant, never || (-want +got):\n%s", diff)
 	}
 
+	// The caller's q is kept only in the one shape Tempo applies, confined;
+	// anything else falls back to the tenant-only filter (editors send a q on
+	// every keystroke), never to no filter.
+	for q, want := range map[string]string{
+		`{ status = error }`:                      `{ status = error && resource.tenant.id = "acme" }`,
+		`{ status = error && span.x = "y" } // x`: `{ status = error && span.x = "y" && resource.tenant.id = "acme" }`,
+		`{ status = error || span.x = "y" }`:      acmeF,
+		`{ status = error } > { span.x = "y" }`:   acmeF,
+		`{ status = `:                             acmeF,
+		`{ trace:rootService = "shop" }`:          acmeF,
+		`{ resource.tenant.id = "globex" }`:       `{ resource.tenant.id = "globex" && resource.tenant.id = "acme" }`,
+		`{ } | select(span.x)`:                    acmeF,
+	} {
+		n := len(up.filters)
+		if _, err := repo.TagValues(ctx, tenant.NewSet("acme"), "name", q, traces.TimeRange{}); err != nil {
+			t.Errorf("q %q: %v", q, err)
+		}
+		if got := up.filters[n:]; len(got) != 1 || got[0] != want {
+			t.Errorf("q %q sent as %q, want %q", q, got, want)
+		}
+	}
+
+	// Tags whose values describe whole traces are refused, and not offered.
 	n := len(up.filters)
-	if _, err := repo.TagValues(ctx, tenant.NewSet("acme"), "name", `{ status = error }`, traces.TimeRange{}); !errors.Is(err, traces.ErrInvalidQuery) {
-		t.Errorf("caller q with the layer on: %v, want ErrInvalidQuery", err)
+	for _, tag := range []string{"trace:rootService", "trace:rootName", "trace:duration", "rootServiceName", "traceDuration", "span:childCount", "nestedSetParent"} {
+		if _, err := repo.TagValues(ctx, tenant.NewSet("acme"), tag, "", traces.TimeRange{}); !errors.Is(err, traces.ErrInvalidQuery) || !strings.Contains(err.Error(), tag) {
+			t.Errorf("values of %s: %v, want a refusal naming it", tag, err)
+		}
 	}
 	if len(up.filters) != n {
-		t.Error("Tempo was asked although the caller's q was refused")
+		t.Error("Tempo was asked for a refused tag")
+	}
+	up.scopes[acmeF] = []traces.TagScope{{Name: "intrinsic", Tags: []string{"duration", "name", "rootServiceName", "span:childCount", "status", "trace:duration", "trace:id", "trace:rootName", "trace:rootService"}}}
+	scopes, err = repo.Tags(ctx, tenant.NewSet("acme"), "intrinsic", traces.TimeRange{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]traces.TagScope{{Name: "intrinsic", Tags: []string{"duration", "name", "status", "trace:id"}}}, scopes); diff != "" {
+		t.Errorf("intrinsic tags offered (-want +got):\n%s", diff)
 	}
 }
 
@@ -216,9 +254,16 @@ func TestTagValuesWithoutAttributeLayer(t *testing.T) {
 	t.Parallel()
 	up := &fakeUpstream{values: map[string][]traces.TagValue{`{ status = error }`: {{Type: "string", Value: "auth"}}}}
 	repo := newRepo(t, up, traces.Config{Now: clock}, nil)
-	got, err := repo.TagValues(context.Background(), tenant.NewSet("acme"), "resource.service.name", `{ status = error }`, traces.TimeRange{})
+	got, err := repo.TagValues(context.Background(), tenant.NewSet("acme"), "resource.service.name", `{ status  =  error } // x`, traces.TimeRange{})
 	if err != nil || len(got) != 1 || got[0].Value != "auth" {
 		t.Errorf("got %v, %v", got, err)
+	}
+	// Tempo would ignore any other shape: it gets no filter, never the text.
+	if _, err := repo.TagValues(context.Background(), tenant.NewSet("acme"), "name", `{ status = error } || { }`, traces.TimeRange{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := up.filters[len(up.filters)-1]; got != "" {
+		t.Errorf("filter %q, want none", got)
 	}
 }
 
@@ -241,11 +286,11 @@ func TestSearchMergesIntoTheCallersSelect(t *testing.T) {
 	up := &fakeUpstream{}
 	repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", Now: clock}, nil)
 	for q, want := range map[string]string{
-		`{ } | select(span.secret)`:                 `{ resource.tenant.id = "acme" } | select(span.secret, resource.tenant.id)`,
-		`{ name = "a" } | select(span.a, span.b)  `: `{ name = "a" && resource.tenant.id = "acme" } | select(span.a, span.b, resource.tenant.id)`,
-		`{ name = "select(x)" }`:                    `{ name = "select(x)" && resource.tenant.id = "acme" } | select(resource.tenant.id)`,
-		`{ } | select(span.a) | count() > 1`:        `{ resource.tenant.id = "acme" } | select(span.a) | count() > 1 | select(resource.tenant.id)`,
-		`{ status = error } // | select(x)`:         `{ status = error && resource.tenant.id = "acme" } | select(resource.tenant.id)`,
+		`{ } | select(span.secret)`:                            `{ resource.tenant.id = "acme" } | select(span.secret, resource.tenant.id)`,
+		`{ name = "a" } | select(span.a, span.b)  `:            `{ name = "a" && resource.tenant.id = "acme" } | select(span.a, span.b, resource.tenant.id)`,
+		`{ name = "select(x)" }`:                               `{ name = "select(x)" && resource.tenant.id = "acme" } | select(resource.tenant.id)`,
+		`{ } | select(span.a) | count() > 1`:                   `{ resource.tenant.id = "acme" } | select(span.a) | count() > 1 | select(resource.tenant.id)`,
+		`{ status = error } // | select(x)`:                    `{ status = error && resource.tenant.id = "acme" } | select(resource.tenant.id)`,
 		"{ .a = `x` || span.b > 1.5 } with (most_recent=true)": `{ (.a = "x" || span.b > 1.5) && resource.tenant.id = "acme" } | select(resource.tenant.id) with (most_recent = true)`,
 	} {
 		if _, err := repo.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{Q: q}); err != nil {
@@ -254,5 +299,37 @@ func TestSearchMergesIntoTheCallersSelect(t *testing.T) {
 		if got := up.queries[len(up.queries)-1].Q; got != want {
 			t.Errorf("%q became %q, want %q", q, got, want)
 		}
+	}
+}
+
+// In attribute modes a summary describes the caller's returned spans only:
+// Tempo's root service, root span name and trace duration may be another
+// tenant's, and a dropped trace is an enforcement bug worth an error log.
+func TestSearchSummariesDescribeOwnSpans(t *testing.T) {
+	t.Parallel()
+	own := summary("a1", "acme", "acme")
+	own.RootService, own.RootSpan, own.StartUnixNano, own.DurationMs = "globex-gw", "globex entry", 1_000_000_000, 2000
+	own.SpanSets[0].Spans[0].StartUnixNano, own.SpanSets[0].Spans[0].DurationNanos = 1_500_000_000, 3_000_000
+	own.SpanSets[0].Spans[1].StartUnixNano, own.SpanSets[0].Spans[1].DurationNanos = 1_501_000_000, 7_000_000
+	up := &fakeUpstream{found: []traces.TraceSummary{own, summary("b2", "acme", "globex")}}
+	var logs strings.Builder
+	repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", Now: clock}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	got, err := repo.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("got %v, %v", ids(got), err)
+	}
+	s := got[0]
+	if s.RootService != "" || s.RootSpan != "" || s.StartUnixNano != 1_500_000_000 || s.DurationMs != 8 {
+		t.Errorf("summary root %q/%q start %d duration %d ms; want no root, start 1500000000, 8 ms", s.RootService, s.RootSpan, s.StartUnixNano, s.DurationMs)
+	}
+	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), "enforcement bug") || !strings.Contains(logs.String(), "b2") {
+		t.Errorf("dropped trace not reported as an enforcement bug: %s", logs.String())
+	}
+
+	// Without the attribute layer Tempo's summary is the caller's own.
+	up = &fakeUpstream{found: []traces.TraceSummary{own}}
+	got, err = newRepo(t, up, traces.Config{Now: clock}, nil).Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{})
+	if err != nil || got[0].RootService != "globex-gw" || got[0].DurationMs != 2000 {
+		t.Errorf("without the layer: %+v, %v", got, err)
 	}
 }
