@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tracegate/tracegate/internal/devauth"
@@ -43,6 +42,9 @@ type leakWorld struct {
 	// tag values cannot exclude them (Tempo matches any of the values): a
 	// documented residue, so only trace-by-id answers are checked for them.
 	nobody []string
+	// shared holds strings two tenants may both see (the id of a trace that
+	// mixes them), by string; a third tenant must not.
+	shared map[string][2]string
 	own    map[string][]string // tenant -> trace ids readable by it, whole
 	mis    map[string][]string // tenant -> ids stored under it but stamped another tenant
 	mixed  map[string][]string // tenant -> ids of traces with its root and another tenant's child
@@ -91,7 +93,11 @@ func (w *leakWorld) leakTrace(t *testing.T, st *standin.Server, org, label strin
 			}
 		}
 		if ri == 0 {
-			mark(traceHex)
+			if len(res) > 1 { // a mixed trace's id is both tenants'
+				w.shared[traceHex] = [2]string{r.owner, res[1].owner}
+			} else {
+				mark(traceHex)
+			}
 		}
 		mark(service)
 		var spans []string
@@ -144,7 +150,7 @@ func leakSuite(t *testing.T, shared bool, total int) {
 	const concurrency = 64
 
 	st := standin.New(nil, standin.WithQueryEndCutoff(0))
-	w := &leakWorld{markers: map[string][]string{}, own: map[string][]string{}, mis: map[string][]string{}, mixed: map[string][]string{}}
+	w := &leakWorld{markers: map[string][]string{}, own: map[string][]string{}, mis: map[string][]string{}, mixed: map[string][]string{}, shared: map[string][2]string{}}
 	now := time.Now()
 	for i, org := range leakTenants {
 		store := org
@@ -285,6 +291,11 @@ func leakSuite(t *testing.T, shared bool, total int) {
 						if strings.Contains(string(body), m) {
 							fail("LEAK: %s %s shows an ambiguously stamped resource's %q", tn, path, m)
 						}
+					}
+				}
+				for m, allowed := range w.shared {
+					if tn != allowed[0] && tn != allowed[1] && strings.Contains(string(body), m) {
+						fail("LEAK: %s %s shows the id of a trace of %s and %s", tn, path, allowed[0], allowed[1])
 					}
 				}
 				for o, ms := range w.markers {

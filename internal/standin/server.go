@@ -299,19 +299,15 @@ func splitByTrace(td ptrace.Traces) []traceBatch {
 
 // copyResource copies a resource, moving service.name to the end of the
 // attributes as Tempo does when it rebuilds a trace from its parquet blocks.
+// Other attributes keep their order and repetitions: a resource that carries
+// a key twice comes back with it twice, as Tempo returns it (what the
+// gateway's all-occurrences tenant check exists for).
 func copyResource(src, dst pcommon.Resource) {
 	dst.SetDroppedAttributesCount(src.DroppedAttributesCount())
 	attrs := dst.Attributes()
-	var svc pcommon.Value
-	hasSvc := false
-	for k, v := range src.Attributes().All() {
-		if k == "service.name" {
-			svc, hasSvc = v, true
-			continue
-		}
-		v.CopyTo(attrs.PutEmpty(k))
-	}
-	if hasSvc {
+	src.Attributes().CopyTo(attrs) // keeps repeated keys, unlike Put*
+	if svc, ok := src.Attributes().Get("service.name"); ok {
+		attrs.RemoveIf(func(k string, _ pcommon.Value) bool { return k == "service.name" })
 		svc.CopyTo(attrs.PutEmpty("service.name"))
 	}
 }
