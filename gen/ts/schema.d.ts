@@ -17,11 +17,14 @@ export interface paths {
          *     first. Without `q`, lists the tenant's most recent traces (by default
          *     those of the last hour). Trace ids are padded to 32 hex characters.
          *
-         *     When a tenant attribute is configured, tracegate adds a
-         *     `select()` of that attribute to the query and returns only traces
-         *     whose returned spans all carry the caller's tenant: it checks the
-         *     spans Tempo returns (at most `spss` per span set), not every span of
-         *     the trace.
+         *     When a tenant attribute is configured, the query is confined: every
+         *     spanset filter also requires the caller's tenant, so conditions,
+         *     structural operators, counts, `select()` and `limit` see only the
+         *     caller's spans. As a second line, tracegate selects the attribute and
+         *     drops a trace whose returned spans do not all carry the caller's
+         *     tenant. Summaries then describe the caller's returned spans: the root
+         *     service and root span name are empty (the root may be another
+         *     tenant's), and the start and duration are those of the returned spans.
          */
         get: operations["searchTraces"];
         put?: never;
@@ -63,7 +66,11 @@ export interface paths {
          * List values of an attribute
          * @description Values of one attribute seen in the caller's tenant's recent traces,
          *     for autocomplete. `tag` is a TraceQL identifier such as
-         *     `resource.service.name`, `span.http.route`, `name` or `status`.
+         *     `resource.service.name`, `span.http.route`, `name` or `status`. When a
+         *     tenant attribute is configured, the values of trace-level intrinsics
+         *     (`trace:rootService`, `trace:rootName`, `trace:duration` and their
+         *     legacy names) and of span intrinsics that describe other spans are
+         *     refused with `400`: they can describe other tenants' spans.
          */
         get: operations["listTagValues"];
         put?: never;
@@ -396,7 +403,7 @@ export interface components {
         TraceSummary: {
             /** @description 32 lowercase hex characters. */
             traceId: string;
-            /** @description Service of the root span (empty if Tempo has not seen it yet). */
+            /** @description Service of the root span (empty if Tempo has not seen it yet, and always empty when a tenant attribute is configured). */
             rootServiceName: string;
             rootSpanName: string;
             /** Format: date-time */
@@ -655,7 +662,7 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description A TraceQL query, e.g. `{ resource.service.name = "checkout" && status = error }`. Tempo validates it; a query Tempo rejects is answered 400 with Tempo's reason.
+                 * @description A TraceQL query, e.g. `{ resource.service.name = "checkout" && status = error }`. tracegate parses it (a query it cannot parse, or must refuse, is answered 400 with the reason) and sends Tempo the printed syntax tree; a query Tempo rejects is answered 400 with Tempo's reason.
                  * @example { status = error }
                  */
                 q?: string;
@@ -766,9 +773,12 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description A TraceQL spanset filter narrowing the traces the values come
-                 *     from. Not accepted when tenant-attribute filtering is on (tracegate
-                 *     then builds the filter itself).
+                 * @description A TraceQL spanset filter narrowing the spans the values come
+                 *     from. Tempo applies only one shape, a single spanset filter of
+                 *     conditions joined by `&&`: such a `q` is sent as its printed tree
+                 *     (confined to the caller's tenant when a tenant attribute is
+                 *     configured); any other `q`, e.g. one half-typed in an editor, is
+                 *     ignored rather than refused.
                  */
                 q?: string;
                 /**
