@@ -190,6 +190,24 @@ func TestDevSharedTempo(t *testing.T) {
 			t.Errorf("%s reads %s: %d %s, want %d", c.tenant, c.id, status, body, c.want)
 		}
 	}
+	// The mixed trace: each tenant reads its own part, marked partial.
+	for tn, want := range map[string]string{"acme": `"stringValue":"shop"`, "globex": `"stringValue":"partner-api"`} {
+		status, _, body := get(t, api+"/api/v1/traces/"+devseed.AcmeMixed, tokens[tn], nil)
+		if status != http.StatusOK || !bytes.Contains(body, []byte(want)) || !bytes.Contains(body, []byte(`"partial":true`)) {
+			t.Errorf("%s reads the mixed trace: %d %s", tn, status, body)
+		}
+		if tn == "acme" && bytes.Contains(body, []byte("GLOBEX-ONLY")) {
+			t.Errorf("acme sees globex's part of the mixed trace: %s", body)
+		}
+	}
+	// Search is confined: globex's secret is not even selectable by acme.
+	status, _, body := get(t, api+"/api/v1/traces?spss=10&q="+url.QueryEscape(`{ } | select(span.partner.secret)`), tokens["acme"], nil)
+	if status != http.StatusOK || bytes.Contains(body, []byte("GLOBEX-ONLY")) || !bytes.Contains(body, []byte(devseed.AcmeMixed)) {
+		t.Errorf("acme's search: %d %s", status, body)
+	}
+	if status, _, body := get(t, api+"/api/v1/tags/trace:rootService/values", tokens["acme"], nil); status != http.StatusBadRequest || !bytes.Contains(body, []byte("trace:rootService")) {
+		t.Errorf("trace-level tag values: %d %s, want 400 naming the tag", status, body)
+	}
 }
 
 func TestDevRefusesNonLoopback(t *testing.T) {
