@@ -257,17 +257,19 @@ func (w *walker) cond(c Cond) {
 type confiner struct {
 	attr    string
 	tenants []string
+	cmps    slab[Comparison]
+	logic   slab[Logic]
 }
 
 // tenantCond is resource.<attr> = "t", or ("a" || "b" || ...) for several tenants.
 func (c *confiner) tenantCond() Cond {
 	var out Cond
 	for _, t := range c.tenants {
-		cmp := &Comparison{Attr: Attribute{Scope: ScopeResource, Name: c.attr}, Op: "=", Value: Static{Kind: StaticString, S: t}}
+		cmp := c.cmps.new(Comparison{Attr: Attribute{Scope: ScopeResource, Name: c.attr}, Op: "=", Value: Static{Kind: StaticString, S: t}})
 		if out == nil {
 			out = cmp
 		} else {
-			out = &Logic{Op: "||", Left: out, Right: cmp}
+			out = c.logic.new(Logic{Op: "||", Left: out, Right: cmp})
 		}
 	}
 	return out
@@ -277,7 +279,7 @@ func (c *confiner) filter(f *SpansetFilter) *SpansetFilter {
 	if f.Cond == nil {
 		return &SpansetFilter{Cond: c.tenantCond()}
 	}
-	return &SpansetFilter{Cond: &Logic{Op: "&&", Left: cloneCond(f.Cond), Right: c.tenantCond()}}
+	return &SpansetFilter{Cond: c.logic.new(Logic{Op: "&&", Left: c.clone(f.Cond), Right: c.tenantCond()})}
 }
 
 func (c *confiner) spanset(e SpansetExpr) SpansetExpr {
@@ -306,19 +308,19 @@ func (c *confiner) stage(st Stage) Stage {
 	panic(fmt.Sprintf("traceql: unknown stage %T", st))
 }
 
-func cloneCond(c Cond) Cond {
-	switch c := c.(type) {
+// clone copies a condition tree.
+func (c *confiner) clone(x Cond) Cond {
+	switch x := x.(type) {
 	case *Logic:
-		return &Logic{Op: c.Op, Left: cloneCond(c.Left), Right: cloneCond(c.Right)}
+		return c.logic.new(Logic{Op: x.Op, Left: c.clone(x.Left), Right: c.clone(x.Right)})
 	case *Not:
-		return &Not{X: cloneCond(c.X)}
+		return &Not{X: c.clone(x.X)}
 	case *Comparison:
-		cc := *c
-		return &cc
+		return c.cmps.new(*x)
 	case *BoolLit:
-		return &BoolLit{Value: c.Value}
+		return &BoolLit{Value: x.Value}
 	}
-	panic(fmt.Sprintf("traceql: unknown condition %T", c))
+	panic(fmt.Sprintf("traceql: unknown condition %T", x))
 }
 
 func cloneOperand(o ScalarOperand) ScalarOperand {

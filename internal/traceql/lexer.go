@@ -117,11 +117,12 @@ func (l *lexer) peekRune(off int) rune {
 
 // advance moves over n bytes, keeping line and column (in runes) up to date.
 func (l *lexer) advance(n int) {
-	for _, r := range l.src[l.pos : l.pos+n] {
-		if r == '\n' {
+	for _, c := range []byte(l.src[l.pos : l.pos+n]) {
+		switch {
+		case c == '\n':
 			l.line++
 			l.col = 1
-		} else {
+		case c&0xC0 != 0x80: // not a UTF-8 continuation byte: a new rune
 			l.col++
 		}
 	}
@@ -130,21 +131,26 @@ func (l *lexer) advance(n int) {
 
 func (l *lexer) skipSpaceAndComments() error {
 	for l.pos < len(l.src) {
-		switch c := l.src[l.pos]; {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		switch l.src[l.pos] {
+		case ' ', '\t', '\n', '\r':
 			l.advance(1)
-		case strings.HasPrefix(l.src[l.pos:], "//"):
-			end := strings.IndexByte(l.src[l.pos:], '\n')
-			if end < 0 {
-				end = len(l.src) - l.pos
+		case '/':
+			switch {
+			case strings.HasPrefix(l.src[l.pos:], "//"):
+				end := strings.IndexByte(l.src[l.pos:], '\n')
+				if end < 0 {
+					end = len(l.src) - l.pos
+				}
+				l.advance(end)
+			case strings.HasPrefix(l.src[l.pos:], "/*"):
+				end := strings.Index(l.src[l.pos+2:], "*/")
+				if end < 0 {
+					return l.errAt(l.line, l.col, "comment not terminated")
+				}
+				l.advance(end + 4)
+			default:
+				return nil
 			}
-			l.advance(end)
-		case strings.HasPrefix(l.src[l.pos:], "/*"):
-			end := strings.Index(l.src[l.pos+2:], "*/")
-			if end < 0 {
-				return l.errAt(l.line, l.col, "comment not terminated")
-			}
-			l.advance(end + 4)
 		default:
 			return nil
 		}
@@ -152,11 +158,54 @@ func (l *lexer) skipSpaceAndComments() error {
 	return nil
 }
 
-// operators, longest first so that the first prefix match is the right one.
-var operators = []string{
-	"!>>", "!<<", "&>>", "&<<",
-	"&&", "||", "!=", "=~", "!~", ">=", ">>", "<=", "<<", "!>", "!<", "&>", "&<", "&~",
-	"!", "=", ">", "<", "~",
+// operator returns the operator at the start of s, longest match first, or "".
+func operator(s string) string {
+	at := func(i int) byte {
+		if i < len(s) {
+			return s[i]
+		}
+		return 0
+	}
+	switch c1, c2 := s[0], at(1); c1 {
+	case '&':
+		switch c2 {
+		case '&', '~':
+			return s[:2]
+		case '>', '<':
+			if at(2) == c2 {
+				return s[:3]
+			}
+			return s[:2]
+		}
+	case '|':
+		if c2 == '|' {
+			return "||"
+		}
+	case '!':
+		switch c2 {
+		case '=', '~':
+			return s[:2]
+		case '>', '<':
+			if at(2) == c2 {
+				return s[:3]
+			}
+			return s[:2]
+		}
+		return "!"
+	case '=':
+		if c2 == '~' {
+			return "=~"
+		}
+		return "="
+	case '>', '<':
+		if c2 == '=' || c2 == c1 {
+			return s[:2]
+		}
+		return s[:1]
+	case '~':
+		return "~"
+	}
+	return ""
 }
 
 func (l *lexer) emit(t token, n int) {
@@ -172,7 +221,7 @@ func (l *lexer) next() error {
 	case r == utf8.RuneError && size == 1:
 		return l.errAt(l.line, l.col, "invalid UTF-8")
 	case strings.ContainsRune("{}(),-", r):
-		l.emit(token{kind: tPunct, text: string(r)}, 1)
+		l.emit(token{kind: tPunct, text: rest[:1]}, 1)
 		return nil
 	case r == '|' && !strings.HasPrefix(rest, "||"):
 		l.emit(token{kind: tPunct, text: "|"}, 1)
@@ -190,11 +239,9 @@ func (l *lexer) next() error {
 	case unicode.IsLetter(r) || r == '_':
 		return l.lexWord()
 	}
-	for _, op := range operators {
-		if strings.HasPrefix(rest, op) {
-			l.emit(token{kind: tOp, text: op}, len(op))
-			return nil
-		}
+	if op := operator(rest); op != "" {
+		l.emit(token{kind: tOp, text: op}, len(op))
+		return nil
 	}
 	return l.errAt(l.line, l.col, "unexpected character %q", r)
 }

@@ -55,6 +55,8 @@ type parser struct {
 	cur   token
 	err   error // the lexical error behind a tError token
 	depth int
+	cmps  slab[Comparison]
+	logic slab[Logic]
 }
 
 func (p *parser) fill() {
@@ -268,7 +270,7 @@ func (p *parser) cond() (Cond, error) {
 		if err != nil {
 			return nil, err
 		}
-		left = &Logic{Op: op, Left: left, Right: right}
+		left = p.logic.new(Logic{Op: op, Left: left, Right: right})
 	}
 	return left, nil
 }
@@ -314,7 +316,7 @@ func (p *parser) condUnary() (Cond, error) {
 		if err := checkComparison(op, v); err != nil {
 			return nil, p.errorf("%s", err)
 		}
-		return &Comparison{Attr: a, Op: op, Value: v}, nil
+		return p.cmps.new(Comparison{Attr: a, Op: op, Value: v}), nil
 	case t.kind == tIdent:
 		return nil, p.errorf("unknown identifier: %s", t.text)
 	}
