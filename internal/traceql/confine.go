@@ -3,6 +3,7 @@ package traceql
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -354,8 +355,8 @@ func cloneSlice[T any](s []T) []T {
 // TagFilter returns the q to send with a tag-values request for one tenant. Tempo
 // answers a tag-values q that contains ||, a structural operator or anything it cannot
 // use as UNFILTERED, so the caller's q is kept only when it parses to exactly one
-// spanset filter of comparisons (attribute op value; no nil, no float that prints with
-// an exponent) joined by && and nothing
+// spanset filter of comparisons that Tempo surely applies (see tagSafe) joined by &&
+// and nothing
 // Confine would refuse: then the result is { <conditions> && resource.<attr> = "<t>" }.
 // Anything else (empty, half-typed, any other shape) gives the tenant-only filter
 // { resource.<attr> = "<t>" }. It never fails: editors send q on every keystroke. An
@@ -399,10 +400,7 @@ func tagConditions(q string) []Cond {
 		case *Logic:
 			return c.Op == "&&" && collect(c.Left) && collect(c.Right)
 		case *Comparison:
-			// Tempo answers a tag-values q it cannot parse UNFILTERED, so keep only
-			// values whose printed form the recorded corpus shows Tempo parsing:
-			// no nil, and no float in exponent form.
-			if c.Value.Kind == StaticNil || c.Value.Kind == StaticFloat && strings.ContainsAny(formatFloat(c.Value.F), "eE") {
+			if !tagSafe(c) {
 				return false
 			}
 			conds = append(conds, c)
@@ -414,4 +412,41 @@ func tagConditions(q string) []Cond {
 		return nil
 	}
 	return conds
+}
+
+// Value kinds each typed intrinsic can be compared with; attributes take any of
+// string, int, float, duration and bool.
+var (
+	intrinsicTypes = map[string]StaticKind{
+		"status": StaticStatus, "span:status": StaticStatus,
+		"kind": StaticSpanKind, "span:kind": StaticSpanKind,
+		"duration": StaticDuration, "span:duration": StaticDuration, "event:timeSinceStart": StaticDuration,
+	}
+	orderedKinds = map[StaticKind]bool{StaticInt: true, StaticFloat: true, StaticDuration: true}
+)
+
+// tagSafe reports whether a comparison is one Tempo surely parses, validates and
+// applies in a tag-values q. Tempo answers a q it cannot use UNFILTERED, so anything
+// doubtful is dropped: nil, floats printed with an exponent (not in the corpus), enum
+// values on attributes, a type an intrinsic does not have, ordering on non-numbers, and
+// regular expressions Go (and so Tempo) cannot compile.
+func tagSafe(c *Comparison) bool {
+	v := c.Value
+	switch {
+	case v.Kind == StaticNil, v.Kind == StaticFloat && strings.ContainsAny(formatFloat(v.F), "eE"):
+		return false
+	case c.Op == "=~" || c.Op == "!~":
+		if _, err := regexp.Compile(v.S); err != nil {
+			return false
+		}
+	case c.Op != "=" && c.Op != "!=" && !orderedKinds[v.Kind]:
+		return false
+	}
+	if c.Attr.Scope != ScopeIntrinsic {
+		return v.Kind != StaticStatus && v.Kind != StaticSpanKind
+	}
+	if want, typed := intrinsicTypes[c.Attr.Name]; typed {
+		return v.Kind == want
+	}
+	return v.Kind == StaticString // names, messages, ids, event and instrumentation names
 }
