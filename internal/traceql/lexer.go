@@ -107,24 +107,14 @@ func (l *lexer) errAt(line, col int, format string, args ...any) error {
 	return &SyntaxError{Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (l *lexer) peekRune(off int) rune {
-	if l.pos+off >= len(l.src) {
-		return -1
-	}
-	r, _ := utf8.DecodeRuneInString(l.src[l.pos+off:])
-	return r
-}
-
 // advance moves over n bytes, keeping line and column (in runes) up to date.
 func (l *lexer) advance(n int) {
-	for _, c := range []byte(l.src[l.pos : l.pos+n]) {
-		switch {
-		case c == '\n':
-			l.line++
-			l.col = 1
-		case c&0xC0 != 0x80: // not a UTF-8 continuation byte: a new rune
-			l.col++
-		}
+	seg := l.src[l.pos : l.pos+n]
+	if i := strings.LastIndexByte(seg, '\n'); i >= 0 {
+		l.line += strings.Count(seg, "\n")
+		l.col = 1 + utf8.RuneCountInString(seg[i+1:])
+	} else {
+		l.col += utf8.RuneCountInString(seg)
 	}
 	l.pos += n
 }
@@ -132,8 +122,13 @@ func (l *lexer) advance(n int) {
 func (l *lexer) skipSpaceAndComments() error {
 	for l.pos < len(l.src) {
 		switch l.src[l.pos] {
-		case ' ', '\t', '\n', '\r':
-			l.advance(1)
+		case ' ', '\t', '\r':
+			l.pos++
+			l.col++
+		case '\n':
+			l.pos++
+			l.line++
+			l.col = 1
 		case '/':
 			switch {
 			case strings.HasPrefix(l.src[l.pos:], "//"):
@@ -208,51 +203,89 @@ func operator(s string) string {
 	return ""
 }
 
-func (l *lexer) emit(t token, n int) {
-	t.line, t.col = l.line, l.col
-	l.tok = t
+// emit makes the next n bytes the current token and returns it for the caller to
+// fill in its value.
+func (l *lexer) emit(kind tokKind, text string, n int) *token {
+	l.tok = token{kind: kind, text: text, line: l.line, col: l.col}
 	l.advance(n)
+	return &l.tok
 }
 
 func (l *lexer) next() error {
 	rest := l.src[l.pos:]
-	r, size := utf8.DecodeRuneInString(rest)
-	switch {
-	case r == utf8.RuneError && size == 1:
-		return l.errAt(l.line, l.col, "invalid UTF-8")
-	case strings.ContainsRune("{}(),-", r):
-		l.emit(token{kind: tPunct, text: rest[:1]}, 1)
+	switch c := rest[0]; {
+	case c == '{' || c == '}' || c == '(' || c == ')' || c == ',' || c == '-':
+		l.emit(tPunct, rest[:1], 1)
 		return nil
-	case r == '|' && !strings.HasPrefix(rest, "||"):
-		l.emit(token{kind: tPunct, text: "|"}, 1)
+	case c == '|' && !strings.HasPrefix(rest, "||"):
+		l.emit(tPunct, "|", 1)
 		return nil
-	case r == '"' || r == '`':
+	case c == '"' || c == '`':
 		return l.lexString()
-	case r == '\'':
+	case c == '\'':
 		return l.errAt(l.line, l.col, "invalid char literal: strings take double quotes or backticks")
-	case r == '.' && isDigit(l.peekRune(1)):
+	case c == '.' && len(rest) > 1 && isDigit(rune(rest[1])):
 		return l.lexNumber()
-	case r == '.':
+	case c == '.':
 		return l.lexAttribute(ScopeUnscoped, 1)
-	case isDigit(r):
+	case isDigit(rune(c)):
 		return l.lexNumber()
-	case unicode.IsLetter(r) || r == '_':
+	case c < utf8.RuneSelf && isWordRune(rune(c)):
 		return l.lexWord()
+	case c >= utf8.RuneSelf:
+		r, size := utf8.DecodeRuneInString(rest)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return l.errAt(l.line, l.col, "invalid UTF-8")
+		case unicode.IsLetter(r):
+			return l.lexWord()
+		}
+		return l.errAt(l.line, l.col, "unexpected character %q", r)
 	}
 	if op := operator(rest); op != "" {
-		l.emit(token{kind: tOp, text: op}, len(op))
+		l.emit(tOp, op, len(op))
 		return nil
 	}
-	return l.errAt(l.line, l.col, "unexpected character %q", r)
+	return l.errAt(l.line, l.col, "unexpected character %q", rest[0])
 }
 
 func isDigit(r rune) bool { return r >= '0' && r <= '9' }
 
+// wordBytes marks the ASCII bytes of words: letters, digits and '_'.
+var wordBytes = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
+	}
+	return t
+}()
+
 func isWordRune(r rune) bool {
 	if r < utf8.RuneSelf {
-		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_'
+		return wordBytes[r]
 	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// wordLen is the length in bytes of the run of word runes (or, with dots, of name
+// runes) at the start of s.
+func wordLen(s string, dots bool) int {
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if !wordBytes[c] && !(dots && c == '.') {
+				return i
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !isWordRune(r) {
+			return i
+		}
+		i += size
+	}
+	return i
 }
 
 // isNameRune is a rune of an unquoted attribute name.
@@ -267,9 +300,12 @@ func quotedString(s string) (int, string, error) {
 		c := s[i]
 		switch {
 		case c == q:
-			v, err := strconv.Unquote(s[:i+1])
-			if err != nil {
-				return 0, "", fmt.Errorf("invalid string literal: %w", err)
+			v := s[1:i]
+			if strings.ContainsAny(v, "\\\r") { // escapes (or a CR, which raw strings drop)
+				var err error
+				if v, err = strconv.Unquote(s[:i+1]); err != nil {
+					return 0, "", fmt.Errorf("invalid string literal: %w", err)
+				}
 			}
 			if !utf8.ValidString(v) {
 				return 0, "", fmt.Errorf("string literal is not valid UTF-8")
@@ -291,7 +327,7 @@ func (l *lexer) lexString() error {
 	if err != nil {
 		return l.errAt(l.line, l.col, "%v", err)
 	}
-	l.emit(token{kind: tString, text: "string", val: Static{Kind: StaticString, S: v}}, n)
+	l.emit(tString, "string", n).val = Static{Kind: StaticString, S: v}
 	return nil
 }
 
@@ -341,7 +377,7 @@ func (l *lexer) lexNumber() error {
 	if r, _ := utf8.DecodeRuneInString(s[i:]); i < len(s) && (isNameRune(r) || r == '"') {
 		return l.errAt(l.line, l.col, "invalid number %q", s[:i+1])
 	}
-	t := token{kind: tNumber, text: s[:i]}
+	var val Static
 	switch {
 	case unit != "":
 		switch unit {
@@ -356,21 +392,21 @@ func (l *lexer) lexNumber() error {
 		if err != nil {
 			return l.errAt(l.line, l.col, "invalid duration %q", s[:i])
 		}
-		t.val = Static{Kind: StaticDuration, I: int64(d)}
+		val = Static{Kind: StaticDuration, I: int64(d)}
 	case isFloat:
 		f, err := strconv.ParseFloat(num, 64)
 		if err != nil {
 			return l.errAt(l.line, l.col, "invalid number %q", num)
 		}
-		t.val = Static{Kind: StaticFloat, F: f}
+		val = Static{Kind: StaticFloat, F: f}
 	default:
 		n, err := strconv.ParseInt(num, 10, 64)
 		if err != nil {
 			return l.errAt(l.line, l.col, "invalid integer %q", num)
 		}
-		t.val = Static{Kind: StaticInt, I: n}
+		val = Static{Kind: StaticInt, I: n}
 	}
-	l.emit(t, i)
+	l.emit(tNumber, s[:i], i).val = val
 	return nil
 }
 
@@ -378,17 +414,7 @@ func (l *lexer) lexNumber() error {
 // (`span.x`) or a scoped intrinsic (`span:name`).
 func (l *lexer) lexWord() error {
 	s := l.src[l.pos:]
-	i := 0
-	for i < len(s) {
-		r, size := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRuneInString(s[i:])
-		}
-		if !isWordRune(r) {
-			break
-		}
-		i += size
-	}
+	i := wordLen(s, false)
 	word := s[:i]
 	if i < len(s) && s[i] == '.' {
 		if word == "parent" {
@@ -407,10 +433,10 @@ func (l *lexer) lexWord() error {
 		if _, ok := intrinsics[name]; !ok {
 			return l.errAt(l.line, l.col, "unknown intrinsic %s", name)
 		}
-		l.emit(token{kind: tAttr, text: name, attr: Attribute{Scope: ScopeIntrinsic, Name: name}}, j)
+		l.emit(tAttr, name, j).attr = Attribute{Scope: ScopeIntrinsic, Name: name}
 		return nil
 	}
-	l.emit(token{kind: tIdent, text: word}, i)
+	l.emit(tIdent, word, i)
 	return nil
 }
 
@@ -432,16 +458,7 @@ func (l *lexer) lexAttribute(scope Scope, n int) error {
 		name = v
 		i += m
 	} else {
-		for i < len(s) {
-			r, size := rune(s[i]), 1
-			if r >= utf8.RuneSelf {
-				r, size = utf8.DecodeRuneInString(s[i:])
-			}
-			if !isNameRune(r) {
-				break
-			}
-			i += size
-		}
+		i += wordLen(s[i:], true)
 		name = s[n:i]
 		if name == "" || name[0] == '.' || name[len(name)-1] == '.' || strings.Contains(name, "..") {
 			return l.errAt(l.line, l.col, "invalid attribute name %q", s[:i])
@@ -450,6 +467,6 @@ func (l *lexer) lexAttribute(scope Scope, n int) error {
 	if r, _ := utf8.DecodeRuneInString(s[i:]); i < len(s) && (isNameRune(r) || r == '"') {
 		return l.errAt(l.line, l.col, "invalid attribute name %q", s[:i+1])
 	}
-	l.emit(token{kind: tAttr, text: s[:i], attr: Attribute{Scope: scope, Name: name}}, i)
+	l.emit(tAttr, s[:i], i).attr = Attribute{Scope: scope, Name: name}
 	return nil
 }

@@ -40,7 +40,8 @@ func Parse(q string) (*Query, error) {
 
 // parse parses q of any length.
 func parse(q string) (*Query, error) {
-	p := &parser{lex: newLexer(q)}
+	// The parser and its lexer live on the stack: token copies need no write barriers.
+	p := parser{lex: lexer{src: q, line: 1, col: 1}}
 	p.fill()
 	if p.peek().kind == tEOF {
 		return nil, p.errorf("empty query")
@@ -51,7 +52,7 @@ func parse(q string) (*Query, error) {
 // parser is a recursive descent over a lexer with one token of lookahead. A lexical
 // error becomes a tError token, which no rule accepts, so it surfaces as the error.
 type parser struct {
-	lex   *lexer
+	lex   lexer
 	cur   token
 	err   error // the lexical error behind a tError token
 	depth int
