@@ -68,7 +68,8 @@ func (p *parser) fill() {
 	p.cur = p.lex.tok
 }
 
-func (p *parser) peek() token { return p.cur }
+// peek returns the next token; it changes with the next take.
+func (p *parser) peek() *token { return &p.cur }
 
 func (p *parser) take() token {
 	t := p.cur
@@ -92,7 +93,7 @@ func (p *parser) unexpected(expecting string) error {
 
 // is reports whether the next token is punctuation, an operator or a word spelled s.
 func (p *parser) is(s string) bool {
-	t := p.peek()
+	t := &p.cur
 	return (t.kind == tPunct || t.kind == tOp || t.kind == tIdent) && t.text == s
 }
 
@@ -195,7 +196,7 @@ func (p *parser) spansetExpr() (SpansetExpr, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.peek().kind == tOp && logicOps[p.peek().text] {
+	for p.cur.kind == tOp && logicOps[p.cur.text] {
 		op := p.take().text
 		right, err := p.spansetRel()
 		if err != nil {
@@ -212,7 +213,7 @@ func (p *parser) spansetRel() (SpansetExpr, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.peek().kind == tOp && structuralOps[p.peek().text] {
+	for p.cur.kind == tOp && structuralOps[p.cur.text] {
 		op := p.take().text
 		right, err := p.spansetPrimary()
 		if err != nil {
@@ -265,7 +266,7 @@ func (p *parser) cond() (Cond, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.peek().kind == tOp && logicOps[p.peek().text] {
+	for p.cur.kind == tOp && logicOps[p.cur.text] {
 		op := p.take().text
 		right, err := p.condUnary()
 		if err != nil {
@@ -299,8 +300,7 @@ func (p *parser) condUnary() (Cond, error) {
 		}
 		return c, p.expect(")")
 	case p.is("true") || p.is("false"):
-		p.take()
-		return &BoolLit{Value: t.text == "true"}, nil
+		return &BoolLit{Value: p.take().text == "true"}, nil
 	case t.kind == tAttr || (t.kind == tIdent && isIntrinsic(t.text)):
 		a, err := p.attribute()
 		if err != nil {
@@ -340,11 +340,9 @@ func (p *parser) attribute() (Attribute, error) {
 	t := p.peek()
 	switch {
 	case t.kind == tAttr:
-		p.take()
-		return t.attr, nil
+		return p.take().attr, nil
 	case t.kind == tIdent && isIntrinsic(t.text):
-		p.take()
-		return Attribute{Scope: ScopeIntrinsic, Name: t.text}, nil
+		return Attribute{Scope: ScopeIntrinsic, Name: p.take().text}, nil
 	case t.kind == tIdent:
 		return Attribute{}, p.errorf("unknown identifier: %s", t.text)
 	}
@@ -376,24 +374,20 @@ func (p *parser) static() (Static, error) {
 	t := p.peek()
 	switch {
 	case t.kind == tString:
-		p.take()
-		return t.val, nil
+		return p.take().val, nil
 	case t.kind == tNumber, p.is("-"):
 		return p.number()
 	case t.kind == tIdent:
 		switch {
 		case t.text == "true" || t.text == "false":
-			p.take()
-			return Static{Kind: StaticBool, B: t.text == "true"}, nil
+			return Static{Kind: StaticBool, B: p.take().text == "true"}, nil
 		case t.text == "nil":
 			p.take()
 			return Static{Kind: StaticNil}, nil
 		case statusWords[t.text]:
-			p.take()
-			return Static{Kind: StaticStatus, S: t.text}, nil
+			return Static{Kind: StaticStatus, S: p.take().text}, nil
 		case kindWords[t.text]:
-			p.take()
-			return Static{Kind: StaticSpanKind, S: t.text}, nil
+			return Static{Kind: StaticSpanKind, S: p.take().text}, nil
 		}
 		return Static{}, p.errorf("unknown identifier: %s", t.text)
 	}
@@ -407,12 +401,10 @@ func (p *parser) number() (Static, error) {
 		p.take()
 		neg = true
 	}
-	t := p.peek()
-	if t.kind != tNumber {
+	if p.peek().kind != tNumber {
 		return Static{}, p.unexpected("a number")
 	}
-	p.take()
-	v := t.val
+	v := p.take().val
 	if neg {
 		v.I, v.F = -v.I, -v.F
 	}
@@ -438,14 +430,12 @@ func (p *parser) scalarFilter() (Stage, error) {
 
 // scalarOperand := aggregate | ["-"] number
 func (p *parser) scalarOperand() (ScalarOperand, error) {
-	t := p.peek()
-	if t.kind == tIdent && aggregateFns[t.text] {
-		p.take()
+	if t := p.peek(); t.kind == tIdent && aggregateFns[t.text] {
+		agg := &Aggregate{Fn: p.take().text}
 		if err := p.expect("("); err != nil {
 			return ScalarOperand{}, err
 		}
-		agg := &Aggregate{Fn: t.text}
-		if t.text != "count" {
+		if agg.Fn != "count" {
 			a, err := p.attribute()
 			if err != nil {
 				return ScalarOperand{}, err
@@ -547,12 +537,10 @@ func (p *parser) metrics() (*MetricsStage, error) {
 }
 
 func (p *parser) integer() (int64, error) {
-	t := p.peek()
-	if t.kind != tNumber || t.val.Kind != StaticInt {
+	if t := p.peek(); t.kind != tNumber || t.val.Kind != StaticInt {
 		return 0, p.unexpected("an integer")
 	}
-	p.take()
-	return t.val.I, nil
+	return p.take().val.I, nil
 }
 
 // hints := "with" "(" name "=" static { "," name "=" static } ")"
@@ -563,11 +551,10 @@ func (p *parser) hints() ([]Hint, error) {
 	}
 	var hs []Hint
 	for {
-		t := p.peek()
-		if t.kind != tIdent {
+		if p.peek().kind != tIdent {
 			return nil, p.unexpected("a hint name")
 		}
-		p.take()
+		name := p.take().text
 		if err := p.expect("="); err != nil {
 			return nil, err
 		}
@@ -575,7 +562,7 @@ func (p *parser) hints() ([]Hint, error) {
 		if err != nil {
 			return nil, err
 		}
-		hs = append(hs, Hint{Name: t.text, Value: v})
+		hs = append(hs, Hint{Name: name, Value: v})
 		if !p.is(",") {
 			break
 		}
