@@ -177,3 +177,17 @@ type Hint struct {
 
 // IsMetrics reports whether q ends in a metrics stage.
 func (q *Query) IsMetrics() bool { return q.Metrics != nil }
+
+// slab hands out pointers into chunks of T, so that building a tree of many small
+// nodes costs a few allocations instead of one per node.
+type slab[T any] struct{ free []T }
+
+func (s *slab[T]) new(v T) *T {
+	if len(s.free) == 0 {
+		s.free = make([]T, 16)
+	}
+	p := &s.free[0]
+	*p = v
+	s.free = s.free[1:]
+	return p
+}

@@ -3,6 +3,7 @@ package traceql
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -257,17 +258,19 @@ func (w *walker) cond(c Cond) {
 type confiner struct {
 	attr    string
 	tenants []string
+	cmps    slab[Comparison]
+	logic   slab[Logic]
 }
 
 // tenantCond is resource.<attr> = "t", or ("a" || "b" || ...) for several tenants.
 func (c *confiner) tenantCond() Cond {
 	var out Cond
 	for _, t := range c.tenants {
-		cmp := &Comparison{Attr: Attribute{Scope: ScopeResource, Name: c.attr}, Op: "=", Value: Static{Kind: StaticString, S: t}}
+		cmp := c.cmps.new(Comparison{Attr: Attribute{Scope: ScopeResource, Name: c.attr}, Op: "=", Value: Static{Kind: StaticString, S: t}})
 		if out == nil {
 			out = cmp
 		} else {
-			out = &Logic{Op: "||", Left: out, Right: cmp}
+			out = c.logic.new(Logic{Op: "||", Left: out, Right: cmp})
 		}
 	}
 	return out
@@ -277,7 +280,7 @@ func (c *confiner) filter(f *SpansetFilter) *SpansetFilter {
 	if f.Cond == nil {
 		return &SpansetFilter{Cond: c.tenantCond()}
 	}
-	return &SpansetFilter{Cond: &Logic{Op: "&&", Left: cloneCond(f.Cond), Right: c.tenantCond()}}
+	return &SpansetFilter{Cond: c.logic.new(Logic{Op: "&&", Left: c.clone(f.Cond), Right: c.tenantCond()})}
 }
 
 func (c *confiner) spanset(e SpansetExpr) SpansetExpr {
@@ -306,19 +309,19 @@ func (c *confiner) stage(st Stage) Stage {
 	panic(fmt.Sprintf("traceql: unknown stage %T", st))
 }
 
-func cloneCond(c Cond) Cond {
-	switch c := c.(type) {
+// clone copies a condition tree.
+func (c *confiner) clone(x Cond) Cond {
+	switch x := x.(type) {
 	case *Logic:
-		return &Logic{Op: c.Op, Left: cloneCond(c.Left), Right: cloneCond(c.Right)}
+		return c.logic.new(Logic{Op: x.Op, Left: c.clone(x.Left), Right: c.clone(x.Right)})
 	case *Not:
-		return &Not{X: cloneCond(c.X)}
+		return &Not{X: c.clone(x.X)}
 	case *Comparison:
-		cc := *c
-		return &cc
+		return c.cmps.new(*x)
 	case *BoolLit:
-		return &BoolLit{Value: c.Value}
+		return &BoolLit{Value: x.Value}
 	}
-	panic(fmt.Sprintf("traceql: unknown condition %T", c))
+	panic(fmt.Sprintf("traceql: unknown condition %T", x))
 }
 
 func cloneOperand(o ScalarOperand) ScalarOperand {
@@ -352,8 +355,8 @@ func cloneSlice[T any](s []T) []T {
 // TagFilter returns the q to send with a tag-values request for one tenant. Tempo
 // answers a tag-values q that contains ||, a structural operator or anything it cannot
 // use as UNFILTERED, so the caller's q is kept only when it parses to exactly one
-// spanset filter of comparisons (attribute op value; no nil, no float that prints with
-// an exponent) joined by && and nothing
+// spanset filter of comparisons that Tempo surely applies (see tagSafe) joined by &&
+// and nothing
 // Confine would refuse: then the result is { <conditions> && resource.<attr> = "<t>" }.
 // Anything else (empty, half-typed, any other shape) gives the tenant-only filter
 // { resource.<attr> = "<t>" }. It never fails: editors send q on every keystroke. An
@@ -397,10 +400,7 @@ func tagConditions(q string) []Cond {
 		case *Logic:
 			return c.Op == "&&" && collect(c.Left) && collect(c.Right)
 		case *Comparison:
-			// Tempo answers a tag-values q it cannot parse UNFILTERED, so keep only
-			// values whose printed form the recorded corpus shows Tempo parsing:
-			// no nil, and no float in exponent form.
-			if c.Value.Kind == StaticNil || c.Value.Kind == StaticFloat && strings.ContainsAny(formatFloat(c.Value.F), "eE") {
+			if !tagSafe(c) {
 				return false
 			}
 			conds = append(conds, c)
@@ -412,6 +412,43 @@ func tagConditions(q string) []Cond {
 		return nil
 	}
 	return conds
+}
+
+// Value kinds each typed intrinsic can be compared with; attributes take any of
+// string, int, float, duration and bool.
+var (
+	intrinsicTypes = map[string]StaticKind{
+		"status": StaticStatus, "span:status": StaticStatus,
+		"kind": StaticSpanKind, "span:kind": StaticSpanKind,
+		"duration": StaticDuration, "span:duration": StaticDuration, "event:timeSinceStart": StaticDuration,
+	}
+	orderedKinds = map[StaticKind]bool{StaticInt: true, StaticFloat: true, StaticDuration: true}
+)
+
+// tagSafe reports whether a comparison is one Tempo surely parses, validates and
+// applies in a tag-values q. Tempo answers a q it cannot use UNFILTERED, so anything
+// doubtful is dropped: nil, floats printed with an exponent (not in the corpus), enum
+// values on attributes, a type an intrinsic does not have, ordering on non-numbers, and
+// regular expressions Go (and so Tempo) cannot compile.
+func tagSafe(c *Comparison) bool {
+	v := c.Value
+	switch {
+	case v.Kind == StaticNil, v.Kind == StaticFloat && strings.ContainsAny(formatFloat(v.F), "eE"):
+		return false
+	case c.Op == "=~" || c.Op == "!~":
+		if _, err := regexp.Compile(v.S); err != nil {
+			return false
+		}
+	case c.Op != "=" && c.Op != "!=" && !orderedKinds[v.Kind]:
+		return false
+	}
+	if c.Attr.Scope != ScopeIntrinsic {
+		return v.Kind != StaticStatus && v.Kind != StaticSpanKind
+	}
+	if want, typed := intrinsicTypes[c.Attr.Name]; typed {
+		return v.Kind == want
+	}
+	return v.Kind == StaticString // names, messages, ids, event and instrumentation names
 }
 
 // TagQuery returns q printed back when it has the one shape TagFilter keeps

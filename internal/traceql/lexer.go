@@ -107,44 +107,45 @@ func (l *lexer) errAt(line, col int, format string, args ...any) error {
 	return &SyntaxError{Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (l *lexer) peekRune(off int) rune {
-	if l.pos+off >= len(l.src) {
-		return -1
-	}
-	r, _ := utf8.DecodeRuneInString(l.src[l.pos+off:])
-	return r
-}
-
 // advance moves over n bytes, keeping line and column (in runes) up to date.
 func (l *lexer) advance(n int) {
-	for _, r := range l.src[l.pos : l.pos+n] {
-		if r == '\n' {
-			l.line++
-			l.col = 1
-		} else {
-			l.col++
-		}
+	seg := l.src[l.pos : l.pos+n]
+	if i := strings.LastIndexByte(seg, '\n'); i >= 0 {
+		l.line += strings.Count(seg, "\n")
+		l.col = 1 + utf8.RuneCountInString(seg[i+1:])
+	} else {
+		l.col += utf8.RuneCountInString(seg)
 	}
 	l.pos += n
 }
 
 func (l *lexer) skipSpaceAndComments() error {
 	for l.pos < len(l.src) {
-		switch c := l.src[l.pos]; {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			l.advance(1)
-		case strings.HasPrefix(l.src[l.pos:], "//"):
-			end := strings.IndexByte(l.src[l.pos:], '\n')
-			if end < 0 {
-				end = len(l.src) - l.pos
+		switch l.src[l.pos] {
+		case ' ', '\t', '\r':
+			l.pos++
+			l.col++
+		case '\n':
+			l.pos++
+			l.line++
+			l.col = 1
+		case '/':
+			switch {
+			case strings.HasPrefix(l.src[l.pos:], "//"):
+				end := strings.IndexByte(l.src[l.pos:], '\n')
+				if end < 0 {
+					end = len(l.src) - l.pos
+				}
+				l.advance(end)
+			case strings.HasPrefix(l.src[l.pos:], "/*"):
+				end := strings.Index(l.src[l.pos+2:], "*/")
+				if end < 0 {
+					return l.errAt(l.line, l.col, "comment not terminated")
+				}
+				l.advance(end + 4)
+			default:
+				return nil
 			}
-			l.advance(end)
-		case strings.HasPrefix(l.src[l.pos:], "/*"):
-			end := strings.Index(l.src[l.pos+2:], "*/")
-			if end < 0 {
-				return l.errAt(l.line, l.col, "comment not terminated")
-			}
-			l.advance(end + 4)
 		default:
 			return nil
 		}
@@ -152,60 +153,139 @@ func (l *lexer) skipSpaceAndComments() error {
 	return nil
 }
 
-// operators, longest first so that the first prefix match is the right one.
-var operators = []string{
-	"!>>", "!<<", "&>>", "&<<",
-	"&&", "||", "!=", "=~", "!~", ">=", ">>", "<=", "<<", "!>", "!<", "&>", "&<", "&~",
-	"!", "=", ">", "<", "~",
+// operator returns the operator at the start of s, longest match first, or "".
+func operator(s string) string {
+	at := func(i int) byte {
+		if i < len(s) {
+			return s[i]
+		}
+		return 0
+	}
+	switch c1, c2 := s[0], at(1); c1 {
+	case '&':
+		switch c2 {
+		case '&', '~':
+			return s[:2]
+		case '>', '<':
+			if at(2) == c2 {
+				return s[:3]
+			}
+			return s[:2]
+		}
+	case '|':
+		if c2 == '|' {
+			return "||"
+		}
+	case '!':
+		switch c2 {
+		case '=', '~':
+			return s[:2]
+		case '>', '<':
+			if at(2) == c2 {
+				return s[:3]
+			}
+			return s[:2]
+		}
+		return "!"
+	case '=':
+		if c2 == '~' {
+			return "=~"
+		}
+		return "="
+	case '>', '<':
+		if c2 == '=' || c2 == c1 {
+			return s[:2]
+		}
+		return s[:1]
+	case '~':
+		return "~"
+	}
+	return ""
 }
 
-func (l *lexer) emit(t token, n int) {
-	t.line, t.col = l.line, l.col
-	l.tok = t
+// emit makes the next n bytes the current token and returns it for the caller to
+// fill in its value.
+func (l *lexer) emit(kind tokKind, text string, n int) *token {
+	l.tok = token{kind: kind, text: text, line: l.line, col: l.col}
 	l.advance(n)
+	return &l.tok
 }
 
 func (l *lexer) next() error {
 	rest := l.src[l.pos:]
-	r, size := utf8.DecodeRuneInString(rest)
-	switch {
-	case r == utf8.RuneError && size == 1:
-		return l.errAt(l.line, l.col, "invalid UTF-8")
-	case strings.ContainsRune("{}(),-", r):
-		l.emit(token{kind: tPunct, text: string(r)}, 1)
+	switch c := rest[0]; {
+	case c == '{' || c == '}' || c == '(' || c == ')' || c == ',' || c == '-':
+		l.emit(tPunct, rest[:1], 1)
 		return nil
-	case r == '|' && !strings.HasPrefix(rest, "||"):
-		l.emit(token{kind: tPunct, text: "|"}, 1)
+	case c == '|' && !strings.HasPrefix(rest, "||"):
+		l.emit(tPunct, "|", 1)
 		return nil
-	case r == '"' || r == '`':
+	case c == '"' || c == '`':
 		return l.lexString()
-	case r == '\'':
+	case c == '\'':
 		return l.errAt(l.line, l.col, "invalid char literal: strings take double quotes or backticks")
-	case r == '.' && isDigit(l.peekRune(1)):
+	case c == '.' && len(rest) > 1 && isDigit(rune(rest[1])):
 		return l.lexNumber()
-	case r == '.':
+	case c == '.':
 		return l.lexAttribute(ScopeUnscoped, 1)
-	case isDigit(r):
+	case isDigit(rune(c)):
 		return l.lexNumber()
-	case unicode.IsLetter(r) || r == '_':
+	case c < utf8.RuneSelf && isWordRune(rune(c)):
 		return l.lexWord()
-	}
-	for _, op := range operators {
-		if strings.HasPrefix(rest, op) {
-			l.emit(token{kind: tOp, text: op}, len(op))
-			return nil
+	case c >= utf8.RuneSelf:
+		r, size := utf8.DecodeRuneInString(rest)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return l.errAt(l.line, l.col, "invalid UTF-8")
+		case unicode.IsLetter(r):
+			return l.lexWord()
 		}
+		return l.errAt(l.line, l.col, "unexpected character %q", r)
 	}
-	return l.errAt(l.line, l.col, "unexpected character %q", r)
+	if op := operator(rest); op != "" {
+		l.emit(tOp, op, len(op))
+		return nil
+	}
+	return l.errAt(l.line, l.col, "unexpected character %q", rest[0])
 }
 
 func isDigit(r rune) bool { return r >= '0' && r <= '9' }
 
+// wordBytes marks the ASCII bytes of words: letters, digits and '_'.
+var wordBytes = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
+	}
+	return t
+}()
+
 func isWordRune(r rune) bool {
 	if r < utf8.RuneSelf {
-		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_'
+		return wordBytes[r]
 	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// wordLen is the length in bytes of the run of word runes (or, with dots, of name
+// runes) at the start of s.
+func wordLen(s string, dots bool) int {
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if !wordBytes[c] && !(dots && c == '.') {
+				return i
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !isWordRune(r) {
+			return i
+		}
+		i += size
+	}
+	return i
 }
 
 // isNameRune is a rune of an unquoted attribute name.
@@ -220,9 +300,12 @@ func quotedString(s string) (int, string, error) {
 		c := s[i]
 		switch {
 		case c == q:
-			v, err := strconv.Unquote(s[:i+1])
-			if err != nil {
-				return 0, "", fmt.Errorf("invalid string literal: %w", err)
+			v := s[1:i]
+			if strings.ContainsAny(v, "\\\r") { // escapes (or a CR, which raw strings drop)
+				var err error
+				if v, err = strconv.Unquote(s[:i+1]); err != nil {
+					return 0, "", fmt.Errorf("invalid string literal: %w", err)
+				}
 			}
 			if !utf8.ValidString(v) {
 				return 0, "", fmt.Errorf("string literal is not valid UTF-8")
@@ -244,7 +327,7 @@ func (l *lexer) lexString() error {
 	if err != nil {
 		return l.errAt(l.line, l.col, "%v", err)
 	}
-	l.emit(token{kind: tString, text: "string", val: Static{Kind: StaticString, S: v}}, n)
+	l.emit(tString, "string", n).val = Static{Kind: StaticString, S: v}
 	return nil
 }
 
@@ -294,7 +377,7 @@ func (l *lexer) lexNumber() error {
 	if r, _ := utf8.DecodeRuneInString(s[i:]); i < len(s) && (isNameRune(r) || r == '"') {
 		return l.errAt(l.line, l.col, "invalid number %q", s[:i+1])
 	}
-	t := token{kind: tNumber, text: s[:i]}
+	var val Static
 	switch {
 	case unit != "":
 		switch unit {
@@ -309,21 +392,21 @@ func (l *lexer) lexNumber() error {
 		if err != nil {
 			return l.errAt(l.line, l.col, "invalid duration %q", s[:i])
 		}
-		t.val = Static{Kind: StaticDuration, I: int64(d)}
+		val = Static{Kind: StaticDuration, I: int64(d)}
 	case isFloat:
 		f, err := strconv.ParseFloat(num, 64)
 		if err != nil {
 			return l.errAt(l.line, l.col, "invalid number %q", num)
 		}
-		t.val = Static{Kind: StaticFloat, F: f}
+		val = Static{Kind: StaticFloat, F: f}
 	default:
 		n, err := strconv.ParseInt(num, 10, 64)
 		if err != nil {
 			return l.errAt(l.line, l.col, "invalid integer %q", num)
 		}
-		t.val = Static{Kind: StaticInt, I: n}
+		val = Static{Kind: StaticInt, I: n}
 	}
-	l.emit(t, i)
+	l.emit(tNumber, s[:i], i).val = val
 	return nil
 }
 
@@ -331,17 +414,7 @@ func (l *lexer) lexNumber() error {
 // (`span.x`) or a scoped intrinsic (`span:name`).
 func (l *lexer) lexWord() error {
 	s := l.src[l.pos:]
-	i := 0
-	for i < len(s) {
-		r, size := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRuneInString(s[i:])
-		}
-		if !isWordRune(r) {
-			break
-		}
-		i += size
-	}
+	i := wordLen(s, false)
 	word := s[:i]
 	if i < len(s) && s[i] == '.' {
 		if word == "parent" {
@@ -360,10 +433,10 @@ func (l *lexer) lexWord() error {
 		if _, ok := intrinsics[name]; !ok {
 			return l.errAt(l.line, l.col, "unknown intrinsic %s", name)
 		}
-		l.emit(token{kind: tAttr, text: name, attr: Attribute{Scope: ScopeIntrinsic, Name: name}}, j)
+		l.emit(tAttr, name, j).attr = Attribute{Scope: ScopeIntrinsic, Name: name}
 		return nil
 	}
-	l.emit(token{kind: tIdent, text: word}, i)
+	l.emit(tIdent, word, i)
 	return nil
 }
 
@@ -385,16 +458,7 @@ func (l *lexer) lexAttribute(scope Scope, n int) error {
 		name = v
 		i += m
 	} else {
-		for i < len(s) {
-			r, size := rune(s[i]), 1
-			if r >= utf8.RuneSelf {
-				r, size = utf8.DecodeRuneInString(s[i:])
-			}
-			if !isNameRune(r) {
-				break
-			}
-			i += size
-		}
+		i += wordLen(s[i:], true)
 		name = s[n:i]
 		if name == "" || name[0] == '.' || name[len(name)-1] == '.' || strings.Contains(name, "..") {
 			return l.errAt(l.line, l.col, "invalid attribute name %q", s[:i])
@@ -403,6 +467,6 @@ func (l *lexer) lexAttribute(scope Scope, n int) error {
 	if r, _ := utf8.DecodeRuneInString(s[i:]); i < len(s) && (isNameRune(r) || r == '"') {
 		return l.errAt(l.line, l.col, "invalid attribute name %q", s[:i+1])
 	}
-	l.emit(token{kind: tAttr, text: s[:i], attr: Attribute{Scope: scope, Name: name}}, i)
+	l.emit(tAttr, s[:i], i).attr = Attribute{Scope: scope, Name: name}
 	return nil
 }

@@ -40,7 +40,8 @@ func Parse(q string) (*Query, error) {
 
 // parse parses q of any length.
 func parse(q string) (*Query, error) {
-	p := &parser{lex: newLexer(q)}
+	// The parser and its lexer live on the stack: token copies need no write barriers.
+	p := parser{lex: lexer{src: q, line: 1, col: 1}}
 	p.fill()
 	if p.peek().kind == tEOF {
 		return nil, p.errorf("empty query")
@@ -51,10 +52,12 @@ func parse(q string) (*Query, error) {
 // parser is a recursive descent over a lexer with one token of lookahead. A lexical
 // error becomes a tError token, which no rule accepts, so it surfaces as the error.
 type parser struct {
-	lex   *lexer
+	lex   lexer
 	cur   token
 	err   error // the lexical error behind a tError token
 	depth int
+	cmps  slab[Comparison]
+	logic slab[Logic]
 }
 
 func (p *parser) fill() {
@@ -65,7 +68,8 @@ func (p *parser) fill() {
 	p.cur = p.lex.tok
 }
 
-func (p *parser) peek() token { return p.cur }
+// peek returns the next token; it changes with the next take.
+func (p *parser) peek() *token { return &p.cur }
 
 func (p *parser) take() token {
 	t := p.cur
@@ -89,7 +93,7 @@ func (p *parser) unexpected(expecting string) error {
 
 // is reports whether the next token is punctuation, an operator or a word spelled s.
 func (p *parser) is(s string) bool {
-	t := p.peek()
+	t := &p.cur
 	return (t.kind == tPunct || t.kind == tOp || t.kind == tIdent) && t.text == s
 }
 
@@ -192,7 +196,7 @@ func (p *parser) spansetExpr() (SpansetExpr, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.peek().kind == tOp && logicOps[p.peek().text] {
+	for p.cur.kind == tOp && logicOps[p.cur.text] {
 		op := p.take().text
 		right, err := p.spansetRel()
 		if err != nil {
@@ -209,7 +213,7 @@ func (p *parser) spansetRel() (SpansetExpr, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.peek().kind == tOp && structuralOps[p.peek().text] {
+	for p.cur.kind == tOp && structuralOps[p.cur.text] {
 		op := p.take().text
 		right, err := p.spansetPrimary()
 		if err != nil {
@@ -262,13 +266,13 @@ func (p *parser) cond() (Cond, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.peek().kind == tOp && logicOps[p.peek().text] {
+	for p.cur.kind == tOp && logicOps[p.cur.text] {
 		op := p.take().text
 		right, err := p.condUnary()
 		if err != nil {
 			return nil, err
 		}
-		left = &Logic{Op: op, Left: left, Right: right}
+		left = p.logic.new(Logic{Op: op, Left: left, Right: right})
 	}
 	return left, nil
 }
@@ -296,8 +300,7 @@ func (p *parser) condUnary() (Cond, error) {
 		}
 		return c, p.expect(")")
 	case p.is("true") || p.is("false"):
-		p.take()
-		return &BoolLit{Value: t.text == "true"}, nil
+		return &BoolLit{Value: p.take().text == "true"}, nil
 	case t.kind == tAttr || (t.kind == tIdent && isIntrinsic(t.text)):
 		a, err := p.attribute()
 		if err != nil {
@@ -314,7 +317,7 @@ func (p *parser) condUnary() (Cond, error) {
 		if err := checkComparison(op, v); err != nil {
 			return nil, p.errorf("%s", err)
 		}
-		return &Comparison{Attr: a, Op: op, Value: v}, nil
+		return p.cmps.new(Comparison{Attr: a, Op: op, Value: v}), nil
 	case t.kind == tIdent:
 		return nil, p.errorf("unknown identifier: %s", t.text)
 	}
@@ -337,11 +340,9 @@ func (p *parser) attribute() (Attribute, error) {
 	t := p.peek()
 	switch {
 	case t.kind == tAttr:
-		p.take()
-		return t.attr, nil
+		return p.take().attr, nil
 	case t.kind == tIdent && isIntrinsic(t.text):
-		p.take()
-		return Attribute{Scope: ScopeIntrinsic, Name: t.text}, nil
+		return Attribute{Scope: ScopeIntrinsic, Name: p.take().text}, nil
 	case t.kind == tIdent:
 		return Attribute{}, p.errorf("unknown identifier: %s", t.text)
 	}
@@ -373,24 +374,20 @@ func (p *parser) static() (Static, error) {
 	t := p.peek()
 	switch {
 	case t.kind == tString:
-		p.take()
-		return t.val, nil
+		return p.take().val, nil
 	case t.kind == tNumber, p.is("-"):
 		return p.number()
 	case t.kind == tIdent:
 		switch {
 		case t.text == "true" || t.text == "false":
-			p.take()
-			return Static{Kind: StaticBool, B: t.text == "true"}, nil
+			return Static{Kind: StaticBool, B: p.take().text == "true"}, nil
 		case t.text == "nil":
 			p.take()
 			return Static{Kind: StaticNil}, nil
 		case statusWords[t.text]:
-			p.take()
-			return Static{Kind: StaticStatus, S: t.text}, nil
+			return Static{Kind: StaticStatus, S: p.take().text}, nil
 		case kindWords[t.text]:
-			p.take()
-			return Static{Kind: StaticSpanKind, S: t.text}, nil
+			return Static{Kind: StaticSpanKind, S: p.take().text}, nil
 		}
 		return Static{}, p.errorf("unknown identifier: %s", t.text)
 	}
@@ -404,12 +401,10 @@ func (p *parser) number() (Static, error) {
 		p.take()
 		neg = true
 	}
-	t := p.peek()
-	if t.kind != tNumber {
+	if p.peek().kind != tNumber {
 		return Static{}, p.unexpected("a number")
 	}
-	p.take()
-	v := t.val
+	v := p.take().val
 	if neg {
 		v.I, v.F = -v.I, -v.F
 	}
@@ -435,14 +430,12 @@ func (p *parser) scalarFilter() (Stage, error) {
 
 // scalarOperand := aggregate | ["-"] number
 func (p *parser) scalarOperand() (ScalarOperand, error) {
-	t := p.peek()
-	if t.kind == tIdent && aggregateFns[t.text] {
-		p.take()
+	if t := p.peek(); t.kind == tIdent && aggregateFns[t.text] {
+		agg := &Aggregate{Fn: p.take().text}
 		if err := p.expect("("); err != nil {
 			return ScalarOperand{}, err
 		}
-		agg := &Aggregate{Fn: t.text}
-		if t.text != "count" {
+		if agg.Fn != "count" {
 			a, err := p.attribute()
 			if err != nil {
 				return ScalarOperand{}, err
@@ -544,12 +537,10 @@ func (p *parser) metrics() (*MetricsStage, error) {
 }
 
 func (p *parser) integer() (int64, error) {
-	t := p.peek()
-	if t.kind != tNumber || t.val.Kind != StaticInt {
+	if t := p.peek(); t.kind != tNumber || t.val.Kind != StaticInt {
 		return 0, p.unexpected("an integer")
 	}
-	p.take()
-	return t.val.I, nil
+	return p.take().val.I, nil
 }
 
 // hints := "with" "(" name "=" static { "," name "=" static } ")"
@@ -560,11 +551,10 @@ func (p *parser) hints() ([]Hint, error) {
 	}
 	var hs []Hint
 	for {
-		t := p.peek()
-		if t.kind != tIdent {
+		if p.peek().kind != tIdent {
 			return nil, p.unexpected("a hint name")
 		}
-		p.take()
+		name := p.take().text
 		if err := p.expect("="); err != nil {
 			return nil, err
 		}
@@ -572,7 +562,7 @@ func (p *parser) hints() ([]Hint, error) {
 		if err != nil {
 			return nil, err
 		}
-		hs = append(hs, Hint{Name: t.text, Value: v})
+		hs = append(hs, Hint{Name: name, Value: v})
 		if !p.is(",") {
 			break
 		}

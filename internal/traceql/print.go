@@ -15,7 +15,7 @@ import (
 // Parse(q.String()) gives a tree equal to q.
 func (q *Query) String() string {
 	var b strings.Builder
-	b.Grow(256)
+	b.Grow(1024)
 	for i, st := range q.Stages {
 		if i > 0 {
 			b.WriteString(" | ")
