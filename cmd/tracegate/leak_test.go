@@ -129,12 +129,6 @@ func (w *leakWorld) leakTrace(t *testing.T, st *standin.Server, org, label strin
 	return traceHex
 }
 
-func hexDecode(s string) ([]byte, error) {
-	b := make([]byte, len(s)/2)
-	_, err := fmt.Sscanf(s, "%x", &b)
-	return b, err
-}
-
 func TestLeakSuite(t *testing.T) {
 	total := 2000
 	if v := os.Getenv("TRACEGATE_LEAK_REQUESTS"); v != "" {
