@@ -127,14 +127,23 @@ const maxRetries = 2
 // (bounded) and maps a non-200 status or a body of another content type than
 // wantType to a domain error. A connection failure or a 502/503 from Tempo
 // (but not its api_timeout) is retried up to maxRetries times after a short
-// jittered pause, within the same timeout.
+// jittered pause, within the same timeout. When the time runs out during a
+// retry, the error is the failure that caused the retries (Tempo unavailable,
+// say), not the deadline that cut the retry short.
 func (c *Client) call(ctx context.Context, wantType string, do func(context.Context) (*http.Response, error)) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	var first error
 	for attempt := 0; ; attempt++ {
 		body, retryable, err := c.once(ctx, wantType, do)
+		if err != nil && first != nil && ctx.Err() != nil {
+			return nil, first
+		}
 		if !retryable || attempt == maxRetries {
 			return body, err
+		}
+		if first == nil {
+			first = err
 		}
 		// 25–75 ms, then 50–150 ms: spread the retries of many requests.
 		pause := time.Duration(25+rand.IntN(50)) * time.Millisecond << attempt //nolint:gosec // jitter, not security
