@@ -38,7 +38,7 @@ export type TracegateClient = Client<paths>;
  * a tenant picker can change it); `undefined` or `""` sends no header.
  */
 export type TracegateClientOptions = Omit<ClientOptions, "baseUrl"> & {
-  tenant?: string | (() => string | undefined);
+  tenant?: string | (() => string | undefined) | undefined;
 };
 
 /**
