@@ -5,7 +5,7 @@ import { describeError } from "@tracegate/client";
 import { errorBox, fill, h } from "./dom.js";
 import { searchView } from "./search.js";
 import { Session } from "./session.js";
-import { traceView } from "./traceview.js";
+import { fetchTrace, traceView, type TraceResult } from "./traceview.js";
 
 const session = new Session();
 const root = document.getElementById("app") as HTMLElement;
@@ -32,7 +32,17 @@ async function boot(): Promise<void> {
 /** Renders the view the hash names, after making sure someone is signed in. */
 async function route(): Promise<void> {
   if (session.token === "") return signInView();
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const [path = "/", query = ""] = hash.split("?", 2);
+  const traceLink = /^\/traces\/([0-9a-fA-F]{1,32})$/.exec(path);
+  let prefetched: Promise<TraceResult> | undefined;
   if (session.me === undefined) {
+    // A deep link loads its trace while whoami answers: first paint sooner.
+    // (For a multi-tenant token without a tenant chosen yet it is a wasted 400.)
+    if (traceLink) {
+      prefetched = fetchTrace(session, traceLink[1] as string);
+      prefetched.catch(() => undefined); // awaited (and reported) by traceView, if used
+    }
     const { data, error, response } = await session.api.GET("/api/v1/whoami");
     if (error !== undefined || data === undefined) {
       if (response.status === 401) {
@@ -52,10 +62,7 @@ async function route(): Promise<void> {
   }
   renderHeader();
   if (session.multiTenant && session.tenant === "") return tenantPicker();
-  const hash = location.hash.replace(/^#/, "") || "/";
-  const [path = "/", query = ""] = hash.split("?", 2);
-  const m = /^\/traces\/([0-9a-fA-F]{1,32})$/.exec(path);
-  if (m) return traceView(main, session, m[1] as string, new URLSearchParams(query));
+  if (traceLink) return traceView(main, session, traceLink[1] as string, new URLSearchParams(query), prefetched);
   return searchView(main, session, new URLSearchParams(query));
 }
 

@@ -16,7 +16,7 @@ import { fill, h, problemBox } from "./dom.js";
 import type { Session } from "./session.js";
 
 const ROW_HEIGHT = 24; // px; keep in step with .row in app.css
-const OVERSCAN = 10; // rows rendered above and below the visible ones
+const OVERSCAN = 4; // rows rendered above and below the visible ones
 const MAX_INDENT = 32; // deeper spans are indented like this depth
 const COLOURS = 12; // .c0 … .c11 in app.css
 const KINDS = ["unspecified", "internal", "server", "client", "producer", "consumer"];
@@ -24,9 +24,17 @@ const KINDS = ["unspecified", "internal", "server", "client", "producer", "consu
 /** Performance mark set once the first waterfall rows are on screen. */
 export const FIRST_PAINT_MARK = "tracegate:waterfall-painted";
 
-export async function traceView(main: HTMLElement, session: Session, id: string, params: URLSearchParams): Promise<void> {
+export type TraceResult = Awaited<ReturnType<typeof fetchTrace>>;
+
+/** GET /api/v1/traces/{id} as the session. */
+export function fetchTrace(session: Session, id: string) {
+  return session.api.GET("/api/v1/traces/{trace_id}", { params: { path: { trace_id: id } } });
+}
+
+/** Shows trace id; prefetched is its fetchTrace, if one was started already. */
+export async function traceView(main: HTMLElement, session: Session, id: string, params: URLSearchParams, prefetched?: Promise<TraceResult>): Promise<void> {
   fill(main, h("p", { class: "muted" }, `Loading trace ${id}…`));
-  const { data, error, response } = await session.api.GET("/api/v1/traces/{trace_id}", { params: { path: { trace_id: id } } });
+  const { data, error, response } = await (prefetched ?? fetchTrace(session, id));
   if (error !== undefined || data === undefined) {
     fill(main, h("h1", {}, `Trace ${id}`), problemBox(response, error), h("p", {}, h("a", { href: "#/" }, "Back to search")));
     return;
@@ -47,12 +55,15 @@ export async function traceView(main: HTMLElement, session: Session, id: string,
 
 interface Row {
   el: HTMLElement;
-  indent: HTMLElement;
+  name: HTMLElement;
   toggle: HTMLButtonElement;
   label: HTMLElement;
   bar: HTMLElement;
   dur: HTMLElement;
   node: SpanNode | undefined;
+  /** The row index it shows (-1: none). */
+  index: number;
+  collapsed: boolean;
 }
 
 class Waterfall {
@@ -143,24 +154,39 @@ class Waterfall {
     });
   }
 
+  /**
+   * Shows the rows in sight (plus OVERSCAN) with a fixed pool of row
+   * elements: row index i always goes to slot i % pool size, so scrolling by
+   * a few rows refills only the rows that came into sight.
+   */
   private render(): void {
     const top = this.body.scrollTop;
     const height = this.body.clientHeight || 600;
+    const size = Math.ceil(height / ROW_HEIGHT) + 2 * OVERSCAN + 1;
+    while (this.pool.length < size) this.pool.push(this.newRow());
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
-    const last = Math.min(this.visible.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
-    while (this.pool.length < last - first) this.pool.push(this.newRow());
-    for (const [i, row] of this.pool.entries()) {
-      const index = first + i;
+    const last = Math.min(this.visible.length, first + this.pool.length);
+    const n = this.pool.length;
+    for (let k = 0; k < n; k++) {
+      const index = first + ((k - (first % n) + n) % n); // the index in [first, first+n) that maps to slot k
+      const row = this.pool[k] as Row;
       const node = index < last ? this.visible[index] : undefined;
       if (node === undefined) {
-        row.el.hidden = true;
-        row.node = undefined;
+        if (row.index !== -1) {
+          row.el.hidden = true;
+          row.node = undefined;
+          row.index = -1;
+        }
         continue;
       }
-      row.el.hidden = false;
-      row.el.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
-      if (row.node !== node || row.el.dataset["collapsed"] !== String(this.collapsed.has(node))) this.fillRow(row, node);
-      row.el.classList.toggle("selected", node === this.selected);
+      if (row.index === -1) row.el.hidden = false;
+      if (row.index !== index) {
+        row.index = index;
+        row.el.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+      }
+      if (row.node !== node || row.collapsed !== this.collapsed.has(node)) this.fillRow(row, node);
+      const selected = node === this.selected;
+      if (row.el.classList.contains("selected") !== selected) row.el.classList.toggle("selected", selected);
     }
     if (!this.painted) {
       this.painted = true;
@@ -170,13 +196,13 @@ class Waterfall {
   }
 
   private newRow(): Row {
-    const indent = h("span", { class: "indent" });
     const toggle = h("button", { type: "button", class: "toggle", tabindex: -1 });
     const label = h("span", { class: "label" });
+    const name = h("div", { class: "name" }, toggle, label);
     const bar = h("div", { class: "bar" });
     const dur = h("span", { class: "dur" });
-    const el = h("div", { class: "row", role: "treeitem" }, h("div", { class: "name" }, indent, toggle, label), h("div", { class: "lane" }, bar, dur));
-    const row: Row = { el, indent, toggle, label, bar, dur, node: undefined };
+    const el = h("div", { class: "row", role: "treeitem", hidden: true }, name, h("div", { class: "lane" }, bar, dur));
+    const row: Row = { el, name, toggle, label, bar, dur, node: undefined, index: -1, collapsed: false };
     toggle.addEventListener("click", (ev) => {
       ev.stopPropagation();
       if (row.node) this.toggle(row.node);
@@ -190,12 +216,12 @@ class Waterfall {
     const total = this.tree.durationNanos || 1;
     const collapsed = this.collapsed.has(node);
     row.node = node;
-    row.el.dataset["collapsed"] = String(collapsed);
+    row.collapsed = collapsed;
     row.el.dataset["spanId"] = node.span.spanId ?? "";
     row.el.setAttribute("aria-level", String(node.depth + 1));
     row.el.classList.toggle("error", isError(node));
     row.el.classList.toggle("orphan", node.orphan);
-    row.indent.style.width = `${Math.min(node.depth, MAX_INDENT) * 12}px`;
+    row.name.style.paddingLeft = `${Math.min(node.depth, MAX_INDENT) * 12}px`;
     const hasChildren = node.children.length > 0;
     row.toggle.textContent = hasChildren ? (collapsed ? "▸" : "▾") : "";
     row.toggle.disabled = !hasChildren;
