@@ -20,8 +20,8 @@ var dist embed.FS
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// files maps the served names to their content types; anything else is 404.
-var files = map[string]string{
+// types maps the served names to their content types; anything else is 404.
+var types = map[string]string{
 	"index.html": "text/html; charset=utf-8",
 	"app.js":     "text/javascript; charset=utf-8",
 	"app.css":    "text/css; charset=utf-8",
@@ -34,35 +34,39 @@ var files = map[string]string{
 // file lists none; `tracegate dev` serves the dev tenants' tokens there.
 const DevTokensFile = "dev.json"
 
+type file struct {
+	contentType string
+	body        []byte
+}
+
 // Handler serves the explorer with its prefix stripped: "/" (and any path
 // without a file extension, for links into the app) is index.html, "/app.js"
 // and "/app.css" are the bundle, "/dev.json" lists no dev tokens.
 func Handler() http.Handler {
-	sub, err := fs.Sub(dist, "dist")
-	if err != nil {
-		panic(err) // dist is embedded at build time
+	files := make(map[string]file, len(types))
+	for name, ct := range types {
+		b, err := fs.ReadFile(dist, "dist/"+name)
+		if err != nil {
+			panic(err) // dist is embedded at build time; a missing file is a broken build
+		}
+		files[name] = file{ct, b}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
 		if name == "" || path.Ext(name) == "" {
 			name = "index.html"
 		}
-		ct, ok := files[name]
+		f, ok := files[name]
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
-		b, err := fs.ReadFile(sub, name)
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
 		h := w.Header()
-		h.Set("Content-Type", ct)
+		h.Set("Content-Type", f.contentType)
 		h.Set("Content-Security-Policy", CSP)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		_, _ = w.Write(b)
+		_, _ = w.Write(f.body) //nolint:gosec // G705: one of the embedded files, never request data
 	})
 }

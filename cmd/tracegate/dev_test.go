@@ -254,7 +254,9 @@ func TestDevTokenEndpoints(t *testing.T) {
 	}
 	for _, path := range []string{"/dev/tokens", "/ui/dev.json"} {
 		status, h, body := get(t, base+path, "", map[string]string{"Origin": "http://localhost:5173"})
-		var list struct{ Tokens []struct{ Tenant, Token string } }
+		var list struct {
+			Tokens []struct{ Tenant, Token string }
+		}
 		if err := json.Unmarshal(body, &list); status != 200 || err != nil || len(list.Tokens) != 2 {
 			t.Fatalf("GET %s: %d %s", path, status, body)
 		}
