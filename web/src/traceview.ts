@@ -237,7 +237,8 @@ class Waterfall {
     row.bar.style.width = `${width}%`;
     row.dur.textContent = formatDuration(node.durationNanos);
     // After the bar, or inside its end when the bar reaches the right edge.
-    row.dur.style.left = `${Math.min(left + width, 92)}%`;
+    row.dur.style.left = `${left + width}%`;
+    row.dur.classList.toggle("inside", left + width > 85);
   }
 
   private toggle(node: SpanNode): void {

@@ -22,6 +22,7 @@ import { buildTracegate, listen, startDev, type DevServer } from "../../clients/
 
 const ACME_CHECKOUT = "4bf92f3577b34da6a3ce929d0e0e4736";
 const GLOBEX_REPORT = "5b8efff798038103d269b633813fc700";
+const ACME_LOGIN_FAIL = "00000000000000000a1b2c3d4e5f6071";
 const BIG_TRACE = "b19b19b19b19b19b19b19b19b19b19b1";
 const BIG_SPANS = 20_000;
 const FIRST_PAINT_MARK = "tracegate:waterfall-painted";
@@ -213,12 +214,24 @@ describe("the trace explorer in headless Chromium", () => {
     const labels = await texts(w.page, ".row:not([hidden]) .label");
     for (const name of names) assert.ok(labels.includes(name), `span "${name}" is not in the waterfall: ${labels.join(", ")}`);
     assert.equal(labels.length, names.length);
-    // The error span is marked, and its details open on click.
-    await w.page.click(".row:not([hidden]):nth-child(3)");
+    // A span's details open on click.
+    await w.page.click(`.row[data-span-id="${spansOf(trace)[2]?.spanId ?? ""}"]`);
     await w.page.waitForSelector(".detail dl");
+    assert.equal((await texts(w.page, ".detail h2"))[0], spansOf(trace)[2]?.name);
     const file = join(shots, "trace-view.png");
     await w.page.screenshot({ path: file, fullPage: false });
     console.log(`# screenshot of the trace view: ${file}`);
+    assert.deepEqual(unexpectedErrors(w), []);
+  });
+
+  test("error spans are marked", async () => {
+    const trace = await apiJSON<Trace>(`/api/v1/traces/${ACME_LOGIN_FAIL}`, dev.tokens["acme"] ?? "");
+    const errors = spansOf(trace).filter((s) => s.status?.code === 2).map((s) => s.name ?? "");
+    assert.ok(errors.length > 0, "the seeded failed login has no error span");
+    const w = await open(`${dev.base}/ui/?tenant=acme#/traces/${ACME_LOGIN_FAIL}`);
+    await w.page.waitForSelector(".row .label");
+    assert.deepEqual((await texts(w.page, ".row.error:not([hidden]) .label")).sort(), errors.sort());
+    assert.match((await texts(w.page, ".trace-head .meta"))[0] ?? "", new RegExp(`${errors.length} with errors`));
     assert.deepEqual(unexpectedErrors(w), []);
   });
 
