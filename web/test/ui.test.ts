@@ -224,6 +224,45 @@ describe("the trace explorer in headless Chromium", () => {
     assert.deepEqual(unexpectedErrors(w), []);
   });
 
+  test("the TraceQL box suggests tag names, then the tenant's own values", async () => {
+    const w = await open(`${dev.base}/ui/?tenant=acme`);
+    await w.page.waitForSelector("table.traces tbody tr");
+    await w.page.type("input[name=q]", "{ resource.serv");
+    await w.page.waitForSelector("#suggestions li.tag");
+    assert.ok((await texts(w.page, "#suggestions li")).includes("resource.service.name"));
+    await w.page.$$eval("#suggestions li", (lis) => {
+      const li = lis.find((l) => l.textContent === "resource.service.name");
+      li?.dispatchEvent(new MouseEvent("mousedown", { bubbles: true }));
+    });
+    assert.equal(await w.page.$eval("input[name=q]", (i) => (i as HTMLInputElement).value), "{ resource.service.name = ");
+    await w.page.waitForSelector("#suggestions li.value");
+    const values = await texts(w.page, "#suggestions li.value");
+    assert.ok(values.includes("frontend"), `values: ${values.join(", ")}`);
+    assert.ok(!values.includes("reports"), `globex's service is suggested to acme: ${values.join(", ")}`);
+    await w.page.keyboard.press("ArrowDown");
+    await w.page.keyboard.press("Enter");
+    await w.page.type("input[name=q]", "}");
+    await w.page.keyboard.press("Enter"); // submits the search
+    await w.page.waitForFunction(() => location.hash.includes("q="));
+    await w.page.waitForSelector("table.traces tbody tr");
+    const q = new URLSearchParams((await w.page.evaluate(() => location.hash)).split("?")[1]).get("q");
+    assert.match(q ?? "", /^\{ resource\.service\.name = "[^"]+" \}$/);
+    assert.deepEqual(unexpectedErrors(w), []);
+  });
+
+  test("subtrees collapse and expand", async () => {
+    const w = await open(`${dev.base}/ui/?tenant=acme#/traces/${ACME_CHECKOUT}`);
+    await w.page.waitForSelector(".row .label");
+    const all = (await texts(w.page, ".row:not([hidden]) .label")).length;
+    // Rows not in use are not displayed (they would cover the others).
+    assert.ok(await w.page.$$eval(".row[hidden]", (rs) => rs.every((r) => getComputedStyle(r).display === "none")));
+    await w.page.click(".row:not([hidden]) .toggle:not([disabled])"); // the root's
+    await w.page.waitForFunction(() => document.querySelectorAll(".row:not([hidden])").length === 1);
+    await w.page.click(".row:not([hidden]) .toggle:not([disabled])");
+    await w.page.waitForFunction((n) => document.querySelectorAll(".row:not([hidden])").length === n, {}, all);
+    assert.ok(all > 1);
+  });
+
   test("error spans are marked", async () => {
     const trace = await apiJSON<Trace>(`/api/v1/traces/${ACME_LOGIN_FAIL}`, dev.tokens["acme"] ?? "");
     const errors = spansOf(trace).filter((s) => s.status?.code === 2).map((s) => s.name ?? "");
