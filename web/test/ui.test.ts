@@ -317,6 +317,11 @@ describe("the trace explorer in headless Chromium", () => {
     assert.match(msg ?? "", /sign in again/i);
     assert.equal(await w.page.evaluate(() => sessionStorage.getItem("tracegate.token")), null, "the expired token is kept");
     assert.deepEqual(unexpectedErrors(w, [401]), []);
+    // Dev mode offers its tenants instead; picking one signs in.
+    assert.deepEqual(await texts(w.page, "button[data-dev-tenant]"), ["acme", "globex"]);
+    await w.page.click("button[data-dev-tenant=globex]");
+    await w.page.waitForSelector("table.traces tbody tr");
+    assert.equal((await texts(w.page, "header .tenant"))[0], "globex");
   });
 
   test("a 20,000-span trace: first waterfall paint, and no long task while scrolling to the last span", async (t: TestContext) => {
