@@ -61,6 +61,7 @@ type config struct {
 	SearchMaxRange     time.Duration `env:"SEARCH_MAX_RANGE" envDefault:"168h"`
 
 	CORSOrigins []string `env:"CORS_ORIGINS"`
+	UI          bool     `env:"UI" envDefault:"false"`
 
 	// Limits, per replica; 0 turns one off.
 	RateLimitClientIP      float64 `env:"RATE_LIMIT_CLIENT_IP" envDefault:"100"`

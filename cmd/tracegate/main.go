@@ -27,6 +27,7 @@ import (
 	"github.com/tracegate/tracegate/internal/tempo"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
+	"github.com/tracegate/tracegate/web"
 )
 
 const usage = `usage: tracegate <command>
@@ -190,7 +191,12 @@ func newGateway(ctx context.Context, cfg config, tracing *telemetry.Tracing, log
 		}
 		return checks
 	}
+	var ui http.Handler
+	if cfg.UI {
+		ui = web.Handler()
+	}
 	e, err := httpapi.New(repo, verifier.Middleware(), metrics, logger, httpapi.Options{
+		UI:                ui,
 		CORSOrigins:       cfg.CORSOrigins,
 		Readiness:         readiness,
 		LogQueries:        cfg.LogQueries,

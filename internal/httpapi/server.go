@@ -22,6 +22,7 @@ import (
 
 	"github.com/tracegate/tracegate/gen/api"
 	"github.com/tracegate/tracegate/internal/limits"
+	"github.com/tracegate/tracegate/internal/principal"
 	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
@@ -58,6 +59,9 @@ type Options struct {
 	// LogQueries puts the TraceQL query (capped) into access log lines;
 	// otherwise only its length is logged.
 	LogQueries bool
+	// UI, when set, serves the trace explorer under /ui/ (a public route: the
+	// page holds no data; it calls the API with the user's token).
+	UI http.Handler
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -77,6 +81,10 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
 	public := publicRoutes(spec)
+	if opts.UI != nil {
+		public[http.MethodGet+" "+uiPath] = true
+		public[http.MethodGet+" "+uiPath+"/*"] = true
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -97,7 +105,7 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 			MaxAge:        600,
 		}))
 	}
-	e.Use(skip(public, limitClientIP(opts.ClientIPRate, m)), skip(public, authenticate), skip(public, countAllowed(m)),
+	e.Use(skip(public, limitClientIP(opts.ClientIPRate, m)), skip(public, whoamiChoosesLater(authenticate)), skip(public, countAllowed(m)),
 		skip(public, limitTenant(opts.TenantRate, opts.TenantConcurrency, m)))
 	e.Use(skip(public, oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		// Authentication already ran (tracegate's own middleware above).
@@ -107,8 +115,15 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 	})))
 
 	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, metrics: m, readiness: opts.Readiness}, nil))
+	if opts.UI != nil {
+		e.GET(uiPath, func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, uiPath+"/") })
+		e.GET(uiPath+"/*", echo.WrapHandler(http.StripPrefix(uiPath, opts.UI)))
+	}
 	return e, nil
 }
+
+// uiPath is where Options.UI is served.
+const uiPath = "/ui"
 
 // publicRoutes lists, as Echo route keys, the operations that openapi.yaml
 // marks `security: []`. Everything else requires a token (fail closed).
@@ -140,6 +155,36 @@ func skip(public map[string]bool, mw echo.MiddlewareFunc) echo.MiddlewareFunc {
 				return next(c)
 			}
 			return withMW(c)
+		}
+	}
+}
+
+// whoamiRoute is the one route a token granting several tenants may call
+// without choosing one: a frontend builds its tenant picker from the answer.
+const whoamiRoute = "/api/v1/whoami"
+
+// whoamiChoosesLater runs authenticate and, for GET /api/v1/whoami only, lets
+// a valid token that grants several tenants through without X-Tenant: the
+// principal then has no tenant selected, so nothing can read as anyone.
+// Every other route, and every other authentication failure, keeps its error.
+func whoamiChoosesLater(authenticate echo.MiddlewareFunc) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		withAuth := authenticate(next)
+		return func(c echo.Context) error {
+			err := withAuth(c)
+			if err == nil || c.Path() != whoamiRoute {
+				return err
+			}
+			var he *echo.HTTPError
+			var r auditReason
+			if !errors.As(err, &he) || he.Code != http.StatusBadRequest || !errors.As(err, &r) || r.AuditReason() != "choose_tenant" {
+				return err
+			}
+			p, ok := principal.FromContext(c.Request().Context())
+			if !ok || p.Tenants.Len() != 0 || len(p.Granted) < 2 {
+				return err
+			}
+			return next(c)
 		}
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
+	"github.com/tracegate/tracegate/web"
 )
 
 const (
@@ -844,5 +845,49 @@ func TestGzip(t *testing.T) {
 	back, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(plain)
 	if err != nil || back.SpanCount() != 9 {
 		t.Fatalf("decompressed body: %d spans, %v", back.SpanCount(), err)
+	}
+}
+
+// The trace explorer is served under /ui/ only when Options.UI is set, without
+// a token, with its own CSP; without it, /ui/ is an unknown route (401 first).
+func TestUI(t *testing.T) {
+	t.Parallel()
+	serve := func(h *harness, path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec
+	}
+	on := newHarnessWith(t, nil, httpapi.Options{UI: web.Handler()})
+	rec := serve(on, "/ui/")
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") || !strings.Contains(rec.Body.String(), `src="app.js"`) {
+		t.Fatalf("GET /ui/: %d %q %.200s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+	if got := rec.Header().Get("Content-Security-Policy"); got != web.CSP || !strings.Contains(got, "script-src 'self';") {
+		t.Errorf("CSP %q", got)
+	}
+	for path, ct := range map[string]string{"/ui/app.js": "text/javascript", "/ui/app.css": "text/css", "/ui/dev.json": "application/json"} {
+		if rec := serve(on, path); rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), ct) {
+			t.Errorf("GET %s: %d %q", path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+	}
+	if rec := serve(on, "/ui/dev.json"); strings.TrimSpace(rec.Body.String()) != `{"tokens":[]}` {
+		t.Errorf("the embedded dev.json lists tokens: %s", rec.Body)
+	}
+	if rec := serve(on, "/ui/../openapi.yaml.js"); rec.Code != http.StatusNotFound {
+		t.Errorf("GET an unknown file: %d", rec.Code)
+	}
+	if rec := serve(on, "/ui"); rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") != "/ui/" {
+		t.Errorf("GET /ui: %d %q", rec.Code, rec.Header().Get("Location"))
+	}
+	// The API behind it still needs a token.
+	if rec := serve(on, "/api/v1/whoami"); rec.Code != http.StatusUnauthorized {
+		t.Errorf("GET /api/v1/whoami without token: %d", rec.Code)
+	}
+
+	off := newHarness(t, nil)
+	for _, path := range []string{"/ui/", "/ui/app.js", "/ui/dev.json"} {
+		if rec := serve(off, path); rec.Code != http.StatusUnauthorized || strings.Contains(rec.Body.String(), "<html") {
+			t.Errorf("without the UI, GET %s: %d %.100s", path, rec.Code, rec.Body)
+		}
 	}
 }

@@ -92,6 +92,12 @@ export interface paths {
          * Who am I
          * @description The caller's identity as tracegate resolved it from the token and the
          *     `X-Tenant` header: explains access decisions. Never contains the token.
+         *
+         *     Unlike every other operation under `/api/v1`, whoami answers `200`
+         *     without `X-Tenant` for a token that grants several tenants: the answer
+         *     then lists `grantedTenants` and has no `tenant`, so that a frontend can
+         *     build its tenant picker from it. With `X-Tenant`, the tenant is
+         *     selected (and checked) as for any other operation.
          */
         get: operations["whoami"];
         put?: never;
@@ -458,10 +464,12 @@ export interface components {
             /** @description The token's `sub`. */
             subject: string;
             /**
-             * @description The tenant this request reads; for a federated read, the tenants joined by commas.
+             * @description The tenant this request reads; for a federated read, the tenants
+             *     joined by commas. Absent when the token grants several tenants and
+             *     the request sent no `X-Tenant`: no tenant is selected.
              * @example acme
              */
-            tenant: string;
+            tenant?: string;
             /** @description Every tenant the token grants. */
             grantedTenants: string[];
             scopes: string[];
