@@ -1,0 +1,852 @@
+// Package otlpjson transcodes an OTLP TracesData message from protobuf to
+// OTLP/JSON without building an object model. Parse validates the whole
+// message first, as pdata's protobuf reader does, and lists every value of
+// one resource attribute per resource (for the tenant check); WriteJSON then
+// streams the JSON of the chosen resources, byte for byte what pdata's
+// ptrace.JSONMarshaler writes for them, through a fixed-size buffer.
+//
+// Byte identity with pdata includes its quirks: repeated occurrences of a
+// singular message are merged, the last oneof member of an AnyValue wins
+// (an array or map replaces, never merges), all-zero ids are left out,
+// strings are copied as they are (invalid UTF-8 included), and nested values
+// deeper than pdata's recursion limit are an error.
+package otlpjson
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+)
+
+// ValueType is the type of an attribute value, as pcommon.ValueType.
+type ValueType uint8
+
+// The value types of OTLP's AnyValue.
+const (
+	TypeEmpty ValueType = iota
+	TypeStr
+	TypeInt
+	TypeDouble
+	TypeBool
+	TypeMap
+	TypeSlice
+	TypeBytes
+)
+
+// Value is one value of an attribute.
+type Value struct {
+	Type ValueType
+	// Str is the string, or for other types a rendering of the value for
+	// logs (as pcommon.Value.AsString).
+	Str string
+}
+
+// Trace is a validated TracesData message. It refers to the bytes given to
+// Parse, which must not change while it is in use.
+type Trace struct {
+	resources [][]byte
+	values    [][]Value
+}
+
+// Parse validates data as a TracesData message the way pdata reads one, and
+// fails where pdata fails; it also fails on nesting deeper than pdata's
+// recursion limit. For every resource it lists each value of the resource
+// attribute key, in order, duplicates included (none when key is empty).
+func Parse(data []byte, key string) (*Trace, error) {
+	if err := validate(&tracesData, data, 0); err != nil {
+		return nil, err
+	}
+	t := &Trace{}
+	for pos := 0; pos < len(data); {
+		var f field
+		f, pos = next(data, pos)
+		if f.num == 1 {
+			t.resources = append(t.resources, f.b)
+		}
+	}
+	if key != "" {
+		t.values = make([][]Value, len(t.resources))
+		for i, rs := range t.resources {
+			t.values[i] = attributeValues(rs, key)
+		}
+	}
+	return t, nil
+}
+
+// Len returns the number of resources (ResourceSpans) of the trace.
+func (t *Trace) Len() int { return len(t.resources) }
+
+// Values returns the values of the attribute named in Parse on resource i.
+func (t *Trace) Values(i int) []Value { return t.values[i] }
+
+// attributeValues returns the values of the resource attributes named key
+// of the ResourceSpans rs.
+func attributeValues(rs []byte, key string) []Value {
+	var out []Value
+	eachField(rs, 1, func(res []byte) {
+		eachField(res, 1, func(kv []byte) {
+			var k []byte
+			n, first := 0, []byte(nil)
+			for pos := 0; pos < len(kv); {
+				var f field
+				f, pos = next(kv, pos)
+				switch f.num {
+				case 1:
+					k = f.b
+				case 2:
+					if n == 0 {
+						first = f.b
+					}
+					n++
+				}
+			}
+			if string(k) == key {
+				out = append(out, valueOf(merged(kv, 2, n, first)))
+			}
+		})
+	})
+	return out
+}
+
+// eachField calls fn with every occurrence of the length-delimited field num
+// of the validated message b.
+func eachField(b []byte, num int32, fn func([]byte)) {
+	for pos := 0; pos < len(b); {
+		var f field
+		f, pos = next(b, pos)
+		if f.num == num && f.typ == wireLen {
+			fn(f.b)
+		}
+	}
+}
+
+// lastOneof returns the AnyValue member that pdata keeps: the last one.
+func lastOneof(av []byte) (f field, ok bool) {
+	for pos := 0; pos < len(av); {
+		var g field
+		g, pos = next(av, pos)
+		if g.num >= 1 && g.num <= 8 {
+			f, ok = g, true
+		}
+	}
+	return f, ok
+}
+
+func valueOf(av []byte) Value {
+	f, ok := lastOneof(av)
+	if !ok || f.num == 8 {
+		return Value{Type: TypeEmpty}
+	}
+	switch f.num {
+	case 1:
+		return Value{Type: TypeStr, Str: string(f.b)}
+	case 2:
+		return Value{Type: TypeBool, Str: strconv.FormatBool(f.u != 0)}
+	case 3:
+		return Value{Type: TypeInt, Str: strconv.FormatInt(int64(f.u), 10)}
+	case 4:
+		return Value{Type: TypeDouble, Str: strconv.FormatFloat(math.Float64frombits(f.u), 'g', -1, 64)}
+	case 5:
+		return Value{Type: TypeSlice, Str: rawJSON(av)}
+	case 6:
+		return Value{Type: TypeMap, Str: rawJSON(av)}
+	default:
+		return Value{Type: TypeBytes, Str: base64.StdEncoding.EncodeToString(f.b)}
+	}
+}
+
+// rawJSON renders an AnyValue as plain JSON (["a","b"], {"k":1}), for logs.
+func rawJSON(av []byte) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rawValue(av)); err != nil {
+		return "<unprintable>"
+	}
+	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+}
+
+func rawValue(av []byte) any {
+	f, ok := lastOneof(av)
+	if !ok {
+		return nil
+	}
+	switch f.num {
+	case 1:
+		return string(f.b)
+	case 2:
+		return f.u != 0
+	case 3:
+		return int64(f.u)
+	case 4:
+		v := math.Float64frombits(f.u)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Sprint(v)
+		}
+		return v
+	case 5:
+		out := []any{}
+		eachField(f.b, 1, func(v []byte) { out = append(out, rawValue(v)) })
+		return out
+	case 6:
+		out := map[string]any{}
+		eachField(f.b, 1, func(kv []byte) {
+			var k []byte
+			n, first := 0, []byte(nil)
+			for pos := 0; pos < len(kv); {
+				var g field
+				g, pos = next(kv, pos)
+				switch g.num {
+				case 1:
+					k = g.b
+				case 2:
+					if n == 0 {
+						first = g.b
+					}
+					n++
+				}
+			}
+			out[string(k)] = rawValue(merged(kv, 2, n, first))
+		})
+		return out
+	case 7:
+		return base64.StdEncoding.EncodeToString(f.b)
+	default:
+		return int64(int32(f.u))
+	}
+}
+
+// WriteJSON writes the trace as OTLP/JSON to w, keeping the resources i for
+// which keep(i) is true (all when keep is nil). With head nil, the output
+// is exactly pdata's ptrace.JSONMarshaler output for the kept resources.
+// Otherwise head must be a JSON object ({…}); its members come first, in
+// one object with the trace's, and resourceSpans is always present (empty
+// when nothing is kept). Output reaches w in chunks of at most BufferSize
+// bytes; the first error of w is returned.
+func (t *Trace) WriteJSON(w io.Writer, head []byte, keep func(i int) bool) error {
+	out := writer{w: w, buf: make([]byte, 0, BufferSize)}
+	n := 0
+	first := true
+	if head != nil {
+		if len(head) < 2 || head[0] != '{' || head[len(head)-1] != '}' {
+			return fmt.Errorf("otlpjson: head %q is not a JSON object", head)
+		}
+		out.rawBytes(head[:len(head)-1])
+		first = len(head) == 2
+	} else {
+		out.byte('{')
+	}
+	for i, rs := range t.resources {
+		if keep != nil && !keep(i) {
+			continue
+		}
+		if n == 0 {
+			out.field(&first, "resourceSpans")
+			out.byte('[')
+		} else {
+			out.byte(',')
+		}
+		n++
+		out.resourceSpans(rs)
+	}
+	switch {
+	case n > 0:
+		out.byte(']')
+	case head != nil:
+		out.field(&first, "resourceSpans")
+		out.raw("[]")
+	}
+	out.byte('}')
+	out.flush()
+	return out.err
+}
+
+func (w *writer) resourceSpans(b []byte) {
+	var (
+		resN                        int
+		res, schemaURL              []byte
+		scopeAt, deprecatedAt, from = -1, -1, 0
+	)
+	for pos := 0; pos < len(b); {
+		from = pos
+		var f field
+		f, pos = next(b, pos)
+		switch f.num {
+		case 1:
+			if resN == 0 {
+				res = f.b
+			}
+			resN++
+		case 2:
+			if scopeAt < 0 {
+				scopeAt = from
+			}
+		case 3:
+			schemaURL = f.b
+		case 1000:
+			if deprecatedAt < 0 {
+				deprecatedAt = from
+			}
+		}
+	}
+	first := true
+	w.byte('{')
+	w.field(&first, "resource")
+	w.resource(merged(b, 1, resN, res))
+	if scopeAt >= 0 {
+		w.field(&first, "scopeSpans")
+		w.array(b, scopeAt, 2, w.scopeSpans)
+	}
+	if len(schemaURL) > 0 {
+		w.field(&first, "schemaUrl")
+		w.str(schemaURL)
+	}
+	if deprecatedAt >= 0 {
+		w.field(&first, "deprecatedScopeSpans")
+		w.array(b, deprecatedAt, 1000, w.scopeSpans)
+	}
+	w.byte('}')
+}
+
+// array writes every occurrence of field num of b, from offset at on, as a
+// JSON array of fn's output.
+func (w *writer) array(b []byte, at int, num int32, fn func([]byte)) {
+	w.byte('[')
+	n := 0
+	for pos := at; pos < len(b); {
+		var f field
+		f, pos = next(b, pos)
+		if f.num != num || f.typ != wireLen {
+			continue
+		}
+		if n > 0 {
+			w.byte(',')
+		}
+		n++
+		fn(f.b)
+	}
+	w.byte(']')
+}
+
+func (w *writer) resource(b []byte) {
+	var dropped uint64
+	attrsAt, refsAt := -1, -1
+	for pos := 0; pos < len(b); {
+		from := pos
+		var f field
+		f, pos = next(b, pos)
+		switch f.num {
+		case 1:
+			if attrsAt < 0 {
+				attrsAt = from
+			}
+		case 2:
+			dropped = f.u
+		case 3:
+			if refsAt < 0 {
+				refsAt = from
+			}
+		}
+	}
+	first := true
+	w.byte('{')
+	if attrsAt >= 0 {
+		w.field(&first, "attributes")
+		w.array(b, attrsAt, 1, w.keyValue)
+	}
+	if uint32(dropped) != 0 {
+		w.field(&first, "droppedAttributesCount")
+		w.uint32(dropped)
+	}
+	if refsAt >= 0 {
+		w.field(&first, "entityRefs")
+		w.array(b, refsAt, 3, w.entityRef)
+	}
+	w.byte('}')
+}
+
+func (w *writer) entityRef(b []byte) {
+	var schemaURL, typ []byte
+	idsAt, descAt := -1, -1
+	for pos := 0; pos < len(b); {
+		from := pos
+		var f field
+		f, pos = next(b, pos)
+		switch f.num {
+		case 1:
+			schemaURL = f.b
+		case 2:
+			typ = f.b
+		case 3:
+			if idsAt < 0 {
+				idsAt = from
+			}
+		case 4:
+			if descAt < 0 {
+				descAt = from
+			}
+		}
+	}
+	first := true
+	w.byte('{')
+	if len(schemaURL) > 0 {
+		w.field(&first, "schemaUrl")
+		w.str(schemaURL)
+	}
+	if len(typ) > 0 {
+		w.field(&first, "type")
+		w.str(typ)
+	}
+	if idsAt >= 0 {
+		w.field(&first, "idKeys")
+		w.array(b, idsAt, 3, w.str)
+	}
+	if descAt >= 0 {
+		w.field(&first, "descriptionKeys")
+		w.array(b, descAt, 4, w.str)
+	}
+	w.byte('}')
+}
+
+func (w *writer) scopeSpans(b []byte) {
+	var (
+		scopeN           int
+		scope, schemaURL []byte
+		spansAt          = -1
+	)
+	for pos := 0; pos < len(b); {
+		from := pos
+		var f field
+		f, pos = next(b, pos)
+		switch f.num {
+		case 1:
+			if scopeN == 0 {
+				scope = f.b
+			}
+			scopeN++
+		case 2:
+			if spansAt < 0 {
+				spansAt = from
+			}
+		case 3:
+			schemaURL = f.b
+		}
+	}
+	first := true
+	w.byte('{')
+	w.field(&first, "scope")
+	w.scope(merged(b, 1, scopeN, scope))
+	if spansAt >= 0 {
+		w.field(&first, "spans")
+		w.array(b, spansAt, 2, w.span)
+	}
+	if len(schemaURL) > 0 {
+		w.field(&first, "schemaUrl")
+		w.str(schemaURL)
+	}
+	w.byte('}')
+}
+
+func (w *writer) scope(b []byte) {
+	var (
+		name, version []byte
+		dropped       uint64
+		attrsAt       = -1
+	)
+	for pos := 0; pos < len(b); {
+		from := pos
+		var f field
+		f, pos = next(b, pos)
+		switch f.num {
+		case 1:
+			name = f.b
+		case 2:
+			version = f.b
+		case 3:
+			if attrsAt < 0 {
+				attrsAt = from
+			}
+		case 4:
+			dropped = f.u
+		}
+	}
+	first := true
+	w.byte('{')
+	if len(name) > 0 {
+		w.field(&first, "name")
+		w.str(name)
+	}
+	if len(version) > 0 {
+		w.field(&first, "version")
+		w.str(version)
+	}
+	if attrsAt >= 0 {
+		w.field(&first, "attributes")
+		w.array(b, attrsAt, 3, w.keyValue)
+	}
+	if uint32(dropped) != 0 {
+		w.field(&first, "droppedAttributesCount")
+		w.uint32(dropped)
+	}
+	w.byte('}')
+}
+
+// nonZero reports whether an id is set: pdata leaves out an empty or
+// all-zero id.
+func nonZero(id []byte) bool {
+	for _, c := range id {
+		if c != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *writer) span(b []byte) {
+	var (
+		traceID, spanID, parentID, traceState, name, status []byte
+		flags, kind, start, end                             uint64
+		droppedAttrs, droppedEvents, droppedLinks           uint64
+		statusN                                             int
+		attrsAt, eventsAt, linksAt                          = -1, -1, -1
+	)
+	for pos := 0; pos < len(b); {
+		from := pos
+		var f field
+		f, pos = next(b, pos)
+		switch f.num {
+		case 1:
+			traceID = f.b
+		case 2:
+			spanID = f.b
+		case 3:
+			traceState = f.b
+		case 4:
+			parentID = f.b
+		case 16:
+			flags = f.u
+		case 5:
+			name = f.b
+		case 6:
+			kind = f.u
+		case 7:
+			start = f.u
+		case 8:
+			end = f.u
+		case 9:
+			if attrsAt < 0 {
+				attrsAt = from
+			}
+		case 10:
+			droppedAttrs = f.u
+		case 11:
+			if eventsAt < 0 {
+				eventsAt = from
+			}
+		case 12:
+			droppedEvents = f.u
+		case 13:
+			if linksAt < 0 {
+				linksAt = from
+			}
+		case 14:
+			droppedLinks = f.u
+		case 15:
+			if statusN == 0 {
+				status = f.b
+			}
+			statusN++
+		}
+	}
+	first := true
+	w.byte('{')
+	if nonZero(traceID) {
+		w.field(&first, "traceId")
+		w.id(traceID)
+	}
+	if nonZero(spanID) {
+		w.field(&first, "spanId")
+		w.id(spanID)
+	}
+	if len(traceState) > 0 {
+		w.field(&first, "traceState")
+		w.str(traceState)
+	}
+	if nonZero(parentID) {
+		w.field(&first, "parentSpanId")
+		w.id(parentID)
+	}
+	if uint32(flags) != 0 {
+		w.field(&first, "flags")
+		w.uint32(flags)
+	}
+	if len(name) > 0 {
+		w.field(&first, "name")
+		w.str(name)
+	}
+	if int32(kind) != 0 {
+		w.field(&first, "kind")
+		w.int32(kind)
+	}
+	if start != 0 {
+		w.field(&first, "startTimeUnixNano")
+		w.uint64(start)
+	}
+	if end != 0 {
+		w.field(&first, "endTimeUnixNano")
+		w.uint64(end)
+	}
+	if attrsAt >= 0 {
+		w.field(&first, "attributes")
+		w.array(b, attrsAt, 9, w.keyValue)
+	}
+	if uint32(droppedAttrs) != 0 {
+		w.field(&first, "droppedAttributesCount")
+		w.uint32(droppedAttrs)
+	}
+	if eventsAt >= 0 {
+		w.field(&first, "events")
+		w.array(b, eventsAt, 11, w.event)
+	}
+	if uint32(droppedEvents) != 0 {
+		w.field(&first, "droppedEventsCount")
+		w.uint32(droppedEvents)
+	}
+	if linksAt >= 0 {
+		w.field(&first, "links")
+		w.array(b, linksAt, 13, w.link)
+	}
+	if uint32(droppedLinks) != 0 {
+		w.field(&first, "droppedLinksCount")
+		w.uint32(droppedLinks)
+	}
+	w.field(&first, "status")
+	w.status(merged(b, 15, statusN, status))
+	w.byte('}')
+}
+
+func (w *writer) event(b []byte) {
+	var (
+		time, dropped uint64
+		name          []byte
+		attrsAt       = -1
+	)
+	for pos := 0; pos < len(b); {
+		from := pos
+		var f field
+		f, pos = next(b, pos)
+		switch f.num {
+		case 1:
+			time = f.u
+		case 2:
+			name = f.b
+		case 3:
+			if attrsAt < 0 {
+				attrsAt = from
+			}
+		case 4:
+			dropped = f.u
+		}
+	}
+	first := true
+	w.byte('{')
+	if time != 0 {
+		w.field(&first, "timeUnixNano")
+		w.uint64(time)
+	}
+	if len(name) > 0 {
+		w.field(&first, "name")
+		w.str(name)
+	}
+	if attrsAt >= 0 {
+		w.field(&first, "attributes")
+		w.array(b, attrsAt, 3, w.keyValue)
+	}
+	if uint32(dropped) != 0 {
+		w.field(&first, "droppedAttributesCount")
+		w.uint32(dropped)
+	}
+	w.byte('}')
+}
+
+func (w *writer) link(b []byte) {
+	var (
+		traceID, spanID, traceState []byte
+		dropped, flags              uint64
+		attrsAt                     = -1
+	)
+	for pos := 0; pos < len(b); {
+		from := pos
+		var f field
+		f, pos = next(b, pos)
+		switch f.num {
+		case 1:
+			traceID = f.b
+		case 2:
+			spanID = f.b
+		case 3:
+			traceState = f.b
+		case 4:
+			if attrsAt < 0 {
+				attrsAt = from
+			}
+		case 5:
+			dropped = f.u
+		case 6:
+			flags = f.u
+		}
+	}
+	first := true
+	w.byte('{')
+	if nonZero(traceID) {
+		w.field(&first, "traceId")
+		w.id(traceID)
+	}
+	if nonZero(spanID) {
+		w.field(&first, "spanId")
+		w.id(spanID)
+	}
+	if len(traceState) > 0 {
+		w.field(&first, "traceState")
+		w.str(traceState)
+	}
+	if attrsAt >= 0 {
+		w.field(&first, "attributes")
+		w.array(b, attrsAt, 4, w.keyValue)
+	}
+	if uint32(dropped) != 0 {
+		w.field(&first, "droppedAttributesCount")
+		w.uint32(dropped)
+	}
+	if uint32(flags) != 0 {
+		w.field(&first, "flags")
+		w.uint32(flags)
+	}
+	w.byte('}')
+}
+
+func (w *writer) status(b []byte) {
+	var (
+		message []byte
+		code    uint64
+	)
+	for pos := 0; pos < len(b); {
+		var f field
+		f, pos = next(b, pos)
+		switch f.num {
+		case 2:
+			message = f.b
+		case 3:
+			code = f.u
+		}
+	}
+	first := true
+	w.byte('{')
+	if len(message) > 0 {
+		w.field(&first, "message")
+		w.str(message)
+	}
+	if int32(code) != 0 {
+		w.field(&first, "code")
+		w.int32(code)
+	}
+	w.byte('}')
+}
+
+func (w *writer) keyValue(b []byte) {
+	var (
+		key, value []byte
+		strindex   uint64
+		valueN     int
+	)
+	for pos := 0; pos < len(b); {
+		var f field
+		f, pos = next(b, pos)
+		switch f.num {
+		case 1:
+			key = f.b
+		case 2:
+			if valueN == 0 {
+				value = f.b
+			}
+			valueN++
+		case 3:
+			strindex = f.u
+		}
+	}
+	first := true
+	w.byte('{')
+	if len(key) > 0 {
+		w.field(&first, "key")
+		w.str(key)
+	}
+	w.field(&first, "value")
+	w.anyValue(merged(b, 2, valueN, value))
+	if int32(strindex) != 0 {
+		w.field(&first, "keyStrindex")
+		w.int32(strindex)
+	}
+	w.byte('}')
+}
+
+func (w *writer) anyValue(b []byte) {
+	f, ok := lastOneof(b)
+	w.byte('{')
+	if ok {
+		switch f.num {
+		case 1:
+			w.raw(`"stringValue":`)
+			w.str(f.b)
+		case 2:
+			if f.u != 0 {
+				w.raw(`"boolValue":true`)
+			} else {
+				w.raw(`"boolValue":false`)
+			}
+		case 3:
+			w.raw(`"intValue":`)
+			w.int64(f.u)
+		case 4:
+			w.raw(`"doubleValue":`)
+			w.double(f.u)
+		case 5:
+			w.raw(`"arrayValue":`)
+			w.list(f.b, w.anyValue)
+		case 6:
+			w.raw(`"kvlistValue":`)
+			w.list(f.b, w.keyValue)
+		case 7:
+			w.raw(`"bytesValue":`)
+			w.bytes(f.b)
+		case 8:
+			w.raw(`"stringValueStrindex":`)
+			w.int32(f.u)
+		}
+	}
+	w.byte('}')
+}
+
+// list writes an ArrayValue or KeyValueList: {"values":[…]} or {}.
+func (w *writer) list(b []byte, fn func([]byte)) {
+	at := -1
+	for pos := 0; pos < len(b); {
+		from := pos
+		var f field
+		f, pos = next(b, pos)
+		if f.num == 1 {
+			at = from
+			break
+		}
+	}
+	if at < 0 {
+		w.raw("{}")
+		return
+	}
+	w.raw(`{"values":`)
+	w.array(b, at, 1, fn)
+	w.byte('}')
+}

@@ -1,0 +1,138 @@
+package otlpjson
+
+import "fmt"
+
+// A schema lists the known fields of one OTLP message: pdata rejects a known
+// field of another wire type, and reads its messages and ids as it goes.
+type schema struct {
+	name   string
+	fields []fieldSpec
+	// counted: the message counts towards pdata's recursion limit (the
+	// KeyValue/AnyValue family, whose nesting is unbounded).
+	counted bool
+}
+
+type fieldSpec struct {
+	num  int32
+	typ  int8
+	kind kind
+	msg  *schema
+}
+
+type kind uint8
+
+const (
+	scalar  kind = iota // varint, fixed or string/bytes: any value is accepted
+	message             // a nested message, validated in turn
+	traceID             // bytes of length 0 or 16
+	spanID              // bytes of length 0 or 8
+)
+
+var (
+	tracesData, resourceSpans, resourceMsg, entityRef, scopeSpans, scopeMsg,
+	spanMsg, eventMsg, linkMsg, statusMsg, keyValue, anyValue, arrayValue, kvList schema
+)
+
+func init() {
+	str := func(n int32) fieldSpec { return fieldSpec{num: n, typ: wireLen} }
+	varint := func(n int32) fieldSpec { return fieldSpec{num: n, typ: wireVarint} }
+	fixed64 := func(n int32) fieldSpec { return fieldSpec{num: n, typ: wireI64} }
+	fixed32 := func(n int32) fieldSpec { return fieldSpec{num: n, typ: wireI32} }
+	msg := func(n int32, s *schema) fieldSpec { return fieldSpec{num: n, typ: wireLen, kind: message, msg: s} }
+	tid := fieldSpec{num: 1, typ: wireLen, kind: traceID}
+	sid := fieldSpec{num: 2, typ: wireLen, kind: spanID}
+
+	tracesData = schema{name: "TracesData", fields: []fieldSpec{msg(1, &resourceSpans)}}
+	resourceSpans = schema{name: "ResourceSpans", fields: []fieldSpec{msg(1, &resourceMsg), msg(2, &scopeSpans), str(3), msg(1000, &scopeSpans)}}
+	resourceMsg = schema{name: "Resource", fields: []fieldSpec{msg(1, &keyValue), varint(2), msg(3, &entityRef)}}
+	entityRef = schema{name: "EntityRef", fields: []fieldSpec{str(1), str(2), str(3), str(4)}}
+	scopeSpans = schema{name: "ScopeSpans", fields: []fieldSpec{msg(1, &scopeMsg), msg(2, &spanMsg), str(3)}}
+	scopeMsg = schema{name: "InstrumentationScope", fields: []fieldSpec{str(1), str(2), msg(3, &keyValue), varint(4)}}
+	spanMsg = schema{name: "Span", fields: []fieldSpec{
+		tid, sid, str(3), {num: 4, typ: wireLen, kind: spanID}, fixed32(16), str(5), varint(6),
+		fixed64(7), fixed64(8), msg(9, &keyValue), varint(10), msg(11, &eventMsg), varint(12),
+		msg(13, &linkMsg), varint(14), msg(15, &statusMsg),
+	}}
+	eventMsg = schema{name: "Span.Event", fields: []fieldSpec{fixed64(1), str(2), msg(3, &keyValue), varint(4)}}
+	linkMsg = schema{name: "Span.Link", fields: []fieldSpec{tid, sid, str(3), msg(4, &keyValue), varint(5), fixed32(6)}}
+	statusMsg = schema{name: "Status", fields: []fieldSpec{str(2), varint(3)}}
+	keyValue = schema{name: "KeyValue", counted: true, fields: []fieldSpec{str(1), msg(2, &anyValue), varint(3)}}
+	anyValue = schema{name: "AnyValue", counted: true, fields: []fieldSpec{
+		str(1), varint(2), varint(3), fixed64(4), msg(5, &arrayValue), msg(6, &kvList), str(7), varint(8),
+	}}
+	arrayValue = schema{name: "ArrayValue", counted: true, fields: []fieldSpec{msg(1, &anyValue)}}
+	kvList = schema{name: "KeyValueList", counted: true, fields: []fieldSpec{msg(1, &keyValue)}}
+}
+
+func (s *schema) field(num int32) *fieldSpec {
+	for i := range s.fields {
+		if s.fields[i].num == num {
+			return &s.fields[i]
+		}
+	}
+	return nil
+}
+
+// validate checks b as a message of s the way pdata's UnmarshalProto reads
+// it, and fails where pdata fails. depth is pdata's recursion depth.
+func validate(s *schema, b []byte, depth int) error {
+	if s.counted {
+		if depth >= recursionLimit {
+			return errDepth
+		}
+		depth++
+	}
+	for pos := 0; pos < len(b); {
+		num, typ, p, err := consumeTag(b, pos)
+		if err != nil {
+			return err
+		}
+		f := s.field(num)
+		if f == nil {
+			if pos, err = consumeUnknown(b, p, typ); err != nil {
+				return err
+			}
+			continue
+		}
+		if typ != f.typ {
+			return fmt.Errorf("proto: wrong wire type %d for field %d of %s", typ, num, s.name)
+		}
+		switch typ {
+		case wireVarint:
+			_, pos, err = consumeVarint(b, p)
+		case wireI64:
+			pos, err = consumeFixed(b, p, 8)
+		case wireI32:
+			pos, err = consumeFixed(b, p, 4)
+		case wireLen:
+			var start int
+			start, pos, err = consumeLen(b, p)
+			if err == nil {
+				err = validateValue(f, b[start:pos], depth)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateValue(f *fieldSpec, v []byte, depth int) error {
+	switch f.kind {
+	case message:
+		if !f.msg.counted {
+			depth = 0 // pdata starts counting afresh below a fixed-depth message
+		}
+		return validate(f.msg, v, depth)
+	case traceID:
+		if len(v) != 0 && len(v) != 16 {
+			return fmt.Errorf("proto: trace id of %d bytes", len(v))
+		}
+	case spanID:
+		if len(v) != 0 && len(v) != 8 {
+			return fmt.Errorf("proto: span id of %d bytes", len(v))
+		}
+	}
+	return nil
+}
