@@ -25,6 +25,7 @@ import (
 	"github.com/tracegate/tracegate/internal/auth"
 	"github.com/tracegate/tracegate/internal/devauth"
 	"github.com/tracegate/tracegate/internal/httpapi"
+	"github.com/tracegate/tracegate/internal/otlpjson"
 	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
@@ -222,7 +223,7 @@ func TestGetTraceFound(t *testing.T) {
 	t.Parallel()
 	td := checkout(t)
 	h := newHarness(t, func(tn tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Spans: td}, nil
+		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
 	})
 	rec := h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, map[string]any{"tenant_id": "acme"}))
 	if rec.Code != http.StatusOK {
@@ -269,7 +270,7 @@ func TestGetTraceNormalisesID(t *testing.T) {
 	t.Parallel()
 	td := checkout(t)
 	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Spans: td}, nil
+		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
 	})
 	tok := h.token(t, map[string]any{"tenant_id": "acme"})
 	for in, want := range map[string]string{
@@ -290,7 +291,7 @@ func TestGetTracePartial(t *testing.T) {
 	t.Parallel()
 	td := checkout(t)
 	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Spans: td, Partial: true, Warnings: []string{"Trace exceeds maximum size"}}, nil
+		return traces.Trace{ID: id, Data: otlpData(t, td), Partial: true, Warnings: []string{"Trace exceeds maximum size"}}, nil
 	})
 	rec := h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, map[string]any{"tenant_id": "acme"}))
 	var got struct {
@@ -309,7 +310,7 @@ func TestGetTraceTimeRange(t *testing.T) {
 	td := checkout(t)
 	h := newHarness(t, func(_ tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
 		gotRange = r
-		return traces.Trace{ID: id, Spans: td}, nil
+		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
 	})
 	rec := h.get(t, "/api/v1/traces/"+checkoutID+"?start=1795694609&end=1795698269", h.token(t, map[string]any{"tenant_id": "acme"}))
 	if rec.Code != http.StatusOK || gotRange != (traces.TimeRange{Start: 1795694609, End: 1795698269}) {
@@ -463,7 +464,7 @@ func TestClientTenantHeadersIgnored(t *testing.T) {
 	t.Parallel()
 	td := checkout(t)
 	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Spans: td}, nil
+		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
 	})
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
 	req.Header.Set("Authorization", "Bearer "+h.token(t, map[string]any{"tenant_id": "acme"}))
@@ -573,7 +574,7 @@ func TestCORS(t *testing.T) {
 	t.Parallel()
 	td := checkout(t)
 	h := newHarnessCORS(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Spans: td}, nil
+		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
 	}, []string{"https://app.example.com"})
 
 	// A preflight needs no token.
@@ -669,7 +670,7 @@ func TestMethods(t *testing.T) {
 	t.Parallel()
 	td := checkout(t)
 	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Spans: td}, nil
+		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
 	})
 	tok := h.token(t, map[string]any{"tenant_id": "acme"})
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, "TRACE", "CONNECT", "PROPFIND"} {
@@ -824,7 +825,7 @@ func TestGzip(t *testing.T) {
 	t.Parallel()
 	td := checkout(t)
 	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Spans: td}, nil
+		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
 	})
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
 	req.Header.Set("Authorization", "Bearer "+h.token(t, map[string]any{"tenant_id": "acme"}))
@@ -890,4 +891,18 @@ func TestUI(t *testing.T) {
 			t.Errorf("without the UI, GET %s: %d %.100s", path, rec.Code, rec.Body)
 		}
 	}
+}
+
+// otlpData returns td as the Tempo adapter holds it: protobuf, validated.
+func otlpData(t testing.TB, td ptrace.Traces) *otlpjson.Trace {
+	t.Helper()
+	b, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := otlpjson.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

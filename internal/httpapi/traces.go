@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"go.opentelemetry.io/collector/pdata/ptrace"
-
 	"github.com/tracegate/tracegate/gen/api"
 	"github.com/tracegate/tracegate/internal/traces"
 )
@@ -29,19 +27,15 @@ func (s *Server) GetTrace(ctx context.Context, req api.GetTraceRequestObject) (a
 }
 
 // traceResponse writes a trace as the spec's Trace schema: OTLP/JSON
-// TracesData, as pdata's spec-compliant marshaler encodes it, with the
-// metadata members in front. It bypasses the generated model, which would
-// mean a second, slower encoding of the same data.
+// TracesData, byte for byte as pdata's spec-compliant marshaler encodes it,
+// with the metadata members in front. The trace stays protobuf until here:
+// the transcoder streams it to w in bounded chunks, bypassing the generated
+// model. It was validated when it was read, so a malformed trace never gets
+// this far (a 502 with nothing written).
 type traceResponse traces.Trace
-
-var jsonMarshaler ptrace.JSONMarshaler
 
 func (t traceResponse) VisitGetTraceResponse(w http.ResponseWriter) error {
 	defer traces.Trace(t).Release()
-	otlp, err := jsonMarshaler.MarshalTraces(t.Spans)
-	if err != nil {
-		return err
-	}
 	warnings := t.Warnings
 	if warnings == nil {
 		warnings = []string{}
@@ -54,17 +48,7 @@ func (t traceResponse) VisitGetTraceResponse(w http.ResponseWriter) error {
 	if err != nil {
 		return err
 	}
-	// head is {"traceId":…,"warnings":[…]} and otlp is {"resourceSpans":[…]}:
-	// write them as one object, without copying the (large) OTLP part.
-	head[len(head)-1] = ','
-	if len(otlp) <= 2 {
-		otlp = []byte(`{"resourceSpans":[]}`)
-	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(head); err != nil {
-		return err
-	}
-	_, err = w.Write(otlp[1:])
-	return err
+	return traces.Trace(t).WriteJSON(w, head)
 }

@@ -59,14 +59,14 @@ func benchTrace(n int) ptrace.Traces {
 // BenchmarkGetTrace measures GET /api/v1/traces/{id} through the real Echo
 // stack (auth middleware with a real ES256 token, repeated as a browser
 // does, request validation, limits, access log, OTLP/JSON encoding), with a
-// fake TraceReader that returns an already decoded trace: everything but the
-// Tempo call and its protobuf decoding (see internal/tempo's
+// fake TraceReader that returns an already validated trace: everything but the
+// Tempo call and its protobuf validation (see internal/tempo's
 // BenchmarkTraceBySize) and the network.
 func BenchmarkGetTrace(b *testing.B) {
 	for _, n := range []int{10, 1000, 20000} {
-		td := benchTrace(n)
+		data := otlpData(b, benchTrace(n))
 		h := newHarness(b, func(tenant.Set, traces.ID, traces.TimeRange) (traces.Trace, error) {
-			return traces.Trace{Spans: td}, nil
+			return traces.Trace{Data: data}, nil
 		})
 		tok := h.token(b, map[string]any{"tenant_id": "acme"})
 		for _, enc := range []string{"identity", "gzip"} {

@@ -22,7 +22,7 @@ func BenchmarkTranscode(b *testing.B) {
 			run  func() error
 		}{
 			{"otlpjson", func() error {
-				tr, err := otlpjson.Parse(data, "tenant.id")
+				tr, err := otlpjson.Parse(data)
 				if err != nil {
 					return err
 				}

@@ -49,14 +49,12 @@ type Value struct {
 // Parse, which must not change while it is in use.
 type Trace struct {
 	resources [][]byte
-	values    [][]Value
 }
 
 // Parse validates data as a TracesData message the way pdata reads one, and
-// fails where pdata fails; it also fails on nesting deeper than pdata's
-// recursion limit. For every resource it lists each value of the resource
-// attribute key, in order, duplicates included (none when key is empty).
-func Parse(data []byte, key string) (*Trace, error) {
+// fails where pdata fails (nesting deeper than pdata's recursion limit
+// included), before anything is written.
+func Parse(data []byte) (*Trace, error) {
 	if err := validate(&tracesData, data, 0); err != nil {
 		return nil, err
 	}
@@ -68,20 +66,16 @@ func Parse(data []byte, key string) (*Trace, error) {
 			t.resources = append(t.resources, f.b)
 		}
 	}
-	if key != "" {
-		t.values = make([][]Value, len(t.resources))
-		for i, rs := range t.resources {
-			t.values[i] = attributeValues(rs, key)
-		}
-	}
 	return t, nil
 }
 
 // Len returns the number of resources (ResourceSpans) of the trace.
 func (t *Trace) Len() int { return len(t.resources) }
 
-// Values returns the values of the attribute named in Parse on resource i.
-func (t *Trace) Values(i int) []Value { return t.values[i] }
+// Values returns every value of the attribute key of resource i, in order,
+// duplicates included, as pdata reads them (a repeated resource message is
+// merged, the last member of a value wins).
+func (t *Trace) Values(i int, key string) []Value { return attributeValues(t.resources[i], key) }
 
 // attributeValues returns the values of the resource attributes named key
 // of the ResourceSpans rs.

@@ -41,7 +41,7 @@ func oracle(data []byte, keep func(int) bool) ([]byte, error) {
 }
 
 func transcode(data []byte, keep func(int) bool) ([]byte, error) {
-	tr, err := otlpjson.Parse(data, "tenant.id")
+	tr, err := otlpjson.Parse(data)
 	if err != nil {
 		return nil, err
 	}
@@ -266,19 +266,19 @@ func TestValues(t *testing.T) {
 	res = msg(res, 1, msg(nil, 1, msg(msg(str(nil, 1, "tenant.id"), 2, varint(nil, 3, 1)), 2, str(nil, 1, "globex"))))
 	res = msg(res, 1, msg(nil, 1, str(nil, 1, "tenant.id")))
 	data := msg(msg(nil, 1, nil), 1, res)
-	tr, err := otlpjson.Parse(data, "tenant.id")
+	tr, err := otlpjson.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.Len() != 2 || len(tr.Values(0)) != 0 {
-		t.Fatalf("%d resources, first has %v", tr.Len(), tr.Values(0))
+	if tr.Len() != 2 || len(tr.Values(0, "tenant.id")) != 0 {
+		t.Fatalf("%d resources, first has %v", tr.Len(), tr.Values(0, "tenant.id"))
 	}
 	want := []otlpjson.Value{
 		{Type: otlpjson.TypeStr, Str: "acme"}, {Type: otlpjson.TypeInt, Str: "7"},
 		{Type: otlpjson.TypeSlice, Str: `["a","b"]`}, {Type: otlpjson.TypeStr, Str: "globex"},
 		{Type: otlpjson.TypeEmpty},
 	}
-	if got := tr.Values(1); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := tr.Values(1, "tenant.id"); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("values %v, want %v", got, want)
 	}
 }
@@ -302,7 +302,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 func TestChunksAndWriteError(t *testing.T) {
 	t.Parallel()
 	data := marshal(t, Synthetic(rand.New(rand.NewPCG(3, 4)), 2000)) //nolint:gosec // test data
-	tr, err := otlpjson.Parse(data, "")
+	tr, err := otlpjson.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +319,7 @@ func TestChunksAndWriteError(t *testing.T) {
 func TestHead(t *testing.T) {
 	t.Parallel()
 	data := msg(nil, 1, msg(nil, 2, msg(nil, 2, str(nil, 5, "op"))))
-	tr, err := otlpjson.Parse(data, "")
+	tr, err := otlpjson.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}

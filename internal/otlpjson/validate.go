@@ -10,6 +10,8 @@ type schema struct {
 	// counted: the message counts towards pdata's recursion limit (the
 	// KeyValue/AnyValue family, whose nesting is unbounded).
 	counted bool
+	// index maps field numbers below 17 to fields[index-1] (0: unknown).
+	index [17]uint8
 }
 
 type fieldSpec struct {
@@ -62,9 +64,23 @@ func init() {
 	}}
 	arrayValue = schema{name: "ArrayValue", counted: true, fields: []fieldSpec{msg(1, &anyValue)}}
 	kvList = schema{name: "KeyValueList", counted: true, fields: []fieldSpec{msg(1, &keyValue)}}
+	for _, s := range []*schema{&tracesData, &resourceSpans, &resourceMsg, &entityRef, &scopeSpans, &scopeMsg,
+		&spanMsg, &eventMsg, &linkMsg, &statusMsg, &keyValue, &anyValue, &arrayValue, &kvList} {
+		for i, f := range s.fields {
+			if f.num < int32(len(s.index)) {
+				s.index[f.num] = uint8(i + 1)
+			}
+		}
+	}
 }
 
 func (s *schema) field(num int32) *fieldSpec {
+	if num < int32(len(s.index)) {
+		if i := s.index[num]; i > 0 {
+			return &s.fields[i-1]
+		}
+		return nil
+	}
 	for i := range s.fields {
 		if s.fields[i].num == num {
 			return &s.fields[i]

@@ -134,24 +134,43 @@ type field struct {
 	b   []byte // length-delimited values
 }
 
-// next reads the field at pos of a validated message.
+// next reads the field at pos of a validated message. One-byte tags and
+// lengths, by far the most common, take a short path.
 func next(b []byte, pos int) (field, int) {
-	num, typ, pos, _ := consumeTag(b, pos)
-	f := field{num: num, typ: typ}
-	switch typ {
+	var tag uint64
+	if c := b[pos]; c < 0x80 {
+		tag = uint64(c)
+		pos++
+	} else {
+		tag, pos, _ = consumeVarint(b, pos)
+	}
+	f := field{num: int32(tag >> 3), typ: int8(tag & 7)}
+	switch f.typ {
+	case wireLen:
+		var n uint64
+		if c := b[pos]; c < 0x80 {
+			n = uint64(c)
+			pos++
+		} else {
+			n, pos, _ = consumeVarint(b, pos)
+		}
+		end := pos + int(n)
+		f.b, pos = b[pos:end:end], end
 	case wireVarint:
-		f.u, pos, _ = consumeVarint(b, pos)
+		if c := b[pos]; c < 0x80 {
+			f.u = uint64(c)
+			pos++
+		} else {
+			f.u, pos, _ = consumeVarint(b, pos)
+		}
 	case wireI64:
 		f.u = binary.LittleEndian.Uint64(b[pos:])
 		pos += 8
 	case wireI32:
 		f.u = uint64(binary.LittleEndian.Uint32(b[pos:]))
 		pos += 4
-	case wireLen:
-		start, end, _ := consumeLen(b, pos)
-		f.b, pos = b[start:end], end
 	default:
-		pos, _ = consumeUnknown(b, pos, typ)
+		pos, _ = consumeUnknown(b, pos, f.typ)
 	}
 	return f, pos
 }

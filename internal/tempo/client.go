@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/tracegate/tracegate/gen/tempoapi"
+	"github.com/tracegate/tracegate/internal/otlpjson"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
 )
@@ -41,10 +42,11 @@ type Client struct {
 // New returns a Client for the Tempo at baseURL (e.g. http://tempo:3200).
 // Every call is bounded by timeout, and a response body larger than maxBytes
 // (after decompression) is refused. At most conversionBytes of trace bodies
-// are decoded and encoded at once (0: no bound): each trace reserves its
-// body's size until its Trace is released, so memory stays bounded at any
-// concurrency; a trace larger than the whole budget waits until it can run
-// alone.
+// are held at once (0: no bound): each trace reserves what its request
+// holds, its protobuf body plus the transcoder's fixed-size output buffer
+// (held), until its Trace is released after the last byte is written, so
+// memory stays bounded at any concurrency; a trace larger than the whole
+// budget waits until it can run alone.
 func New(baseURL string, httpClient *http.Client, timeout time.Duration, maxBytes, conversionBytes int64) (*Client, error) {
 	c, err := tempoapi.NewClient(baseURL, tempoapi.WithHTTPClient(httpClient))
 	if err != nil {
@@ -73,6 +75,11 @@ func (c *Client) reserve(ctx context.Context, n int64) (func(), error) {
 	return func() { once.Do(func() { c.budget.Release(n) }) }, nil
 }
 
+// held is what a request for a trace body of n bytes holds until its answer
+// is written: the body (the transcoder reads it in place) and the output
+// buffer.
+func held(n int64) int64 { return n + otlpjson.BufferSize }
+
 // Trace implements traces.Upstream. It asks Tempo's v2 endpoint for protobuf
 // (measured about 2.5× cheaper for Tempo than its JSON, and decoded here
 // without an intermediate JSON step) and maps Tempo's empty-trace 200 to
@@ -88,7 +95,7 @@ func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces
 	body, err := c.call(ctx, "application/protobuf", func(ctx context.Context) (*http.Response, error) {
 		resp, err := c.api.GetTraceV2(ctx, id.String(), params, acceptProtobuf)
 		if err == nil && resp.StatusCode == http.StatusOK && resp.ContentLength > 0 && release == nil {
-			if release, err = c.reserve(ctx, resp.ContentLength); err != nil {
+			if release, err = c.reserve(ctx, held(resp.ContentLength)); err != nil {
 				resp.Body.Close()
 				return nil, err
 			}
@@ -102,7 +109,7 @@ func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces
 		return traces.Trace{}, err
 	}
 	if release == nil {
-		if release, err = c.reserve(ctx, int64(len(body))); err != nil {
+		if release, err = c.reserve(ctx, held(int64(len(body)))); err != nil {
 			return traces.Trace{}, err
 		}
 	}
@@ -111,7 +118,7 @@ func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces
 		release()
 		return traces.Trace{}, fmt.Errorf("%w: decode trace: %w", traces.ErrUpstream, err)
 	}
-	if tr.Spans.ResourceSpans().Len() == 0 {
+	if tr.Data.Len() == 0 {
 		release()
 		return traces.Trace{}, traces.ErrNotFound
 	}

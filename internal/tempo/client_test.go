@@ -1,6 +1,7 @@
 package tempo
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jarcoal/httpmock"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
@@ -124,11 +126,12 @@ func TestTraceFound(t *testing.T) {
 	if tr.ID != checkoutID || tr.Partial || len(tr.Warnings) != 0 {
 		t.Errorf("got id %q partial %v warnings %v", tr.ID, tr.Partial, tr.Warnings)
 	}
-	if n := tr.Spans.SpanCount(); n != 9 {
+	shown := spansOf(t, tr)
+	if n := shown.SpanCount(); n != 9 {
 		t.Fatalf("%d spans, want 9 (index.json)", n)
 	}
 	services := map[string]bool{}
-	rss := tr.Spans.ResourceSpans()
+	rss := shown.ResourceSpans()
 	for i := range rss.Len() {
 		rs := rss.At(i)
 		svc, _ := rs.Resource().Attributes().Get("service.name")
@@ -336,4 +339,18 @@ func TestConversionBudget(t *testing.T) {
 			t.Fatalf("not found: %v", err)
 		}
 	}
+}
+
+// spansOf reads back what tr shows, through its JSON.
+func spansOf(t testing.TB, tr traces.Trace) ptrace.Traces {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := tr.WriteJSON(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return td
 }

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"slices"
 
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/tracegate/tracegate/internal/otlpjson"
 	"github.com/tracegate/tracegate/internal/traces"
 )
 
@@ -19,10 +19,10 @@ const (
 
 const statusPartial = 1
 
-var unmarshaler ptrace.ProtoUnmarshaler
-
 // decodeTraceByID decodes Tempo's v2 protobuf answer. Unknown fields (such as
-// metrics) are skipped, as protobuf readers must.
+// metrics) are skipped, as protobuf readers must. The trace itself is only
+// validated (otlpjson.Parse): it stays protobuf, in b, until it is written
+// as JSON.
 func decodeTraceByID(b []byte) (traces.Trace, error) {
 	var (
 		traceBytes []byte
@@ -74,10 +74,10 @@ func decodeTraceByID(b []byte) (traces.Trace, error) {
 			b = b[n:]
 		}
 	}
-	spans, err := unmarshaler.UnmarshalTraces(traceBytes)
+	data, err := otlpjson.Parse(traceBytes)
 	if err != nil {
 		return traces.Trace{}, fmt.Errorf("trace: %w", err)
 	}
-	tr.Spans = spans
+	tr.Data = data
 	return tr, nil
 }

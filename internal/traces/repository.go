@@ -9,9 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
-
+	"github.com/tracegate/tracegate/internal/otlpjson"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traceql"
 )
@@ -119,24 +117,27 @@ func (r *Repository) Trace(ctx context.Context, t tenant.Set, id ID, tr TimeRang
 	if err != nil {
 		return Trace{}, fmt.Errorf("get trace %s: %w", id, err)
 	}
-	if trace.Spans == (ptrace.Traces{}) || trace.Spans.ResourceSpans().Len() == 0 {
+	if trace.Data == nil || trace.Data.Len() == 0 {
 		trace.Release()
 		return Trace{}, fmt.Errorf("get trace %s: %w", id, ErrNotFound)
 	}
 	switch {
 	case r.cfg.TenantAttribute == "":
 	case r.shared():
-		rss := trace.Spans.ResourceSpans()
-		before := rss.Len()
-		rss.RemoveIf(func(rs ptrace.ResourceSpans) bool {
-			_, own := r.resourceTenant(rs.Resource().Attributes(), t)
-			return !own
-		})
-		if rss.Len() == 0 {
+		n := trace.Data.Len()
+		keep, kept := make([]bool, n), 0
+		for i := range n {
+			_, keep[i] = r.resourceTenant(trace.Data.Values(i, r.cfg.TenantAttribute), t)
+			if keep[i] {
+				kept++
+			}
+		}
+		if kept == 0 {
 			trace.Release()
 			return Trace{}, fmt.Errorf("get trace %s: %w", id, ErrNotFound)
 		}
-		if rss.Len() < before {
+		if kept < n {
+			trace.keep = keep
 			trace.Partial = true
 			trace.Warnings = append(trace.Warnings, SharedTraceWarning)
 		}
@@ -155,9 +156,8 @@ func (r *Repository) Trace(ctx context.Context, t tenant.Set, id ID, tr TimeRang
 // means the whole trace belongs to t.
 func (r *Repository) foreignValues(trace Trace, t tenant.Set) []string {
 	var foreign []string
-	rss := trace.Spans.ResourceSpans()
-	for i := range rss.Len() {
-		got, own := r.resourceTenant(rss.At(i).Resource().Attributes(), t)
+	for i := range trace.Data.Len() {
+		got, own := r.resourceTenant(trace.Data.Values(i, r.cfg.TenantAttribute), t)
 		if !own && !slices.Contains(foreign, got) {
 			foreign = append(foreign, got)
 		}
@@ -165,25 +165,23 @@ func (r *Repository) foreignValues(trace Trace, t tenant.Set) []string {
 	return foreign
 }
 
-// resourceTenant reports whether a resource with attributes attrs belongs to
-// t: it carries the tenant attribute at least once, and every occurrence is
-// a string naming one of t. Tempo's filters match a resource whose attribute
-// is duplicated or an array when any value matches, so such a resource is
-// only ours if all of its values are. got renders what was found, for logs.
-func (r *Repository) resourceTenant(attrs pcommon.Map, t tenant.Set) (got string, own bool) {
-	var seen []string
+// resourceTenant reports whether a resource whose tenant attribute holds
+// values (every occurrence) belongs to t: it carries the attribute at least
+// once, and every occurrence is a string naming one of t. Tempo's filters
+// match a resource whose attribute is duplicated or an array when any value
+// matches, so such a resource is only ours if all of its values are. got
+// renders what was found, for logs.
+func (r *Repository) resourceTenant(values []otlpjson.Value, t tenant.Set) (got string, own bool) {
+	if len(values) == 0 {
+		return "<missing>", false
+	}
+	seen := make([]string, len(values))
 	own = true
-	for k, v := range attrs.All() {
-		if k != r.cfg.TenantAttribute {
-			continue
-		}
-		seen = append(seen, v.AsString())
-		if v.Type() != pcommon.ValueTypeStr || !t.Contains(v.Str()) {
+	for i, v := range values {
+		seen[i] = v.Str
+		if v.Type != otlpjson.TypeStr || !t.Contains(v.Str) {
 			own = false
 		}
-	}
-	if len(seen) == 0 {
-		return "<missing>", false
 	}
 	return strings.Join(seen, "+"), own
 }

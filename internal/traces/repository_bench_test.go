@@ -24,7 +24,7 @@ func (c cannedUpstream) Search(context.Context, tenant.Set, traces.SearchQuery) 
 
 // bigTrace is a trace of resources × spansPer spans whose every resource
 // carries tenant.id=acme and service.name, each span five attributes.
-func bigTrace(resources, spansPer int) traces.Trace {
+func bigTrace(b testing.TB, resources, spansPer int) traces.Trace {
 	td := ptrace.NewTraces()
 	for r := range resources {
 		rs := td.ResourceSpans().AppendEmpty()
@@ -45,7 +45,7 @@ func bigTrace(resources, spansPer int) traces.Trace {
 			sa.PutBool("app.retry", false)
 		}
 	}
-	return traces.Trace{Spans: td}
+	return fromPdata(b, td)
 }
 
 func benchRepo(b *testing.B, up traces.Upstream, attr string) *traces.Repository {
@@ -66,7 +66,7 @@ func BenchmarkTraceAttributeCheck(b *testing.B) {
 	acme := tenant.NewSet("acme")
 	ctx := context.Background()
 	for _, shape := range []struct{ resources, spansPer int }{{25, 800}, {2000, 10}} {
-		tr := bigTrace(shape.resources, shape.spansPer)
+		tr := bigTrace(b, shape.resources, shape.spansPer)
 		up := cannedUpstream{upstreamFunc: func(context.Context, tenant.Set, traces.ID, traces.TimeRange) (traces.Trace, error) {
 			return tr, nil
 		}}

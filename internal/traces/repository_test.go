@@ -48,7 +48,7 @@ func newRepo(t *testing.T, up traces.Upstream, cfg traces.Config, logger *slog.L
 
 // traceOf builds a trace with one resource per entry of tenants; an entry of
 // "-" has no tenant attribute, "#" a non-string one.
-func traceOf(tenants ...string) traces.Trace {
+func traceOf(t testing.TB, tenants ...string) traces.Trace {
 	td := ptrace.NewTraces()
 	for _, tn := range tenants {
 		rs := td.ResourceSpans().AppendEmpty()
@@ -63,7 +63,7 @@ func traceOf(tenants ...string) traces.Trace {
 		span := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
 		span.SetName("op")
 	}
-	return traces.Trace{Spans: td}
+	return fromPdata(t, td)
 }
 
 const id = traces.ID("4bf92f3577b34da6a3ce929d0e0e4736")
@@ -78,17 +78,17 @@ func TestRepositoryTrace(t *testing.T) {
 		wantErr   error
 		wantLog   string
 	}{
-		{name: "own trace, attribute check on", attribute: "tenant.id", upstream: traceOf("acme", "acme")},
-		{name: "own trace, attribute check off", upstream: traceOf("acme")},
-		{name: "unstamped trace passes when the check is off", upstream: traceOf("-")},
-		{name: "foreign trace is not found", attribute: "tenant.id", upstream: traceOf("globex"), wantErr: traces.ErrNotFound, wantLog: "found=globex"},
-		{name: "mixed trace is not found", attribute: "tenant.id", upstream: traceOf("acme", "globex", "acme"), wantErr: traces.ErrNotFound, wantLog: "found=globex"},
-		{name: "resource without the attribute is not found", attribute: "tenant.id", upstream: traceOf("acme", "-"), wantErr: traces.ErrNotFound, wantLog: "found=<missing>"},
-		{name: "non-string attribute is not found", attribute: "tenant.id", upstream: traceOf("#"), wantErr: traces.ErrNotFound, wantLog: "found=7"},
-		{name: "prefix of the tenant is not the tenant", attribute: "tenant.id", upstream: traceOf("acme2"), wantErr: traces.ErrNotFound},
-		{name: "other attribute name configured", attribute: "org", upstream: traceOf("acme"), wantErr: traces.ErrNotFound},
-		{name: "empty trace is not found", attribute: "tenant.id", upstream: traces.Trace{Spans: ptrace.NewTraces()}, wantErr: traces.ErrNotFound},
-		{name: "empty trace is not found without the check", upstream: traces.Trace{Spans: ptrace.NewTraces()}, wantErr: traces.ErrNotFound},
+		{name: "own trace, attribute check on", attribute: "tenant.id", upstream: traceOf(t, "acme", "acme")},
+		{name: "own trace, attribute check off", upstream: traceOf(t, "acme")},
+		{name: "unstamped trace passes when the check is off", upstream: traceOf(t, "-")},
+		{name: "foreign trace is not found", attribute: "tenant.id", upstream: traceOf(t, "globex"), wantErr: traces.ErrNotFound, wantLog: "found=globex"},
+		{name: "mixed trace is not found", attribute: "tenant.id", upstream: traceOf(t, "acme", "globex", "acme"), wantErr: traces.ErrNotFound, wantLog: "found=globex"},
+		{name: "resource without the attribute is not found", attribute: "tenant.id", upstream: traceOf(t, "acme", "-"), wantErr: traces.ErrNotFound, wantLog: "found=<missing>"},
+		{name: "non-string attribute is not found", attribute: "tenant.id", upstream: traceOf(t, "#"), wantErr: traces.ErrNotFound, wantLog: "found=7"},
+		{name: "prefix of the tenant is not the tenant", attribute: "tenant.id", upstream: traceOf(t, "acme2"), wantErr: traces.ErrNotFound},
+		{name: "other attribute name configured", attribute: "org", upstream: traceOf(t, "acme"), wantErr: traces.ErrNotFound},
+		{name: "empty trace is not found", attribute: "tenant.id", upstream: fromPdata(t, ptrace.NewTraces()), wantErr: traces.ErrNotFound},
+		{name: "empty trace is not found without the check", upstream: fromPdata(t, ptrace.NewTraces()), wantErr: traces.ErrNotFound},
 		{name: "zero trace without error is not found", upstream: traces.Trace{}, wantErr: traces.ErrNotFound},
 		{name: "duplicated attribute, one value foreign", attribute: "tenant.id", upstream: traceJSON(t, `"acme"`, `"globex"`), wantErr: traces.ErrNotFound, wantLog: "found=acme+globex"},
 		{name: "duplicated attribute, foreign value first", attribute: "tenant.id", upstream: traceJSON(t, `"globex"`, `"acme"`), wantErr: traces.ErrNotFound, wantLog: "found=globex+acme"},
@@ -121,11 +121,11 @@ func TestRepositoryTrace(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
 			if tc.wantErr != nil {
-				if got.Spans != (ptrace.Traces{}) {
+				if got.Data != nil {
 					t.Error("spans returned together with an error")
 				}
-			} else if got.ID != id || got.Spans.SpanCount() != tc.upstream.Spans.SpanCount() {
-				t.Errorf("got id %q with %d spans, want %q with %d", got.ID, got.Spans.SpanCount(), id, tc.upstream.Spans.SpanCount())
+			} else if got.ID != id || spansOf(t, got).SpanCount() != spansOf(t, tc.upstream).SpanCount() {
+				t.Errorf("got id %q with %d spans, want %q with %d", got.ID, spansOf(t, got).SpanCount(), id, spansOf(t, tc.upstream).SpanCount())
 			}
 			if tc.wantLog != "" {
 				var me *traces.MismatchError
@@ -165,12 +165,12 @@ func traceJSON(t *testing.T, values ...string) traces.Trace {
 	if n := td.ResourceSpans().At(0).Resource().Attributes().Len(); n != len(values) {
 		t.Fatalf("decoded %d attributes, want %d (duplicates dropped?)", n, len(values))
 	}
-	return traces.Trace{Spans: td}
+	return fromPdata(t, td)
 }
 
 func TestRepositoryTraceSharedTempo(t *testing.T) {
 	t.Parallel()
-	mixed := func() traces.Trace { return traceOf("acme", "globex", "-", "acme") }
+	mixed := func() traces.Trace { return traceOf(t, "acme", "globex", "-", "acme") }
 	tests := []struct {
 		name        string
 		upstream    func() traces.Trace
@@ -179,11 +179,11 @@ func TestRepositoryTraceSharedTempo(t *testing.T) {
 		wantPartial bool
 		wantErr     error
 	}{
-		{name: "own trace is whole", upstream: func() traces.Trace { return traceOf("acme", "acme") }, tenants: tenant.NewSet("acme"), wantSpans: 2},
+		{name: "own trace is whole", upstream: func() traces.Trace { return traceOf(t, "acme", "acme") }, tenants: tenant.NewSet("acme"), wantSpans: 2},
 		{name: "mixed trace keeps only own resources", upstream: mixed, tenants: tenant.NewSet("acme"), wantSpans: 2, wantPartial: true},
 		{name: "the other tenant sees its own part", upstream: mixed, tenants: tenant.NewSet("globex"), wantSpans: 1, wantPartial: true},
 		{name: "federated read keeps both tenants", upstream: mixed, tenants: tenant.NewSet("acme", "globex"), wantSpans: 3, wantPartial: true},
-		{name: "no own resource is not found", upstream: func() traces.Trace { return traceOf("globex", "-") }, tenants: tenant.NewSet("acme"), wantErr: traces.ErrNotFound},
+		{name: "no own resource is not found", upstream: func() traces.Trace { return traceOf(t, "globex", "-") }, tenants: tenant.NewSet("acme"), wantErr: traces.ErrNotFound},
 		{name: "duplicated foreign value is left out", upstream: func() traces.Trace { return traceJSON(t, `"acme"`, `"globex"`) }, tenants: tenant.NewSet("acme"), wantErr: traces.ErrNotFound},
 	}
 	for _, tc := range tests {
@@ -209,8 +209,9 @@ func TestRepositoryTraceSharedTempo(t *testing.T) {
 			if tc.wantErr != nil {
 				return
 			}
-			if got.Spans.SpanCount() != tc.wantSpans || got.Partial != tc.wantPartial {
-				t.Errorf("got %d spans, partial %v; want %d, %v", got.Spans.SpanCount(), got.Partial, tc.wantSpans, tc.wantPartial)
+			shown := spansOf(t, got)
+			if shown.SpanCount() != tc.wantSpans || got.Partial != tc.wantPartial {
+				t.Errorf("got %d spans, partial %v; want %d, %v", shown.SpanCount(), got.Partial, tc.wantSpans, tc.wantPartial)
 			}
 			wantWarnings := []string(nil)
 			if tc.wantPartial {
@@ -219,7 +220,7 @@ func TestRepositoryTraceSharedTempo(t *testing.T) {
 			if !slices.Equal(got.Warnings, wantWarnings) {
 				t.Errorf("warnings = %q, want %q", got.Warnings, wantWarnings)
 			}
-			rss := got.Spans.ResourceSpans()
+			rss := shown.ResourceSpans()
 			for i := range rss.Len() {
 				v, _ := rss.At(i).Resource().Attributes().Get("tenant.id")
 				if !tc.tenants.Contains(v.AsString()) {

@@ -5,9 +5,10 @@ package traces
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
-	"go.opentelemetry.io/collector/pdata/ptrace"
+	"github.com/tracegate/tracegate/internal/otlpjson"
 )
 
 // Errors returned by Repository and by Upstream implementations. Callers map
@@ -118,13 +119,44 @@ func NewTimeRange(start, end *int64) (TimeRange, error) {
 // Trace is one trace as read from Tempo.
 type Trace struct {
 	ID ID
-	// Spans holds every resource, scope and span of the trace.
-	Spans ptrace.Traces
+	// Data holds every resource, scope and span of the trace as Tempo sent
+	// them (validated OTLP protobuf, never decoded into objects).
+	Data *otlpjson.Trace
 	// Partial is true when Tempo returned only part of the trace; Warnings says why.
 	Partial  bool
 	Warnings []string
 
+	// keep says which resources of Data are the caller's (nil: all).
+	keep    []bool
 	release func()
+}
+
+// Resources returns the number of resources the trace shows.
+func (t Trace) Resources() int {
+	if t.Data == nil {
+		return 0
+	}
+	if t.keep == nil {
+		return t.Data.Len()
+	}
+	n := 0
+	for _, k := range t.keep {
+		if k {
+			n++
+		}
+	}
+	return n
+}
+
+// WriteJSON writes the resources the trace shows as OTLP/JSON TracesData
+// to w, with the members of the JSON object head (if not nil) first: see
+// otlpjson.Trace.WriteJSON. Output reaches w in bounded chunks.
+func (t Trace) WriteJSON(w io.Writer, head []byte) error {
+	var keep func(int) bool
+	if t.keep != nil {
+		keep = func(i int) bool { return t.keep[i] }
+	}
+	return t.Data.WriteJSON(w, head, keep)
 }
 
 // OnRelease sets what Release does: an Upstream that reserved memory for
