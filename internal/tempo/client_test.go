@@ -205,6 +205,8 @@ func TestTraceErrors(t *testing.T) {
 		{name: "gateway timeout", responder: text(504, "context deadline exceeded"), wantErr: traces.ErrTimeout},
 		{name: "garbage protobuf", responder: proto("\xff\xff\xff\xff"), wantErr: traces.ErrUpstream},
 		{name: "truncated protobuf", responder: proto("\x0a\x10\x0a"), wantErr: traces.ErrUpstream},
+		{name: "span name of the wrong wire type", responder: proto("\x0a\x08\x0a\x06\x12\x04\x12\x02\x28\x01"), wantErr: traces.ErrUpstream},
+		{name: "span id of one byte", responder: proto("\x0a\x09\x0a\x07\x12\x05\x12\x03\x12\x01\x00"), wantErr: traces.ErrUpstream},
 		{name: "json instead of protobuf", responder: loadFixture(t, "trace-v2-json-found").responder(t), wantErr: traces.ErrUpstream},
 		{name: "oversized body", responder: loadFixture(t, "trace-v2-protobuf-found").responder(t), wantErr: traces.ErrUpstream, wantMsg: "larger than 1024 bytes"},
 		{name: "connection refused", responder: refused, wantErr: traces.ErrUnavailable},
