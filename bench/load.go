@@ -18,7 +18,8 @@ type target struct {
 	url    func(traceID string) string
 	header http.Header
 	client *http.Client
-	cpuPID string // "self" (in-process) or tracegate's pid
+	cpuPID string         // "self" (in-process) or tracegate's pid
+	tg     *tracegateProc // a tracegate process (its CPU and allocations are reported)
 }
 
 func newClient(concurrency int, gzip bool) *http.Client {

@@ -72,6 +72,7 @@ type options struct {
 	tunedProxy  bool
 	env         map[string]string
 	smoke       bool
+	baseline    string
 }
 
 func main() {
@@ -92,6 +93,7 @@ func main() {
 	flag.BoolVar(&o.tunedProxy, "tuned-proxy", false, "give the proxy a pooled transport that asks Tempo for identity (default: Go's default transport, as tracegate's: 2 idle connections per host, gzip)")
 	var env string
 	flag.StringVar(&env, "env", "", "extra environment of tracegate only, comma-separated KEY=VALUE (e.g. GOMEMLIMIT=400MiB,TRACEGATE_TENANT_MAX_CONCURRENCY=16)")
+	flag.StringVar(&o.baseline, "baseline", "", "also build tracegate from this git ref (e.g. main, HEAD~3) and measure it in the same interleaved rounds")
 	flag.BoolVar(&o.smoke, "smoke", false, "10 spans, few requests, seconds: checks that everything answers")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -159,6 +161,13 @@ func run(ctx context.Context, o options) (string, error) {
 	bin, err := buildTracegate(ctx, dir)
 	if err != nil {
 		return "", err
+	}
+	baseBin := ""
+	if o.baseline != "" {
+		progress("building tracegate at " + o.baseline)
+		if baseBin, err = buildBaseline(ctx, dir, o.baseline); err != nil {
+			return "", err
+		}
 	}
 
 	// Upstream: the stand-in with one synthetic trace per size.
@@ -245,12 +254,29 @@ func run(ctx context.Context, o options) (string, error) {
 			url:    func(id string) string { return upstreamURL + "/api/v2/traces/" + id }},
 		{name: "proxy", cpuPID: "self", client: newClient(o.concurrency, o.gzip),
 			url: func(id string) string { return proxyURL + "/api/v2/traces/" + id }},
-		{name: "tracegate", cpuPID: tg.pid, client: newClient(o.concurrency, o.gzip),
+		{name: "tracegate", cpuPID: tg.pid, tg: tg, client: newClient(o.concurrency, o.gzip),
 			header: http.Header{"Authorization": {"Bearer " + token}},
 			url:    func(id string) string { return tg.base + "/api/v1/traces/" + id }},
 	}
 	if err := validate(ctx, targets[2], ids, o.sizes); err != nil {
 		return "", err
+	}
+	if baseBin != "" {
+		old, err := startTracegate(ctx, baseBin, dir, "tracegate-baseline", env)
+		if err != nil {
+			return "", err
+		}
+		defer old.stop()
+		targets = append(targets,
+			&target{name: "upstream protobuf", cpuPID: "self", client: newClient(o.concurrency, o.gzip),
+				header: http.Header{"X-Scope-Orgid": {o.tenant}, "Accept": {"application/protobuf"}},
+				url:    func(id string) string { return upstreamURL + "/api/v2/traces/" + id }},
+			&target{name: "tracegate " + o.baseline, cpuPID: old.pid, tg: old, client: newClient(o.concurrency, o.gzip),
+				header: http.Header{"Authorization": {"Bearer " + token}},
+				url:    func(id string) string { return old.base + "/api/v1/traces/" + id }})
+		if err := validate(ctx, targets[4], ids, o.sizes); err != nil {
+			return "", err
+		}
 	}
 	scrape, err := tg.scrapeCost(ctx)
 	if err != nil {
@@ -282,8 +308,8 @@ func run(ctx context.Context, o options) (string, error) {
 				t, res := targets[i], rs[i]
 				progress(fmt.Sprintf("%d spans: round %d/%d, %s", n, r+1, o.rounds, t.name))
 				var m0 float64
-				if t == targets[2] {
-					if m0, err = tg.mallocs(ctx); err != nil {
+				if t.tg != nil {
+					if m0, err = t.tg.mallocs(ctx); err != nil {
 						return "", err
 					}
 				}
@@ -299,8 +325,8 @@ func run(ctx context.Context, o options) (string, error) {
 				res.upstreamConns += upstreamConns.Load() - u0
 				res.cpu += c1 - c0
 				res.benchCPU += b1 - b0
-				if t == targets[2] {
-					m1, err := tg.mallocs(ctx)
+				if t.tg != nil {
+					m1, err := t.tg.mallocs(ctx)
 					if err != nil {
 						return "", err
 					}
@@ -321,8 +347,21 @@ func run(ctx context.Context, o options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var baseRSS *rssResult
+	if baseBin != "" {
+		progress("peak RSS: fresh tracegate " + o.baseline)
+		r, err := rssPhase(ctx, o, baseBin, dir, env, token, ids[o.rssSpans])
+		if err != nil {
+			return "", err
+		}
+		baseRSS = &r
+	}
+	pbBytes, err := protobufSize(ctx, upstreamURL, o.tenant, ids[o.rssSpans])
+	if err != nil {
+		return "", err
+	}
 
-	report := render(o, targets, results, rss)
+	report := render(o, targets, results, rss) + renderBaseline(o, targets, results, baseRSS, rss, pbBytes)
 	var failed []string
 	for _, n := range o.sizes {
 		for i, r := range results[n] {
@@ -465,7 +504,7 @@ func render(o options, targets []*target, results map[int][]*result, rss rssResu
 		for _, n := range o.sizes {
 			for i, r := range results[n] {
 				tgCPU, allocs := "", ""
-				if i == 2 {
+				if targets[i].tg != nil {
 					tgCPU = fmt.Sprintf("%.3f", r.perReq(r.cpu))
 					allocs = fmt.Sprintf("%.0f", r.mallocs/float64(r.requests))
 				}
@@ -544,4 +583,57 @@ func fit(xs, ys []float64) (a, b float64) {
 	n := float64(len(xs))
 	b = (n*sxy - sx*sy) / (n*sxx - sx*sx)
 	return (sy - b*sx) / n, b
+}
+
+// protobufSize returns the size of the upstream's protobuf answer for id
+// (identity encoding).
+func protobufSize(ctx context.Context, upstreamURL, tenant, id string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, upstreamURL+"/api/v2/traces/"+id, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("X-Scope-OrgID", tenant)
+	req.Header.Set("Accept", "application/protobuf")
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return io.Copy(io.Discard, resp.Body)
+}
+
+// renderBaseline compares tracegate with the baseline build (-baseline):
+// what each adds to the upstream's protobuf answer, and its own CPU.
+func renderBaseline(o options, targets []*target, results map[int][]*result, baseRSS *rssResult, rss rssResult, pbBytes int64) string {
+	if o.baseline == "" {
+		return ""
+	}
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	p("\n### Against tracegate %s (same interleaved rounds)\n\n", o.baseline)
+	p("| spans | upstream protobuf p50 ms | added p50 ms: new | added p50 ms: %s | new/old added p50 | CPU ms/req: new | CPU ms/req: %s | new/old CPU | allocs/span: new | allocs/span: %s | target |\n", o.baseline, o.baseline, o.baseline)
+	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, n := range o.sizes {
+		pb, tg, old := results[n][3], results[n][2], results[n][4]
+		floor := ms(percentile(pb.lat, 0.5))
+		addNew, addOld := ms(percentile(tg.lat, 0.5))-floor, ms(percentile(old.lat, 0.5))-floor
+		cpuNew, cpuOld := tg.perReq(tg.cpu), old.perReq(old.cpu)
+		want, limit := "≤ 1/3 of the old", 1.0/3
+		if n <= 10 {
+			want, limit = "≤ 1.05× the old", 1.05
+		}
+		p("| %d | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %.2f | %.2f | %.2f | %s: %s |\n", n, floor, addNew, addOld, addNew/addOld,
+			cpuNew, cpuOld, cpuNew/cpuOld, tg.mallocs/float64(tg.requests)/float64(n), old.mallocs/float64(old.requests)/float64(n),
+			want, metOrMissed(cpuNew/cpuOld <= limit && addNew/addOld <= limit))
+	}
+	_ = targets
+	if baseRSS != nil {
+		p("\n**Peak RSS of %s** (same phase): VmHWM %.1f MiB (%.1f MiB idle). ", o.baseline, float64(baseRSS.peakKB)/1024, float64(baseRSS.idleKB)/1024)
+	}
+	bound := 2*float64(int64(o.rssConc)*pbBytes)/1024 + float64(rss.idleKB)
+	p("The %d concurrent requests' protobuf bodies (%.1f KiB each): %.1f MiB; target for the new build: VmHWM ≤ 2× that + idle = %.1f MiB: %s.\n",
+		o.rssConc, float64(pbBytes)/1024, float64(int64(o.rssConc)*pbBytes)/1024/1024, bound/1024, metOrMissed(float64(rss.peakKB) <= bound))
+	return b.String()
 }

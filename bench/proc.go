@@ -75,6 +75,38 @@ func buildTracegate(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
+// buildBaseline builds tracegate as of the git ref into dir (from git
+// archive, so the working tree is not touched).
+func buildBaseline(ctx context.Context, dir, ref string) (string, error) {
+	src := filepath.Join(dir, "baseline-src")
+	if err := os.MkdirAll(src, 0o750); err != nil {
+		return "", err
+	}
+	archive := exec.CommandContext(ctx, "git", "archive", "--format=tar", ref) //nolint:gosec // G204: the operator's own ref
+	untar := exec.CommandContext(ctx, "tar", "-x", "-C", src)                  //nolint:gosec // G204: our own temporary directory
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	untar.Stdin, archive.Stderr, untar.Stderr = pipe, os.Stderr, os.Stderr
+	if err := untar.Start(); err != nil {
+		return "", err
+	}
+	if err := archive.Run(); err != nil {
+		return "", fmt.Errorf("git archive %s: %w", ref, err)
+	}
+	if err := untar.Wait(); err != nil {
+		return "", fmt.Errorf("unpacking %s: %w", ref, err)
+	}
+	bin := filepath.Join(dir, "tracegate-baseline")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/tracegate") //nolint:gosec // G204: our own temporary directory
+	cmd.Dir, cmd.Stdout, cmd.Stderr = src, os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build of %s: %w", ref, err)
+	}
+	return bin, nil
+}
+
 // freePort returns a loopback port that was free a moment ago.
 func freePort(ctx context.Context) (int, error) {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
