@@ -263,10 +263,10 @@ func (w *writer) resourceSpans(b []byte) {
 	var (
 		resN                        int
 		res, schemaURL              []byte
-		scopeAt, deprecatedAt, from = -1, -1, 0
+		scopeAt, deprecatedAt = -1, -1
 	)
 	for pos := 0; pos < len(b); {
-		from = pos
+		from := pos
 		var f field
 		f, pos = next(b, pos)
 		switch f.num {
