@@ -261,8 +261,8 @@ func (t *Trace) WriteJSON(w io.Writer, head []byte, keep func(i int) bool) error
 
 func (w *writer) resourceSpans(b []byte) {
 	var (
-		resN                        int
-		res, schemaURL              []byte
+		resN                  int
+		res, schemaURL        []byte
 		scopeAt, deprecatedAt = -1, -1
 	)
 	for pos := 0; pos < len(b); {
