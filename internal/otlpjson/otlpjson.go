@@ -263,7 +263,7 @@ func (w *writer) resourceSpans(b []byte) {
 	var (
 		resN                  int
 		res, schemaURL        []byte
-		scopeAt, deprecatedAt = -1, -1
+		scopeAt, deprecatedAt = none, none
 	)
 	for pos := 0; pos < len(b); {
 		from := pos
@@ -276,22 +276,18 @@ func (w *writer) resourceSpans(b []byte) {
 			}
 			resN++
 		case 2:
-			if scopeAt < 0 {
-				scopeAt = from
-			}
+			scopeAt.add(from, pos)
 		case 3:
 			schemaURL = f.b
 		case 1000:
-			if deprecatedAt < 0 {
-				deprecatedAt = from
-			}
+			deprecatedAt.add(from, pos)
 		}
 	}
 	first := true
 	w.byte('{')
 	w.field(&first, "resource")
 	w.resource(merged(b, 1, resN, res))
-	if scopeAt >= 0 {
+	if scopeAt.at >= 0 {
 		w.field(&first, "scopeSpans")
 		w.array(b, scopeAt, 2, w.scopeSpans)
 	}
@@ -299,19 +295,32 @@ func (w *writer) resourceSpans(b []byte) {
 		w.field(&first, "schemaUrl")
 		w.str(schemaURL)
 	}
-	if deprecatedAt >= 0 {
+	if deprecatedAt.at >= 0 {
 		w.field(&first, "deprecatedScopeSpans")
 		w.array(b, deprecatedAt, 1000, w.scopeSpans)
 	}
 	w.byte('}')
 }
 
-// array writes every occurrence of field num of b, from offset at on, as a
-// JSON array of fn's output.
-func (w *writer) array(b []byte, at int, num int32, fn func([]byte)) {
+// run is where the occurrences of a repeated field lie in a message: from
+// the first one's tag to the last one's end (at < 0: none).
+type run struct{ at, end int }
+
+var none = run{-1, -1}
+
+func (r *run) add(from, to int) {
+	if r.at < 0 {
+		r.at = from
+	}
+	r.end = to
+}
+
+// array writes every occurrence of field num of b within r as a JSON array
+// of fn's output.
+func (w *writer) array(b []byte, r run, num int32, fn func([]byte)) {
 	w.byte('[')
 	n := 0
-	for pos := at; pos < len(b); {
+	for pos := r.at; pos < r.end; {
 		var f field
 		f, pos = next(b, pos)
 		if f.num != num || f.typ != wireLen {
@@ -328,27 +337,23 @@ func (w *writer) array(b []byte, at int, num int32, fn func([]byte)) {
 
 func (w *writer) resource(b []byte) {
 	var dropped uint64
-	attrsAt, refsAt := -1, -1
+	attrsAt, refsAt := none, none
 	for pos := 0; pos < len(b); {
 		from := pos
 		var f field
 		f, pos = next(b, pos)
 		switch f.num {
 		case 1:
-			if attrsAt < 0 {
-				attrsAt = from
-			}
+			attrsAt.add(from, pos)
 		case 2:
 			dropped = f.u
 		case 3:
-			if refsAt < 0 {
-				refsAt = from
-			}
+			refsAt.add(from, pos)
 		}
 	}
 	first := true
 	w.byte('{')
-	if attrsAt >= 0 {
+	if attrsAt.at >= 0 {
 		w.field(&first, "attributes")
 		w.array(b, attrsAt, 1, w.keyValue)
 	}
@@ -356,7 +361,7 @@ func (w *writer) resource(b []byte) {
 		w.field(&first, "droppedAttributesCount")
 		w.uint32(dropped)
 	}
-	if refsAt >= 0 {
+	if refsAt.at >= 0 {
 		w.field(&first, "entityRefs")
 		w.array(b, refsAt, 3, w.entityRef)
 	}
@@ -365,7 +370,7 @@ func (w *writer) resource(b []byte) {
 
 func (w *writer) entityRef(b []byte) {
 	var schemaURL, typ []byte
-	idsAt, descAt := -1, -1
+	idsAt, descAt := none, none
 	for pos := 0; pos < len(b); {
 		from := pos
 		var f field
@@ -376,13 +381,9 @@ func (w *writer) entityRef(b []byte) {
 		case 2:
 			typ = f.b
 		case 3:
-			if idsAt < 0 {
-				idsAt = from
-			}
+			idsAt.add(from, pos)
 		case 4:
-			if descAt < 0 {
-				descAt = from
-			}
+			descAt.add(from, pos)
 		}
 	}
 	first := true
@@ -395,11 +396,11 @@ func (w *writer) entityRef(b []byte) {
 		w.field(&first, "type")
 		w.str(typ)
 	}
-	if idsAt >= 0 {
+	if idsAt.at >= 0 {
 		w.field(&first, "idKeys")
 		w.array(b, idsAt, 3, w.str)
 	}
-	if descAt >= 0 {
+	if descAt.at >= 0 {
 		w.field(&first, "descriptionKeys")
 		w.array(b, descAt, 4, w.str)
 	}
@@ -410,7 +411,7 @@ func (w *writer) scopeSpans(b []byte) {
 	var (
 		scopeN           int
 		scope, schemaURL []byte
-		spansAt          = -1
+		spansAt          = none
 	)
 	for pos := 0; pos < len(b); {
 		from := pos
@@ -423,9 +424,7 @@ func (w *writer) scopeSpans(b []byte) {
 			}
 			scopeN++
 		case 2:
-			if spansAt < 0 {
-				spansAt = from
-			}
+			spansAt.add(from, pos)
 		case 3:
 			schemaURL = f.b
 		}
@@ -434,7 +433,7 @@ func (w *writer) scopeSpans(b []byte) {
 	w.byte('{')
 	w.field(&first, "scope")
 	w.scope(merged(b, 1, scopeN, scope))
-	if spansAt >= 0 {
+	if spansAt.at >= 0 {
 		w.field(&first, "spans")
 		w.array(b, spansAt, 2, w.span)
 	}
@@ -449,7 +448,7 @@ func (w *writer) scope(b []byte) {
 	var (
 		name, version []byte
 		dropped       uint64
-		attrsAt       = -1
+		attrsAt       = none
 	)
 	for pos := 0; pos < len(b); {
 		from := pos
@@ -461,9 +460,7 @@ func (w *writer) scope(b []byte) {
 		case 2:
 			version = f.b
 		case 3:
-			if attrsAt < 0 {
-				attrsAt = from
-			}
+			attrsAt.add(from, pos)
 		case 4:
 			dropped = f.u
 		}
@@ -478,7 +475,7 @@ func (w *writer) scope(b []byte) {
 		w.field(&first, "version")
 		w.str(version)
 	}
-	if attrsAt >= 0 {
+	if attrsAt.at >= 0 {
 		w.field(&first, "attributes")
 		w.array(b, attrsAt, 3, w.keyValue)
 	}
@@ -506,7 +503,7 @@ func (w *writer) span(b []byte) {
 		flags, kind, start, end                             uint64
 		droppedAttrs, droppedEvents, droppedLinks           uint64
 		statusN                                             int
-		attrsAt, eventsAt, linksAt                          = -1, -1, -1
+		attrsAt, eventsAt, linksAt                          = none, none, none
 	)
 	for pos := 0; pos < len(b); {
 		from := pos
@@ -532,21 +529,15 @@ func (w *writer) span(b []byte) {
 		case 8:
 			end = f.u
 		case 9:
-			if attrsAt < 0 {
-				attrsAt = from
-			}
+			attrsAt.add(from, pos)
 		case 10:
 			droppedAttrs = f.u
 		case 11:
-			if eventsAt < 0 {
-				eventsAt = from
-			}
+			eventsAt.add(from, pos)
 		case 12:
 			droppedEvents = f.u
 		case 13:
-			if linksAt < 0 {
-				linksAt = from
-			}
+			linksAt.add(from, pos)
 		case 14:
 			droppedLinks = f.u
 		case 15:
@@ -594,7 +585,7 @@ func (w *writer) span(b []byte) {
 		w.field(&first, "endTimeUnixNano")
 		w.uint64(end)
 	}
-	if attrsAt >= 0 {
+	if attrsAt.at >= 0 {
 		w.field(&first, "attributes")
 		w.array(b, attrsAt, 9, w.keyValue)
 	}
@@ -602,7 +593,7 @@ func (w *writer) span(b []byte) {
 		w.field(&first, "droppedAttributesCount")
 		w.uint32(droppedAttrs)
 	}
-	if eventsAt >= 0 {
+	if eventsAt.at >= 0 {
 		w.field(&first, "events")
 		w.array(b, eventsAt, 11, w.event)
 	}
@@ -610,7 +601,7 @@ func (w *writer) span(b []byte) {
 		w.field(&first, "droppedEventsCount")
 		w.uint32(droppedEvents)
 	}
-	if linksAt >= 0 {
+	if linksAt.at >= 0 {
 		w.field(&first, "links")
 		w.array(b, linksAt, 13, w.link)
 	}
@@ -627,7 +618,7 @@ func (w *writer) event(b []byte) {
 	var (
 		time, dropped uint64
 		name          []byte
-		attrsAt       = -1
+		attrsAt       = none
 	)
 	for pos := 0; pos < len(b); {
 		from := pos
@@ -639,9 +630,7 @@ func (w *writer) event(b []byte) {
 		case 2:
 			name = f.b
 		case 3:
-			if attrsAt < 0 {
-				attrsAt = from
-			}
+			attrsAt.add(from, pos)
 		case 4:
 			dropped = f.u
 		}
@@ -656,7 +645,7 @@ func (w *writer) event(b []byte) {
 		w.field(&first, "name")
 		w.str(name)
 	}
-	if attrsAt >= 0 {
+	if attrsAt.at >= 0 {
 		w.field(&first, "attributes")
 		w.array(b, attrsAt, 3, w.keyValue)
 	}
@@ -671,7 +660,7 @@ func (w *writer) link(b []byte) {
 	var (
 		traceID, spanID, traceState []byte
 		dropped, flags              uint64
-		attrsAt                     = -1
+		attrsAt                     = none
 	)
 	for pos := 0; pos < len(b); {
 		from := pos
@@ -685,9 +674,7 @@ func (w *writer) link(b []byte) {
 		case 3:
 			traceState = f.b
 		case 4:
-			if attrsAt < 0 {
-				attrsAt = from
-			}
+			attrsAt.add(from, pos)
 		case 5:
 			dropped = f.u
 		case 6:
@@ -708,7 +695,7 @@ func (w *writer) link(b []byte) {
 		w.field(&first, "traceState")
 		w.str(traceState)
 	}
-	if attrsAt >= 0 {
+	if attrsAt.at >= 0 {
 		w.field(&first, "attributes")
 		w.array(b, attrsAt, 4, w.keyValue)
 	}
@@ -841,6 +828,6 @@ func (w *writer) list(b []byte, fn func([]byte)) {
 		return
 	}
 	w.raw(`{"values":`)
-	w.array(b, at, 1, fn)
+	w.array(b, run{at, len(b)}, 1, fn)
 	w.byte('}')
 }

@@ -81,7 +81,7 @@ func (w *writer) str(b []byte) {
 	start := 0
 	for i := 0; i < len(b); i++ {
 		c := b[i]
-		if c > 31 && c != '"' && c != '\\' {
+		if !escaped[c] {
 			continue
 		}
 		w.rawBytes(b[start:i])
@@ -106,6 +106,15 @@ func (w *writer) str(b []byte) {
 
 const hexDigits = "0123456789abcdef"
 
+// escaped marks the bytes str escapes: control characters, '"' and '\\'.
+var escaped = func() (t [256]bool) {
+	for c := range 32 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 func (w *writer) raw2(a, b byte) {
 	w.room(2)
 	w.buf = append(w.buf, a, b)
@@ -113,13 +122,14 @@ func (w *writer) raw2(a, b byte) {
 
 // field writes `,"name":` or `"name":` when it is the first member.
 func (w *writer) field(first *bool, name string) {
+	w.room(len(name) + 4)
 	if !*first {
-		w.byte(',')
+		w.buf = append(w.buf, ',')
 	}
 	*first = false
-	w.byte('"')
-	w.raw(name)
-	w.raw2('"', ':')
+	w.buf = append(w.buf, '"')
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, '"', ':')
 }
 
 func (w *writer) id(b []byte) {
