@@ -61,7 +61,7 @@ func Parse(data []byte) (*Trace, error) {
 	t := &Trace{}
 	for pos := 0; pos < len(data); {
 		var f field
-		f, pos = next(data, pos)
+		pos = next(data, pos, &f)
 		if f.num == 1 {
 			t.resources = append(t.resources, f.b)
 		}
@@ -87,7 +87,7 @@ func attributeValues(rs []byte, key string) []Value {
 			n, first := 0, []byte(nil)
 			for pos := 0; pos < len(kv); {
 				var f field
-				f, pos = next(kv, pos)
+				pos = next(kv, pos, &f)
 				switch f.num {
 				case 1:
 					k = f.b
@@ -111,7 +111,7 @@ func attributeValues(rs []byte, key string) []Value {
 func eachField(b []byte, num int32, fn func([]byte)) {
 	for pos := 0; pos < len(b); {
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		if f.num == num && f.typ == wireLen {
 			fn(f.b)
 		}
@@ -122,7 +122,7 @@ func eachField(b []byte, num int32, fn func([]byte)) {
 func lastOneof(av []byte) (f field, ok bool) {
 	for pos := 0; pos < len(av); {
 		var g field
-		g, pos = next(av, pos)
+		pos = next(av, pos, &g)
 		if g.num >= 1 && g.num <= 8 {
 			f, ok = g, true
 		}
@@ -193,7 +193,7 @@ func rawValue(av []byte) any {
 			n, first := 0, []byte(nil)
 			for pos := 0; pos < len(kv); {
 				var g field
-				g, pos = next(kv, pos)
+				pos = next(kv, pos, &g)
 				switch g.num {
 				case 1:
 					k = g.b
@@ -268,7 +268,7 @@ func (w *writer) resourceSpans(b []byte) {
 	for pos := 0; pos < len(b); {
 		from := pos
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		switch f.num {
 		case 1:
 			if resN == 0 {
@@ -322,7 +322,7 @@ func (w *writer) array(b []byte, r run, num int32, fn func([]byte)) {
 	n := 0
 	for pos := r.at; pos < r.end; {
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		if f.num != num || f.typ != wireLen {
 			continue
 		}
@@ -341,7 +341,7 @@ func (w *writer) resource(b []byte) {
 	for pos := 0; pos < len(b); {
 		from := pos
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		switch f.num {
 		case 1:
 			attrsAt.add(from, pos)
@@ -374,7 +374,7 @@ func (w *writer) entityRef(b []byte) {
 	for pos := 0; pos < len(b); {
 		from := pos
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		switch f.num {
 		case 1:
 			schemaURL = f.b
@@ -416,7 +416,7 @@ func (w *writer) scopeSpans(b []byte) {
 	for pos := 0; pos < len(b); {
 		from := pos
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		switch f.num {
 		case 1:
 			if scopeN == 0 {
@@ -453,7 +453,7 @@ func (w *writer) scope(b []byte) {
 	for pos := 0; pos < len(b); {
 		from := pos
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		switch f.num {
 		case 1:
 			name = f.b
@@ -508,7 +508,7 @@ func (w *writer) span(b []byte) {
 	for pos := 0; pos < len(b); {
 		from := pos
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		switch f.num {
 		case 1:
 			traceID = f.b
@@ -623,7 +623,7 @@ func (w *writer) event(b []byte) {
 	for pos := 0; pos < len(b); {
 		from := pos
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		switch f.num {
 		case 1:
 			time = f.u
@@ -665,7 +665,7 @@ func (w *writer) link(b []byte) {
 	for pos := 0; pos < len(b); {
 		from := pos
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		switch f.num {
 		case 1:
 			traceID = f.b
@@ -717,7 +717,7 @@ func (w *writer) status(b []byte) {
 	)
 	for pos := 0; pos < len(b); {
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		switch f.num {
 		case 2:
 			message = f.b
@@ -746,7 +746,7 @@ func (w *writer) keyValue(b []byte) {
 	)
 	for pos := 0; pos < len(b); {
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		switch f.num {
 		case 1:
 			key = f.b
@@ -817,7 +817,7 @@ func (w *writer) list(b []byte, fn func([]byte)) {
 	for pos := 0; pos < len(b); {
 		from := pos
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		if f.num == 1 {
 			at = from
 			break

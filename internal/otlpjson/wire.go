@@ -136,7 +136,7 @@ type field struct {
 
 // next reads the field at pos of a validated message. One-byte tags and
 // lengths, by far the most common, take a short path.
-func next(b []byte, pos int) (field, int) {
+func next(b []byte, pos int, f *field) int {
 	var tag uint64
 	if c := b[pos]; c < 0x80 {
 		tag = uint64(c)
@@ -144,7 +144,7 @@ func next(b []byte, pos int) (field, int) {
 	} else {
 		tag, pos, _ = consumeVarint(b, pos)
 	}
-	f := field{num: int32(tag >> 3), typ: int8(tag & 7)}
+	f.num, f.typ = int32(tag>>3), int8(tag&7)
 	switch f.typ {
 	case wireLen:
 		var n uint64
@@ -172,7 +172,7 @@ func next(b []byte, pos int) (field, int) {
 	default:
 		pos, _ = consumeUnknown(b, pos, f.typ)
 	}
-	return f, pos
+	return pos
 }
 
 // merged returns the message that pdata builds from every occurrence of the
@@ -185,7 +185,7 @@ func merged(b []byte, num int32, count int, first []byte) []byte {
 	var out []byte
 	for pos := 0; pos < len(b); {
 		var f field
-		f, pos = next(b, pos)
+		pos = next(b, pos, &f)
 		if f.num == num && f.typ == wireLen {
 			out = append(out, f.b...)
 		}
