@@ -20,6 +20,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"sync"
 )
 
 // ValueType is the type of an attribute value, as pcommon.ValueType.
@@ -222,7 +223,9 @@ func rawValue(av []byte) any {
 // when nothing is kept). Output reaches w in chunks of at most BufferSize
 // bytes; the first error of w is returned.
 func (t *Trace) WriteJSON(w io.Writer, head []byte, keep func(i int) bool) error {
-	out := writer{w: w, buf: make([]byte, 0, BufferSize)}
+	buf := buffers.Get().(*[]byte)
+	defer buffers.Put(buf)
+	out := writer{w: w, buf: (*buf)[:0]}
 	n := 0
 	first := true
 	if head != nil {
@@ -258,6 +261,12 @@ func (t *Trace) WriteJSON(w io.Writer, head []byte, keep func(i int) bool) error
 	out.flush()
 	return out.err
 }
+
+// buffers recycles the output buffers of finished responses.
+var buffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, BufferSize)
+	return &b
+}}
 
 func (w *writer) resourceSpans(b []byte) {
 	var (
@@ -759,16 +768,16 @@ func (w *writer) keyValue(b []byte) {
 			strindex = f.u
 		}
 	}
-	first := true
-	w.byte('{')
 	if len(key) > 0 {
-		w.field(&first, "key")
+		w.raw(`{"key":`)
 		w.str(key)
+		w.raw(`,"value":`)
+	} else {
+		w.raw(`{"value":`)
 	}
-	w.field(&first, "value")
 	w.anyValue(merged(b, 2, valueN, value))
 	if int32(strindex) != 0 {
-		w.field(&first, "keyStrindex")
+		w.raw(`,"keyStrindex":`)
 		w.int32(strindex)
 	}
 	w.byte('}')
@@ -776,37 +785,38 @@ func (w *writer) keyValue(b []byte) {
 
 func (w *writer) anyValue(b []byte) {
 	f, ok := lastOneof(b)
-	w.byte('{')
-	if ok {
-		switch f.num {
-		case 1:
-			w.raw(`"stringValue":`)
-			w.str(f.b)
-		case 2:
-			if f.u != 0 {
-				w.raw(`"boolValue":true`)
-			} else {
-				w.raw(`"boolValue":false`)
-			}
-		case 3:
-			w.raw(`"intValue":`)
-			w.int64(f.u)
-		case 4:
-			w.raw(`"doubleValue":`)
-			w.double(f.u)
-		case 5:
-			w.raw(`"arrayValue":`)
-			w.list(f.b, w.anyValue)
-		case 6:
-			w.raw(`"kvlistValue":`)
-			w.list(f.b, w.keyValue)
-		case 7:
-			w.raw(`"bytesValue":`)
-			w.bytes(f.b)
-		case 8:
-			w.raw(`"stringValueStrindex":`)
-			w.int32(f.u)
+	if !ok {
+		w.raw("{}")
+		return
+	}
+	switch f.num {
+	case 1:
+		w.raw(`{"stringValue":`)
+		w.str(f.b)
+	case 2:
+		if f.u != 0 {
+			w.raw(`{"boolValue":true`)
+		} else {
+			w.raw(`{"boolValue":false`)
 		}
+	case 3:
+		w.raw(`{"intValue":`)
+		w.int64(f.u)
+	case 4:
+		w.raw(`{"doubleValue":`)
+		w.double(f.u)
+	case 5:
+		w.raw(`{"arrayValue":`)
+		w.list(f.b, w.anyValue)
+	case 6:
+		w.raw(`{"kvlistValue":`)
+		w.list(f.b, w.keyValue)
+	case 7:
+		w.raw(`{"bytesValue":`)
+		w.bytes(f.b)
+	case 8:
+		w.raw(`{"stringValueStrindex":`)
+		w.int32(f.u)
 	}
 	w.byte('}')
 }

@@ -1,6 +1,9 @@
 package otlpjson
 
-import "fmt"
+import (
+	"fmt"
+	"io"
+)
 
 // A schema lists the known fields of one OTLP message: pdata rejects a known
 // field of another wire type, and reads its messages and ids as it goes.
@@ -99,8 +102,18 @@ func validate(s *schema, b []byte, depth int) error {
 		depth++
 	}
 	for pos := 0; pos < len(b); {
-		num, typ, p, err := consumeTag(b, pos)
-		if err != nil {
+		var (
+			num int32
+			typ int8
+			p   int
+			err error
+		)
+		if c := b[pos]; c < 0x80 { // one-byte tag: field numbers up to 15
+			num, typ, p = int32(c>>3), int8(c&7), pos+1
+			if num == 0 {
+				return fmt.Errorf("proto: illegal field number 0")
+			}
+		} else if num, typ, p, err = consumeTag(b, pos); err != nil {
 			return err
 		}
 		f := s.field(num)
@@ -122,8 +135,15 @@ func validate(s *schema, b []byte, depth int) error {
 			pos, err = consumeFixed(b, p, 4)
 		case wireLen:
 			var start int
-			start, pos, err = consumeLen(b, p)
-			if err == nil {
+			if p < len(b) && b[p] < 0x80 { // one-byte length
+				start, pos = p+1, p+1+int(b[p])
+				if pos > len(b) {
+					return io.ErrUnexpectedEOF
+				}
+			} else if start, pos, err = consumeLen(b, p); err != nil {
+				return err
+			}
+			if f.kind != scalar {
 				err = validateValue(f, b[start:pos], depth)
 			}
 		}
