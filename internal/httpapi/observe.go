@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -64,7 +65,7 @@ func observe(m *telemetry.Metrics, logger *slog.Logger, logQueries bool) echo.Mi
 			if p, ok := principal.FromContext(req.Context()); ok {
 				attrs = append(attrs, slog.String("tenant", p.Tenants.OrgID()))
 			}
-			if q := req.URL.Query().Get("q"); q != "" {
+			if q := queryQ(req.URL.RawQuery); q != "" {
 				attrs = append(attrs, slog.Int("q_len", len(q)))
 				if logQueries {
 					attrs = append(attrs, slog.String("q", truncate(q, maxLoggedQuery)))
@@ -74,6 +75,15 @@ func observe(m *telemetry.Metrics, logger *slog.Logger, logQueries bool) echo.Mi
 			return nil
 		}
 	}
+}
+
+// queryQ returns the q parameter of a raw query string, without parsing
+// the query of the many requests that have none.
+func queryQ(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	return (&url.URL{RawQuery: raw}).Query().Get("q")
 }
 
 const timerCtxKey = "tracegate.upstreamTimerCtx"

@@ -107,12 +107,15 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 	}
 	e.Use(skip(public, limitClientIP(opts.ClientIPRate, m)), skip(public, whoamiChoosesLater(authenticate)), skip(public, countAllowed(m)),
 		skip(public, limitTenant(opts.TenantRate, opts.TenantConcurrency, m)))
-	e.Use(skip(public, oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
+	validator, err := requestValidator(spec, &oapimw.Options{
 		// Authentication already ran (tracegate's own middleware above).
-		Options:               openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
-		ErrorHandler:          validationError(emptyLastParams(spec)),
-		SilenceServersWarning: true,
-	})))
+		Options:      openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		ErrorHandler: validationError(emptyLastParams(spec)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("request validator: %w", err)
+	}
+	e.Use(skip(public, validator))
 
 	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, metrics: m, readiness: opts.Readiness}, nil))
 	if opts.UI != nil {
