@@ -157,6 +157,9 @@ func validate(s *schema, b []byte, depth int) error {
 func validateValue(f *fieldSpec, v []byte, depth int) error {
 	switch f.kind {
 	case message:
+		if f.msg == &keyValue {
+			return validateKeyValue(v, 0) // below a fixed-depth message: counted afresh
+		}
 		if !f.msg.counted {
 			depth = 0 // pdata starts counting afresh below a fixed-depth message
 		}
@@ -168,6 +171,147 @@ func validateValue(f *fieldSpec, v []byte, depth int) error {
 	case spanID:
 		if len(v) != 0 && len(v) != 8 {
 			return fmt.Errorf("proto: span id of %d bytes", len(v))
+		}
+	}
+	return nil
+}
+
+// The KeyValue family (attributes, by far the bulk of a trace) is validated
+// by hand-written code: the same rules as validate with its schemas, without
+// the table lookups.
+
+// tagAt reads the tag at pos (one-byte tags inline).
+func tagAt(b []byte, pos int) (num int32, typ int8, next int, err error) {
+	if c := b[pos]; c < 0x80 {
+		if c < 8 {
+			return 0, 0, 0, fmt.Errorf("proto: illegal field number 0")
+		}
+		return int32(c >> 3), int8(c & 7), pos + 1, nil
+	}
+	return consumeTag(b, pos)
+}
+
+// lenAt reads the bounds of a length-delimited value at pos.
+func lenAt(b []byte, pos int) (start, end int, err error) {
+	if pos < len(b) && b[pos] < 0x80 {
+		start, end = pos+1, pos+1+int(b[pos])
+		if end > len(b) {
+			return 0, 0, io.ErrUnexpectedEOF
+		}
+		return start, end, nil
+	}
+	return consumeLen(b, pos)
+}
+
+func wrongType(typ int8, num int32, msg string) error {
+	return fmt.Errorf("proto: wrong wire type %d for field %d of %s", typ, num, msg)
+}
+
+func validateKeyValue(b []byte, depth int) error {
+	if depth >= recursionLimit {
+		return errDepth
+	}
+	depth++
+	for pos := 0; pos < len(b); {
+		num, typ, p, err := tagAt(b, pos)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1, 2:
+			if typ != wireLen {
+				return wrongType(typ, num, "KeyValue")
+			}
+			var start int
+			if start, pos, err = lenAt(b, p); err == nil && num == 2 {
+				err = validateAnyValue(b[start:pos], depth)
+			}
+		case 3:
+			if typ != wireVarint {
+				return wrongType(typ, num, "KeyValue")
+			}
+			_, pos, err = consumeVarint(b, p)
+		default:
+			pos, err = consumeUnknown(b, p, typ)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateAnyValue(b []byte, depth int) error {
+	if depth >= recursionLimit {
+		return errDepth
+	}
+	depth++
+	for pos := 0; pos < len(b); {
+		num, typ, p, err := tagAt(b, pos)
+		if err != nil {
+			return err
+		}
+		switch num {
+		case 1, 5, 6, 7:
+			if typ != wireLen {
+				return wrongType(typ, num, "AnyValue")
+			}
+			var start int
+			start, pos, err = lenAt(b, p)
+			if err == nil && (num == 5 || num == 6) {
+				err = validateList(b[start:pos], depth, num == 6)
+			}
+		case 2, 3, 8:
+			if typ != wireVarint {
+				return wrongType(typ, num, "AnyValue")
+			}
+			_, pos, err = consumeVarint(b, p)
+		case 4:
+			if typ != wireI64 {
+				return wrongType(typ, num, "AnyValue")
+			}
+			pos, err = consumeFixed(b, p, 8)
+		default:
+			pos, err = consumeUnknown(b, p, typ)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateList validates an ArrayValue, or a KeyValueList when kv is set.
+func validateList(b []byte, depth int, kv bool) error {
+	if depth >= recursionLimit {
+		return errDepth
+	}
+	depth++
+	for pos := 0; pos < len(b); {
+		num, typ, p, err := tagAt(b, pos)
+		if err != nil {
+			return err
+		}
+		if num != 1 {
+			if pos, err = consumeUnknown(b, p, typ); err != nil {
+				return err
+			}
+			continue
+		}
+		if typ != wireLen {
+			return wrongType(typ, num, "ArrayValue")
+		}
+		var start int
+		if start, pos, err = lenAt(b, p); err != nil {
+			return err
+		}
+		if kv {
+			err = validateKeyValue(b[start:pos], depth)
+		} else {
+			err = validateAnyValue(b[start:pos], depth)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
