@@ -15,6 +15,7 @@ package otlpjson
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -121,6 +122,22 @@ func eachField(b []byte, num int32, fn func([]byte)) {
 
 // lastOneof returns the AnyValue member that pdata keeps: the last one.
 func lastOneof(av []byte) (f field, ok bool) {
+	// The usual value is one short field: read it in place.
+	if len(av) >= 2 && av[0] < 0x80 && av[0]>>3 >= 1 && av[0]>>3 <= 8 {
+		f.num, f.typ = int32(av[0]>>3), int8(av[0]&7)
+		switch {
+		case f.typ == wireLen && av[1] < 0x80 && len(av) == 2+int(av[1]):
+			f.b = av[2:]
+			return f, true
+		case f.typ == wireVarint && av[1] < 0x80 && len(av) == 2:
+			f.u = uint64(av[1])
+			return f, true
+		case f.typ == wireI64 && len(av) == 9:
+			f.u = binary.LittleEndian.Uint64(av[1:])
+			return f, true
+		}
+		f = field{}
+	}
 	for pos := 0; pos < len(av); {
 		var g field
 		pos = next(av, pos, &g)
@@ -753,19 +770,23 @@ func (w *writer) keyValue(b []byte) {
 		strindex   uint64
 		valueN     int
 	)
-	for pos := 0; pos < len(b); {
-		var f field
-		pos = next(b, pos, &f)
-		switch f.num {
-		case 1:
-			key = f.b
-		case 2:
-			if valueN == 0 {
-				value = f.b
+	if k, v, ok := plainKeyValue(b); ok {
+		key, value, valueN = k, v, 1
+	} else {
+		for pos := 0; pos < len(b); {
+			var f field
+			pos = next(b, pos, &f)
+			switch f.num {
+			case 1:
+				key = f.b
+			case 2:
+				if valueN == 0 {
+					value = f.b
+				}
+				valueN++
+			case 3:
+				strindex = f.u
 			}
-			valueN++
-		case 3:
-			strindex = f.u
 		}
 	}
 	if len(key) > 0 {
@@ -819,6 +840,19 @@ func (w *writer) anyValue(b []byte) {
 		w.int32(f.u)
 	}
 	w.byte('}')
+}
+
+// plainKeyValue reads the usual KeyValue in place: a key and one value,
+// in this order, each shorter than 128 bytes.
+func plainKeyValue(b []byte) (key, value []byte, ok bool) {
+	if len(b) < 4 || b[0] != 0x0a || b[1] >= 0x80 {
+		return nil, nil, false
+	}
+	end := 2 + int(b[1])
+	if end+2 > len(b) || b[end] != 0x12 || b[end+1] >= 0x80 || end+2+int(b[end+1]) != len(b) {
+		return nil, nil, false
+	}
+	return b[2:end], b[end+2:], true
 }
 
 // list writes an ArrayValue or KeyValueList: {"values":[…]} or {}.
