@@ -463,3 +463,23 @@ func Synthetic(rng *rand.Rand, n int) ptrace.Traces {
 	}
 	return td
 }
+
+// escape8 agrees with the byte-wise rule on every byte in every position.
+func TestEscape8(t *testing.T) {
+	t.Parallel()
+	for c := range 256 {
+		for pos := range 8 {
+			word := []byte("abcdefgh")
+			word[pos] = byte(c)
+			want := c < 0x20 || c == '"' || c == '\\'
+			got, err := transcode(rs(str(nil, 5, string(word)+"xyzuvw12")), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			oracleOut, _ := oracle(rs(str(nil, 5, string(word)+"xyzuvw12")), nil)
+			if !bytes.Equal(got, oracleOut) {
+				t.Fatalf("byte %#x at %d: %s, want %s (escape %v)", c, pos, got, oracleOut, want)
+			}
+		}
+	}
+}

@@ -207,7 +207,11 @@ func acceptProtobuf(_ context.Context, req *http.Request) error {
 func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
 	var buf bytes.Buffer
 	if resp.ContentLength > 0 && resp.ContentLength <= c.maxBytes {
-		buf.Grow(int(resp.ContentLength))
+		// bytes.Buffer.ReadFrom wants MinRead bytes of room before each read,
+		// the last one (which finds the end) included: without them, a body
+		// of exactly the announced length is copied into a buffer twice its
+		// size.
+		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
 	}
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, c.maxBytes+1))
 	switch {
