@@ -134,9 +134,21 @@ type field struct {
 	b   []byte // length-delimited values
 }
 
-// next reads the field at pos of a validated message. One-byte tags and
-// lengths, by far the most common, take a short path.
+// next reads the field at pos of a validated message. A short
+// length-delimited field, by far the most common, is read inline.
 func next(b []byte, pos int, f *field) int {
+	// (Every field of a validated message has a byte after its tag.)
+	if c, n := b[pos], b[pos+1]; c&0x87 == wireLen && n < 0x80 {
+		end := pos + 2 + int(n)
+		f.num, f.typ, f.b = int32(c>>3), wireLen, b[pos+2:end]
+		return end
+	}
+	return nextSlow(b, pos, f)
+}
+
+// nextSlow is next for every other field. One-byte tags and lengths take a
+// short path.
+func nextSlow(b []byte, pos int, f *field) int {
 	var tag uint64
 	if c := b[pos]; c < 0x80 {
 		tag = uint64(c)
