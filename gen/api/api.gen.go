@@ -178,11 +178,10 @@ type Readiness struct {
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
 
-// ReadinessCheck defines model for ReadinessCheck.
+// ReadinessCheck One check, by name and outcome only: what failed and why (addresses,
+// error texts) goes to tracegate's log, not to this unauthenticated
+// answer.
 type ReadinessCheck struct {
-	// Detail Example: 2 keys from JWKS URL https://idp.example.com/jwks.json, 3m0s old
-	Detail string `json:"detail"`
-
 	// Name Example: keys
 	Name string `json:"name"`
 	Ok   bool   `json:"ok"`
@@ -417,6 +416,9 @@ type NotFound = Problem
 
 // NotReady An RFC 9457 problem document.
 type NotReady = Problem
+
+// OnAdminListener An RFC 9457 problem document.
+type OnAdminListener = Problem
 
 // ServiceUnavailable An RFC 9457 problem document.
 type ServiceUnavailable = Problem
@@ -965,6 +967,15 @@ type NotFoundApplicationProblemPlusJSONResponse struct {
 }
 
 type NotReadyApplicationProblemPlusJSONResponse Problem
+
+type OnAdminListenerResponseHeaders struct {
+	XRequestId *string
+}
+type OnAdminListenerApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers OnAdminListenerResponseHeaders
+}
 
 type ServiceUnavailableResponseHeaders struct {
 	XRequestId *string
@@ -1818,6 +1829,25 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type GetHealth404ApplicationProblemPlusJSONResponse struct {
+	OnAdminListenerApplicationProblemPlusJSONResponse
+}
+
+func (response GetHealth404ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMetricsRequestObject struct {
 }
 
@@ -1833,6 +1863,25 @@ func (response GetMetrics200TextResponse) VisitGetMetricsResponse(w http.Respons
 	w.WriteHeader(200)
 
 	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type GetMetrics404ApplicationProblemPlusJSONResponse struct {
+	OnAdminListenerApplicationProblemPlusJSONResponse
+}
+
+func (response GetMetrics404ApplicationProblemPlusJSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -1880,6 +1929,25 @@ func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness404ApplicationProblemPlusJSONResponse struct {
+	OnAdminListenerApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadiness404ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2193,115 +2261,120 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H2LctvG2eirfAftjKUWpKirI2kyHdm1E6eO7SPRdeaYrrEEPpIbAbvM7kIUo9FM36HnCfsk/3y7ixsJ",
-	"UqQdZ/Kn7UwTEcDevvt1cxfEMptKgcLo4OwumCBLUNk/L9GoeediZFDRzwR1rPjUcCmCs+AKYykSDUbC",
-	"jHEDQxxJhaBoDBfjbhAGOp5gxmhoxgXP8iw464WBmU8xOAu4MDhGFdzfh8G7d+86F7mZoDA8ZgaXV7t8",
-	"/hROHh/3IJ6wNEUxxjOIniBTqEAhS7OvB4FRLMYxMzgIIphNUICQECtMaFqWapihwoHQKEy4bnAIqJRU",
-	"Xw8CLm5YypOPRl6jKGc1EwT7BLgeiIylI6kyTELA2ylX9MeQJekcNB8LTEAq4FrnmMBIKtAyQykQMNXY",
-	"HYgGlDxktFFcjC1gfuhc4k85atN5kSwDpT8heNv3wJNzt20YyoSjBoVTZAa4AaYh4kIbJmKMumtXvA+D",
-	"KVMsQ+NJ4JloWfftdIq0Ti4SkCMLD41MxROYcZHIWQhcQC74LWhPJDsaESJtmDLRLm0Bb1k2TTE42398",
-	"enxy+tXByWkYcJr8pxzVPAgDwTLaGoqksWOCNTOOfk6OgjDI2K0jraOD06PTk8cHp8fhQ/R2RRtZPtdL",
-	"OdvuXF34ht8gDKWZFKcDJpKBiFAkEWFeIDcTVOfgnmS5Jk4BRjxVDOnCK6aUnHExtmu6xSBj16gHgp6k",
-	"Ul7nU4gnyAjyREd9zKbSEdACLI9OeitgaZf75aH5Qx8FEy3wfDfh8QTGigmDCRj7FckLhSwJF3nJfqZB",
-	"4w0qlsION3R4NyZOGc+Aa2ACmFJsvntuCZ+4jaYQXXhHs40wQcVodfoYBRummAzEcG7XkVN6KVVYLtLc",
-	"Gi1O1E9PhnOIZZYxPRA7EYszDMepHOJttGt3DyxNPYlkwAxIEWMXLsozlqdKJGoQ0gyEXcudQZMgSuCo",
-	"d7iAwIBWCjzynCCusPdDx8O5IVjZ7UsUYzMJzg56R1+FbRytUE+l0GgZ+glLvmEGZ2xOv2JJILaoY9Np",
-	"SsKXS7E3VXKYYvbnHzXh8a623h8VjoKz4A97ldLYc2/13hs3yi26IKmIWquTz7iZEC6twAqJT9wTkl2E",
-	"K2YglnmaEOSIXQjkJDVqumlRMrZtzH++1/jW7u4JS/yjLaBQoono3DCeBmeVtASvQj7yZBCQnJgyM4EJ",
-	"0+U5z8AhxdKEeGQgYyaeWFpROM5TpkiBKNSa6HcQ/ON9r3PKOqOLzvMPd/vh4cH9HweBJQ4nyoOz4HjU",
-	"iw/wcXLKToZH8T6RjjbM5Do4O+oRs3JjyeoJS6A4b0kibChzczZMmbgO7sPPx/EFVMDgGkq9CDskrzzw",
-	"gIEFE/DE4Zlb9oD9f//zX4cHMMFb0vCKxaSAdsPV8qFgWSYSiArWiEp+g3gipUaQAi19OQJU+CPGxskM",
-	"sMLxF6Wq51INeZKg+EyiahxYSMg1CTJ/5C0o4LCigGprXwz//ZpZBNZugmFuVh0DdixqF+R7xrXmYhwC",
-	"ZlMzDy0mWcE3UjnhT4LXPdIWtxOZJpbNvLnmke3n5smu/apGJCRQNVHiKmntNv2L0oYXun2eoczNry97",
-	"E+6kqZPBJKAMz/AXPeIraZ6T7fS51G/lA+11ZGfbnN6PKnp/JQ0898O/JL3bvZZkg7dcG0tt1iFKpRhb",
-	"B4kJSVagJ7guPCGDMWaa7Lupkkkeo7M2WYZOB+6wKVMGRkpmNeN9NwQtSwGqiRHsxIWhpCFmwutMAjUm",
-	"zsD4JVF8iSz5VW2HC0hwiiJBEc8LdUEGwfwcIkc0BUfPyN7sEnKvUN3wGN8KdsN4SmLn1+e4RQsmnuAv",
-	"a8T0pfyeibl/rH9dnKQ84wZmTBdHg3//8/8X3qgGclOck+Ro2Ey4hjjlKAywJCErZyB24gnG12Rtu9gB",
-	"q0IAXIrdsHU6qSCWIs6VQmEGovzEWuNcF0KddlPqfa5B3qBKJUu8G177tDsQNtDhnTLiwzG/IW2AKZt3",
-	"4SWdVANTCChGUsXOPaBTQxU1EAotvEsfIp0v8d5CPGUdtuuftsQBtiOUt4IgKxX/GT9XOHsFDUMXPbFq",
-	"cwsJvV9J6MamvqiQru+1YWQ8FLoJa7Gb4Zx+LEVwmghui2OtQ9XS95+J6hJidjcXYv53luZ2FyxJOIGE",
-	"pW8U+cGGkzs4YqnGRZA9u2WxSedkOhdRkAyzISpNwNNoYEfQO4IF+TZkqZG9l6ON7Exr898F1mArd7EO",
-	"iRfVl/dhMJQyLYd52qBnyIR9PTeoy/fN/T9hGk+OaCtldIM+D5Z84zBIZD5MsZyn/N49r0aInM5PI7gw",
-	"G53mhTAnR1flQtc3KdebjfwbOii85NpYFrCTLMKiFiP0T+SQfBsacdGA+VrMN5FlkWj/4gYz/SDGRIWv",
-	"gn1p6fZdfYssNZMtd1RIjrsARZ4FZ+8DeR18CFugUISD6Bs/6kPLLl4IbVSeoTBW5l3FcrotlJgxig9z",
-	"swWkCpwuQyoMEiWnU0wuylmfytzJ5uXg3Jo4XBEmulum8htUmjuRvgH11Cl3ibcuiqD2yVFnyA345YGR",
-	"O5VgzDOWet+sEeUNDno9kg3MGFQ00T86f3nf65x+uNsP90/v/9jGnCXQtkPPNc7bobCRECpJeoGkaNY2",
-	"empw6xflttU01IbFQiVuJ/ovBFw+fwqnR8ePwVsDkMjY8suybC+MguWwLzMwI0tvpiTpWaspYJJnTJyD",
-	"wBu0JpxhXOjCQBNEFyzVpGSdovZGim7S0bJzuIToyhZZny8plNuI8RST4kVzuRZjZmm9SkYtr/Ztv/8G",
-	"3AcQywQbs1uHtQy4H5+e1jjche+WeNwbTw8tNZ0oppuLtXnE1RncgyVuT2dsriGqGWXROUR2ExEZA6YI",
-	"4T+0eN2se0h627fFUcN1wpxcUS5Q6y05z7odm3NeucxTGtcmw5fVlHVQA+KvsSKnY2OlFRa7W3tgt5Pt",
-	"Tl2xa00swzXOtXPRvnv3tyt4e/kSJsZM9dneHk+mXf9pN5bZ3o+za90l5yCEw6ynQaattFTooWoVWqPt",
-	"S3ndZt0twMVOZ78NiyO0g0bLXMW/D2V+v+aAV1Mm9JZy3Y6x0SJBEtBNBDv0a6pkjNrKXe2CJlAI0BZz",
-	"XtWgvJ5l/HelR/JWpa1qWZMFVp5pIwRcVUM20oVXjSW2BpsP0DkXUDjw1ExIsCdYBtUGx37YiWgxVmnw",
-	"duCaOp9pA0DZZPcl6jzd1pixennzPfXp86s8y5iat+6toRDc3G1cb8/2+zDf/UTPbmjpz5zkJRfXnzwH",
-	"iqTPM3wr+O0rJuRDwHnLm64u3hSVRBtTpz1zG3BHKRvrTzjCNW8rW+lBLvQUYz7imISwX1qdIRxY4Ycq",
-	"hEMfpQzhqOB8FcIxmaM6z1B160USxw9tJCVEbAULQl0bKFZ6d1OmUBga2lYitH8CqZyhipnGhezqObCh",
-	"JivdmedKSgMkWbpNR81noT/c7Z+0+2l6+6W3XsIwZT6HKCsD7SH4X7kvCQMkdtoOdniw9cEOD9oPZteg",
-	"JTeN7VTs8jsPWphPxvYqsFnO+n1A7VPlYsWq23BfjRG+OG1f4baUbatosIVNv7U1dGJuhZoG/905RPZ3",
-	"VJQNGMikNvRU66io6WpEjzeH7XaiflP7pzhhscYqQ+iqFHLb+MIywRWqEg0pSXlN6tFWMDV038FDAMlQ",
-	"azbeCvkeIJ/DpMuBkep9VfZjE8aJc3pSWxJEZ/t8Bs9d9SEJLb21jvok5vxM1bgYhHB7aJt28XRhHfBt",
-	"JNln408Jry+HD0qns03IeEFYfv0+8G5s1070oYbVFVGvFVzn4w52gXXH25bhdDloM0+pgOJD+/Xzrtjq",
-	"p0TS24OCNmD7SLuMH9A3IWB33IXIATYKIeLC0L+ucT6TKomasUAP/3BNiL762AbDZG42jRq6KdYBQX/Z",
-	"MH0J64fw5edt3Sppzi1jFa/7L9/sfXf1+hVEdrj+KzMsclV2karHjiKfzt2FaZrrqoThkR6IDA1LmGFd",
-	"uHQpZlKI1dR8LKRypUp4axQrEsOu0qEJtylThrOW9EBf5eiKv4uiTJMr2ygh0jnYsicfmXfB/kb56BBj",
-	"lmsEbgBvY8TEZxAeadD8Z3RlKbvnEM2YElyMdQSazTXMJrbUczmTrBbDahuGhOujWjTBSuehqhrjSQgP",
-	"uBIVHxwNR6cHo8Pjx4+Hh0cJO2GHMZ4enCY97OHR48OTLf2OAjotVlOeMdFRyBJbrCkk6U0bvrcoceWD",
-	"Ieg8ngCzcCVccA0e3w09up3ELWAWlrRT2+giplbyzacZEYVu+/5TzGpynX3F2SuvvRZ7pVxk1dN16WrD",
-	"jque4CPPCxPm6ts0oiC4ztHsdtsQaJecMvFqlf+knTHdgmEX1bTF196yrNlFfkMzbiaE8ugn166zuU2L",
-	"ZkWCxJkTzTILZrBDjt4X8fm/vP++kn4XCWIBX3V4rDe1vtdBDZVtNN849XIGT5Ahv2nKHnYqUY+CPAO9",
-	"MErTMF973ezjCnwj1/5Xx72vTo+PD786PloG5oe7/fCg1y6T3k0ky/iWfOvqtvSF2ZywfNOPKwZv4Y9n",
-	"N8QIS7Xhro59G/EWttl6D4/JHW7bNQdt5ZGGSOfDqFUwmBW9WP2q2t7WPhZ5cJL0+tzHAH3/lM2Gs8R3",
-	"X/jK4h8lF/XGqG5b49IDKU5/tHKXS8goQRbWMLtM9gQmjHPFzfyKuN/B2NX5XeSuysj9el6QxHfv+sFy",
-	"Fet37/pFRYtvEoulGPFxrjABbhtHzRymSt7wBFUXLoriwVoDaNnVFB319iPXyRQtVvadwZpm1XNgYiCK",
-	"7gUp8BMmCQdiVddqrc3UGj92jgpZE2OmrnSSi5FcppxyERcj15Bw7R2/xJkyPoH8jWIjJljRfiFhhkN6",
-	"IwyKRId0sLKjjxlgrgNhIAbiD3+Ai0btLz10fOia9rgkQZaggmiPTfnezX5UNABqiC58Ian9rgTSIO/1",
-	"DuPv3vXtHxh1oT+hDZQtKqhsJgDYmHGhzSL6rRh8h0P4G87hCs0ZcKMttTCTKxwIlo6l4maSlW2d0lVD",
-	"sDSVs07KtYGdSEiBtisUvv3+4qktI3YlMCyOcWp8N9xAMLjGOWg0uyFEeDu1BRYF94Suz4lrHcEeRCxP",
-	"IjtTUUBtzelq792BaMITVC50UWZdtWlZOrEf2MYCVkqFQv8z90kNaovUPmHGnoZgU7UOF1i1fB3P6Vdd",
-	"fDXafnYSHLE8NRC5xx95Eu1azZQUNf0LHT16IEg+nZOFVHbUQmvvD+zs//uf/9o/7oEtGQU5Gogouuj8",
-	"P9b5udc5/T+dj90/PdrZjSLXaxR1bddu1O1Gu114Jc2EeJ0L36XngBMzQSaDGONAcHMGvhq3tImjHzrW",
-	"Ze+8VuMXf43AJlkK8eJL4BV6ZyrxrausxhqeuwjcFU5DQMsQZfpejizCvPPkfAoLDZZqORAxU8qvydIU",
-	"VQV2exxWW8h2rtrxNGejV6Up4dCXBqf8uurks3M1W2BgJzrqHS22q9CelrpTLJk8I8mlK6Z3jeyu3/d9",
-	"UZH2YacoTJnNZl01ijuYcCNVV6rxnhrF9H/6bncgolVl7VFVzlZrq/GlTPXasB0CosXcQDD3NqpXW0ce",
-	"67tdeOL67Rt1bYtlbSFow+LrgfDycrnKzUPiiZIzTcS08/T15dUuPX2qpNYdqfiYCys0tC3ElqMR5CKl",
-	"X/XmZiCxo50IshFOGma7mPuXF0+ffXPRf/aRpv74+vLFNy9eXRGdP3eV3M0xIUwVjlI+npiqD4NZuVdv",
-	"43VSwh4mXJDE0WJzJlF9sYifciA894TFxzUYh8sq0M9Za49w0+LtVGpLUJdFtzPcMNIfAqLX9kBRAeOn",
-	"LCa2rsjt4s0LKJqkgfiG8BnRZ9h5KoVRMj0DITvaSIW0q78zNT+D5mEJLvYATx1KO/05iQCrRTUN14KP",
-	"Rl4ZpzxGobGKdwYXU7vcQbcXhEGuUq+YC3Jn9rUldT9W77188fTZq6tnNKY7MVlaKxCsKe2LNy+CWg1w",
-	"0Ovud3u2+mqKgk05OUTdXvfQGesTa0l5HbtXRFfH2GJRlmks333lfFbRJnIekSaLSfA5+g9JHFpLzxeH",
-	"5kaSR5eisZU0pdIn9y14ybXpMxsDqF9O8X5xQ69FOnfGrZ36kXYb6wYrbkOwYdV6j0lVvFcGnMn3suPJ",
-	"otU8DnyBQ+By+771pVak01ro1+64VofZcxdSbPDhM5Fs8llxJcP9h4X2/4Neb00H0Hb9YVUEvK1DbIE6",
-	"CoTb9rwjt4u2ycvd7tV69O2Q/YeHNHqK7KDDhwdVrdE04uD04RGLjXf3YXDcO9joRMXdC3bIBptraWS0",
-	"Q48eHrrQcWydpiI2ZnmqZmlYHBXZjrP3vhIs+ECD6sJg786w8f1eFRNvlQwuzl7UG1arbCMhBmJJMEBk",
-	"2NgqawY21Pd/X3ofbcRRFebXQJTh7m49FURy25a3kFjtKpkb+8i+sjafqxHxArpVAvn8wQNi6KLcXHVy",
-	"smYKEdJ0nFv3WkgsEsiVwDJsHNQdaqNyXHUXyPFJI/YyGHT/8r60ej+edT78eWcw6C482v1Ta5Br9QFt",
-	"PhoNjHhK7oRoXGPjTR3609ELxDLDgSBf0drWNQ/I1pFbQuhUQHOzWgNckx7fqXVb2srzYc7TxK3gd8CN",
-	"xnS063DYJvR/WnV7yv7hfu+xy2mXj/6TJLmn7RUtlA6B/5Xdvx3ZfVPKWLLcC555SISXVbqtcvs5txe6",
-	"eRdl1Oo8+ot6Cglg2SsEgTNrzI+40qYL76r0QegdkiqU+Ei7ipuGvIed4Rx8IIC4297d4naQMm1gInPy",
-	"tfrl1QfMBjKShFxfCUtXx1hb3znW8JBfXdnKLKGZByJyVSE7u74gqO4s03JVvoRsfueDa5e/dMcZiJk9",
-	"Qumeuxoklqaw0i8/A25cQMdCayDcmHqSVMPOQr2SbYyfMuEDR9YDtz6NfShH7v4wu6k2xeaIxCWMN9dr",
-	"Huku638HrSoMvoZBmb0fBDYad3Di/ll0Cn3tHf37qOuP6QNSqIGbc2AeyPXLe/TCFVo9R5FFElgh01I0",
-	"Vezd0nr/a5RDEwPfu9orcO3IljQd8xRktsrVsVnxxuE8qwVnB71aTdd+r9erJTv32zpT2tOJJaETQRZp",
-	"xYIwV3pgU63bd3XY3NTDe/otaNFG+8QKRWpBYy0k7wg7yQlOcP5Xv/4W9KvDo8dQTaN6MdmiUffuirvf",
-	"7lcq10svwRviuTKUQ59xTYBpaC/mGYgi/uojkq+nKPqYYmavL5kqSc5SCr7HwUf+ExxxYQUq7FjFqQei",
-	"kf4O23K8zcSwpt3lmX1TfLUbDoQrILKB/WknxRtMYcSRbPLIJ8PJxfLVHD50VxXmWL1KR3XhfHvBhI2J",
-	"20yNuwcpZtZdVC5zYS/S6XAxRu0vaWRi7qD1bb9v54mR36Cy6v9qIpWxi+bTKaqOPXBhO5S+B70XUmUs",
-	"5RqTM4gu9p8cRMUlNcUNnPZmJhfJZhqi3pr/sf3hQasX+Q0aV9n1gKLtl+VB+5VtwwqMVDYO7NCJOlxo",
-	"FJobfoPnoOnM5Aj5Y6Y4Mh1vJ1lF+TMquZi636C4qM0d9SS/qU96uKRAlystancdBv853pclinU3jP3W",
-	"FcMmIre8He4/SJN8g8aGwJzgGM7Bcss6fTIri2BalUi/7jaU9QmsVsVprfH0BhMS+P7qraKEhUSd9Sxq",
-	"ORmXfjkDvJ2m9kIGn2EicaO5FLoLr5o3NpTztck4X8SzJOF+C3zm97aC0Sq4ebD+Lq2xBnm+m0hgGbyo",
-	"0eQLf3hPlYmM9RpitBUKI1QonF5koDEddTypYALf9r9/CVM2RtgZ5jz14YNLTGSczi15knrlukzL7tqk",
-	"fipZYtPJ1lS2VOyS0hOpjV6hWy+LnQQP0pDBW7NnU2YN4mm5O7mNTooD07kWLgArcn9Xvjqp80amPJ63",
-	"WYO0SuwDIxZCRtoiCjkTwEXKBYIbYNlWm3nqUlmrde3S9ut1UsHZ+w913LucZwWxggBeF2AtBNPE3tv0",
-	"8+o0oPXFNUQHvV4EswlPXYF4cbEAuespv8EuvDD163kxvvaOvXSX7vnyl24bbv3lUV9QOPgVViB96TDB",
-	"Oti+5DdoryVZA1ay2fka5vrevS/SJW+UzNBMkOxtvLU9uxkzIbBMunB7NhBRqQQ+knD5WIrwj0Yalt4V",
-	"v0MXJLlfZaT6pTdkI6s2PoGPPADWQ7J27Kzc1UqY+ox2d84cZ6+WWoW4CWHBpVK5EKV7bvXpjGlwssvK",
-	"Id5OoOSKuUz7FhRa7HNLyPm14LDbg9rb8gbMizcv1kO1mKA+9Rqw2rtsVguAgvFR1KAW28iPusEzWzFH",
-	"ILU3zUzYDblxKMBfxskMpMi0GQhplYgoSriYlyskEyO3B1dcyQXpGevbGWd1dcvk3UBwDVFx6Y7fFTdF",
-	"5aLVPtqwFN1uim6SMsx8jXNyIkcK9cRfDNWF6Lh3GBWB7+JaLMEyOtSsdoe53ePAlU/NuMaVeqq4tegL",
-	"irNqkRYislf4ws5Uas2H6RwKeO12N7aYy4uA19FZ/aTt1NUc3Czhff+BrEF3L0Obm+yucC0prrz2qyif",
-	"2bPWpF/3rgUE6zMd3crT9YZ6Sya0lp7218qW/8mQwjrwc/h0zPIc38oZ1EtsfcrU7aY2QWmZLU/xTCRT",
-	"yYXRdg/EWDBkKQFDuQvypYonZHAwI5U+ByG9QyAQExc19ovUsHP/4f5/AgAA//8=",
+	"7H2LbhvJleivnNsJYGm3SVEveyQhWMgee8ZZv66lWQfX9LqL3YdkRc0qpqpaFEcQkH/Y+4X5kotzqvpB",
+	"simR9ngwd5IAScTurtd5P8u3UaonU61QORud3kZjFBka/vM9OjPvnA8dGvqZoU2NnDqpVXQaXWCqVWbB",
+	"aZgJ6WCAQ20QDI2RatSN4simY5wIGjqRSk6KSXTaiyM3n2J0GknlcIQmuruLow8fPnTOCzdG5WQqHK6u",
+	"9v7FM3j85LgH6VjkOaoRnkLyFIVBAwZFPvlTP3JGpDgSDvtRArMxKlAaUoMZTStyCzM02FcWlYvvGxwD",
+	"GqPNn/qRVNcil9lnp69QVbO6MQI/AWn7aiLyoTYTzGLAm6k09MdAZPkcrBwpzEAbkNYWmMFQG7B6gloh",
+	"YG6x21cLUAqQsc5INWLA/KXzHv9WoHWdl9kqUC7HBG9+DzI789uGgc4kWjA4ReFAOhAWEqmsEyrFpHvv",
+	"indxNBVGTNAFEniuWtb9aTpFWqdQGeghw8OiMOkYZlJlehaDVFAoeQM2EMmORYTEOmFcsktbwBsxmeYY",
+	"ne4/OTl+fPLdweOTOJI0+d8KNPMojpSY0NZQZQs7JlgL5+nn8VEURxNx40nr6ODk6OTxk4OT4/gherug",
+	"jaye65WebXeuLvwgrxEG2o3L04FQWV8lqLKEMK9QujGaM/BPJoUlTgFBPFUO6cIbYYyeSTXiNf1iMBFX",
+	"aPuKnuRaXxVTSMcoCPJER5c4mWpPQEuwPHrcWwNLXu6Xh+ZfLlEJ1QLPD2OZjmFkhHKYgeOvSF4YFFm8",
+	"zEv8mQWL12hEDjvS0eH9mDQXcgLSglAgjBHz3TMmfOI2mkJ14QPNNsQMjaDV6WNUYpBj1leDOa+jp/RS",
+	"m7haZHFrtDhRPz0ZzCHVk4mwfbWTiHSC8SjXA7xJdnn3IPI8kMgEhAOtUuzCeXXG6lSZRgtKu77itfwZ",
+	"LAmiDI56h0sIjGilKCDPC+Iae3/pBDgvCFZx8wrVyI2j04Pe0XdxG0cbtFOtLDJDPxXZD8LhTMzpV6oJ",
+	"xIw6MZ3mJHylVntTowc5Tv79r5bweNtY748Gh9Fp9Ie9Wmns+bd2750f5RddklRErfXJZ9KNCZcssGLi",
+	"E/+EZBfhSjhIdZFnBDliFwI5SY2GblqWjG0bC5/vLXzLu3sqsvBoCyhUaCI6d0Lm0WktLSGokM8y60ck",
+	"J6bCjWEsbHXOU/BIYZpQjxxMhEvHTCsGR0UuDCkQg9YS/faj//7Y65yIzvC88+LT7X58eHD3x37ExOFF",
+	"eXQaHQ976QE+yU7E48FRuk+kY51whY1Oj3rErNIxWT0VGZTnrUhEDHThTge5UFfRXfz1OD6HGhjSQqUX",
+	"YYfkVQAeCGAwgcw8niWzB+z/4+//c3gAY7whDW9ESgpoN14vH0qWFSqDpGSNpOI3SMdaWwStkOnLE6DB",
+	"v2LqvMwAFo6/KFW90GYgswzVVxLVwoGVhsKSIAtH3oICDmsKqLf2zfB/2TCLgO0mGBRu3TFgh1G7JN8n",
+	"0lqpRjHgZOrmMWNSlHyjjRf+JHj9I8u4Hes8YzYL5lpAdphbZrv8VYNISKBaosR10tpv+heljSB0L+UE",
+	"deF+fdmbSS9NvQwmAeXkBH/RI77R7gXZTl9L/SwfaK9Dnm1zej+q6f2NdvAiDP+W9M57rcgGb6R1TG3s",
+	"EOVajdhBEkqTFRgIrgtPyWBMhSX7bmp0VqTorU0xQa8Dd8RUGAdDoycN4303BqsrAWqJEXji0lCykAoV",
+	"dCaBGjNvYPySKH6PIvtVbYdzyHCKKkOVzkt1QQbB/AwSTzQlR8/Y3kzHmF7BUMjcwo7SMNEGd7uE8rfq",
+	"PJtI9Upah8r7tL/WIS7QXJMvqBqWqNTKQh42A1rl81NILt+fP3v+w/nl88/n379++ebzq5cXl8/ffD7/",
+	"/vv3SV9JUoDuF0Yq7U2m+JMS10LmJKN/ffG0bO6lY/xlLb5LrV8LNQ+P7a9LwLmcSAczYcujwT/+/n9L",
+	"190C+XTeo/QM78bSQppLVA5ElpFJ2Fc7TNfkmvhAi6jjJVKr3bh1Om0g1SotjEHl+qr6hF0XaUsNSLup",
+	"jCRpQV+jybXIQsyi8Wm3rzgqFDxYIuaRvCbVibmYd+EVndSCMAiohtqk3peiU0MdYlEGGd6Vw5XPV2h6",
+	"Kfh0H7abn7YETbYjlJ8UQVYb+TN+rSYL1gwMfKiJbYwt1Nl+rc4WNvVNNVpzrwsW2UNxrrgR6BrM6cdK",
+	"uGsRwW1Bv/tQtfL9V6K6ghjv5lzN/0vkBe9CZJkkkIj8nSFR7ST5zkORW1wG2fMbkbp8Tn5GGTKa4GSA",
+	"xoKX1aSCFDIsyBEks5aM4wI5DDZtzH8bsXVb7eI+JJ7XX97F0UDrvBoWaIOeoVD8eu7QVu8X9/9UWHx8",
+	"RFupQkH0ebQSSIijTBeDHKt5qu/983qEKuj8NEIqt9FpXir3+OiiWujqmpTiRiP/Ez0USKUzC/Aky7Bo",
+	"BFTDEz0gR5BGnC/A/F7MLyKLkch/SYcT+yDGVI2vkn1p6fZd/Ygid+Mtd1RKjtsIVTGJTj9G+ir6FLdA",
+	"oYyd0Tdh1KeWXbxU1pligsqxzLtI9XRbKAnnjBwUbgtIlThdhVQcZUZPp5idV7M+04WXzauRzHuClmVM",
+	"7XaVyq/RWOlF+gbU06TcFd46LzMAj486A+kgLA+CfM8MUzkReXBkF0Li0UGvR7JBOIeGJvrvzn987HVO",
+	"Pt3ux/snd39sY84KaNuh5wrn7VDYSAhVJL1EUjRrGz0tcOs35bb1NNSGxVIlbif6zxW8f/EMTo6On0Cw",
+	"BiDTKfPLqmwvjYLVGLlwMCNLb2Y06VnWFDAuJkKdgcJrZBPOCalsaaApoguRW1KyXlEHI8Uu0tGqJ72C",
+	"6NoWuT+5VCo3cqswK18sLtdizKysV8uo1dV+vLx8B/4DSHWGC7Ozd19lJ45PThoc7mOdKzwejKeHlpqO",
+	"jbCLi7WFD+oz+Acr3J7PxNxC0jDKkjNIeBMJGQOuzHc8tHjTrHtIevPb8qjxfcKc/Hap0NotOY/djs05",
+	"r1rmGY1rk+Graoq9+Yj4a2TI6dhYacXl7u49sN/Jdsz9VqEPJMRkzJK24EizLlyqJxic9RnxbuAIejsb",
+	"z2EnOGxo477yCVmHN87uwkgjB4MqN+iRhVyPfJCTnpOXVaiGX4dZX/l4nfeOFhFTqrCacK5wbtsIVl+1",
+	"GYZLIOXp4kWToQlMqwuT/j7U/909B7yYCmW3JBYew8E4RTLTTwQ79GtqdIqWJbX1YRYoRW6LA2AaUL6f",
+	"ycJ3lQ/zk8lbFbklm60600YIuKiHbKQ9LxaW2BpsIf7pnUblwdMwOoFPsAqqDY79sNvRYt7S4O3ANfVe",
+	"1gaA4lqC92iLfFvzh2XG5nu6pM8vislEmHnr3hZUiJ+7jev5bL8Pgz9M9Pyalv7KSV5JdfXFc6DKLuUE",
+	"f1Ly5o1Q+iHg/CQXnWO8Lgu1NqZOPnMbcIe5GNkvOMKVbKsK6kGh7BRTOZSYxbBf2akxHLDwQxPDYYhr",
+	"xnBUcr6J4ZgMWFtM0HSbNSjHD20kJ0RsBQtCXRso1vqDU2FQORraVoG1/xhyPUOTCotLyeszEANLdr03",
+	"6I3WDkiydBddu5Dk/3S7/7jds7PbL731Ek4Y9zVEWZt0D8H/wn9JGCCx03aww4OtD3Z40H4wXoOW3DQa",
+	"VLPL7zzM4b4Y2+vAxpz1+4Dal8rFmlW34b4GI3xz2r7AbSmbi5SwhU1/5BJFNWehZiF8dwYJ/07KqgwH",
+	"E20dPbU2KUvmFuLNm8N2O1G/qf1TnrBcY50hdFEJuW28Z53hGlWJjpSkviL1yI7igu47eAggE7RWjLZC",
+	"fgDI1zDpaiilfl9XVbHDnHmnJ+eKKzrb1zN44bPmJLTs1jrqi5jzK1XjctjC76Ft2uXTxU3At5HkpRh9",
+	"SUB+NWpQOZ1tQiYIwurrj1FwY7s80acGVtfEydZwXQg38AL3HW9bhrPVoM08pRKKD+03zLtmq18Se28P",
+	"I3KI95H1OUKgb2LA7qgLiQdsEkMilaP/u8L5TJssWYweBvjH9wT16485xKULt2mc0U9xHxDstw3sV7B+",
+	"CF9h3tatkubcNh54+erd3p8v3r6BhIfb74UTiS9iTEwzdpSEBPAuTPPCNqN9fTVBJzLhRBfe+6Q0KcR6",
+	"ajlS2vhKMLxxRpSp5Lbo31QYJ0VLQuHSFOhr68uaV1cY7kNR+Ry4qizE8n16YKE6d4CpKCyCdIA3KWIW",
+	"cg6PLFj5M/pClt0zSGbCKKlGNgEr5hZmY66kXc09m+Ww2oZB5OaoFk2w1nmoi/JkFsMDrkTNB0eD4cnB",
+	"8PD4yZPB4VEmHovDFE8OTrIe9vDoyeHjLf2OEjotVlMxEapjUGRcC6s06U0O+DNKfLQ3BlukYxAMV8KF",
+	"tBDwvaBHt5O4JcziinYaG13G1Fq++TIjotRtr7/ErCbXOdSovQnaa7W4TqZVAUblasOOr7eQw8ALY+HL",
+	"By2iIrjO0e122xDIS06FerPOf7LemG7BsI9qcm17sCwbdlHY0Ey6MaE8+ZvvhtrcpkW3JqXizYnFwgzh",
+	"sEOO3jfx+b+9/76WfpcJYglfTXjcb2q9tlEDlW00v3Dq1ZyfIkN+0yQ/7NSiHhV5BnZplKVhobR9sU0u",
+	"Cn1y+98d9747OT4+/O74aBWYn27344Neu0z6MNZiIrfkW1/pZc/d5oQVeqp8rX0Lfzy/JkZYKb33bQLb",
+	"iLe4zdZ7eEzhcduuOWgrjywkthgkrYLBrWl1u6ybGTiPV2bOSdLbsxADDO1pnD8XWWhuCYXbf9VSNfvO",
+	"um19YQ8kRcPRql2uIKMCWdzA7CrZE5gwLYx08wvifg9jXxl4Xvi6JP/rRUkSf/5wGa3Wvf75w2VZAxN6",
+	"8FKthnJUGMxAcl+um8PU6GuZoenCeVlu2OivrZrGkqPefuIbxZLlWsBTuKcX+AyE6quyOUQr/IJJymRu",
+	"S1Nwo4uXjR+eo0bW2LmpL7aUaqhXKadaxMfILWTSBscv86aM9VXBPxgxFEqU3S0aZjigN8qhymxMB6sa",
+	"JoUD4Rs8+qqv/vAHOF+oFqaHng+rSnQoVIYGkj0xlXvX+0nZX2khOQ+lp/xdBaR+0esdpn/+cMl/YNKF",
+	"yzFtoOoAQsOZABAjIZV1y+hnMfgBB/CfOIcLdKcgnWVqEa4w2FciH2kj3XhSdc2G6nmR53rWyaV1sJMo",
+	"rZCbbuHH1+fPuPDYF82INMWpC82GfSXgCudg0e3GkODNlEsySu6JfRuZtDaBPUhEkSU8U1lyzeZ0vfdu",
+	"Xy3CE0yhbFmYXXfBMZ3wB9y3ISqpUOp/4T9pQG2Z2sfC8WkINnVndolV5ut0Tr+a4muhq2onw6EocgeJ",
+	"f/xZZskua6asaplYbJiyfUXy6YwspKphGVpbq2Bn/x9//5/94x5wkSnoYV8lyXnn/4jOz73Oyf/qfO7+",
+	"26Od3STxVQ5Jl5uik2432e3CG+3GxOtShSZID5xUKDIZ1Aj7SrpTCPW7lU2c/KXDLnvnrRm9/D4BTrKU",
+	"4iUUzRsMzlQWOoNFgzUCdxG4a5zGgMwQVfpeDxlhwXnyPgVDQ+RW91UqjAlrijxHU4OdjyMaC3FjMI+n",
+	"ORdagRYlHIZi4lxe1Y2SPNdihxHsJEe9o+VuINrTSvMPk8lzkly2ZnpfluLbqT+WNWyfdkhS2dO9vdls",
+	"1jXDtIOZdNp0tRntmWFK/6XvdvsqWVcIn9QFcI2upVD81Kwm2yEgMub6Svi3SbM+OwlY3+3CU3+dwUIl",
+	"3HIhXAzWifSqr4K8XK2LC5B4avTMEjHtPHv7/mKXnj4z2tqONnIkFQsNy6XbejiEQuX0q9k7zv061osg",
+	"jnDSMG4Srxt3aOrPb9+//OHlmwui8xe+9ntxTAxTg8Ncjsau7twQLPeaXdJeSvBh4iVJnCz3vhLVl4uE",
+	"KfsqcE9cftyAcbyqAsOcjYYKPy3eTLVlgnpfNpPDtSD9oSB5ywdKShg/EymxdU1u5+9eQtmDDsQ3hM+E",
+	"PsPOM62c0fkpKN2xThukXf2XMPNTWDwswYUP8MyjtHM5JxHAWtTScKvkcBiUcS5TVBbreGd0PuXlDrq9",
+	"KI4KkwfFXJK74NdM6mGs3Xv18tnzNxfPaUx37CZ5o6SwobTP372MGlXDUa+73+1x0dUUlZhKcoi6ve6h",
+	"N9bHbEkFHbtXRldH2GJRVmms0NzmfVbVJnIekSZLSfB5+ueaNbb0Qjlp4TR5dDk6rqSplD65b9Erad2l",
+	"4BhA8+6Pj7crJXH53Bu3PPUj6zfWjdZcNsFh1WZXSl3uVwWcyffi8WTRWplGocAh8rn90CzTKNJpLQ1s",
+	"d1zrw+z5+z42+PC5yjb5rLzx4u7T0u0KB73ePT1D23WU1RHwtp6yJeooEc59jkd+F22TV7vda1yBwEP2",
+	"Hx6y0IXEgw4fHlR3ntOIg5OHRyy36t3F0XHvYKMTlVdb8JANNtfS+shDjx4eutTQzU5TGRtjnmpYGoyj",
+	"Mttx+jFUgkWfaFBTGOzdOjG626tj4q2SwcfZy3rDepVtJERfrQgGSJwYsbIWwKG+//0q+GhDiaY0v/qq",
+	"Cnd3m6kgkttc3kJitWt04fgRv2Kbz9eIBAHdKoFC/uABMXReba4+OVkzpQhZdJxb91pKLBLItcByYhQ1",
+	"HWpnClx31crx44XYS7/f/Y+PldX7+bTz6d93+v3u0qPdf2sNcq0/IOej0cFQ5uROqIVbgoKpQ396eoFU",
+	"T7CvyFdk27rhAXHlORNCpwaan5UNcEt6fKfRn8m16oNC5plfIexAOov5cNfjsE3o/23d5TT7h/u9Jz6n",
+	"XT36Z5LkgbbXNF16BP5Ldv92ZPd1JWPJci955iERXlXptsrtF5LvywsuyrDVeQz3IJUSgNkrBoUzNuaH",
+	"0ljXhQ91+iAODkkdSnxkfcXNgryHncEcQiCAuJuvxvE7yIV1MNYF+VqX1c0SggMZWUaur4aVm3nY1veO",
+	"NTzkV9e2ssho5r5KfFXIzm4oCGo6y74TosyXkM3vfXDr85f+OH014yNU7rmvQRJ5Dmv98lOQzgd0GFp9",
+	"5cc0k6QWdpbqlbiVfipUCByxB84+DT/UQ389G2+qTbF5IvEJ4831WkC6z/rfQqsKgz9Bv8re9yOOxh08",
+	"9v9b9hb9KTj6d0k3HDMEpNCCdGcgApCbdyPZpRvKep4iyySwQWG1WlSxtyvr/X+jHBYx8NrXXoFvYGbS",
+	"9MxTktk6V4ez4guHC6wWnR70GjVd+71er5Hs3G/rTGlPJ1aETgRZphVLwlzrgU2tbd/V4eKmHt7Tb0GL",
+	"LrRPrFGkDBq2kIIj7CUneMH5L/36W9CvHo8BQw2NGsRki0bduy2v1rtbq1zfBwm+IJ5rQzkOGdcMhIX2",
+	"Yp6+KuOvISL5dorqEnOc8IUnU6PJWcoh9DiEyH+GQ6lYoMIOK07bVwvp77gtx7uYGLa0u2LCb8qvduO+",
+	"8gVEHNifdnK8xhyGEskmT0IynFysUM0RQnd1YQ7rVTqqD+fzlRQcE+dMjb9mKhXsLhqfueCrdzpSjdCG",
+	"OzCFmnto/Xh5yfOkKK+5HbGvLsbaOF60mE7RdPjApe1Q+R70XmkzEbm0mJ1Ccr7/9CCBqkvSa1C++MpH",
+	"soWFpHfPf8T+4KDVi/wBna/sekDRXlblQfu1bSNKjNQ2DuzQiTpSWVRWOnmNZ2DpzOQIhWPmOHSdYCex",
+	"ovwZjV5O3W9QXNTmjgaS39QnPVxRoKuVFo2rJKN/Hu+LieK+C9x+64phE5FbXb73T6RJfkDHITAvOAZz",
+	"YG65T5/MqiKYViVy2XQbqvoE0ajiZGs8v8aMBH64rKssYSFRx55FIyfj0y+ngDfTnK9wCBkmEjdWamW7",
+	"8GbxjodqvjYZF4p4ViTcb4HPwt7WMFoNtwDW36U1tkCeH8YaxAReNmjyZTh8oMpMp/YeYuQKhSEaVF4v",
+	"CrCYDzuBVDCDHy9fv4KpGCHsDAqZh/DBe8x0ms+ZPEm9SlulZXc5qZ9rkXE6mU1lpmKflB5r6+wa3fq+",
+	"3En0IA05vHF7nDJbIJ6Wq6nb6KQ8MJ1r6cqwMvd3EaqTOu90LtN5mzVIq6QhMMIQcpqLKPRMgVS5VAh+",
+	"ALOtdfPcp7LW69qV7TfrpKLTj5+auPc5zxpiJQG8rW5+DCQw5puefl6fBmRf3EJy0OslMBvL3BeIlxcL",
+	"kLuey2vswkvXvP0Y06vg2GvjbaxQ/+LDR/dfNAncnGTLOyv5fjOaRLjqvso1VBIurvqGYiassIZ8VsCy",
+	"sQJdvhz0Puy+ktfIV6ncg1jyGuQ97P3avy8TNu+MnqAbI1n8eMNdwxPhYhAT7QP+k75KKjX0mcTb50qJ",
+	"fHbaify2/B37MM1dslxjQ+IA89wuFpdwTYnly5qlhTGLQC8VWmtQyE/iIhSLSILF7pVg6k78fZF8Lwpf",
+	"+eiBAAavUeR219NeX21NfLAJ7QWIbiifWB9/gYAKeP02hNWggkl1mrUkFkoMunPhRe16NVLK/xiWfFxT",
+	"KFXFS9jAmQkLXpkwCUjXbYM1+ca+9GELRi/3uSXEw1pw2O1B4211ien5u5fde6FaTtCc+h6w8nVE6yVy",
+	"KYlRNaCWcijOXOMplzASSK9wbmEsrsmvRgXhPlUiYxTW9ZVmra7KmjoRBD0pqcTvwVe7SkWKn51t583g",
+	"bpVN5RuBk/LepLAr6cpSUjYHrBM5+t2U7T1V3P8K5+TVDw3acbjJqAvJce8wKTMR5c1mSkzKzGMVRA+3",
+	"H/V9SdtMWuwCV4l49ROuWa+vTQqhgRBdPuPJ/L1otq8aFyf5OLLd9S62Ho3KHKYIM/vyQLuFOPFF2bpw",
+	"CDtcXpeUmrf8F1tKgZ3s+ps7a/HDARI+BwH7qHeUlJWoRFQPCKX62q1vqBPrRVpYiC/shp2ptlYO8jmU",
+	"1LL7FSJsQ8evui78Pu5sQqidJxcHL1aif/xETo2/XqQt2uPvLq74tLrvrqwC22OnKKx72wK6+xN23Tpg",
+	"E/zNloR+o8oi3Kdc/cNCpZEb5ghZxdU5ftQzaFaKh8y/301jgsrBWJ3iucqmWipneQ8kjmAgcgKGCVxq",
+	"0jHZzcJpY89A6eDXKsTMJz/CIg3s3H26+38BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
