@@ -205,3 +205,46 @@ func TestStalledReadersDoNotStarveOtherTenants(t *testing.T) {
 		t.Errorf("globex under attack: p99 %v, want under 1 s", p99)
 	}
 }
+
+// A response its client does not read is cut off TRACEGATE_WRITE_TIMEOUT
+// after its first byte, which frees the conversion memory it held: here
+// acme's whole share, so that acme's next read had to wait for it.
+func TestWriteDeadlineFreesAStalledResponse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a multi-megabyte response")
+	}
+	st := standin.New(nil)
+	const bigID = "b16b16b16b16b16b16b16b16b16b16b1"
+	if err := st.Ingest("acme", bigTrace(t, bigID, 4800)); err != nil {
+		t.Fatal(err)
+	}
+	tempoSrv := httptest.NewServer(st.Handler())
+	t.Cleanup(tempoSrv.Close)
+	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
+	jwks := httptest.NewServer(iss.JWKS())
+	t.Cleanup(jwks.Close)
+	base, logs := startTracegate(t, map[string]string{
+		"TRACEGATE_LISTEN_ADDR":      "127.0.0.1:0",
+		"TRACEGATE_TEMPO_URL":        tempoSrv.URL,
+		"TRACEGATE_JWKS_URL":         jwks.URL,
+		"TRACEGATE_TEMPO_TIMEOUT":    "5s",
+		"TRACEGATE_WRITE_TIMEOUT":    "1s",
+		"TRACEGATE_SHUTDOWN_TIMEOUT": "2s",
+	})
+	acme := must(iss.Token("u", time.Hour, map[string]any{"tenant_id": "acme"}))
+	conn := stalledRead(t, strings.TrimPrefix(base, "http://"), "/api/v1/traces/"+bigID, acme)
+	t.Cleanup(func() { conn.Close() })
+	time.Sleep(500 * time.Millisecond) // the response is stuck, holding acme's share
+
+	start := time.Now()
+	status, _, _ := get(t, base+"/api/v1/traces/"+bigID, acme, map[string]string{"Accept-Encoding": "identity"})
+	if status != http.StatusOK {
+		t.Fatalf("acme's read after the stalled one: %d", status)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("acme's read waited %v: the stalled response held its memory beyond the 1 s write deadline", d)
+	}
+	if !strings.Contains(logs.String(), `"msg":"response cut off: the client did not take it within the write timeout"`) {
+		t.Errorf("no log line for the response cut off:\n%s", logs)
+	}
+}

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,8 +16,10 @@ import (
 // held (its conversion memory above all). Counting from the first byte,
 // rather than net/http's WriteTimeout from the end of the request headers,
 // keeps the time spent waiting for Tempo out of it, so a slow Tempo answer
-// is never cut off by the client's deadline. d <= 0 sets none.
-func writeDeadline(d time.Duration) echo.MiddlewareFunc {
+// is never cut off by the client's deadline. A response cut off is logged
+// (a warning: the client, or the network to it, is too slow for d). d <= 0
+// sets none.
+func writeDeadline(d time.Duration, logger *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		if d <= 0 {
 			return next
@@ -25,7 +30,15 @@ func writeDeadline(d time.Duration) echo.MiddlewareFunc {
 			// Clear what a previous response on this connection left.
 			_ = w.rc.SetWriteDeadline(time.Time{})
 			res.Writer = w
-			return next(c)
+			err := next(c)
+			if w.cutOff {
+				logger.WarnContext(c.Request().Context(), "response cut off: the client did not take it within the write timeout",
+					slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),
+					slog.String("route", c.Path()),
+					slog.Int64("bytes_written", res.Size),
+					slog.Duration("write_timeout", d))
+			}
+			return err
 		}
 	}
 }
@@ -36,6 +49,7 @@ type deadlineWriter struct {
 	rc      *http.ResponseController
 	d       time.Duration
 	started bool
+	cutOff  bool // a write failed at the deadline
 }
 
 func (w *deadlineWriter) start() {
@@ -52,7 +66,11 @@ func (w *deadlineWriter) WriteHeader(code int) {
 
 func (w *deadlineWriter) Write(b []byte) (int, error) {
 	w.start()
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		w.cutOff = true
+	}
+	return n, err
 }
 
 // Unwrap lets http.ResponseController (Flush, deadlines) reach the

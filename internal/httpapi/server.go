@@ -127,7 +127,7 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 
 	// observe runs before routing too, so that it sees every request (405s
 	// included); the route template is known once next returns.
-	e.Pre(writeDeadline(opts.WriteTimeout), requestID, securityHeaders, observe(m, logger, opts.LogQueries), readOnly)
+	e.Pre(writeDeadline(opts.WriteTimeout, logger), requestID, securityHeaders, observe(m, logger, opts.LogQueries), readOnly)
 	// Traces are megabytes of JSON: compress for clients that accept it.
 	e.Use(only(opts.Routes), attachTimer, middleware.Recover(), middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}))
 	if len(opts.CORSOrigins) > 0 {
