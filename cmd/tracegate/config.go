@@ -151,7 +151,7 @@ func (c config) check() []string {
 	if c.WriteTimeout < 0 {
 		bad = append(bad, envPrefix+"WRITE_TIMEOUT: must not be negative (0 = no limit)")
 	}
-	if c.AdminListenAddr != "" && c.AdminListenAddr == c.ListenAddr {
+	if c.AdminListenAddr != "" && c.AdminListenAddr == c.ListenAddr && !strings.HasSuffix(c.ListenAddr, ":0") {
 		bad = append(bad, envPrefix+"ADMIN_LISTEN_ADDR: must differ from "+envPrefix+"LISTEN_ADDR")
 	}
 	if c.ShutdownTimeout <= 0 {
