@@ -185,7 +185,9 @@ func TestAdminListener(t *testing.T) {
 		"TRACEGATE_TEMPO_URL":         tempoSrv.URL,
 		"TRACEGATE_JWKS_URL":          jwks.URL,
 	})
-	var line struct{ AdminAddr string `json:"admin_addr"` }
+	var line struct {
+		AdminAddr string `json:"admin_addr"`
+	}
 	for l := range strings.SplitSeq(logs.String(), "\n") {
 		if strings.Contains(l, `"msg":"listening"`) {
 			_ = json.Unmarshal([]byte(l), &line)
