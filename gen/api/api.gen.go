@@ -178,11 +178,10 @@ type Readiness struct {
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
 
-// ReadinessCheck defines model for ReadinessCheck.
+// ReadinessCheck One check, by name and outcome only: what failed and why (addresses,
+// error texts) goes to tracegate's log, not to this unauthenticated
+// answer.
 type ReadinessCheck struct {
-	// Detail Example: 2 keys from JWKS URL https://idp.example.com/jwks.json, 3m0s old
-	Detail string `json:"detail"`
-
 	// Name Example: keys
 	Name string `json:"name"`
 	Ok   bool   `json:"ok"`
@@ -420,6 +419,9 @@ type NotFound = Problem
 
 // NotReady An RFC 9457 problem document.
 type NotReady = Problem
+
+// OnAdminListener An RFC 9457 problem document.
+type OnAdminListener = Problem
 
 // ServiceUnavailable An RFC 9457 problem document.
 type ServiceUnavailable = Problem
@@ -971,6 +973,15 @@ type NotFoundApplicationProblemPlusJSONResponse struct {
 }
 
 type NotReadyApplicationProblemPlusJSONResponse Problem
+
+type OnAdminListenerResponseHeaders struct {
+	XRequestId *string
+}
+type OnAdminListenerApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers OnAdminListenerResponseHeaders
+}
 
 type ServiceUnavailableResponseHeaders struct {
 	XRequestId *string
@@ -1824,6 +1835,25 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type GetHealth404ApplicationProblemPlusJSONResponse struct {
+	OnAdminListenerApplicationProblemPlusJSONResponse
+}
+
+func (response GetHealth404ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMetricsRequestObject struct {
 }
 
@@ -1839,6 +1869,25 @@ func (response GetMetrics200TextResponse) VisitGetMetricsResponse(w http.Respons
 	w.WriteHeader(200)
 
 	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type GetMetrics404ApplicationProblemPlusJSONResponse struct {
+	OnAdminListenerApplicationProblemPlusJSONResponse
+}
+
+func (response GetMetrics404ApplicationProblemPlusJSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -1886,6 +1935,25 @@ func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness404ApplicationProblemPlusJSONResponse struct {
+	OnAdminListenerApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadiness404ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2199,126 +2267,131 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H2Nchu5le6r4HZSZWm3SVF/9oiu1JbstWc88di+lrxOXdPrBrsPSUTdAAdAi+K4VJV32PuEeZJb5wDo",
-	"H7IpkfY4NXeSVCUxuxt/B+cf34E+R6kq5kqCtCYafo5mwDPQ9M+3YPWydz6xoPFnBibVYm6FktEwuoBU",
-	"ycwwq9iCC8vGMFEamMY2Qk77URyZdAYFx6aFkKIoi2g4iCO7nEM0jIS0MAUd3d7G0fv373vnpZ2BtCLl",
-	"FtZHe/v8KXv46HTA0hnPc5BTGLLkCXANmmngefGnUWQ1T2HKLYyihC1mIJlULNWQYbc8N2wBGkbSgLTx",
-	"XY1jBlor/adRJOQ1z0X2yaorkFWvdgaMnjBhRrLg+UTpArKYwc1caPzHmGf5khkxlZAxpZkwpoSMTZRm",
-	"RhWgJDDIDfRHskUlTxljtZBTIsxfem/h5xKM7b3I1olyOUN603smssdu2mysMgGGaZgDt0xYxg1LhDSW",
-	"yxSS/p0j3sbRnGtegPUs8Ex2jPtuPgccp5QZUxOihwGu0xlbCJmpRcyEZKUUN8x4JtkzACwxlmub7OMU",
-	"4IYX8xyi4eGjs9OHZ98dPTyLI4Gd/1yCXkZxJHmBUwOZtWaMtObW8c/DkyiOCn7jWOvk6Ozk7OGjo7PT",
-	"+D5+u8CJrK/rpVrstq4++15cAxsrOwurY1xmI5mAzBLceQnCzkA/Zu5JURqUFMZRpkKTPnvFtVYLIac0",
-	"phuMFfwKzEjik1ypq3LO0hlwpDzy0SUUc+UYaIWWJw8HG2hJw/361PzLJUguO+j5fibSGZtqLi1kzNJX",
-	"qC808CxelSX6zDAD16B5zvaExcW7NmnORcGEYVwyrjVf7j8mxkdpwy5kn73H3iaQgeY4On4Mko9zyEZy",
-	"vKRx1BxfKh1Xg7SnhoMj9+OT8ZKlqii4Gcm9hKcFxNNcjeEm2afZM57nnkUKxi1TMoU+O6/WWK0qU2CY",
-	"VHYkaSy3BoOKKGMng+OVDYxwpMhvnlPE9e79pefp3FKs/OYlyKmdRcOjwcl3cZdEazBzJQ2QQD/h2ffc",
-	"woIv8VeqkMS0dXw+z1H5CiUP5lqNcyj+/a8G9/FzY7w/aphEw+gPB7XROHBvzcEb18oNuqKpkFvrlS+E",
-	"neFeksKKUU7cE9RduFfcslSVeYaUQ3FBkqPWaNimVc3YNTH/+UHrW5rdE575RztQodom5HPLRR4Na23J",
-	"vAn5JLJRhHpizu2Mzbip1jlkblOIJ+QDywpu0xnxioZpmXONBkSDMci/o+i/Pwx6Z7w3Oe89//j5MD4+",
-	"uv3jKCLmcKo8Gkank0F6BI+yM/5wfJIeIusYy21pouHJAIVVWGKrJzxjYb0Vi/CxKu1wnHN5Fd3GX7/H",
-	"56wmhjCssotsD/WVJx7jjMjEROb2WZB4sMO//+1/jo/YDG7QwmueogHajzfrhyCyXGYsCaKRVPLG0plS",
-	"BpiSQPzlGFDDXyG1TmcwUo6/Klc9V3ossgzkVzJVa8FSsdKgIvNL3oEDjmsOqKf2zfb/suEWMfKb2Li0",
-	"m5bB9mhrV/R7IYwRchozKOZ2GdNO8iA3Sjvlj4rXPTK0tzOVZyRm3l3zm+37Ftk+fdVgElSoBjlxk7Z2",
-	"k/5VecMr3UtRgCrtP173ZsJpU6eDUUFZUcCvusRXyj5H3+lruZ/0A851Qr1tz+8nNb+/UpY9982/Jb/T",
-	"XCu2gRthLHEbBUS5klMKkLhU6AV6huuzJ+gwptygfzfXKitTcN4mL8DZwD0+59qyiVZFw3nfj5lRlQI1",
-	"KAjUcXCUDEu59DYTSQ2ZczB+zS1+Czz7h/oO5yyDOcgMZLoM5gIdguVjljimCRK9QH+zj5t7AfpapPBO",
-	"8msuclQ7/3iJW/Vg0hn8uk7MpVI/cbn0j80/dk9yUQjLFtyEpbG//+3/hmjUMAxTXJDkeNjOhGFpLkBa",
-	"xrMMvZyR3EtnkF6ht+1yB7xOAQgl9+PO7pRmqZJpqTVIO5LVJ+SNCxOUOs6msvvCMHUNOlc882F449P+",
-	"SFKiwwdlKIdTcY3WAHK+7LOXuFLDuAYGcqJ06sIDXDWrswZSA9G7iiHy5ZrsreRT7trt5qcdeYDdGOWd",
-	"RMoqLX6Br1XO3kCzscuekNncQUMf1hq6NalvqqSbc205GfelbuJG7ma8xB9rGZz2Bnflse7aqrXvv3Kr",
-	"K4rRbM7l8r94XtIseJYJJAnP32iMg63AcHDCcwOrJHt2w1ObL9F1DlmQAooxaIPEM2DZnsR3SAuMbdBT",
-	"Q3+vBMrszBv9f47IYatmcdcmntdf3sbRWKm8auZ5A58Bl/R6acFU79vzf8INPDzBqVTZDfw8WouN4yhT",
-	"5TiHqp/qe/e8biFLXD+2ENJutZoX0j48uagGurrOhdmu5Z/BUeGlMJZEgDpZpUUjR+ifqDHGNtjivEXz",
-	"O3e+vVm0ifQvYaEw9+6YrPcriC8O3T2rH4DndrbjjILm+ByBLIto+CFSV9HHuIMKIR2E3/hWHztm8UIa",
-	"q8sCpCWdd5Gq+a5U4tZqMS7tDpQKe7pOqTjKtJrPITuven2qSqeb15Nzd+ThQpro8zqXX4M2wqn0Lbin",
-	"yblrsnUektoPT3pjYZkfnnEMpzJIRcFzH5u1srzR0WCAuoFbCxo7+u/ef3wY9M4+fj6MD89u/9glnBXR",
-	"dtueK1h2U2ErJVSx9ApLYa9d/NSS1m8qbZt5qGsXg0ncTfWfS/b2+VN2dnL6iHlvgGUqJXlZ1+3BKVhP",
-	"+3LLFujpLbRCO0uWgs3KgsvHTMI1kAtnuZAmOGgS+YLnBo2sM9TeSTFtPloPDtc2uvZF7j4vCcZtwkUO",
-	"WXjRHq7DmVkbr9ZR66P9cHn5hrkPWKoyaPVOAWuVcD89O2tIuEvfrcm4d57uG2o+09y0B+uKiOs1uAdr",
-	"0p4v+NKwpOGUJY9ZQpNI0BmwIYV/3+BNt+4+7U1vw1Lju5Q5hqJCgjE7Sh6FHdtLXjXMU2zXpcPXzRQF",
-	"qBHK11Rj0LG10YrD7O5csJvJbquuxbWhltkVLI0L0X58/+cL9u7tSzazdm6GBwcim/f9p/1UFQd/XVyZ",
-	"PgYHMTsuBoapvJOXgh2qR8Exur5UV13e3QpdqDv6Ng5L6CaNUaVOfx/G/PaOBV7MuTQ76nVqQ9kiiRrQ",
-	"dcT28NdcqxQM6V3jkiYsKNAOd143qHy3yPjvqojknc47zbJBD6xa01YbcFE32coWXrSG2JlsPkHnQkDp",
-	"yNNwIRmtYJ1UWyz7/iCiw1nFxruRa+5ipi0IRYfdb8GU+a7ODNnl7ed0iZ9flEXB9bJzbi2D4Pruknpa",
-	"2+/DffcdPbvGob+yk5dCXn1xHyCzS1HAOyluXnGp7iPOO9EOdeE6IIm25k5acxdxJzmfmi9YwpXogq0M",
-	"WCnNHFIxEZDF7LDyOmN2RMoPdMyOfZYyZidB8nXMTtEdNWUBut8ESZzeN5EcN2InWuDWdZFiY3Q35xqk",
-	"xaZdEKHDhyxXC9ApN7ByuvqY8bFBL92551opy1Cz9NuBmj+F/vj58GF3nGZ2H3rnISzX9muYsnbQ7qP/",
-	"hfsSdwDVTtfCjo92XtjxUffCaAwcctvcTi0uv/Okhf3i3d5ENpKs3wfVvlQv1qK6i/Q1BOGb8/YF7MrZ",
-	"hKKBDjH9gTB0cklKzTD/3WOW0O8kwAYsK5Sx+NSYJGC6Wtnj7Wm7m6rf1v8JKwxjbHKELiolt0ssrDLY",
-	"YCrBopFUV2geCcHUsn1H9xGkAGP4dKfN9wT5GiFdT4zU72vYDx0YZy7oyQkShGv7egEvHfoQlZbZ2UZ9",
-	"kXB+pWlcTUK4OXR1u7q6uEn4Lpa85NMvSa+vpw+qoLNLyXhFWH39IfJhbJ86+tjY1Q1Zrw1S5/MONMBd",
-	"y9tV4EzVaLtIKVDxvvn6fjdM9Usy6d1JQUrYPjDuxI/hNzGD/rTPEkfYJGaJkBb/7wqWC6WzpJ0L9PSP",
-	"70jR1x9TMkyVdtusoeviLiKYb5umr2h93375fjunipZzx1zF68uXbw5+vHj9iiXU3PwntzxxKLtEN3NH",
-	"iT/O3WfzvDQ1hOGBGckCLM+45X321h0xo0GsuxZTqbSDKsGN1TwcDDukQ5tuc66t4B3HA5e6BAf+DqBM",
-	"W2oqlJD5khHsyWfmXbK/BR8dQ8pLA0xYBjcpQOZPEB4YZsQv4GAp+49ZsuBaCjk1CTN8adhiRlDP9ZNk",
-	"vZpW2zIl3GzVYQk2Bg81akxkMbsnlKjl4GQ8OTuaHJ8+ejQ+Psn4Q36cwtnRWTaAAZw8On64Y9wRqNPh",
-	"NZUFlz0NPCOwplRoNyl9T1vi4IMxM2U6Y5zoinshDPP73bKju2ncQLO44p3GRFd3aqPcfJkTEWzbT1/i",
-	"VmPo7BFnr7z1Wq2VcplVz9dVqM32HHpCTLwszLjDtxkAiXRdog/GZca4O4pxn5PwVPDVygzjLqRKTsS0",
-	"1JDt97s2nqY65/LVprjLOCe8gzNcNpRA294jbfhTfiELYWfIKsnPrsxne18Y7IaDFeeGtOEZ3EIPA8Rv",
-	"kiv49nH/Rr5fZaSV/WrS424X7ScTNbayS1Zaq14/+ZMYAGx71M/2ahMBEiMKs9LKYDOP2W7Xf0W+AOzw",
-	"u9PBd2enp8ffnZ6sE/Pj58P4aNCty97PFC/EjvLu8F7m3G7PWL5YyIHIO+Tj2TUKwhqm3OHfd1GLcZeP",
-	"eH+b0u1tt8XBqTwwLDHlOOlUDHZDDddljdInzGQ4P0cLYR773KGvu6JTdJ75qg1Hp5H8qxKyWVHVZ+cu",
-	"73h3AVijwMMVwYWRqa1UDUD/EH8GuL+pQ7ru4qp7jmE9Gdf2u9qVuME865KFOwFpqYVdXqCCcdvoIIjn",
-	"pQNAuV/PA9f9+P4yWgfY/vj+MoBtfP1arduZoJpWu2Rzra5FBrrPzgOusVGbWhVcJSeDw8QVWSWroMMh",
-	"u6OO9jHjciRDYYWS8AWdxCO5qaC2UQFLfhn1Ue/RzNq5Q3UKOVHrzFkN4tL3hmXCeGOYOS/Ln21/r/mE",
-	"Sx4qQxRbwBjfSAsyMzEurCo25BZtqyigP5Ij+Yc/sPMWLBkfOlF39YRCoa7MQLPkgM/FwfVhEmoTDUvO",
-	"PcaVvquINCoHg+P0x/eX9A9I+uxyhhOoqmdA0yEF41MupLGr20+a9j2M2Z9hyS7ADplAyRFTyW2pYSR5",
-	"PlVa2FlRVZwqJ2o8z9Wilwtj2V4ilQQqWGU//HT+lBDODp3D0xTm1hfqjSRnV7BkBux+zBK4mRP2IwiN",
-	"808SYUzCDljCyyyhngK2m6S8nnt/JNv0ZLqUJiDA6woy4hP6gGoeeCX+wcXg7pMG1Va5fcYtrQZpU1c1",
-	"h10luU6X+KupIVsVSXsZTHiZW5a4x59EluyT8ctCucFKsZEZSVSBj9F5q4p9WWdZEts7/Pvf/ufwdMAI",
-	"zcrUZCST5Lz3f3jvl0Hv7H/1PvX/7cHefpK4MqikTwXFSb+f7PfZK2VnKOtCsqZuTLlEr0ROYSSFHTIP",
-	"FK7c9eQvPcom9F7r6Yv/TJwuDerFo/M1+Dgv81W1vCEana5mzIAEokIWqAltmI/rXLhD1OC5USOZcq39",
-	"mDzPQddkp+XwxkBUVEvtsc9WGU1bw4FHLefiqi4ypL7a1TlsLzkZnKxW0uCc1gpnRpICiv/9ku2hP+tl",
-	"w5U7BOAaujUg7bAOo5HVDBgqvJcZvs0o8TiScy2o2tgspeU3zGqAQGG2HYEp/wt2JCci92WW9BFRWXVS",
-	"1AuWmy1c87zklmYXO8u6oGLbavFVd3u0oF4O15CjF6eFNCKtOGkkE/pg2HBZE+wyBWOVrmqtG6zndJ3X",
-	"eDGbCbTufkNnaGWSQhn7SUMKlD4qwGoccVLKFPWAQR3m6vH3nQKalCYUEycngwGVAQk5de5Cqgg9kdo+",
-	"e++Ki82MI6c0xTBus0ohbsBUnocTZs/ENAplKFpUDixvYpb4qBV5ofR6lXDy4gaQ0C6SDernGVpEUxsT",
-	"d3eDK3H/EECYH/cCFmuxWPT1JO1BJqzSfaWnB3qS4n/xu/2RTDZVciQ1grNRSebRe0045B4KJ3HzSHL3",
-	"NmkWGCRem+z32RN3xUQLyrmK5IyZsTy9Gklvh9eBnZ4ST7RaGFRSe09fv73Yx6dPtTKmp7SYCknGyFDt",
-	"gZpMWClz/NWs52dozowzbZTUx2ZUuH/59vzps+/PL599wq4/vX774vsXry5Qfz53xQvtNjGba5jkYjqz",
-	"dekRJ3varFx31ocWE69Y+GS1Hhm1aRjEdzmSXivH4eMGjeN118r32agIct3CzVwZUlRvQ4E/u+bol0iW",
-	"vKYFJYHGT3k6I8kI7Hb+5gUL9wIw1Me4nwl+Br2nSlqtcvSqeyjMKK3Jf3G9HLL2YpEutICnbkt7l0s0",
-	"LeSdGWxupJhMvJOXixSkgTrFH53Pabij/iCKo1Ln3uEL7M7pNbG6b2sOXr54+uzVxTNs05/ZIm9gYhvO",
-	"4PmbF1ED9h4N+of9AQEO5yD5XGAs3x/0j12cOSMP3ftuB+FAYQodwVB1cusLDl2aRnYpXtINqMm8Hxqj",
-	"maUIwuOhS6tShZGJJfBY5Uy+yKJh9FIYe8kp7dW8j+XD6oReO4WEQQ92/cC4ifWjDReA0ElCs6yqxqtW",
-	"ZyxoZKi91/mRx/REDs7iq70auLRObGt3zqVezIG7g2WLD5/JbJvPwi0ktx9Xbrw4GgzuKHrbrSSyPvTp",
-	"Kopc4Y6w4VSReuJm0dV5NduDxrUU1OTw/iatMjpqdHx/o/o2AGxxdHZ/i9Va09s4Oh0cbbWicN0INdli",
-	"ch21u9T05P6mK0X2FIyHdDDJVMPBoj0KB3zDDx78GH3ERk1lcPDZ8untQX0M1KkZ3NFSgNjWo+yiIUZy",
-	"TTGwxPIpGWvOgjPqYv+JAN1wxoL89punn6i3CdGFarWvVWnpEb2iWMLBopLt/XxcxnW11G4XEQ1vl2/Y",
-	"ePjKT849CUlLZ+jsDIQeyRymPHXn9Gbf+VITlzNvOKPOv6eNwBCXfEmH9iCrve4hDrH7JYVJK8280/fA",
-	"tXcmq1Mn+0PEexTzebVdNS3Rvwtzb+dAO3cv6HA0UbUKt3waNTNW6GtuuhDo9GErkToa9f/jQxVffhr2",
-	"Pv773mjUX3m0/2+dGevNC/RBCfMxiWzdZWX8oUHFNqkqYCQnWhX9EEKhNkaGkr7o1Mw4WknOjJDTHFYH",
-	"wDg5VdKleg2r04sUYRw9dP+bDL10sOTnxGUFJV2FRtkAH4lhCDaSe/fFUJvPW2gm4cDlMeNy6dkp+Tnx",
-	"x+K4ohnPJz0kaYa6gEvm3PiYevDBNtO8ioVCbOPYsMuS/7zpFqjD48PBI4fNqR79M5lnL54bSsEdE/7L",
-	"IP92DHJtTTAcC6J1n12uqg06jfFzQTkXH3dOumXa5QSCEiPxipmEBUVoE6GNTxz448zYR5n10cYD45CD",
-	"LSPO9sZL5rOGI2lndAeVm0HOjWUzVWIAfVld4cIp65llTvusXYFFAdyWOaL6NLaRFxq61NFIrmhRCvar",
-	"PHUHhShBVuvZeOTTKaXmeZ3eiVmqSmkNehp07LK37+NVQmIk6ABVaZORrMZwVpado2PjL/bIhYSYNVP6",
-	"2J+bW71mSlplWs1NlbpZEJWrTI0zOZly1x3lOVtPNwZHp88cWkCAr2WsnIKVJE+z62F1hj+SoWQKV1yf",
-	"6qOOdiE6HYrvVWf+BV9SQli2bu15YPbj4PowOtWlX8Etop5anNSeT5ev4oTGAYG2d1W8EDg012fW6ZWw",
-	"P7FRhcoaRaxpc0MF6J98Nus26XfmRfd44NMq9Ugv6b4NyhM7+xevXJc4cFLrSMCNkvuNFKtP682AdeRZ",
-	"H7MwZPMiONPdfwAUuTHantrntTX+f2Og27v+k8PxMne1ReXN18y+KYdAct1anFd30fBo0MAHHw4GgwZw",
-	"5rCryrEbYlKx9xx0BTUhwTJgN6Y25sZ0z+q4Pan75/Rb8GRapXgbnBkiDTnaPsPkrBdzxutfPs5vwcdx",
-	"++h3qOHVeNXc4dUcfA73iN5udHDekoSYxqlQCzIZexROhvFONzB0JMOBmU/1v56DvIQcCroKa66VVanK",
-	"ma+X80e1GaBP4XQ4OS9mJFuQqLgL99MGCxmcXVnQm/DVfjySDoxKJ7Fzn1OYCMgz49MELjnuz1i8j1GD",
-	"PCkTgEt15690WRHFVXS07u7Uw6gf7a47EaNL2XpCTsH4C38xeiNq/XB5Sf2kIK5Bkwt2MVPeLJfzOege",
-	"LTj4b9VxOb6XShc8FwZdr+T88MlREi48C7c50y1/znXhhiWDO/7DD8dHSZeB/x6sQwnfY9wvK6jpYe1f",
-	"8rAjtZ/J9nBFPSENSCOsuIbHzOCaQVfLzGFie95XJUP5C2i1CufaAqjaldXwLL9tauN4zYCuo+8a9+ZG",
-	"/zwRMDHFXbdV/tYNwzYqt7pp9J/IknwPlnJJTnGMl4yk5S57sqiAkZ1G5LIZ4lSAMt6oCKAIIL+GDBW+",
-	"v8YxoPV8vDKSjcNOd645ZHAzz+lyH390i+rGYBDZZ6/at/9U/ZGSfScJveGsmsujbcRYxcwtz/vvhiVH",
-	"g0EykhUCuZ6Wwyi6aZOd6EYaDhsAd1LU0of8SRsJ6GyPQ2oHYFDi4CQEXalwZWhwRnJcijyjrKOP3+ci",
-	"vQLt6CkCOqGebhM9SfnBAGdkeziuh1Xt40a5G/jWSNVlLzxIds1a/BZ0lp/bBqVV86Bn0d+lZ9sS9fcz",
-	"xXjBXjTk+4VfvJfwTKXmDsF26BjQIJ2PwZmBfNLzYgcZ++Hyp5dszqfA9pA/fTrsLWQqzZfEmigBwlTY",
-	"kX1CtOWKZ4SlorCDONjx3kwZazb4KW/DTKJ7ecjCjT2gc/0W83T8TYMuPgkLxnWtXMwZAAoXHprbe6Ny",
-	"kS67PGscJaSdiEJWkfSqhWRC5kICcw1c7sEuc3fevtlvWZt+EyQcDT98bO69A2bUFAsM8DqQNSj5Gd2n",
-	"+MtmrEJTL7LFTOTgsyMq4Gl4Lq6hz17Y5rX5kF75JIlyl+F67Ge/a2/9pY7fUDn4ETZs+tpiorto+1Jc",
-	"A10XdgdZPepsI1l/8qg0f6b7RqsC7AwwdoEbukuj4DZmvFDuBKwISDk0qJ9QuXyqzOEnqyzPP4ffsUs4",
-	"3W5y+P3QW4oRmeAvkCNPgLsp2Vh2Uc1qI0097Ka/5E6yN2utoG5ithKe6lLKKtVBvsmCG+Z0V7CkXTTD",
-	"sNbBgXbg0DDPHSnnx2LH/QFrvK1upj5/8+JuqoYOml3fQVa6Y26zAgiCj15PRbWUsmj6GoYEF0eS0g1w",
-	"M36NITH6PO6SbG5ZDtzYkVTSJ7ibf8TFnaMmbg6uskBIwlhinGydB9uvEAYjKQxLwmV4flbCBtg+WR9j",
-	"eQ5uNqHKszo2uYIlHedrMDN/YWOfJaeD4yQc5ITrKh0ElMDfrcviRy7nvhDhz2512Klwm+A3VGf1IB1M",
-	"RFfrs725MkaM8yUL9Nrvbx19VBf038VnzZV2c1e7cbt+5cNH9AbdfUldKQd3tXrFcdV1nAHjd0DepB/3",
-	"cwcJ7j6569dZAx/0dIATGhgaf9179ae8gnfg+/DHi+t9/KAWrcOo1ilZo4PKM1vv4pnM5opgzjgHFCw2",
-	"5jkSQ7s/XKN0OkOHg47SHlMVE0UpEiBzGXg/SGN3bj/e/r8AAAD//w==",
+	"7H2Nchs3lu6rnNszVZZ2WxT1Yzuia2pLduzEs47taynr1DW9brD7kMSoCTAAWhTjctW8w94nnCe5dQ7Q",
+	"f2RTIu04lZuZVCURm42/g/OP74Afo1TP5lqhcjYafIymKDI0/OcbdGZ5cD52aOhjhjY1cu6kVtEgusBU",
+	"q8yC07AQ0sEIx9ogGGoj1aQXxZFNpzgT1HQmlZwVs2jQjyO3nGM0iKRyOEETffoUR2/fvj04L9wUlZOp",
+	"cLg+2ptnT+DBw/t9SKciz1FNcADJYxQGDRgU+ewvw8gZkeJEOBxGCSymqEBpSA1m1K3ILSzQ4FBZVC6+",
+	"rXEMaIw2fxlGUl2LXGYfnL5CVfXqpgj8BKQdqpnIx9rMMIsBb+bS0B8jkeVLsHKiMANtQFpbYAZjbcDq",
+	"GWqFgLnF3lC1qBQoY52RasKE+engDf5coHUHz7N1olxOid78PcjskZ82jHQm0YLBOQoH0oGwkEhlnVAp",
+	"Jr1bR/wUR3NhxAxdYIGnqmPcH+dzpHEKlYEeMz0sCpNOYSFVphcxSAWFkjdgA5PsWURIrBPGJfs0BbwR",
+	"s3mO0eDo4dn9B2ffHD84iyNJnf9coFlGcaTEjKaGKmvNmGgtnOefB6dRHM3EjWet0+Oz07MHD4/P7sd3",
+	"8dsFTWR9XS/0Yrd19eA7eY0w0m5arg6EyoYqQZUltPMKpZuieQT+yaywJCkgSKbKJj14KYzRC6kmPKYf",
+	"DGbiCu1Q0ZNc66tiDukUBVGe+OgSZ3PtGWiFlqcP+htoycP9+tT86RKVUB30fDuV6RQmRiiHGTh+i/SF",
+	"QZHFq7LEr1mweI1G5LAnHS3et0lzIWcgLQgFwhix3H/EjE/SRl2oHryl3saYoRE0Or2MSoxyzIZqtORx",
+	"9Jy+1CauBmlPjQYn7qcnoyWkejYTdqj2EpHOMJ7keoQ3yT7PHkSeBxaZgXCgVYo9OK/WWK0q02hBaTdU",
+	"PJZfgyVFlMFp/2RlAyMaKQqb5xVxvXs/HQQ6txSruHmBauKm0eC4f/pN3CXRBu1cK4ss0I9F9p1wuBBL",
+	"+pRqIjFvnZjPc1K+UqvDudGjHGf//jdL+/ixMd6fDY6jQfSnw9poHPpv7eFr38oPuqKpiFvrlS+km9Je",
+	"ssKKSU78E9JdtFfCQaqLPCPKkbgQyUlrNGzTqmbsmlh4/bD1Ls/uscjCox2oUG0T8bkTMo8GtbaEYEI+",
+	"yGwYkZ6YCzeFqbDVOgfgN4V5Qt1zMBMunTKvGJwUuTBkQAxaS/w7jP77Xf/gTByMzw+evf94FJ8cf/rz",
+	"MGLm8Ko8GkT3x/30GB9mZ+LB6DQ9ItaxTrjCRoPTPgmrdMxWj0UG5XorFhEjXbjBKBfqKvoUf/ken0NN",
+	"DGmhsouwR/oqEA8EMJlAZn6fJYsHHP3j7/9zcgxTvCELb0RKBmg/3qwfSpEVKoOkFI2kkjdIp1pbBK2Q",
+	"+cszoMG/Yeq8zgBWjr8qVz3TZiSzDNUXMlVrwUpDYUmRhSXvwAEnNQfUU/tq+3/ZcIuA/SYYFW7TMmCP",
+	"t3ZFv8+ktVJNYsDZ3C1j3klRyo02XvmT4vWPLO/tVOcZi1lw18Jmh75lts9vNZiEFKolTtykrf2kf1Xe",
+	"CEr3Us5QF+63172Z9NrU62BSUE7O8Fdd4kvtnpHv9KXcz/qB5jrm3rbn99Oa319qB89C86/J7zzXim3w",
+	"RlrH3MYBUa7VhAMkoTR5gYHhevCYHMZUWPLv5kZnRYre2xQz9DZwT8yFcTA2etZw3vdjsLpSoJYEgTsu",
+	"HSULqVDBZhKpMfMOxq+5xW9QZL+p73AOGc5RZajSZWkuyCFYPoLEM00p0Qv2N9MpplcwFjK3sKc0zLTB",
+	"/R5t+St1ns2keiGtQ+Vj2t9qERdorikWVA1PVGplIQ+TAa3y5QCSyzfnT55+d3759MP5tz88f/nhxfOL",
+	"y6cvP5x/++2bZKgkGUD3K28qzU2m+KMS10LmpKN/e/W06u6lU/x1Pb5LrX8Qahke29+WgXM5kw4WwpZL",
+	"g3/8/f+WobsFiul8ROkF3k2lhTSXqByILCOXcKj2mK8pNPGJFlHnS6RW+3Fnd9pAqlVaGIPKDVX1Cocu",
+	"0pYWkGZTOUnSgr5Gk2uRhZxF49XeUHFWKESwxMwTeU2mE3Ox7MELWqkFYRBQjbVJfSxFq4Y6xaIMMr2r",
+	"gCtfrvH0SvLptt1uvtqRNNmNUX5URFlt5C/4pZYseDMw8qkm9jF2MGdHtTlrTeqrWrTmXFse2V15rriR",
+	"6Bot6cNauqu9wV1Jv9u2au39L9zqimI8m3O1/C+RFzwLkWWSSCLy14ZUtZMUO49FbnGVZE9vROryJcUZ",
+	"ZcpohrMRGgteV5MJUsi0oECQ3FpyjgvkNNi80f/HiL3baha3beJ5/eanOBppnVfNAm/QMxSKv146tNX3",
+	"7fk/FhYfnNJUqlQQvR6tJRLiKNPFKMeqn+p9/7xuoQpaP7WQym21mufKPTi9qAa6uiajuFXL/0RPBTLp",
+	"LALcySotGgnV8ESPKBCkFuctmt+68+3N4k3kv6TDmb1zx1S9X6X40tDds/oeRe6mO86o1BwfI1TFLBq8",
+	"i/RV9D7uoEKZO6N3Qqv3HbN4rqwzxQyVY513ker5rlQSzhk5KtwOlCr3dJ1ScZQZPZ9jdl71+kQXXjev",
+	"ZzJvSVqWObWP61x+jcZKr9K34J4m567J1nl5AvDg9GAkHYThQVDsmWEqZyIPgWwrJR4d9/ukG4RzaKij",
+	"/z74j3f9g7P3H4/io7NPf+4Szopou23PFS67qbCVEqpYeoWlqNcufmpJ61eVts081LWLpUncTfWfK3jz",
+	"7Amcnd5/CMEbgEynLC/rur10CtZz5MLBgjy9hdFkZ9lSwLSYCfUIFF4ju3BOSGVLB00RX4jckpH1hjo4",
+	"KbbNR+uR9NpG177I7YdLpXGjsAqz8ov2cB3OzNp4tY5aH+37y8vX4F+AVGfY6p2j++p04v7ZWUPCfa5z",
+	"TcaD83TXUPOpEbY9WFf6oF6Df7Am7flCLC0kDacseQQJTyIhZ8CV5x13Dd506+7S3vxtudT4NmVOcbtU",
+	"aO2Oksdhx/aSVw3zhNp16fB1M8XRfETyNTEUdGxttOJydrcu2M9kN+F+pdAnEmJyZslacKZZFy7VMwzB",
+	"+oJkN0gEfbuYLmEvBGxo46HyB7IOb5zdh4lGTgZVYdA9C7me+CQnPacoq1CNuA6zofL5Oh8dtTemNGE1",
+	"41zh0nYxrL7qcgxXSMrdxW2XoUlMqwuT/jHM/6dbFngxF8ruyCzchpNxinSm7wj26NPc6BQta2rr0yxQ",
+	"qtyOAMA0qHy7kIX3qhjmR5N3GnJLPlu1pq024KJuspX1vGgNsTPZQv7TB43Kk6fhdAKvYJ1UWyz77rCj",
+	"w72lxruRa+6jrC0IxViCN2iLfFf3h3XG9nO6pNcvitlMmGXn3FomxPfdJfW8tj+Gwx86enpNQ39hJy+k",
+	"uvrsPlBll3KGPyp581IofRdxfpTt4BivS6DW1tzJa+4i7jgXE/sZS7iSXaigPhTKzjGVY4lZDEeVnxrD",
+	"MSs/NDGchLxmDKel5JsY7pMDa4sZml4Tg3L/ronktBE70YK2rosUG+PBuTCoHDXtQmAdPYBcL9CkwuLK",
+	"4fUjECNLfr136I3WDkiz9NqhXTjkf//x6EF3ZGd3H3rnIZww7kuYsnbp7qL/hX+TdoDUTtfCTo53XtjJ",
+	"cffCeAwacttsUC0uf/A0h/vs3d5ENpasPwbVPlcv1qK6i/Q1BOGr8/YF7srZDFLCDjH9niGKaslKzUJ4",
+	"7xEk/DkpURkOZto6emptUkLmWvnm7Wm7m6rf1v8pV1iOsckRuqiU3C7Rs85wg6lER0ZSX5F55ECxZfuO",
+	"7yLIDK0Vk502PxDkS4R0PZVSf1+jqjhgznzQkzPiitb25QJe+FNzUlp2Zxv1WcL5haZxNW3h59DV7erq",
+	"4ibhu1jyUkw+JyG/njWogs4uJRMUYfX2uyiEsT3u6H1jVzfkyTZIXUg38AC3LW9XgbNVo+0ipZKKd803",
+	"9Lthqp+Te+9OI3KK9571Z4RA78SAvUkPEk/YJIZEKkf/u8LlQpssaWcPA/3jW5L69cuc4tKF2zbP6Lu4",
+	"jQj26yb2K1rftV+h386pkuXcNR94+eL14V8vXr2EhJvbb4UTiQcxJqaZO0rCAfA+zPPCNrN9QzVDJzLh",
+	"RA/e+ENpMoh113KitPFIMLxxRpRHyV3Zv7kwToqOA4VLU6DH1peYV1cYrkNR+RIYVRZy+f54oIXOHWEq",
+	"CosgHeBNipiFM4d7Fqz8BT2QZf8RJAthlFQTm4AVSwuLKSNp18+ezWpabcskcrNVhyXYGDzUoDyZxXBH",
+	"KFHLwelofHY8Prn/8OHo5DQTD8RJimfHZ1kf+3j68OTBjnFHSZ0Or6mYCXVgUGSMhVWa7CYn/HlLfLY3",
+	"BlukUxBMV9oLaSHsd8uO7qZxS5rFFe80Jrq6Uxvl5vOciNK2/fA5bjWFzgGj9jJYr3VwnUwrAEYVasOe",
+	"x1vIcZCFqfDwQYuoiK5L8sGEykD4wxv/OgtPhQ6uzDDtQqrVWE4Kg9l+r2vjeapzoV5uirusd8I7OMNn",
+	"QxkTHzzShj8VFrKQbkqskvzsq6i294XRbTiK8W5IG9AhHB5QgPhVcgVfP+7fyPerjLSyX0163O6i/WCj",
+	"xlZ2yUpr1etnhYoCgG3BAbBXmwhUFFHYlVaWmgVIfLu8Lgr1dUff3O9/c3b//sk390/Xifn+41F83O/W",
+	"ZW+nWszkjvLuEWL23G3PWKEWy2P0O+Tj6TUJwhpk35cX7KIW4y4f8e42hd/bbotDU7lnIbHFKOlUDG5D",
+	"idxlXQTB53/liTtZCPso5A5DWRufu4ssFMV4Og3V37RUzYK1Hpz7vOPt9XWN+hlfY1iOzG2VbtRLDOhj",
+	"WU1h65Cuu3btjoPbQMa1/a52JW4wz7pk0U5gWhjplhekYPw2etDieeEhU/7Ts5Lr/vr2MlqH5P717WUJ",
+	"zwnlgbVuB8klw24Jc6OvZYamB+clErJR+lvVsyWn/aPE17AlqzDFAdxSpvwIhBqqsm5FK/yMTspz5o56",
+	"5UaBMftl3Ee9R1Pn5h4HKtVYrzNnNYhP31vIpA3GMPNelvWA5e+MGAslysIbDQsc0TfKocpsTAurajmF",
+	"I9sqZ9gbqqH605/gvAVkpode1CuQPBQqQwPJoZjLw+ujpCz9tJCcB1Qsv1cRaVj0+yfpX99e8h+Y9OBy",
+	"ShOoipPQ8CEFiImQyrrV7WdN+xZH8J+4hAt0A5AkOXKihCsMDpXIJ9pIN51VBb0B2C/yXC8Ocmkd7CVK",
+	"K+R6YPj+h/MnjIn2eB6Rpjh3oQ5yqARc4RIsuv0YEryZM1qkFBrvnyTS2gQOIRFFlnBPJRqcpbyee2+o",
+	"2vQEUyhbYsbrAj3mE36BS0pEJf6liyH8Kw2qrXL7VDheDdGmLhovd5XlOl3Sp6aGbBV87WU4FkXuIPGP",
+	"P8gs2Wfjl1XVHO1aLjtUpAIfkfNW1VJDZ9UX7B394+//c3S/D4x/BT0eqiQ5P/g/4uCX/sHZ/zr40Pu3",
+	"e3v7SeIBGEmP67WTXi/Z78FL7aYk61JBUzemQpFXoiY4VNINIECLK3c9+emAswkHr8zk+beJ16Wlegl4",
+	"foMhzstC0bJoiEanqxkDskBUyAI95g0LcZ0Pd5gaIrd6qFJhTBhT5Dmamuy8HNEYiGuWuT312apSams4",
+	"DDjnXF7VNZzcV7v4CfaS0/7paqESzWmtLmmoOKD43y9gj/zZIBu+QKKEupFbg8oN6jCaWM2i5XsNVEbf",
+	"Zpx4HKq5kVzMbZfKiRtwBrGkMGxHYM7/ohuqscxDFSu/xFTWnRQNguVni9ciL4Tj2cXesjJEqF581d0e",
+	"L+ggx2vMyYszUlmZVpw0VAm/MGi4rAl1maJ12lSl7A3W87ouaLwYppKse9jQKVmZZKat+2AwRU4fzdAZ",
+	"GnFcqNSXImkVrjvY9wpoXNiyVjs57fe5ykqqiXcXUs3oidT14K2v3bZTQZzSFMO4zSozeYO28jy8MAcm",
+	"5lE4Q9GicsnyNoYkRK3EC0XQq4yslzdIhPaRbKl+npJFtLUx8Ugsf4PAuxK2+X6PLKAdHB4uFoueGacH",
+	"mEmnTU+byaEZp/Qvvbc/VMmm2o+kxnw2CvUC3q8JoNwj4WRuHirhv02aJQlJ0Cb7PXjsb/BogT9XsZ8x",
+	"WCfSq6EKdngdChoo8djohSUltffk1ZuLfXr6xGhrD7SRE6nYGFmuVtDjMRQqp0/N6xK4RM1608ZJfWrG",
+	"9yLUtWrU9YdXb55/9/zlBenPZ77cod0mhrnBcS4nU1cXKwm2p82LAbz14cXEKxY+WS33Jm1aDhK6HKqg",
+	"lePy5QaN43XXKvTZqCHy3eLNXFtWVG/K+xPgWpBfoiB5xQtKSho/EemUJaNkt/PXz6G8dgFIH9N+JvQa",
+	"HjzRyhmdk1d9QMJM0pr8lzDLAbQXS3ThBTzxW3pwuSTTwt6ZpeZWyfE4OHm5TFFZrFP80fmchzvu9aM4",
+	"KkweHL6S3QV/zawe2trDF8+fPH158ZTa9KZuljdQtA1n8Pz186gBlI/6vaNen3GGc1RiLimW7/V7Jz7O",
+	"nLKHHny3w/JAYYIdwVB1chvqOX2aRnUpXtYNpMmCH8owTY4gAoK6cDrVFJk4Bo9VzuTzLBpEL6R1l4LT",
+	"Xs3rbt59XEOBskKioIe6vmf9xHrRhvtV+CShWYhVI1yrMxYyMtw+6PwoYHoiD2cJ9WENXFonGrY751Iv",
+	"5tBfcbPFi09Vts1r5SUvn96vXChy3O/fUia3WxFlfejTVUa5wh3lhnNp76mfRVfn1WwPG7d+cJOju5u0",
+	"Cu+40cndjerLFqjF8dndLVarUz/F0f3+8VYrKm9z4SZbTK6j2pebnt7ddOUOAw7Gy3Qwy1TDweI9Kg/4",
+	"Bu8C+DF6T42ayuDwoxOTT4f1MVCnZvBHSyXEth5lFw0xVGuKARInJmysBZTOqI/9xxJNwxkr5bfXPP0k",
+	"vc2ILlKrPaMLx4/4K44lPCwq2d7Pp2VcV0vtdhHJ8Hb5ho2HL8Pk/JMyaekNnZuiNEOV40Sk/pze7ntf",
+	"auxz5g1n1Pv3vBEU4rIv6dEebLXXPcQBdb/kMGmlWXD67vn23mR16uRwiHiHYj6vtqumJfl35dzbOdDO",
+	"3St1OJmoWoU7MYmaGSvyNTfdt3T/QSuROhz2/uNdFV9+GBy8//e94bC38mj/3zoz1psXGIISCDGJal0V",
+	"ZsOhQcU2qZ7hUI2NnvXKEIq0MTGUCmWqdirISgqwUk1yXB2A4uRUK5/qtVCnFznCOH7g/5sMgnRA8nPi",
+	"s4KKb5rjbECIxCgEG6q9u2KozectPJPywOURCLUM7JT8nIRjcVrRVOTjAyJpRrpAKPBufMw9hGAbjKhi",
+	"oTK28WzYZcl/3nTJ1tHJUf+hx+ZUj/6ZzHMQzw3F454J/2WQfz8GubYmFI6VonWXXa6qDTqN8TPJOZcQ",
+	"d467ZdrnBEolxuIVg8IFR2hjaWxIHITjzDhEmfXRxj3rkYMtIw57oyWErOFQuSlf8eVnkAvrYKoLCqAv",
+	"qxtyBGc9s8xrn7UbxjiA2zJHVJ/GNvJCA586GqoVLcrBfpWn7qAQJ8hqPRsPQzqlMCKv0zsxpLpQzpKn",
+	"wccue/shXmUkRkIOUJU2GapqDG9l4Zwcm3AVSC4VxtBM6VN/fm71mjlplRk9t1XqZsFUrjI13uRk2t8m",
+	"leewnm4sHZ0eeLSAxFD9WDkFK0meZteD6gx/qMqSKVpxfarvq/EoROdD8b3qzH8mlpwQVq1Lke7Z/bh0",
+	"fYBPdflT6RZxTy1Oas+ny1fxQuOBQNu7KkEIPJrrI3R6JfAXGFaorGEETZtb1oz+JWSzPiW9zrzonij5",
+	"tEo98pd8Qwfnib39i1duo+x7qfUkEFar/UaKNaT1pggdedZHUA7ZvGfPdvdfAor8GG1P7ePaGv+/MdDt",
+	"Xf/B43jBX4ZRefM1s2/KIbBctxYX1F00OO438MFH/X6/AZw56qpy7IaYVOw9R1NBTViwLLqNqY25td2z",
+	"OmlP6u45/R48mVYp3gZnhknDjnbIMHnrBd54/cvH+T34OH4fww41vJqgmju8msOP5TWtnzY6OG9YQmzj",
+	"VKgFmYwDCiejeKcbGDpU5YFZSPW/mqO6xBxnfHnW3GinU51DqJcLR7UZkk/hdTg7L3aoWpCouAv30wYL",
+	"WZpdMeNvyrf246HyYFQ+iZ2HnMJYYp7ZkCbwyfFwxhJ8jBrkyZkAWqo/f+XrjTiu4qN1f2UhRf1kd/2J",
+	"GF/jdiDVBG24T5miN6bW95eX3E+K8ppL24fqYqqDWS7mczQHvODSf6uOy+l7pc1M5NKS65WcHz0+TqCq",
+	"uPcnU3yJonddhIWkf8s/4mh0nHQZ+O/QeZTwHcb9soKaHtX+pSh3pPYzYY9WdCCVRWWlk9f4CCytGU21",
+	"zBzH7iD4qmwof0GjV+FcWwBVu7IageW3TW2crBnQdfRd41ri6J8nAmamuO0y0N+7YdhG5VYXuf4TWZLv",
+	"0HEuySuO0RJYWm6zJ4sKGNlpRC6bIU4FKBONigCOAPJrzEjhh4sfS7ReiFeGqnHY6c81B4A385yvAwpH",
+	"t6RuLAWRPXjZvi+o6o+V7I+K0Rveqvk82kaMVQx+ecF/t5Ac9/vJUFUI5HpaHqPop812ohtpOGgA3FlR",
+	"qxDyJ20koLc9HqldAoMSDydh6EqFKyODM1SjQuYZZx1D/D6X6RUaT09ZohPq6TbRk5wfLOGMsEfjBljV",
+	"Pm2Uv7NvjVRd9iKAZNesxe9BZ4W5bVBaNQ8GFv1DerYtUX871SBm8Lwh38/D4oOEZzq1twi2R8egQeV9",
+	"DAEW8/FBEDvM4PvLH17AXEwQ9og/QzrsDWY6zZfMmiQB0lbYkX1GtOVaZIyl4rCDOdjz3lRbZzf4KW/K",
+	"mUR38pDDG3fI5/ot5un4yYguPikXTOtaucqzBChcBGjuwWudy3TZ5VnTKGXaiSnkNEuvXiiQKpcKwTfw",
+	"uQe3zP15+2a/ZW36TZBwNHj3vrn3HphRU6xkgFfVjcyBBaZ8A+Mvm7EKTb0Ii6nMMWRHdImnEbm8xh48",
+	"d81fJcD0KiRJtFeDJfiz1FS3XQANXDRsy7uk+UCHOhGuukd6A5eECyW/opoJI2xgnzWybO2MrF7afdvu",
+	"vpDXyFec3bKxAfe2cWN/CLi4cKr82ugZuilS9IQ3fJvHTLgYxEz7M7hZidUjk/6B1NuHyiB/cNqJ/GP5",
+	"OfYpr0/JKsCU1AHmuW3D5RhQaflHFKSFKatArxU6AZgUczIC0yKSYrGHJZl6M3+PM4MR+SpmTwQweI0i",
+	"t/ue94ZqZ+aDbXgvUHRL/cS+zWcoqLCvX4exGlwwq1azkcUCDqq3FF7VbjYjpf6PYSVfYAqlqtwTO4sL",
+	"QaxAxqR0bbpo/WqOyuOzdhD0cp47UjyMBSe9PjS+rS4XP3/9vHcrVcsOml3fQla+JnCzRi41MbmhFdVS",
+	"Tmuaaxwwfp9IeoVLC1NxjTBCckL9PefExiisGyqtwolD80eL/MF24ufgSz2kYtCrNo7LGXThehXkg2/q",
+	"T8r7DMOspCvrKNgdsE7k6GdTlt1W51hXuGR8hUE7DTcM9iC53z9JypO18sZRj8n1Byp8F6IXSWoz9Ocg",
+	"C2mxBwxl8+Yn/PxJfZ1hSLOETP0j7szfV2qHqnGhoc/J232frtCTSVl/IELPHhtvd1AnvuhJFw5hj6OT",
+	"pLS85S+plQo72fcwg1r9cLKJ10HEPu2fJmUZBjHVHUqpvg7zK9rEepAOEeIf0oC9ubZWjvIllNyy/wUq",
+	"bMsguvoZj9uks0mhbplsN26XYb17T0GNv/arK3Pmf1OgktPqHtoSqnrIQVEY92MH6W4/gO7Vya8Qu3dg",
+	"bBpQsPA7B9UP/pVObugjnJKv9/G9XrTOVFuHvY0OqgBjvYunKptrRuvTHEgdwUjkRAwTpNSkU/Kb+UT4",
+	"ERfjcbCtEDN/kBQGaezOp/ef/l8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

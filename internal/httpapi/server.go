@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -42,6 +44,10 @@ type Server struct {
 	traces    TraceReader
 	metrics   *telemetry.Metrics
 	readiness func(context.Context) []Check
+	logger    *slog.Logger
+
+	readyMu   sync.Mutex
+	lastReady map[string]Check // by name, as last logged
 }
 
 // Options are the optional settings of New.
@@ -62,6 +68,43 @@ type Options struct {
 	// UI, when set, serves the trace explorer under /ui/ (a public route: the
 	// page holds no data; it calls the API with the user's token).
 	UI http.Handler
+	// WriteTimeout is how long a client may take to receive a response,
+	// from its first byte; 0 means no limit.
+	WriteTimeout time.Duration
+	// Routes selects what the handler serves (default: everything).
+	Routes Routes
+}
+
+// Routes selects the routes a handler serves; the others answer 404.
+type Routes int
+
+const (
+	// AllRoutes serves the API and the operations routes.
+	AllRoutes Routes = iota
+	// APIRoutes serves everything but the operations routes, which another
+	// handler (OperationsRoutes) serves on a listener of their own.
+	APIRoutes
+	// OperationsRoutes serves only /metrics, /healthz and /readyz.
+	OperationsRoutes
+)
+
+// operationsRoutes are the paths of the operations routes (any method).
+var operationsRoutes = map[string]bool{"/metrics": true, "/healthz": true, "/readyz": true}
+
+// only answers 404 for the routes that routes does not serve, before CORS
+// or authentication see the request.
+func only(routes Routes) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		if routes == AllRoutes {
+			return next
+		}
+		return func(c echo.Context) error {
+			if operationsRoutes[c.Path()] != (routes == OperationsRoutes) {
+				return echo.ErrNotFound
+			}
+			return next(c)
+		}
+	}
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -92,9 +135,9 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 
 	// observe runs before routing too, so that it sees every request (405s
 	// included); the route template is known once next returns.
-	e.Pre(requestID, securityHeaders, observe(m, logger, opts.LogQueries), readOnly)
+	e.Pre(writeDeadline(opts.WriteTimeout, logger), requestID, securityHeaders, observe(m, logger, opts.LogQueries), readOnly)
 	// Traces are megabytes of JSON: compress for clients that accept it.
-	e.Use(attachTimer, middleware.Recover(), middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}))
+	e.Use(only(opts.Routes), attachTimer, middleware.Recover(), middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}))
 	if len(opts.CORSOrigins) > 0 {
 		// Before authentication: a browser's preflight carries no token.
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
@@ -117,7 +160,7 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 	}
 	e.Use(skip(public, validator))
 
-	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, metrics: m, readiness: opts.Readiness}, nil))
+	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, metrics: m, readiness: opts.Readiness, logger: logger}, nil))
 	if opts.UI != nil {
 		e.GET(uiPath, func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, uiPath+"/") })
 		e.GET(uiPath+"/*", echo.WrapHandler(http.StripPrefix(uiPath, opts.UI)))
