@@ -31,7 +31,7 @@ func requestValidator(spec *openapi3.T, opts *oapimw.Options) (echo.MiddlewareFu
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			var router routers.Router = fallback
+			router := fallback
 			if route, ok := routes[c.Request().Method+" "+c.Path()]; ok && c.Request().URL.RawPath == "" && filled(c) {
 				router = echoRoute{route: route, c: c}
 			}
