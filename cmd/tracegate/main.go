@@ -197,6 +197,7 @@ func newGateway(ctx context.Context, cfg config, tracing *telemetry.Tracing, log
 		ClientIPRate:      limits.NewRate(cfg.RateLimitClientIP, cfg.RateLimitClientIPBurst),
 		TenantRate:        limits.NewRate(cfg.RateLimitTenant, cfg.RateLimitTenantBurst),
 		TenantConcurrency: limits.NewConcurrency(cfg.TenantMaxConcurrency),
+		Tempo:             traces.NewCompat(repo, upstream),
 	})
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for HealthStatus.
@@ -55,6 +56,36 @@ func (e ReadinessStatus) Valid() bool {
 	}
 }
 
+// Defines values for TempoScope.
+const (
+	TempoScopeEvent           TempoScope = "event"
+	TempoScopeInstrumentation TempoScope = "instrumentation"
+	TempoScopeIntrinsic       TempoScope = "intrinsic"
+	TempoScopeLink            TempoScope = "link"
+	TempoScopeResource        TempoScope = "resource"
+	TempoScopeSpan            TempoScope = "span"
+)
+
+// Valid indicates whether the value is a known member of the TempoScope enum.
+func (e TempoScope) Valid() bool {
+	switch e {
+	case TempoScopeEvent:
+		return true
+	case TempoScopeInstrumentation:
+		return true
+	case TempoScopeIntrinsic:
+		return true
+	case TempoScopeLink:
+		return true
+	case TempoScopeResource:
+		return true
+	case TempoScopeSpan:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListTagsParamsScope.
 const (
 	ListTagsParamsScopeEvent           ListTagsParamsScope = "event"
@@ -79,6 +110,66 @@ func (e ListTagsParamsScope) Valid() bool {
 	case ListTagsParamsScopeResource:
 		return true
 	case ListTagsParamsScopeSpan:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TempoSearchTagsV1ParamsScope.
+const (
+	TempoSearchTagsV1ParamsScopeEvent           TempoSearchTagsV1ParamsScope = "event"
+	TempoSearchTagsV1ParamsScopeInstrumentation TempoSearchTagsV1ParamsScope = "instrumentation"
+	TempoSearchTagsV1ParamsScopeIntrinsic       TempoSearchTagsV1ParamsScope = "intrinsic"
+	TempoSearchTagsV1ParamsScopeLink            TempoSearchTagsV1ParamsScope = "link"
+	TempoSearchTagsV1ParamsScopeResource        TempoSearchTagsV1ParamsScope = "resource"
+	TempoSearchTagsV1ParamsScopeSpan            TempoSearchTagsV1ParamsScope = "span"
+)
+
+// Valid indicates whether the value is a known member of the TempoSearchTagsV1ParamsScope enum.
+func (e TempoSearchTagsV1ParamsScope) Valid() bool {
+	switch e {
+	case TempoSearchTagsV1ParamsScopeEvent:
+		return true
+	case TempoSearchTagsV1ParamsScopeInstrumentation:
+		return true
+	case TempoSearchTagsV1ParamsScopeIntrinsic:
+		return true
+	case TempoSearchTagsV1ParamsScopeLink:
+		return true
+	case TempoSearchTagsV1ParamsScopeResource:
+		return true
+	case TempoSearchTagsV1ParamsScopeSpan:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TempoSearchTagsV2ParamsScope.
+const (
+	TempoSearchTagsV2ParamsScopeEvent           TempoSearchTagsV2ParamsScope = "event"
+	TempoSearchTagsV2ParamsScopeInstrumentation TempoSearchTagsV2ParamsScope = "instrumentation"
+	TempoSearchTagsV2ParamsScopeIntrinsic       TempoSearchTagsV2ParamsScope = "intrinsic"
+	TempoSearchTagsV2ParamsScopeLink            TempoSearchTagsV2ParamsScope = "link"
+	TempoSearchTagsV2ParamsScopeResource        TempoSearchTagsV2ParamsScope = "resource"
+	TempoSearchTagsV2ParamsScopeSpan            TempoSearchTagsV2ParamsScope = "span"
+)
+
+// Valid indicates whether the value is a known member of the TempoSearchTagsV2ParamsScope enum.
+func (e TempoSearchTagsV2ParamsScope) Valid() bool {
+	switch e {
+	case TempoSearchTagsV2ParamsScopeEvent:
+		return true
+	case TempoSearchTagsV2ParamsScopeInstrumentation:
+		return true
+	case TempoSearchTagsV2ParamsScopeIntrinsic:
+		return true
+	case TempoSearchTagsV2ParamsScopeLink:
+		return true
+	case TempoSearchTagsV2ParamsScopeResource:
+		return true
+	case TempoSearchTagsV2ParamsScopeSpan:
 		return true
 	default:
 		return false
@@ -332,6 +423,15 @@ type TagValues struct {
 	Values []TagValue `json:"values"`
 }
 
+// TempoJSON One of Tempo's JSON documents, as [Tempo's API](https://grafana.com/docs/tempo/latest/api_docs/)
+// describes it (gogo jsonpb: 64-bit integers as strings, ids in base64
+// inside traces, enums by name). Passed on as Tempo wrote it, or written
+// by tracegate in the same format.
+type TempoJSON map[string]interface{}
+
+// TempoProtobuf A Tempo protobuf message (`tempopb.Trace` for v1, `tempopb.TraceByIDResponse` for v2).
+type TempoProtobuf = openapi_types.File
+
 // Trace OTLP/JSON `TracesData` (the `resourceSpans` member) plus tracegate's
 // metadata. Readers of OTLP/JSON ignore the extra members.
 type Trace struct {
@@ -397,6 +497,78 @@ type End = int64
 // Start defines model for Start.
 type Start = int64
 
+// TempoAncestorDepth defines model for TempoAncestorDepth.
+type TempoAncestorDepth = int
+
+// TempoEnd defines model for TempoEnd.
+type TempoEnd = int64
+
+// TempoExemplars defines model for TempoExemplars.
+type TempoExemplars = int
+
+// TempoKeepHierarchy defines model for TempoKeepHierarchy.
+type TempoKeepHierarchy = bool
+
+// TempoLimit defines model for TempoLimit.
+type TempoLimit = int
+
+// TempoMatchDepth defines model for TempoMatchDepth.
+type TempoMatchDepth = int
+
+// TempoMaxDuration defines model for TempoMaxDuration.
+type TempoMaxDuration = string
+
+// TempoMetricsEnd defines model for TempoMetricsEnd.
+type TempoMetricsEnd = int64
+
+// TempoMetricsQ defines model for TempoMetricsQ.
+type TempoMetricsQ = string
+
+// TempoMetricsStart defines model for TempoMetricsStart.
+type TempoMetricsStart = int64
+
+// TempoMinDuration defines model for TempoMinDuration.
+type TempoMinDuration = string
+
+// TempoQ defines model for TempoQ.
+type TempoQ = string
+
+// TempoScope defines model for TempoScope.
+type TempoScope string
+
+// TempoSince defines model for TempoSince.
+type TempoSince = string
+
+// TempoSpss defines model for TempoSpss.
+type TempoSpss = int
+
+// TempoStart defines model for TempoStart.
+type TempoStart = int64
+
+// TempoStep defines model for TempoStep.
+type TempoStep = string
+
+// TempoTagName defines model for TempoTagName.
+type TempoTagName = string
+
+// TempoTags defines model for TempoTags.
+type TempoTags = string
+
+// TempoTagsQ defines model for TempoTagsQ.
+type TempoTagsQ = string
+
+// TempoTraceEnd defines model for TempoTraceEnd.
+type TempoTraceEnd = int64
+
+// TempoTraceID defines model for TempoTraceID.
+type TempoTraceID = string
+
+// TempoTraceQ defines model for TempoTraceQ.
+type TempoTraceQ = string
+
+// TempoTraceStart defines model for TempoTraceStart.
+type TempoTraceStart = int64
+
 // XTenant defines model for XTenant.
 type XTenant = string
 
@@ -420,6 +592,12 @@ type NotReady = Problem
 
 // ServiceUnavailable An RFC 9457 problem document.
 type ServiceUnavailable = Problem
+
+// TempoBadRequest An RFC 9457 problem document.
+type TempoBadRequest = Problem
+
+// TempoTooManyRequests An RFC 9457 problem document.
+type TempoTooManyRequests = Problem
 
 // TooManyRequests An RFC 9457 problem document.
 type TooManyRequests = Problem
@@ -532,6 +710,236 @@ type WhoamiParams struct {
 	XTenant *XTenant `json:"X-Tenant,omitempty"`
 }
 
+// TempoEchoParams defines parameters for TempoEcho.
+type TempoEchoParams struct {
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoMetricsQueryInstantParams defines parameters for TempoMetricsQueryInstant.
+type TempoMetricsQueryInstantParams struct {
+	// Q A TraceQL metrics query, e.g. `{ status = error } | rate() by (resource.service.name)`.
+	Q TempoMetricsQ `form:"q" json:"q"`
+
+	// Start Lower bound, unix seconds or nanoseconds.
+	Start *TempoMetricsStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds or nanoseconds.
+	End *TempoMetricsEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// Since A Go duration instead of `start` and `end`, e.g. `1h`.
+	Since *TempoSince `form:"since,omitempty" json:"since,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoMetricsQueryRangeParams defines parameters for TempoMetricsQueryRange.
+type TempoMetricsQueryRangeParams struct {
+	// Q A TraceQL metrics query, e.g. `{ status = error } | rate() by (resource.service.name)`.
+	Q TempoMetricsQ `form:"q" json:"q"`
+
+	// Start Lower bound, unix seconds or nanoseconds.
+	Start *TempoMetricsStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds or nanoseconds.
+	End *TempoMetricsEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// Since A Go duration instead of `start` and `end`, e.g. `1h`.
+	Since *TempoSince `form:"since,omitempty" json:"since,omitempty"`
+
+	// Step The step, a Go duration (`60s`) or seconds (`60`).
+	Step *TempoStep `form:"step,omitempty" json:"step,omitempty"`
+
+	// Exemplars Maximum exemplars.
+	Exemplars *TempoExemplars `form:"exemplars,omitempty" json:"exemplars,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchParams defines parameters for TempoSearch.
+type TempoSearchParams struct {
+	// Q A TraceQL search query.
+	Q *TempoQ `form:"q,omitempty" json:"q,omitempty"`
+
+	// Tags Legacy logfmt tag search, e.g. `service.name=cart http.url="/a b"`; not with `q`.
+	Tags *TempoTags `form:"tags,omitempty" json:"tags,omitempty"`
+
+	// MinDuration Minimum trace duration, a Go duration such as `100ms` (refused with the tenant attribute on).
+	MinDuration *TempoMinDuration `form:"minDuration,omitempty" json:"minDuration,omitempty"`
+
+	// MaxDuration Maximum trace duration (refused with the tenant attribute on).
+	MaxDuration *TempoMaxDuration `form:"maxDuration,omitempty" json:"maxDuration,omitempty"`
+
+	// Limit Maximum number of traces.
+	Limit *TempoLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Spss Spans per span set.
+	Spss *TempoSpss `form:"spss,omitempty" json:"spss,omitempty"`
+
+	// Start Lower bound, unix seconds (with `end`).
+	Start *TempoStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds (with `start`).
+	End *TempoEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchTagValuesV1Params defines parameters for TempoSearchTagValuesV1.
+type TempoSearchTagValuesV1Params struct {
+	// Start Lower bound, unix seconds (with `end`).
+	Start *TempoStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds (with `start`).
+	End *TempoEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchTagsV1Params defines parameters for TempoSearchTagsV1.
+type TempoSearchTagsV1Params struct {
+	// Scope One of Tempo's scopes (`resource`, `span`, `intrinsic`, `event`, `link`, `instrumentation`).
+	Scope *TempoSearchTagsV1ParamsScope `form:"scope,omitempty" json:"scope,omitempty"`
+
+	// Start Lower bound, unix seconds (with `end`).
+	Start *TempoStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds (with `start`).
+	End *TempoEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchTagsV1ParamsScope defines parameters for TempoSearchTagsV1.
+type TempoSearchTagsV1ParamsScope string
+
+// TempoBuildInfoParams defines parameters for TempoBuildInfo.
+type TempoBuildInfoParams struct {
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoGetTraceV1Params defines parameters for TempoGetTraceV1.
+type TempoGetTraceV1Params struct {
+	// Start Lower bound of the lookup, unix seconds (with `end`).
+	Start *TempoTraceStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound of the lookup, unix seconds (with `start`).
+	End *TempoTraceEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchTagValuesV2Params defines parameters for TempoSearchTagValuesV2.
+type TempoSearchTagValuesV2Params struct {
+	// Q A TraceQL filter narrowing the tags or values.
+	Q *TempoTagsQ `form:"q,omitempty" json:"q,omitempty"`
+
+	// Start Lower bound, unix seconds (with `end`).
+	Start *TempoStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds (with `start`).
+	End *TempoEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchTagsV2Params defines parameters for TempoSearchTagsV2.
+type TempoSearchTagsV2Params struct {
+	// Scope One of Tempo's scopes (`resource`, `span`, `intrinsic`, `event`, `link`, `instrumentation`).
+	Scope *TempoSearchTagsV2ParamsScope `form:"scope,omitempty" json:"scope,omitempty"`
+
+	// Q A TraceQL filter narrowing the tags or values.
+	Q *TempoTagsQ `form:"q,omitempty" json:"q,omitempty"`
+
+	// Start Lower bound, unix seconds (with `end`).
+	Start *TempoStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds (with `start`).
+	End *TempoEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchTagsV2ParamsScope defines parameters for TempoSearchTagsV2.
+type TempoSearchTagsV2ParamsScope string
+
+// TempoGetTraceV2Params defines parameters for TempoGetTraceV2.
+type TempoGetTraceV2Params struct {
+	// Start Lower bound of the lookup, unix seconds (with `end`).
+	Start *TempoTraceStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound of the lookup, unix seconds (with `start`).
+	End *TempoTraceEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// Q A spanset filter (Tempo's span filtering; refused with the tenant attribute on).
+	Q *TempoTraceQ `form:"q,omitempty" json:"q,omitempty"`
+
+	// KeepHierarchy Keep the ancestors of matched spans (refused with the tenant attribute on).
+	KeepHierarchy *TempoKeepHierarchy `form:"keep_hierarchy,omitempty" json:"keep_hierarchy,omitempty"`
+
+	// MatchDepth Refused with the tenant attribute on.
+	MatchDepth *TempoMatchDepth `form:"match_depth,omitempty" json:"match_depth,omitempty"`
+
+	// AncestorDepth Refused with the tenant attribute on.
+	AncestorDepth *TempoAncestorDepth `form:"ancestor_depth,omitempty" json:"ancestor_depth,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// ListTags List attribute names
@@ -564,6 +972,39 @@ type ServerInterface interface {
 	// GetReadiness Readiness
 	// (GET /readyz)
 	GetReadiness(ctx echo.Context) error
+	// TempoEcho Tempo echo (Grafana "Save & test")
+	// (GET /tempo/api/echo)
+	TempoEcho(ctx echo.Context, params TempoEchoParams) error
+	// TempoMetricsQueryInstant TraceQL metrics, one value per series (Tempo)
+	// (GET /tempo/api/metrics/query)
+	TempoMetricsQueryInstant(ctx echo.Context, params TempoMetricsQueryInstantParams) error
+	// TempoMetricsQueryRange TraceQL metrics over time (Tempo)
+	// (GET /tempo/api/metrics/query_range)
+	TempoMetricsQueryRange(ctx echo.Context, params TempoMetricsQueryRangeParams) error
+	// TempoSearch Search (Tempo)
+	// (GET /tempo/api/search)
+	TempoSearch(ctx echo.Context, params TempoSearchParams) error
+	// TempoSearchTagValuesV1 Tag values (Tempo v1)
+	// (GET /tempo/api/search/tag/{tagName}/values)
+	TempoSearchTagValuesV1(ctx echo.Context, tagName TempoTagName, params TempoSearchTagValuesV1Params) error
+	// TempoSearchTagsV1 Tag names (Tempo v1)
+	// (GET /tempo/api/search/tags)
+	TempoSearchTagsV1(ctx echo.Context, params TempoSearchTagsV1Params) error
+	// TempoBuildInfo Tempo's version
+	// (GET /tempo/api/status/buildinfo)
+	TempoBuildInfo(ctx echo.Context, params TempoBuildInfoParams) error
+	// TempoGetTraceV1 Trace by id (Tempo v1)
+	// (GET /tempo/api/traces/{traceID})
+	TempoGetTraceV1(ctx echo.Context, traceID TempoTraceID, params TempoGetTraceV1Params) error
+	// TempoSearchTagValuesV2 Tag values (Tempo v2)
+	// (GET /tempo/api/v2/search/tag/{tagName}/values)
+	TempoSearchTagValuesV2(ctx echo.Context, tagName TempoTagName, params TempoSearchTagValuesV2Params) error
+	// TempoSearchTagsV2 Tag names by scope (Tempo v2)
+	// (GET /tempo/api/v2/search/tags)
+	TempoSearchTagsV2(ctx echo.Context, params TempoSearchTagsV2Params) error
+	// TempoGetTraceV2 Trace by id (Tempo v2)
+	// (GET /tempo/api/v2/traces/{traceID})
+	TempoGetTraceV2(ctx echo.Context, traceID TempoTraceID, params TempoGetTraceV2Params) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -862,6 +1303,610 @@ func (w *ServerInterfaceWrapper) GetReadiness(ctx echo.Context) error {
 	return err
 }
 
+// TempoEcho converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoEcho(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoEchoParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoEcho(ctx, params)
+	return err
+}
+
+// TempoMetricsQueryInstant converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoMetricsQueryInstant(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoMetricsQueryInstantParams
+	// ------------- Required query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoMetricsQueryInstant(ctx, params)
+	return err
+}
+
+// TempoMetricsQueryRange converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoMetricsQueryRange(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoMetricsQueryRangeParams
+	// ------------- Required query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "step" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "step", ctx.QueryParams(), &params.Step, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter step: %s", err))
+	}
+
+	// ------------- Optional query parameter "exemplars" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "exemplars", ctx.QueryParams(), &params.Exemplars, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter exemplars: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoMetricsQueryRange(ctx, params)
+	return err
+}
+
+// TempoSearch converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoSearch(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoSearchParams
+	// ------------- Optional query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "tags" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tags", ctx.QueryParams(), &params.Tags, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tags: %s", err))
+	}
+
+	// ------------- Optional query parameter "minDuration" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "minDuration", ctx.QueryParams(), &params.MinDuration, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter minDuration: %s", err))
+	}
+
+	// ------------- Optional query parameter "maxDuration" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "maxDuration", ctx.QueryParams(), &params.MaxDuration, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter maxDuration: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "spss" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "spss", ctx.QueryParams(), &params.Spss, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter spss: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoSearch(ctx, params)
+	return err
+}
+
+// TempoSearchTagValuesV1 converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoSearchTagValuesV1(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tagName" -------------
+	var tagName TempoTagName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tagName", ctx.Param("tagName"), &tagName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tagName: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoSearchTagValuesV1Params
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoSearchTagValuesV1(ctx, tagName, params)
+	return err
+}
+
+// TempoSearchTagsV1 converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoSearchTagsV1(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoSearchTagsV1Params
+	// ------------- Optional query parameter "scope" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scope", ctx.QueryParams(), &params.Scope, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter scope: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoSearchTagsV1(ctx, params)
+	return err
+}
+
+// TempoBuildInfo converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoBuildInfo(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoBuildInfoParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoBuildInfo(ctx, params)
+	return err
+}
+
+// TempoGetTraceV1 converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoGetTraceV1(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "traceID" -------------
+	var traceID TempoTraceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "traceID", ctx.Param("traceID"), &traceID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter traceID: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoGetTraceV1Params
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoGetTraceV1(ctx, traceID, params)
+	return err
+}
+
+// TempoSearchTagValuesV2 converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoSearchTagValuesV2(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tagName" -------------
+	var tagName TempoTagName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tagName", ctx.Param("tagName"), &tagName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tagName: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoSearchTagValuesV2Params
+	// ------------- Optional query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoSearchTagValuesV2(ctx, tagName, params)
+	return err
+}
+
+// TempoSearchTagsV2 converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoSearchTagsV2(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoSearchTagsV2Params
+	// ------------- Optional query parameter "scope" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scope", ctx.QueryParams(), &params.Scope, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter scope: %s", err))
+	}
+
+	// ------------- Optional query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoSearchTagsV2(ctx, params)
+	return err
+}
+
+// TempoGetTraceV2 converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoGetTraceV2(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "traceID" -------------
+	var traceID TempoTraceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "traceID", ctx.Param("traceID"), &traceID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter traceID: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoGetTraceV2Params
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	// ------------- Optional query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "keep_hierarchy" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "keep_hierarchy", ctx.QueryParams(), &params.KeepHierarchy, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter keep_hierarchy: %s", err))
+	}
+
+	// ------------- Optional query parameter "match_depth" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "match_depth", ctx.QueryParams(), &params.MatchDepth, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter match_depth: %s", err))
+	}
+
+	// ------------- Optional query parameter "ancestor_depth" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "ancestor_depth", ctx.QueryParams(), &params.AncestorDepth, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ancestor_depth: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoGetTraceV2(ctx, traceID, params)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -914,6 +1959,17 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api/v1/tags/:tag/values", wrapper.ListTagValues, options.OperationMiddlewares["listTagValues"]...)
 	router.GET(options.BaseURL+"/api/v1/whoami", wrapper.Whoami, options.OperationMiddlewares["whoami"]...)
 	router.GET(options.BaseURL+"/api/v1/traces/:trace_id", wrapper.GetTrace, options.OperationMiddlewares["getTrace"]...)
+	router.GET(options.BaseURL+"/tempo/api/echo", wrapper.TempoEcho, options.OperationMiddlewares["tempoEcho"]...)
+	router.GET(options.BaseURL+"/tempo/api/status/buildinfo", wrapper.TempoBuildInfo, options.OperationMiddlewares["tempoBuildInfo"]...)
+	router.GET(options.BaseURL+"/tempo/api/traces/:traceID", wrapper.TempoGetTraceV1, options.OperationMiddlewares["tempoGetTraceV1"]...)
+	router.GET(options.BaseURL+"/tempo/api/v2/traces/:traceID", wrapper.TempoGetTraceV2, options.OperationMiddlewares["tempoGetTraceV2"]...)
+	router.GET(options.BaseURL+"/tempo/api/search", wrapper.TempoSearch, options.OperationMiddlewares["tempoSearch"]...)
+	router.GET(options.BaseURL+"/tempo/api/search/tags", wrapper.TempoSearchTagsV1, options.OperationMiddlewares["tempoSearchTagsV1"]...)
+	router.GET(options.BaseURL+"/tempo/api/v2/search/tags", wrapper.TempoSearchTagsV2, options.OperationMiddlewares["tempoSearchTagsV2"]...)
+	router.GET(options.BaseURL+"/tempo/api/search/tag/:tagName/values", wrapper.TempoSearchTagValuesV1, options.OperationMiddlewares["tempoSearchTagValuesV1"]...)
+	router.GET(options.BaseURL+"/tempo/api/v2/search/tag/:tagName/values", wrapper.TempoSearchTagValuesV2, options.OperationMiddlewares["tempoSearchTagValuesV2"]...)
+	router.GET(options.BaseURL+"/tempo/api/metrics/query_range", wrapper.TempoMetricsQueryRange, options.OperationMiddlewares["tempoMetricsQueryRange"]...)
+	router.GET(options.BaseURL+"/tempo/api/metrics/query", wrapper.TempoMetricsQueryInstant, options.OperationMiddlewares["tempoMetricsQueryInstant"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
@@ -977,6 +2033,37 @@ type ServiceUnavailableApplicationProblemPlusJSONResponse struct {
 
 	Headers ServiceUnavailableResponseHeaders
 }
+
+type TempoBadRequestResponseHeaders struct {
+	XRequestId *string
+}
+type TempoBadRequestApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers TempoBadRequestResponseHeaders
+}
+type TempoBadRequestTextResponse struct {
+	Body string
+
+	Headers TempoBadRequestResponseHeaders
+}
+
+type TempoTooManyRequestsResponseHeaders struct {
+	RetryAfter *int
+	XRequestId *string
+}
+type TempoTooManyRequestsApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers TempoTooManyRequestsResponseHeaders
+}
+type TempoTooManyRequestsTextResponse struct {
+	Body string
+
+	Headers TempoTooManyRequestsResponseHeaders
+}
+
+type TempoUnprocessableTextResponse string
 
 type TooManyRequestsResponseHeaders struct {
 	RetryAfter *int
@@ -1903,6 +2990,2134 @@ func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadin
 	return err
 }
 
+type TempoEchoRequestObject struct {
+	Params TempoEchoParams
+}
+
+type TempoEchoResponseObject interface {
+	VisitTempoEchoResponse(w http.ResponseWriter) error
+}
+
+type TempoEcho200TextResponse string
+
+func (response TempoEcho200TextResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(200)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type TempoEcho401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoEcho401ApplicationProblemPlusJSONResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoEcho403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoEcho403ApplicationProblemPlusJSONResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoEcho429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoEcho429ApplicationProblemPlusJSONResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoEcho429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoEcho429TextResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoEcho502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoEcho502ApplicationProblemPlusJSONResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoEcho503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoEcho503ApplicationProblemPlusJSONResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoEcho504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoEcho504ApplicationProblemPlusJSONResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstantRequestObject struct {
+	Params TempoMetricsQueryInstantParams
+}
+
+type TempoMetricsQueryInstantResponseObject interface {
+	VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error
+}
+
+type TempoMetricsQueryInstant200JSONResponse TempoJSON
+
+func (response TempoMetricsQueryInstant200JSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant400ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoMetricsQueryInstant400TextResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoMetricsQueryInstant401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant401ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant403ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant429ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoMetricsQueryInstant429TextResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoMetricsQueryInstant502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant502ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant503ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant504ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRangeRequestObject struct {
+	Params TempoMetricsQueryRangeParams
+}
+
+type TempoMetricsQueryRangeResponseObject interface {
+	VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error
+}
+
+type TempoMetricsQueryRange200JSONResponse TempoJSON
+
+func (response TempoMetricsQueryRange200JSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange400ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoMetricsQueryRange400TextResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoMetricsQueryRange401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange401ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange403ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange429ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoMetricsQueryRange429TextResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoMetricsQueryRange502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange502ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange503ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange504ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchRequestObject struct {
+	Params TempoSearchParams
+}
+
+type TempoSearchResponseObject interface {
+	VisitTempoSearchResponse(w http.ResponseWriter) error
+}
+
+type TempoSearch200JSONResponse TempoJSON
+
+func (response TempoSearch200JSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch400ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoSearch400TextResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearch401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch401ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch403ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch429ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoSearch429TextResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearch502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch502ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch503ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch504ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1RequestObject struct {
+	TagName TempoTagName `json:"tagName"`
+	Params  TempoSearchTagValuesV1Params
+}
+
+type TempoSearchTagValuesV1ResponseObject interface {
+	VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error
+}
+
+type TempoSearchTagValuesV1200JSONResponse TempoJSON
+
+func (response TempoSearchTagValuesV1200JSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1400ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoSearchTagValuesV1400TextResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagValuesV1401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1401ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1403ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1429ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoSearchTagValuesV1429TextResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagValuesV1502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1502ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1503ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1504ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1RequestObject struct {
+	Params TempoSearchTagsV1Params
+}
+
+type TempoSearchTagsV1ResponseObject interface {
+	VisitTempoSearchTagsV1Response(w http.ResponseWriter) error
+}
+
+type TempoSearchTagsV1200JSONResponse TempoJSON
+
+func (response TempoSearchTagsV1200JSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1400ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoSearchTagsV1400TextResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagsV1401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1401ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1403ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1429ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoSearchTagsV1429TextResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagsV1502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1502ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1503ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1504ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfoRequestObject struct {
+	Params TempoBuildInfoParams
+}
+
+type TempoBuildInfoResponseObject interface {
+	VisitTempoBuildInfoResponse(w http.ResponseWriter) error
+}
+
+type TempoBuildInfo200JSONResponse TempoJSON
+
+func (response TempoBuildInfo200JSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfo401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoBuildInfo401ApplicationProblemPlusJSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfo403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoBuildInfo403ApplicationProblemPlusJSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfo429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoBuildInfo429ApplicationProblemPlusJSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfo429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoBuildInfo429TextResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoBuildInfo502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoBuildInfo502ApplicationProblemPlusJSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfo503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoBuildInfo503ApplicationProblemPlusJSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfo504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoBuildInfo504ApplicationProblemPlusJSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1RequestObject struct {
+	TraceID TempoTraceID `json:"traceID"`
+	Params  TempoGetTraceV1Params
+}
+
+type TempoGetTraceV1ResponseObject interface {
+	VisitTempoGetTraceV1Response(w http.ResponseWriter) error
+}
+
+type TempoGetTraceV1200JSONResponse TempoJSON
+
+func (response TempoGetTraceV1200JSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1200ApplicationprotobufResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response TempoGetTraceV1200ApplicationprotobufResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/protobuf")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type TempoGetTraceV1400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1400ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoGetTraceV1400TextResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoGetTraceV1401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1401ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1403ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1404Response struct {
+}
+
+func (response TempoGetTraceV1404Response) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+	w.WriteHeader(404)
+	return nil
+}
+
+type TempoGetTraceV1422TextResponse TempoUnprocessableTextResponse
+
+func (response TempoGetTraceV1422TextResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(422)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type TempoGetTraceV1429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1429ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoGetTraceV1429TextResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoGetTraceV1502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1502ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1503ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1504ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2RequestObject struct {
+	TagName TempoTagName `json:"tagName"`
+	Params  TempoSearchTagValuesV2Params
+}
+
+type TempoSearchTagValuesV2ResponseObject interface {
+	VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error
+}
+
+type TempoSearchTagValuesV2200JSONResponse TempoJSON
+
+func (response TempoSearchTagValuesV2200JSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2400ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoSearchTagValuesV2400TextResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagValuesV2401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2401ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2403ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2429ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoSearchTagValuesV2429TextResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagValuesV2502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2502ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2503ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2504ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2RequestObject struct {
+	Params TempoSearchTagsV2Params
+}
+
+type TempoSearchTagsV2ResponseObject interface {
+	VisitTempoSearchTagsV2Response(w http.ResponseWriter) error
+}
+
+type TempoSearchTagsV2200JSONResponse TempoJSON
+
+func (response TempoSearchTagsV2200JSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2400ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoSearchTagsV2400TextResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagsV2401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2401ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2403ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2429ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoSearchTagsV2429TextResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagsV2502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2502ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2503ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2504ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2RequestObject struct {
+	TraceID TempoTraceID `json:"traceID"`
+	Params  TempoGetTraceV2Params
+}
+
+type TempoGetTraceV2ResponseObject interface {
+	VisitTempoGetTraceV2Response(w http.ResponseWriter) error
+}
+
+type TempoGetTraceV2200JSONResponse TempoJSON
+
+func (response TempoGetTraceV2200JSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2200ApplicationprotobufResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response TempoGetTraceV2200ApplicationprotobufResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/protobuf")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type TempoGetTraceV2400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2400ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoGetTraceV2400TextResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoGetTraceV2401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2401ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2403ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2429ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoGetTraceV2429TextResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoGetTraceV2502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2502ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2503ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2504ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListTags List attribute names
@@ -1935,6 +5150,39 @@ type StrictServerInterface interface {
 	// GetReadiness Readiness
 	// (GET /readyz)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
+	// TempoEcho Tempo echo (Grafana "Save & test")
+	// (GET /tempo/api/echo)
+	TempoEcho(ctx context.Context, request TempoEchoRequestObject) (TempoEchoResponseObject, error)
+	// TempoMetricsQueryInstant TraceQL metrics, one value per series (Tempo)
+	// (GET /tempo/api/metrics/query)
+	TempoMetricsQueryInstant(ctx context.Context, request TempoMetricsQueryInstantRequestObject) (TempoMetricsQueryInstantResponseObject, error)
+	// TempoMetricsQueryRange TraceQL metrics over time (Tempo)
+	// (GET /tempo/api/metrics/query_range)
+	TempoMetricsQueryRange(ctx context.Context, request TempoMetricsQueryRangeRequestObject) (TempoMetricsQueryRangeResponseObject, error)
+	// TempoSearch Search (Tempo)
+	// (GET /tempo/api/search)
+	TempoSearch(ctx context.Context, request TempoSearchRequestObject) (TempoSearchResponseObject, error)
+	// TempoSearchTagValuesV1 Tag values (Tempo v1)
+	// (GET /tempo/api/search/tag/{tagName}/values)
+	TempoSearchTagValuesV1(ctx context.Context, request TempoSearchTagValuesV1RequestObject) (TempoSearchTagValuesV1ResponseObject, error)
+	// TempoSearchTagsV1 Tag names (Tempo v1)
+	// (GET /tempo/api/search/tags)
+	TempoSearchTagsV1(ctx context.Context, request TempoSearchTagsV1RequestObject) (TempoSearchTagsV1ResponseObject, error)
+	// TempoBuildInfo Tempo's version
+	// (GET /tempo/api/status/buildinfo)
+	TempoBuildInfo(ctx context.Context, request TempoBuildInfoRequestObject) (TempoBuildInfoResponseObject, error)
+	// TempoGetTraceV1 Trace by id (Tempo v1)
+	// (GET /tempo/api/traces/{traceID})
+	TempoGetTraceV1(ctx context.Context, request TempoGetTraceV1RequestObject) (TempoGetTraceV1ResponseObject, error)
+	// TempoSearchTagValuesV2 Tag values (Tempo v2)
+	// (GET /tempo/api/v2/search/tag/{tagName}/values)
+	TempoSearchTagValuesV2(ctx context.Context, request TempoSearchTagValuesV2RequestObject) (TempoSearchTagValuesV2ResponseObject, error)
+	// TempoSearchTagsV2 Tag names by scope (Tempo v2)
+	// (GET /tempo/api/v2/search/tags)
+	TempoSearchTagsV2(ctx context.Context, request TempoSearchTagsV2RequestObject) (TempoSearchTagsV2ResponseObject, error)
+	// TempoGetTraceV2 Trace by id (Tempo v2)
+	// (GET /tempo/api/v2/traces/{traceID})
+	TempoGetTraceV2(ctx context.Context, request TempoGetTraceV2RequestObject) (TempoGetTraceV2ResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -2191,129 +5439,455 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 	return nil
 }
 
+// TempoEcho operation middleware
+func (sh *strictHandler) TempoEcho(ctx echo.Context, params TempoEchoParams) error {
+	var request TempoEchoRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoEcho(ctx.Request().Context(), request.(TempoEchoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoEcho")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoEchoResponseObject); ok {
+		return validResponse.VisitTempoEchoResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoMetricsQueryInstant operation middleware
+func (sh *strictHandler) TempoMetricsQueryInstant(ctx echo.Context, params TempoMetricsQueryInstantParams) error {
+	var request TempoMetricsQueryInstantRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoMetricsQueryInstant(ctx.Request().Context(), request.(TempoMetricsQueryInstantRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoMetricsQueryInstant")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoMetricsQueryInstantResponseObject); ok {
+		return validResponse.VisitTempoMetricsQueryInstantResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoMetricsQueryRange operation middleware
+func (sh *strictHandler) TempoMetricsQueryRange(ctx echo.Context, params TempoMetricsQueryRangeParams) error {
+	var request TempoMetricsQueryRangeRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoMetricsQueryRange(ctx.Request().Context(), request.(TempoMetricsQueryRangeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoMetricsQueryRange")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoMetricsQueryRangeResponseObject); ok {
+		return validResponse.VisitTempoMetricsQueryRangeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoSearch operation middleware
+func (sh *strictHandler) TempoSearch(ctx echo.Context, params TempoSearchParams) error {
+	var request TempoSearchRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoSearch(ctx.Request().Context(), request.(TempoSearchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoSearch")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoSearchResponseObject); ok {
+		return validResponse.VisitTempoSearchResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoSearchTagValuesV1 operation middleware
+func (sh *strictHandler) TempoSearchTagValuesV1(ctx echo.Context, tagName TempoTagName, params TempoSearchTagValuesV1Params) error {
+	var request TempoSearchTagValuesV1RequestObject
+
+	request.TagName = tagName
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoSearchTagValuesV1(ctx.Request().Context(), request.(TempoSearchTagValuesV1RequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoSearchTagValuesV1")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoSearchTagValuesV1ResponseObject); ok {
+		return validResponse.VisitTempoSearchTagValuesV1Response(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoSearchTagsV1 operation middleware
+func (sh *strictHandler) TempoSearchTagsV1(ctx echo.Context, params TempoSearchTagsV1Params) error {
+	var request TempoSearchTagsV1RequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoSearchTagsV1(ctx.Request().Context(), request.(TempoSearchTagsV1RequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoSearchTagsV1")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoSearchTagsV1ResponseObject); ok {
+		return validResponse.VisitTempoSearchTagsV1Response(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoBuildInfo operation middleware
+func (sh *strictHandler) TempoBuildInfo(ctx echo.Context, params TempoBuildInfoParams) error {
+	var request TempoBuildInfoRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoBuildInfo(ctx.Request().Context(), request.(TempoBuildInfoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoBuildInfo")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoBuildInfoResponseObject); ok {
+		return validResponse.VisitTempoBuildInfoResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoGetTraceV1 operation middleware
+func (sh *strictHandler) TempoGetTraceV1(ctx echo.Context, traceID TempoTraceID, params TempoGetTraceV1Params) error {
+	var request TempoGetTraceV1RequestObject
+
+	request.TraceID = traceID
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoGetTraceV1(ctx.Request().Context(), request.(TempoGetTraceV1RequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoGetTraceV1")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoGetTraceV1ResponseObject); ok {
+		return validResponse.VisitTempoGetTraceV1Response(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoSearchTagValuesV2 operation middleware
+func (sh *strictHandler) TempoSearchTagValuesV2(ctx echo.Context, tagName TempoTagName, params TempoSearchTagValuesV2Params) error {
+	var request TempoSearchTagValuesV2RequestObject
+
+	request.TagName = tagName
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoSearchTagValuesV2(ctx.Request().Context(), request.(TempoSearchTagValuesV2RequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoSearchTagValuesV2")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoSearchTagValuesV2ResponseObject); ok {
+		return validResponse.VisitTempoSearchTagValuesV2Response(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoSearchTagsV2 operation middleware
+func (sh *strictHandler) TempoSearchTagsV2(ctx echo.Context, params TempoSearchTagsV2Params) error {
+	var request TempoSearchTagsV2RequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoSearchTagsV2(ctx.Request().Context(), request.(TempoSearchTagsV2RequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoSearchTagsV2")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoSearchTagsV2ResponseObject); ok {
+		return validResponse.VisitTempoSearchTagsV2Response(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoGetTraceV2 operation middleware
+func (sh *strictHandler) TempoGetTraceV2(ctx echo.Context, traceID TempoTraceID, params TempoGetTraceV2Params) error {
+	var request TempoGetTraceV2RequestObject
+
+	request.TraceID = traceID
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoGetTraceV2(ctx.Request().Context(), request.(TempoGetTraceV2RequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoGetTraceV2")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoGetTraceV2ResponseObject); ok {
+		return validResponse.VisitTempoGetTraceV2Response(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H2LbhvJleivnNsJYGm3SVEvz0hGsJC99ownHtvX0qyDa3rdxe5DsqLuKk5VURTHMJB/2PuF+ZKLc6r6",
-	"RTYl0h4HcycJkMTs7nqd97P0MUp1MdMKlbPR+cdoiiJDw/98g84sexdjh4Z+ZmhTI2dOahWdR5eYapVZ",
-	"cBoWQjoY4VgbBENjpJr0oziy6RQLQUMLqWQxL6LzQRy55Qyj80gqhxM00adPcfT27dvexdxNUTmZCofr",
-	"q7159gQefnM6gHQq8hzVBM8heYzCoAGDIi/+NIycESlOhMNhlMBiigqUhtRgRtOK3MICDQ6VReXiuwbH",
-	"gMZo86dhJNWNyGX2welrVNWsborAT0DaoSpEPtamwCwGvJ1JQ/8YiSxfgpUThRloA9LaOWYw1gasLlAr",
-	"BMwt9oeqBaUAGeuMVBMGzF96b/DnOVrXe56tA+VqSvDm9yCzR37bMNKZRAsGZygcSAfCQiKVdUKlmPTv",
-	"XPFTHM2EEQW6QAJPVce6P81mSOvMVQZ6zPCwKEw6hYVUmV7EIBXMlbwFG4hkzyJCYp0wLtmnLeCtKGY5",
-	"RueH35ydPjz79ujhWRxJmvznOZplFEdKFLQ1VFlrxwRr4Tz9PDyJ4qgQt560To7OTs4efnN0dhrfR2+X",
-	"tJH1c73Qi93O1Yfv5A3CSLtpeToQKhuqBFWWEOYVSjdF8wj8k2JuiVNAEE+VQ/rwUhijF1JNeE2/GBTi",
-	"Gu1Q0ZNc6+v5DNIpCoI80dEVFjPtCWgFlicPBxtgycv9+tD8yxUqoTrg+XYq0ylMjFAOM3D8FckLgyKL",
-	"V3mJP7Ng8QaNyGFPOjq8H5PmQhYgLQgFwhix3H/EhE/cRlOoPryl2caYoRG0On2MSoxyzIZqtOR19Ixe",
-	"ahNXi7S3RosT9dOT0RJSXRTCDtVeItIC40muR3ib7PPuQeR5IJEChAOtUuzDRXXG6lSZRgtKu6HitfwZ",
-	"LAmiDE4GxysIjGilKCDPC+Iae3/pBTi3BKu4fYFq4qbR+dHg5Nu4i6MN2plWFpmhH4vsO+FwIZb0K9UE",
-	"YkadmM1yEr5Sq4OZ0aMci3//qyU8fmys90eD4+g8+sNBrTQO/Ft78NqP8ouuSCqi1vrkC+mmhEsWWDHx",
-	"iX9CsotwJRykep5nBDliFwI5SY2GblqVjF0bC58ftL7l3T0WWXi0AxQqNBGdOyHz6LyWlhBUyAeZDSOS",
-	"EzPhpjAVtjrnOXikME2oBw4K4dIp04rByTwXhhSIQWuJfofRf78b9M5Eb3zRe/b+42F8fPTpj8OIicOL",
-	"8ug8Oh0P0iP8JjsTD0cn6SGRjnXCzW10fjIgZpWOyeqxyKA8b0UiYqTn7nyUC3UdfYq/HMcXUANDWqj0",
-	"IuyRvArAAwEMJpCZx7Nk9oDDv//tf46PYIq3pOGNSEkB7ceb5UPJskJlkJSskVT8BulUa4ugFTJ9eQI0",
-	"+FdMnZcZwMLxV6WqZ9qMZJah+kKiah1YaZhbEmThyDtQwHFNAfXWvhr+rxpmEbDdBKO523QM2GPUrsj3",
-	"Qlor1SQGLGZuGTMmRck32njhT4LXP7KM26nOM2azYK4FZIe5ZbbPXzWIhASqJUrcJK39pn9V2ghC90oW",
-	"qOfuHy97M+mlqZfBJKCcLPBXPeJL7Z6R7fSl1M/ygfY65tm2p/eTmt5fagfPwvCvSe+814ps8FZax9TG",
-	"DlGu1YQdJKE0WYGB4PrwmAzGVFiy72ZGZ/MUvbUpCvQ6cE/MhHEwNrpoGO/7MVhdCVBLjMATl4aShVSo",
-	"oDMJ1Jh5A+PXRPEbFNk/1Ha4gAxnqDJU6bJUF2QQLB9B4omm5OgF2Zt9Qu4lmhuZ4k9K3AiZk9j5x3Pc",
-	"qgWTTvHXNWKutP5RqGV4bP+xOMllIR0shC2PBn//2/8tvVEL5KZ4J8nTsJtKC2kuUTkQWUZWzlDtpVNM",
-	"r8na9rEDUYcApFb7ced02kCqVTo3BpUbquoTtsalLYU67abS+9KCvkGTa5EFN7zxaX+oONARnDLiw4m8",
-	"IW2AuVj24QWd1IIwCKjG2qTePaBTQx01UAYZ3pUPkS/XeG8lnnIXtpufdsQBdiOUnxRBVhv5C36pcA4K",
-	"GkY+esJqcwcJfVhL6NamvqqQbu61ZWTcF7qJG7Gb0ZJ+rEVw2gjuimPdhaq1778Q1RXEeDcXavlfIp/z",
-	"LkSWSQKJyF8b8oOdJHdwLHKLqyB7eitSly/JdC6jIAUWIzSWgGfRwZ6idwQL8m3IUiN7b44c2Zk15v8Y",
-	"scFW7eIuJF7UX36Ko5HWeTUs0AY9Q6H49dKhrd639/9YWHx4Qlupohv0ebTmG8dRpuejHKt5qu/983qE",
-	"mtP5aYRUbqvTPFfu4clltdD1TS7tdiP/jB4KL6R1zAI8ySosGjHC8ESPyLehERctmN+J+TayGIn8L+mw",
-	"sPdiTNX4KtmXlu7e1fcocjfdcUel5PgYoZoX0fm7SF9H7+MOKJThIPomjHrfsYvnyjozL1A5lnmXqZ7t",
-	"CiXhnJGjudsBUiVO1yEVR5nRsxlmF9WsT/Tcy+b14NwdcbgyTPRxncpv0FjpRfoW1NOk3DXeuiiD2g9P",
-	"eiPpICwPgtypDFNZiDz4Zq0ob3Q0GJBsEM6hoYn+u/cf7wa9s/cfD+PDs09/7GLOCmi7oecal91Q2EoI",
-	"VSS9QlI0axc9tbj1q3LbZhrqwmKpEncT/RcK3jx7Amcnp99AsAYg0ynzy7psL42C9bCvcLAgS29hNOlZ",
-	"1hQwnRdCPQKFN8gmnBNS2dJAU0QXIrekZL2iDkaKbdPRunO4hujaFrk7X1Iqt7GQOWbli/ZyHcbM2nq1",
-	"jFpf7furq9fgP4BUZ9ianR3WKuB+enbW4HAfvlvj8WA83bfUbGqEbS/W5RHXZ/AP1rg9X4ilhaRhlCWP",
-	"IOFNJGQMuDKEf9/iTbPuPunNb8ujxncJc3JFpUJrd+Q8dju257xqmSc0rkuGr6spdlAj4q+JIadja6UV",
-	"l7u788B+J7udumbXhliGa1xa76L98PbPl/DTmxcwdW5mzw8OZDbrh0/7qS4O/rq4tn1yDmI4LgYWdN5J",
-	"S6UeqlehNbq+1Ndd1t0KXHg6/jYuj9ANGqvnJv19KPNPdxzwciaU3VGu8xiOFimSgH4i2KNfM6NTtCx3",
-	"rQ+aQClAO8x504Dy3SwTvqs8kp9M3qmWLVlg1Zm2QsBlPWQrXXjZWmJnsIUAnXcBlQdPw4QEPsE6qLY4",
-	"9v1ORIexSoN3A9fM+0xbAIqT3W/QzvNdjRnWy9vv6Yo+v5wXhTDLzr21FIKfu4vr+Wy/D/M9TPT0hpb+",
-	"wkleSHX92XOgyq5kgT8peftSKH0fcH6SbVcXb8pKoq2pk8/cBdxxLib2M45wLbvKVgYwV3aGqRxLzGI4",
-	"rKzOGI5Y+KGJ4ThEKWM4KTnfxHBK5qidF2j6zSKJ0/s2khMidoIFoa4LFBu9u5kwqBwN7SoROnwIuV6g",
-	"SYXFlezqIxAjS1a6N8+N1g5IsvTbjlrIQr//ePiw20+zuy+98xJOGPclRFkbaPfB/9J/SRggsdN1sOOj",
-	"nQ92fNR9MF6Dltw2tlOzy+88aOE+G9ubwMac9fuA2ufKxZpVd+G+BiN8ddq+xF0pm6tosINNv+caOrVk",
-	"oWYhfPcIEv6dlGUDDgptHT21NilrulrR4+1hu5uo39b+KU9YrrHJELqshNwuvrDOcIOqREdKUl+TeuQK",
-	"ppbuO7oPIAVaKyY7IT8A5EuYdD0wUr+vy344YZx5pyfnkiA625cz+NxXH5LQsjvrqM9izi9UjatBCL+H",
-	"rmlXTxc3Ad9Fkldi8jnh9fXwQeV0dgmZIAirr99FwY3t80TvG1jdEPXawHUh7sAL3HW8XRnOVoO285RK",
-	"KN633zDvhq1+TiS9OyjIAdsH1mf8gL6JAfuTPiQesEkMiVSO/u8alwttsqQdCwzwj+8I0dcfczBMz922",
-	"UUM/xV1AsF83TF/B+j58hXk7t0qac8dYxaurF68Pfrh89RISHm7/UziR+Cq7xDRjR0lI5+7DLJ/buoTh",
-	"gR2qAp3IhBN9eONTzKQQ66nlRGnjS5Xw1hlRJoZ9pUMbbjNhnBQd6YErM0df/F0WZbq54UYJlS+By55C",
-	"ZN4H+1vloyNMxdwiSAd4myJmIYPwwIKVv6AvS9l/BMlCGCXVxCZgxdLCYsqlnuuZZLMaVtsyJNwc1aEJ",
-	"NjoPddWYzGK4x5Wo+eBkND47Gh+ffvPN6PgkEw/FcYpnR2fZAAd48s3xwx39jhI6HVbTvBCqZ1BkXKyp",
-	"NOlNDt8zSnz5YAx2nk5BMFwJF9JCwHdLj+4mcUuYxRXtNDa6iqmNfPN5RkSp2378HLOaXOdQcfYyaK/V",
-	"XikfWQ10XbnasOerJ+Q48MJU+Po2i6gIrkuywYTKQPhUjP+cmacqX63UMGEh1WosJ3OD2X6/C/G81ZlQ",
-	"Lzf5XdYb4R2U4aOhXLQdLNKGPRUOspBuSqSS/OzbfLa3hdFtSKx4M6RdniEc9shB/Cqxgq/v92+k+1VC",
-	"WsFXEx53m2g/2qiByi5eaZ16PfOnyAHYNtUPe7WKQEUehV0ZZWlYqNlu939FoQHs8NvTwbdnp6fH356e",
-	"rAPz/cfD+GjQLcveTrUo5I787uu97IXbnrBCs5AvIu/gj6c3xAhrNeW+/n0XsRh32Yj3j5l73HZrHNrK",
-	"AwuJnY+STsHgNvRwXdVV+lwzWebPSUPYRyF2GPquOIsustC1ESqS/6qlajZU9bsanu5JjYajVbtcQ0YF",
-	"sriB2XWyJzBhOjfSLS+J+z2MfX3gxdxXJ/lfz0qS+OHtVbRe/frD26uyEiY0l9WCFyQ3nLolzIy+kRma",
-	"PlyURYeNxtGqGyo5GRwmvgMqWa0IPIc7mlwfgVBDVXY9aIWfMUk8VJu6XRvtqWw08Rw1sqbOzXzJpVRj",
-	"vU451SI+tm4hkzZoqsybQCHx/J0RY6FE2bahYYEjeqMcqszGdLCqE1A4UnyywP5QDdUf/gAXrZpheuj5",
-	"0Df7SU2CLEMDyYGYyYObw6RsHLSQXIQCVP6uAtJwPhgcpz+8veJ/YNKHqyltoGptQcMZBBATIZV1q+hn",
-	"MfgWR/BnXMIlunOQzjK1CDc3OFQin2gj3bSo2kG1r6IQea4XvVxaB3uJ0gq5mxS+//HiCZcf+9IZkaY4",
-	"c6GLbqgEXOMSLLr9GBK8nXFhRsk93nhIpLUJHEAi5lnCM5WF12xJ1HvvD1UbnmDmypbl2XV7F9MJf8AN",
-	"CaKSCqX+F/6TBtRWqX0qHJ+GYFO3HJdYZb5Ol/SrKb5a7UJ7GY7FPHeQ+McfZJbss2bKyl6AlU4gO1Qk",
-	"nx6RZVV14kJnzxDsHf79b/9zeDoALjUFPR6qJLno/R/R+2XQO/tfvQ/9f3uwt58kvkcp6XO3b9LvJ/t9",
-	"eKndlHhdqtDd54GTCkUmg5rgUEl3DqGKt7Klk7/02NXvvTKT5/+ZACdnSvESSucNBicsCy2vosEanXZg",
-	"DMgMUaX99ZgRFpwu74swNERu9VClwpiwpshzNDXY+TiisRB3vPJ4mrPV49KWcBhKinN5XXcA8lzt1hnY",
-	"S04GJ6ttLrSnta6WoWJr/3+/gD0yNgNv+F6EsqqMbA5U7rz2cYnULFruilcZvc04KjhUMyO5FdgulRO3",
-	"4AxiCWHYDsAcnEU3VGOZhx5I/oihrDshGhjL7xZvRD4XjncX+zbyBXfCVoevptvjA/VyvMGcTCwjlZVp",
-	"RUlDlfAH5w17MqEpU7ROm6oRukF6XtYFiRfDVJLqDgidkpZJCm3dB4MpcmynQGdoxfFcpSQHLMkw3yy/",
-	"7wXQeG7LTt/kZDDgHh2pJr6hPdVc2pC6Prz1nb92KohSmmwYt0mlkLdoK7PCM3MgYl6FwwctKJckb2NI",
-	"gktJtDAPcpWL2OUtEqC9m1mKn6ekEW2tTPzFCr7//F1ZIfl+ryyUWiwWfTNOe5hJp01fm8mBGaf0X/pu",
-	"f6iSTW0WSV1e2WjzCqV1zVrFPWJOpuahEv5t0qz+T4I02e/DY3//Q6vOcrXMMgbrRHo9VEEPr1ddBkg8",
-	"NnphSUjtPXn15nKfnj4x2tqeNnIiFSsjy40BejyGucrpV7PZHkidWa/aOOJOw7ir/urNxZOn311cPf1A",
-	"U3949eb5d89fXpL8fOY7C9pjYpgZHOdyMnV1X5BgfdpsK/fahw8Tr2j4ZLVZmKRpuUiYcqiCVI7Ljxsw",
-	"jtdNqzBno13HT4u3M21ZUL0pu+/hRpBdoiB5xQdKShg/EemUOaMkt4vXz6Fs2geSx4TPhD7D3hOtnNH5",
-	"OSjdI2Ymbk3+S5jlObQPS3DhAzzxKO1dLUm1sHVmabhVcjwORl4uU1QW6/h7dDHj5Y76gyiO5iYPBl9J",
-	"7oJfM6mHsfbgxfMnT19ePqUx/akr8kbBasMYvHj9PGrUpEeD/mF/wNWAM1RiJsnR7g/6x94JnLKFHmy3",
-	"gzLaP8EOT6VKq4ZuQB9DUV2Cl2UDSbJgh8akZtmDCMXKc6dTTS6K48quyph8nkXn0Qtp3ZXgmFTzspR3",
-	"qxt65QWStH7qB9ZvrB9tuJ2Dw/zNnqe6mLRKgJCS4fFB5keh4CbytSahFatRNNZZeNodEKkPc+AvSNni",
-	"w6cq2+az8oqQT+9XrqM4Ggzu6EjbrV+xzsh0dSyuUEeJcG4XPfG76Jq82u1B484IHnJ4/5BWjxsPOr5/",
-	"UN2qTyOOzu4fsdoI+imOTgdHW52ovAuEh2yxuY7GWh56cv/QlQ54dsbLWC3zVMPAYhyV2bfzd6EyMXpP",
-	"g5rC4OCjE5NPB3WOplMy+LxPWf9ar7KLhBiqNcEAiRMTVtYCSmPU+/5jiaZhjJX822+mJkluc7kVidW+",
-	"0XPHj/gV+xK+ZinZ3s6nY9xUR+02EUnxdtmGjYcvw+b8kzKi6BWdm6I0Q5XjRKQ+iW73vS019gHthjHq",
-	"7XtGBLm4bEv6UgzW2usW4jlNv2Q3aWVYMPoe+PFeZXXK5JDhu0cwX1ToqmFJ9l2593aIqhN7pQwnFVWL",
-	"cCcmUTN0Rbbmptt6Th+2opzDYf8/3lX+5Yfz3vt/3xsO+yuP9v+tM5y8+YDBKYHgk6jWRVM2RPQrskl1",
-	"gUM1Nrroly4USWMiKBU6Qu1UkJYUYKWa5Li6APnJqVY+DtsM/rGHcfTQ/29yHrgDkp8T31Wq+J4yjgYE",
-	"T4xcsKHau8+H2pwM4Z2U2ZBHINQykFPycxJy1nSiqcjHPQJpRrJAKPBmfMwzBGcbjKh8odK38WTYpcl/",
-	"3nRF0+Hx4eAbXzhTPfpnUs+BPTf0aXsi/JdC/u0o5FqbkDtWstZ9erlqBehUxs8kx1yC3znu5mkfEyiF",
-	"GLNXDAoX7KGNpbEhcBByjXHwMuu8wwPry/paShz2RksIUcOhclO+IMrvIBfWwVTPyYG+qu5XERz1zDIv",
-	"fdbup2IHbssYUZ0qbcSFzn3oaKhWpCg7+1WcugNCHCCr5Ww8DOGUuRF5Hd6JIdVz5SxZGlzmtrcf/FUu",
-	"k0jIAKrCJkNVreG1LFyQYRNu3cilwhiaIX2az++tPjMHrTKjZ7YK3SwYylWkxqucTPu7iPIc1sONpaHT",
-	"B5/KlxgaDSujYCXI05z6vEqwD1XZz0QnrlPuJKO9i84Z670qIV+IJQeEVetKnQd2Py5NH+CUK/8qzSKe",
-	"qUVJ7f102SqeaXyVzvamSmACX2r1ETqtEvgTDKuSqWEETZ1btmf+KUSzPiX9zrjonijptAo98ku+DIPj",
-	"xF7/xSt3GQ4813oQCKvVfiPEGsJ6U4SOOOsjKJds3tJmu+cvq338Gm1L7ePaGf+/UdBtrP/oi2zB3ztR",
-	"WfM1sW+KITBftw4XxF10fjRoFO8eDgaDRlXLYVcLYnf9R0XeMzRVHQgzlkW3MbQxs7Z7V8ftTd2/p9+C",
-	"JdPqk9tgzDBo2NAOESavvcArr3/ZOL8FG8fjMWCoYdUE0dxh1Rx8LC/5/LTRwHnDHGIbWaFWPWMcSmQy",
-	"8ne6qzaHqkyYhVD/qxmqK8yx4HuqZkY7neocQjNbSNVmSDaFl+FsvNihatUrxV1FOe1KHku7mxf8pvxq",
-	"Px4qXynKmdhZiCmMJeaZDWECHxwPOZZgY9QVmBwJoKP6/CvfJMR+FafW/YV35PWT3vUZMb4xrSfVBG24",
-	"jZe8N4bW91dXPE+K8gYNm2CXUx3U8nw2Q9PjA5f2W5Uup/dKm0Lk0pLplVwcPj5KytvIyquW+Qo+b7oI",
-	"C8ngjv+Iw9FR0qXgv0PnS3jvUe5XVR3oYW1fihIjtZ0Je3SinlQWlZVO3uAjsHRmNNUxcxy7XrBVWVH+",
-	"gkav1lptUUXaFdUIJL9taON4TYGul8Y1LrWN/nk8YCaKu66S/K0rhm1EbnUN6D+RJvkOHceSvOAYLYG5",
-	"5S59sqiqFjuVyFXTxakKykSjXJ89gPwGMxL44Y7FsuYw+CtD1Uh2+rzmOeDtLOebd0LqlsSNJSeyDy/b",
-	"V/NU83XJuFB1uSbhfgt8Fva2gdFquAWw/i6tsRZ5vp1qEAU8b9Dk83D4QJWZTu0dxOgrOtCg8npRgMV8",
-	"3Aukghl8f/XjC5iJCcLeaC7zEMJ5g5lO8yWTJ6lXaat6h32uwsq1yLj+h01lpmIfop1q6+wG3fqm3El0",
-	"Lw05vHUHnItuEU/HJflddFIemM61ctNjmVS/DOWkvdc6l+myyxqkVcpQCUPIaY5z64UCqXKpEPwA7y+7",
-	"Ze5zxJt17dr2m4Wt0fm7903c+2KCGmIlAbwqwVoKpilf0PfL5vw6++IWkqPBIIHFVOYYPHpd1oCIXN5g",
-	"H5675j3smF4Hx17721VDvWK/C7fhlsCvKBzCChuQvnaY6C7YvpA3yPdP3QHWUCm1Eaw/hkqqkId8bXSB",
-	"bopkb+MtX85QCBeDKLTP2hRldRcpgQ8kXD5UIvyD007kH8vfsQ+SfNpkpIalt2QjVhufwUcBAHdDsnHs",
-	"otrVRpiGUpH+UnjO3iy1SnETw4pLZeZKVe4569OFsOBlF8sh2U2g5Ir5EpYdKLTc546QC2vBcX8AjbfV",
-	"VccXr5/fDdVygubUd4CVLy3bLABKxkfVgFrKkR9zg+dc4kwg5SvFpuKG3DhUEG5dFg5yFNYNlVYhKNv8",
-	"qyA+95f4PfhqeKm4LpB8O+etrn6VFR8qaSEpb1cLu5KuLDVn7WOdyNHvpmwbrEL917jkFLRBOw03APYh",
-	"OR0cJ2Xyobz/0JctcsFy6/bxoY8TL2T5d5w69FR5Pd1XFGf1Ih1ExHe1w95MWytH+RJKeO33t7aYqxvf",
-	"76Kz5km7qas9uN1z8e49WYP+Ap4uN9nf1V1RXHW/Y1mXdsDWZFj3YwcI7s429WtPNxjqHQn1Rt1HuD+8",
-	"+ttQpXUQ5ggpsfU5vteLVgKlldlpTFBZZutTPFXZTHNpLu2BGAtGIidgGP+XULRJp2RwcPrnESgdHAKF",
-	"mPmocVikgZ1P7z/9vwAAAP//",
+	"7H0Lcxs3lu5fOZezVSZ3mxQly85IqtSW/EjiGcfxWvJ46rp93WD3IYmoCTAAKIrxVdX8h72/cH7JLRwA",
+	"/SCbL9nOOhlv1U4sdjceBwfnhe8cfGilcjKVAoXRrdMPrTGyDBX98xUateieDw0q+2eGOlV8argUrdPW",
+	"BaZSZBqMhDnjBgY4lApB2W+4GPVaUUunY5ww++mECz6ZTVqn/ahlFlNsnba4MDhC1bq9jVpv3rzpns/M",
+	"GIXhKTO42tur7x7Dw28e9CEdszxHMcJTSB4hU6hAIcsn38Yto1iKI2YwbiUwH6MAISFVmNlmWa5hjgpj",
+	"oVGYaNPHEaBSUn0bt7i4ZjnP3ht5haJo1YwR6BfgOhYTlg+lmmAWAd5MubL/GLAsX4DmI4EZSAVc6xlm",
+	"MJQKtJygFAiYa+zFokYlTxltFBcjIszfu6/wlxlq032WrRLlcmzpTc+BZ2du2DCQGUcNCqfIDHADTEPC",
+	"hTZMpJj0NvZ4G7WmTLEJGs8CT0VDv6+nU7T9zEQGckj00MhUOoY5F5mcR8AFzAS/Ae2ZpK0RIdGGKZN0",
+	"7BDwhk2mObZOD785efDw5M9HD0+iFreN/zJDtWhFLcEmdmgostqILa2Zcfzz8LgVtSbsxrHW8dHJ8cnD",
+	"b45OHkTb+O3CDmR1Xs/lfL959eB7fo0wkGYcZgdMZLFIUGSJXXmB3IxRnYH7ZTLTdqcAs3sqfNKDF0wp",
+	"OediRH26zmDCrlDHwv6SS3k1m0I6RmYpb/noEidT6RhoiZbHD/traEndfXpq0lDORYraSPUEp2bcsH9x",
+	"ONOYwZybsdtAKJgwwIxRfDAzCFJYvmgaNvNNv8+o7Ua50j1cP7RtPBwt8SqNscqsvxlfuuHe4GSaM7f/",
+	"6oP+0bUJGF5ZO7qijT2kMPX+V8TpDxyVZfvF6gjsY1q/sCja7pQJM+kYM9BTJjS01Q6LvZawV4jT9+Ni",
+	"BA3SaiBljkyUY37OJ9ysp5aYTQaoaEdbIb+WaDk100iwDdz1o537Z+B6ouldWf5HdvNkppgbxjq6EDUg",
+	"8+995LJNKj3WhstunqMYWeo8PI4aVJwbLxrFU73nTrXylQkZhPGdd+oO28IP8L9Wh3cOl5aO//UcJu4d",
+	"oP4jwN6oB8kH0IaZmYZvvXq+hf8Lihlsd2CwsETXcqZS7GlU1zzFnh11J1k3mV9aUcuqfGtntE6NmuEa",
+	"Yh/eP+x/c0STK37aRv7tavFOC7CL2tllCbjYwNOugSWejoDB97JkcT1Lx2QOHfb7E518LMtXBrQ/y29k",
+	"JW92UIebWGHj0q/p+CKV0wYL+yeBVkTSK/c0aPuWhnYSGDSJILHy3f6XC9um5qn9A69RGPuPnIsr91Qb",
+	"NZugMESb9TqU+qjNAoVlgret0Kl9OGWCvvddWoPH9tiKWrZDelTrr/Vu/dS5SLGJ7lUmsc0hIwuwYtM5",
+	"Ay7s6sPx2h2qqY/9+eFiqhs0/gVpVCsALR1Ao1nbr/1+X+W19473xpGlRedj9vtdjaMLg9NmR0gbnC7v",
+	"93bysK+TjpVTxQSSh/1NQ8fpHdbuko1eUANNAzNsBO3rQ2CiIlZsf2dwfQSs2POc/NQht2sd5FSjdqgM",
+	"f8rIOvCjN34Yu6qI/tHxjgriko0amPM5jli6gFyOhhND83RyK+yS6qC/TZkyMDZm2pup/Nu4dcBgELeS",
+	"MxDSOPmb/LJ2Uxnb/93EnR36Rlk75Ll1xkTNB7MdWra5ZvlsvcV4VxFMXe/qWjvn7wtzUmgGz540cDwp",
+	"YJ5FcAhGwv0jGOMNyzDlE5ZDOmaKpQYrnssSC/t2N7HwlBmDyn77f972uyesOzzvfvfuw2F0/+j231qb",
+	"id7ICeS2oAmc0C50oBW57kcuRmfwUdbCR/HK7gGLTdzyPyG1/35JNFod+5sxT8cwUkwYzAIljQSFLIuW",
+	"A230mgaN16hYDm1udCz8N2nO+AS4JgGrFFt0ziAwj21C9OCNbW2IGQYVrwEFG+SYxWKwoH7k1D6UKio6",
+	"qQ/Ndj5l1nDPrN2eysmE6Vi0E5ZOMBrlcoA3SYdGDyzP/XJMgBmQIsUenBdzLGaVSdRW/MWC+nJz0HO0",
+	"Az/u31+K7rRsT2HxXJS2XL2/dz2d1zDZUf/4z1FTuE+hnkqhkcT7I5Z9zwzOGXn+qbQkpqVj02nOUyLe",
+	"wVTJQY6T//hZO0O87O/fFA5bp60/HZQR5QP3VB+8dF+5TpdEhmXzcubEq0w4dymyQtj9AgOZ2bViBlI5",
+	"yzNSHAMkklumrgSul8OmTQPzrx/U3qXRPWKZ/2kPKhTLZPncMJ6TaPOhVPDx5fc8i1vABVihB2Omi3me",
+	"glsU4glxz7iQCvGKwtEsZwrwZqpQa8u/cZPki1veFmZk5LYeDPvpEX6TnbCHg+P0kGxSckVbp8d9u1m5",
+	"IbZ6xDII8y1YhA3kzJwOciauWrfRx6/xOZTE4BqKoDm0h9JOjYgHzPtvPHPrzGl7wOE///HfTpFUFEgn",
+	"Wi8fwpYluz1sjaTYb5COpdRWWiPxl2NAhT9japzMKD2vT8ZV30k14FmG4iOZqjZhIWGmrSDzU96DA+6X",
+	"HFAO7bOt/2XlzAToUAUGM7NuGtCuaNdCvk+41lyMIsDJ1CwiWkkW9o1UTvhbwet+0rS2Y5lntM38WY5f",
+	"bN82zzr0VoVJrEDVlhPXSWs36E/KG17oXvIJypn57WVvxp00dTLYCijDJ/hJp/hCmu+snfKx3E/ywY51",
+	"SK3tzu/HJb+/kAa+859/Tn53sajANnjDtSFuo9PSXIoRnZ4yIc0YlWe4HjySZgwp06hjMVUym6XojqLY",
+	"BJ0ObLOpdaaGSk4qJ3udCLQsBCjF5anhYChpSJnwOtOSGjNnYHzKJX6FLPtNbYdzyHCKIkORLoK6sAbB",
+	"4gwSxzRhR8+tvdmzi3vh3NLXgl0znlux89vvuGULJh3jpzViqJs7WTL7zjBqGbwxB9Oc8aXvG8zNJlrU",
+	"FG84z7YmfgidWzVOzXdtT5ZcmmK7OhbfKzZkgoEey7kmi9sJ9OI4n2RbuzrHU2AV+0OqWMxEKsWQk0dQ",
+	"2inUDvPCn8yRNVaGNU/lzMSi1CKdT7y1nCco5Y9MLPwz/QUv6T0Nx0cnbg1tS51Ay2JV6Kytvi6dJf5f",
+	"Qp9sIlj11QbUxB1o/dqK3hS1bhAPn4A2R97CIWGNNylipoE4nv/qidOJnN8TPrK9kvj67digQdq6dZsz",
+	"HYQW/PMf/y9sWh+opqCD005mzDWkOUdhgGWZ9V9i0U7HmF5ZP9pBhliJ/OFSdKLG5qSCVIp0phQKE4vi",
+	"FfKzuQ7mmh1NYdFzDfIaVS5Z5tE3lVd7sSC28VgMuxwjfm3tPMzZogd0qKyBKQQUQ6lS5/jbWZd8bAdC",
+	"9C6iA/liZev/TzHya2EpKxX/FT/W7PKmNwwcaIpk4h6212Fpe9UG9VnNr+pYa+7DNsRWVIFsDRb2jxXg",
+	"Vn2Bm+Brm5Zq5f2PXOqCYjSac7H4G8tnNAqWZdyShOUvlZyiMhx163TIco3LJHt6w1KTL6xTHGKJE5wM",
+	"UGlLPI0G2sI+s7RgwvlgLjxOgntaaf9Di1yxYhSbFvG8fPM2ImhH8dky3CNqDRYGdfG8Pv5HTOPDYzuU",
+	"Im5pX1+NB0etTM4GORbtFO+738svHHDEfsGF2Wk2z4R5eHxRdHR1nXO925d/RUeF51wb2gLUyDItKsFh",
+	"/4scWOPJfnFeo/nGla8vljvjsP/iBid664qJcr3C9rVdN4/qB2S5g8bsMaIgOcoDYXnVfKxbnhK8DV+9",
+	"axjFs/oRcXEEvseYiiD/7pQKa7pKqaiVKTmdYnZetPpYzpxs3gscEQLAH1a5/BqV9liJHbinyrlNRyQO",
+	"y/rwuDvgBnz3wDQwCGc7rvUauLN11O9b2VAe2HT/822/e/Luw2F0eNJ0WBO1CqLttzxXuGimwk5CqGDp",
+	"JZayrTbxU223ftbdtp6HmlYxqMT9RP+5gFffPYaT4wffgLcGIJMp7ZdV2R6MgtUDHWZgbi29uZJWz5Km",
+	"gPFswsQZCOs0WRPOMC50MNCE5QuW01GrU9TeSNF1PloN+6wsdGmLbIZJB+U2ZDzHLDyod9dgzKz0V8qo",
+	"1d5+uLx8GZzXVGZYa51CUcVR2oOTk8oOd4H5lT3ujadtXU3Hiul6Z02xrnIO7oeV3Z7P2UJDUjHKkjNI",
+	"aBCJNQZMOJzb1nnVrNsmvelpmGq0SZi/QpZxgQ4us8fOI7dj951XdPPYftckw1fVFIWeWnZ/jZR1OnZW",
+	"WlEY3cYJu5HsN+tyu1bEMlzhQjsX7S9v/noBr189J2yGPj044Nm051/tpXJy8PP8Svd+pojL/Ulfg8wb",
+	"eSnoobIX20fTm/JqDZi3ShfhgCzyiqhJU2gmjQeK/RGU+e2GCRIQbE+57sBjckg2fYASQdv+5aMbDhlF",
+	"4VAIArTBnFcVKm/eMv69wiN5rfJGtUzQv2JOOy3ARfnJTrrwotbF3mTzoXfnAgpHnooJ6QCSq6TaYdrb",
+	"nYgGY/XWISH3INfU+Uw7EIpAW69Qz/J9jRkHqN95TA7LMptMmFo0jq2mEFzbTbue5vbHMN99Q0+vbdcf",
+	"2chzLq7u3AaK7JJP8LXgNy+YkNuI85rXXV3C5O7HnTTnJuIOcw833HMKV7wJUteHmdBTTPmQI8HSgtUZ",
+	"wREJP1QR3PdRygiOw85XETyw5qieTVD1qvCnB9sGktuF2IsWdumaSLHWu5syhcLYT5syAw8fQi7nqFKm",
+	"cQk3cQZsoK2V7sxzJaUhoFuv7qh5fMm7D4cPm/00vX/Xe3dhmDIfw5SlgbaN/hfuTbsChEBsmNj9o70n",
+	"1gxI9H3YLneN7ZTb5Q8etDB3Xu11ZKOd9ceg2l3lYrlV99l9lY3w2Xn7AvflbJ9yuLpNf6DUWbHwyYj+",
+	"vTOXvKKTAAgyMJHa2F+1TgJasxY93p22+4n6Xe2fMMPQxzpD6KIQcvv4wjLDNaoSjVWS8sqqR8Im1nTf",
+	"0TaCTFBrNtpr8T1BPmaTrgZGyucloI+gIJlzenLCHBAa+qM3uM83sUJL762j7rQ5P1I1Lgch3Biaml2e",
+	"XVQlfBNLXrLRXcLrq+GDSg7YqpDxgrB4+22rmmxiB1as6pqo15pd5+MO1MGm6e274XTx0W6eUqDitvH6",
+	"dtcM9S6R9OagYIAhUPga7DtFlg8R1qcF2v9c4WIuVZbUY4Ge/tGGEH35MgXD5MzsGjV0TWwigv68YfqC",
+	"1tvWy7fbOFRL4r9c/PRi/VBdKszGxE3bQBG91xEwDW/Ds/OXz961Q5xv5KBTFOPLZKoPjH3rIGcGtTlg",
+	"U/6efu3EwvU3QA3cQHskRxJ+1lJMB6dLB0La9lagb3mmgQsY0MFsLLjQPPOYFx0BitlEw8DJ5E4PXjKt",
+	"rWwWtg13PDBX0iBwB5qcK24MCpewUeCIuCixkU5zO/hFM3FfKmnkYDZsTAejLqf+DfBqDNoJkWU66FHw",
+	"IiG36fowgvrvjxbPnrzyqRT+naNO/TCaC0b5Niv8Tw3sGaP66fL5ywNa6oQ+10+YYYlDFRVZgxfO4nHH",
+	"+B2Y5jNdku6ejsUEDcuYYT145aAFlpHKpvlISOXAp3hjFAuAAEfi+n6ZMmU4y5sSwmbo0nkC2s/MFNXF",
+	"EfkCCMjqT2TcIU8tIWCAKZtpywMFSqpIziqRUmeQzJkSlusS0GyhYT4m8P4qgkAth1N3PAqoftVgAax1",
+	"GkscMM8i2OJClvLveDA8ORref/DNN4P7xxl7yO6neHJ0kvWxj8ff3H+4p78ZqNNgLc8mTHQVsozAj0Ja",
+	"e4mObXyVDz1HFRUJqfPxwq4F1+DXu2Y/7adpA82igncqA11eqUZ5WY0m7nko4m2aH+/iTikpjccQN2f9",
+	"+oeBr4sQC7QdaoZ7aU0ZQMI+RBSWrgtrezORAXNHcO512jxsNdmQayDc6mimMOv0mhaehjpl4sU6f1s7",
+	"52tt5jnhXkN5l9KO9hPxyFdIfvF5hTv7QGjWHKg587MOy2EGu4ZP8LPEiD5/vGct3y8z0tJ6Vemx2TT/",
+	"UbcqS9m0V2qzXtV+wjp+u0I8oF2qCBTWk9Qb7IB6ua+Wr/d1+OcH/T+fPHhw/88PjleJ+e7DYXTUb5Zl",
+	"b8aSTfie+93h/PS52Z2xfPqnA3Q37I+n13YjrGQJOYz4PmIxavINtn8zc2vbrHHsUO5pSPRskDQKBrMm",
+	"K/eyzLsirGzATVgNoc98zNhn0hJ6gmVRJRVaw8+Si2qKbK8phXXLkbifWjHKlcUoSBZVVnaV7S2ZMJ0p",
+	"bhYXdvc7Gjtc6PnModLcX98FlvjLm8vWKur5L28uAwLKpwuXgtfXbTALazte8wxVD84D2LRSJ7DIb02O",
+	"+4eJr3iwjAQ9hQ01Dc+ACWtGuzw2KfAOjUSxWFfcsFKNkIwmaqNcLOs2OKgtF0O5yjmlTU5nKhoyrr2m",
+	"yrzR7wAHIWXDJ+JJmOPAPhEGRaYjO7Eit5sZq/j4BHuxiMWf/gTnNay4/dHtQ5e+zaUVZBkqSKwDc3B9",
+	"mIRUcA3JuQce03sFkeJZv38//cubS/oHJj24HNsBFMmKqOjkCNiIcaHN8vKTGHyDA/grLuACzanH8Y8E",
+	"MzOFsWD5SCpuxpOi+p90TgvLcznv5lwbaCdCCnSFZn748fwxwc4dZIqlKU6Nz4uOBYMrXIBG04kgwZsp",
+	"AXLC7nHGQ8K1TuAAEjbLEmopAO7JkijH3otFnZ6gZkIHWH6ZsEt84gsqaQmskApB/zP3SoVqy9w+ZoZm",
+	"Y2lTVpgMq0r7Ol3Yv6riq5YA2s5wyGa5sY6X/fk9z5IOaaYsZHct5XbqWFj5dGYtq6LwIjRmgUL78J//",
+	"+O/DB30giDHIYSyS5Lz7v1n313735H913/f+/V67kyQu6zTpUXHHpNdLOj14Ic3Y7nXviwbipExYk0GM",
+	"MBbcnIJHb5fFXf7epRBP9yc1evYkATqUC+LFp0wo9E5Y5osYsMrWaLQDI0DaEAXcQw5pwbzT5XwRogbL",
+	"tYxFypTyfbI8R1WSnfusp6IjqmFA39s2a1mLdQmHHkqe86syp5vaqidDQjs57h8vJy7aMa3kKcYilGtp",
+	"W2PT7w2XgxLCBdbmQGFOK+GBKVPahS3sxtBIBWvt9p4qTsUd9EIYdgNGIQYKw24E9kVDYuGrhoSXiMqy",
+	"kaJ+Y7nR4jXLZ8zQ6CJXNXROtQ2KyRfNtWlC3RyvMYeiEFbBSbFI6IXTij2ZREWFxqK0RYX1nKzzEi+C",
+	"Mbeq2y/o2GqZZCK1ea8wdbW9Qmm74UykVg5oK8NcsZ+OE0CVyijJcb9PWZdcjFz90lQSpCU1PXjjajno",
+	"MbOcUt2GUZ1VJvwGdWFWuM3smZh6ofBBjcqB5XUEiXcpLS/MvFyl5AV+g5bQzs0M4uep1Yi6VCauUJ+r",
+	"KPI2IGPLwNl8Pu+pYdrFjBupelKNDtQwtf9v3+vEIlmXXpOUsNpK4q6HVFYxqm27OYmbY8Hc06Sa9ZF4",
+	"adLpwSNX7reGr12G10agDUuvYuH18Cra1lPikZJzbYVU+/FPry469tfHSmrdlYqPuCBlpCkhRA6HMBO5",
+	"/ataPgWsOtNOtdFJi/2M6qRcvjp//PT788un723T73969ez7Zy8urPz8zmWU1L+JYKpwmPPR2JT5YIz0",
+	"abVQiNM+NJloScMny+UfrDQNnfgmY+GlchRertA4WjWtfJuVNC3XLN5MpSZBFYKAGq6ZtUsEJD/RhJJA",
+	"48csHdPOCOx2/vIZhDIsYOWxXc/Evobdx1IYJfNTELJrNzOV4fsbU4tTqE/W0oUm8NgtafdyYVULWWfa",
+	"fq4FHw69kZfzFIXG8tyldT6l7o56/VbUmqncG3yB3Rk9Jlb33+qD588eP31x8dR+0xubSV4BKleMwfOX",
+	"z1qVXIRWv3fY6xMKdIqCTbl1tHv93n3nBI7JQve220E45Rlhg6dyXqulpn0MRTQJXpINVpIVwefBwuH3",
+	"PEh9ZmQqrYtiCNFXGJPPstZp6znX5tLVH6vWxn67WkCRBBL3tRPvaTewL6D4YXNApJzMgSsvtcOLT0W2",
+	"y2uh6NPtu6UCQ0f9/oZMxP3yVMuTuKZM1SXuCAtOGbTHbhRNjRejPajkztMnh9s/qeU20kf3t39UFl+x",
+	"XxydbP9iOQH4Nmo96B/tNKNQ3Yk+2WFwDaUS6NPj7Z8u1TQhZzzEamlPLVVD1OHU9fStR6S23tmPqsLg",
+	"4INho9uD8myuUTK4876Aey572UdCxGJFMEBi2IiU9aaajbFYU7TRl0/tUQlEJWeGfqJH5Es4rFqyu51v",
+	"p3FdTLXZRLSKt8k2rPz4wg/O/RIiik7RmTFyFYvc1XmkVeo4W2roAtoVY9TZ9/6k0NuSDoJDWnvVQjy1",
+	"zS/ITVr6zBt999z3TmU1ymR/srtFMJelHiuF+lQ59nqIqnH11tbb3LXW5tGDh7UoZxz3/vNt4V++P+2+",
+	"+492HPeWfur8e2M4eUPd4Holw3pNS+0j+gXbpHKCsRgqOekFF8pKY8tQwmcC6zGzWpKB5mKU43IH1k9O",
+	"pXBx2GrwjzyMo4fuf5NTvzsg+SVx2cSCrqWgaID3xKwLFov2Nh9q/WFILCqnIWfAxMKzU/JLqNtrZzRm",
+	"+bBrSZpZWcAEODM+oha8sw2KFb5Q8G0cG96psuOWEqt/WPXst+ea/PxQWvWrQv5SFHKpTaq1irfp5SIF",
+	"pFEZf8cp5uL9zmHznnYxgSDEfP18gXPy0IZcaR848GeNkfcyy3OHe9rBOWtKHNqDBfioYSzMmEr++Sqp",
+	"TBsYy5l1oC+LilmMop5Z5qTPSsVBcuB2jBGVR6WVuNCpCx3FYkmKkrNfxKkbKEQBslLORrEPp8wUy8vw",
+	"TgSpnBHmJ3HwxnbH+6sEk0isAVSETWJR9OG0LJxbw8ZXW8m5wAiqIX3bnhtbOWcKWmVKTnURupkTlYtI",
+	"jVM5mXTV5fIcVsONwdDpgTvK5+gTTAujYCnIU236tDhgj0XIY7MzLo/crYx2LjqdWLeLA/kJW1BAWNSK",
+	"pN3TnSiYPkBHrvRXUVGcER6mwkn18TTZKm7TOJTO7qbK0iUSjVYJfAtxAZWLW1DVuSvXTiS9xrhomwU+",
+	"LUKP9JAwVxQndvovWqpO2y+rILt6XJ1KiNWH9cYIDXHWMwhdVst/6eb2A9rH9VG31Fav1vjdKOjdLqop",
+	"mGv3G2u8uGudHvUroO3Dfr8fbbkQoBn/UbD3FFXtmp+9riIoRnW/PqjtY/oSLJlafuQaY4ZIQ4a2jzA5",
+	"7QVOeX21cb4EG8eto1+hilXjRXODVXPwIZRtvl1r4LyiHaIrp0I1PGPkITKZ9XeaUZuxCAdmPtT/0xTF",
+	"JeY4ofpkBElNZQ4+idEf1WZobQonw8l40bGo4ZWiJlBOHclTwHCtL+bf6kSxcEhROomd+pjCkGOeaR8m",
+	"cMFxf8bibYwSgUmRADtVd/5KFaTIr6KjdVfC1Hr9Vu+6EzGqgdnlYoTa11e33htR64fLS2onRX6Nikyw",
+	"i7H0ank2naLq0oSD/VYcl9vnQqoJy7m2pldyfvjoKAlV6MLNegQcdqYL05D0N/wfOxwcJU0K/ns0DsK7",
+	"RbnvejUCtO2MulxoFJobfo1noO2cURXTzHFout5WJUX5Kyq5jLXaAUW67gqG9zzbNbRxf0WB7n1Bwx/U",
+	"Ayam2FQc+EtXDLuI3KKw87+QJvkeDcWSnOAYLIB2yyZ9Mi9Qi41K5LLq4hSAMlaB65MHkF9jZgW+r60Z",
+	"MIfeX6kWoPXnw6eAN1SpVIejWytutHUie/CiXpKpaK9JxnnU5YqE+xL2mR/bmo1W0s2T9Q9pjdXY881Y",
+	"ApvAswpPPvOT91yZyVRvYEaH6ECFwulFBhrzYdezCmbww+WPz2FK+TGDGc99COcVZjLNF8SeVr1yXeAd",
+	"OoTCyiXLCP9DpjJxsQvRjqU2eo1ufRVG0trKQ1SZl86i9yzMS3wSJmzntVThMxyqX3g4afelzHm6aLIG",
+	"bS8hVEIUMpLi3HIugIucCwT3gfOXzSJ3Z8Trde3K8KvA1tbp23fVtXdggpJigQF+CmQNgmlMhRl/XX++",
+	"Tr64huSo309gPuY5eo9eBgwIy/k19uCZqd6sgemVd+ylq6rr8Yq9prX11SE/o3DwPaxZ9JXJtDbR9jm/",
+	"Rqo7toGsHim1lqz+qs1wDvlSyQmaMc5cgWefwxYBm0h3ajMJ6C6rBN5b4fK+EOHvjTQs/xD+jlyQ5Had",
+	"keq73nEb3anANRWNpV42U7Iy7UkxqrU09VCR3oK5nb1eagVxE8GSS6VmQhTuOenTOdPgZBfJId7MoNYV",
+	"cxCWPTg0jHNPyvm+4H6vD5WnRYnr85fPNlM1NFBtegNZqVjdegEQNj6KCtVSivyoazwliLMlKZWSG7Nr",
+	"68ahAF9tmxnIkWkTCyl8ULZ6z5M7+0vcGBwangvCBVrfzjirq1eciseCa0hCVT0/Km4C1Jy0jzYsRzea",
+	"kDZYhPqvcEFH0Ar12Fd+7EHyoH8/CYcPoe6lgy0SYLl2n0Ts4sRzHq7tb9BToSzhZxRnZScNTES3b0B7",
+	"KrXmg3wBgV6d3s4Wc3GHxyY+q850LXe5bGJr/mI6llvVTAj0JvbtxFW7t5qlOBYJNzEQqNhjnCUd5Q+d",
+	"8TuRM2FOQ3rBPQ1x68JypY+HG9QmbpUYYJ/Q0eUCZtqdtVAihGgn0orZl0zry7GaBXgynTV52DSlemDF",
+	"ZCYF4iMPTezhLna3dPiMFvRH30sQsj3dGvS+OKO36RKM36H36PHf6VhCOyTDNPFqp+pT2m+6ti9muB3J",
+	"8ibzavTAheLXKkm/0g57bFauLm8nH+KWRsVRx61TePshbuVsgLmOWxHErnhB3Lp9d5t0Io+3EC60mawb",
+	"y3vFxAiTtbsi3Kxu333mhrX3Jqlf0b5D/Gf11vM9P9oxzlS5dfqLiUoVVSY2SIKkuhxFXYPdPefl24e+",
+	"SpLPI0nq25dy53yFFnd1Cp2mu/ts7y5N3A7eKlO2yZJer2flRo9AYHSyjMJhsMInsQj5JWdllQGNWVQc",
+	"Iw9YemVtyWjjHbxV0dSuZet4xEUECU1eYbuTkDhM85k1lEjV+y/cyAUbjRTZvkvIDAdtkCJf9ErjxU8k",
+	"gUEu0ys7gxyHBnw5BdGLxQXix9Vj+RMZ47/kXd9XZyfJ+oqW8F9UrpY3x+/68tMbnExzpvTvUWzTWn8V",
+	"2r8ToU1XVJHHexdB7XLwtsrmcC9/AbAJOWKWaQp8Q1m9aMJML4B1nQx2+UU1Ody2vwRBu1kid6rxGCli",
+	"kdQP2hOHrtcJtHM5Gk5Mx/UcSkKFVK+y+VgU7Z+5rrmJ3M2aqZx4YW19x2uWY8XSbdMFXsW3liSLWPhk",
+	"IFcbskBIR7B8EJsvHMypAurrQTLh4knAzfs8rAm7eVJC6RXudHe8R8QHbLVwR9QF9szDCuZjmRfggibA",
+	"fKHOCsUUi02aaSnEo3CueFB3jmHWqhgPCL2TXtldoVD21c6KpFyM3b8pV2vnb+h+uN21z1TrPVTVPprz",
+	"izry3klLLQmcrxrqywRK3VkdHRg2olStF2yCW9O1Crb4ENuOXNIAeQxxq9frxa13t0m4da6eMlaoBZfa",
+	"t1lIFfkIfzu8m7y6dPP5uovDchWLdft1C39xRiYbhXQOt43h+vCOO3nnnWt3R9XV98Ue1jnp9MBl55aJ",
+	"aOt8bIdxaS6DEfBw1pjZLgTuvP9DPd6vuz/sflrwr5v/i9z8bmPdce/ToevBYMbzLBT72igA6E2wr1rP",
+	"kepEuYJM4XiDyseBkb5ek386RCqRZR/EQg6HqHrw8fExN/r1YbFHdrDP7LS+SDTbjtvPV9SIQOG1Q3/A",
+	"QDFhnXxajdcalf/nE2b93JH8m/vk9uvJ3mc92btHNeN0HXyxdc/VEg6ePbnduueuD6vw01NSwgNK0Knq",
+	"YOACKgW7qVqdK6dN1eSSczq0PoWlikVUAzsBBsvVr9tzrrDroJQpy+2Wdkj/akJD51NsYzp6sLv4fEMB",
+	"MaqVu7YomTUMBtLVGzhOYuGgHuHu6oHMFjWcUB2fwsoajgTVLoyZhsoMwZqphGYoRFS/594daWgU662U",
+	"kEpwZx/Fcc/ukRV/Wcsepgp98qXaK1GriZH3bKuoEr8Juk+F9SmVR6qyavwUFfg99fswi5zIq8/xhXTl",
+	"GhwfDwnGabmZrPJQ+tntHlYAdxzG6PjoaMfpvhYeexmk77/eGYCT3He00a6PPnGwxf6wmOIK0MPX/F2t",
+	"eNOLxWb/rlJlBDb5dr76IQPDRj6B3H9apIBXBKuG5pI2vV6v48sELlea2TkydPTbRIasF/pfXz3Jr3Gk",
+	"32Uc6ejucmo3ueRqewehZB1ZJ5RsA04m7RBZikUZWoKPjSzFQs7MGR2IupJKdDg2KWDIVBNsqUKSHC4V",
+	"Qer66khlHY9dglVHv0Ww6qtAqrGgY8Cv0ugLDmyFeo53l0r7O9xHSw73hgugCPtGb1sx9qHX691GsYj9",
+	"hbROnPkbpuKW89ILz7xwJpwBs9FD/zj/eMSvsbg+KxZU+vw0JHzVfOXS5dnsJFN6/pQJj2Ggy0KoYFNy",
+	"hTh9P+aorGRb2F+oZMb7DKdmbP8M5ar9L86W8wgQI8ONYCs4EFgDA6kUpW6TEdg5dXCK0A9VTrCj0mW9",
+	"H4eeCBfeaMp2WalKuN15P/pDOO/lB7urhr8iTn8Ii7wH/MKk4yd22Xf+5Nyv4s5ffQ1FfFVkX7b/v1WD",
+	"1TOy6hfZvH1nGdvdZt9Ue4QiONVrE13t+aLY9wFtDN/7h4a8ss0l/Hpl+RBf/aChSmmlmK6PKqEHJhYp",
+	"174NDytbbeMHOa9VpauBsisNFOnuq00EdS7ngo6lqPx6uDSGVHriqoKXiWRugTJmGPhLNShg4QyAbprz",
+	"BNoaEShwHeLbk6zTg1dF5XqriL3SnGmMRREcd2dmev97Oc98OX8iBcsyl1LJ6he6kGpzt6ucFil0UniM",
+	"u6Vb5NSi16ZLlSXalYoSw3BrgK/1S3cygbYtsbwTUfWJ2oUmpdflbjMpbjJ5La6EJb+rAlcKaVcp2F+X",
+	"7uCluRyNXDZphoPZCMhF65wBA9cEVeGoXZtRwf43XkxRovXt9/RTBMnx0ZGvY3R8dJKQXRCLAj3ryswR",
+	"ADZnXHQpVdtlW59Vb9SkJqkWnZ9L9fKHHrhy/1NmxtULWy3/2aHnnIofjVHR4QGdWThbI+ysZZmwytxP",
+	"RTaVdJmHXa1csgwGLLc7XbnxS2UNG+MKRp6BkH6hBWLm6sz5zir5nLfvbv9/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

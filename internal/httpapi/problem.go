@@ -134,6 +134,11 @@ func errorHandler(logger *slog.Logger, m *telemetry.Metrics) echo.HTTPErrorHandl
 		if res.Committed {
 			return
 		}
+		var missing *missingTrace
+		if errors.As(err, &missing) {
+			_ = tempoAnswer(missing.answer).write(res)
+			return
+		}
 		if status == http.StatusTooManyRequests {
 			retry := retryAfterSeconds
 			var le *limitError

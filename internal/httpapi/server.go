@@ -39,6 +39,7 @@ type TraceReader interface {
 // Server implements api.StrictServerInterface.
 type Server struct {
 	traces    TraceReader
+	tempo     TempoReader
 	metrics   *telemetry.Metrics
 	readiness func(context.Context) []Check
 }
@@ -58,6 +59,9 @@ type Options struct {
 	// LogQueries puts the TraceQL query (capped) into access log lines;
 	// otherwise only its length is logged.
 	LogQueries bool
+	// Tempo serves the Tempo-compatible mount (/tempo); nil answers its
+	// routes 500 (a wiring bug).
+	Tempo TempoReader
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -99,6 +103,7 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 	}
 	e.Use(skip(public, limitClientIP(opts.ClientIPRate, m)), skip(public, authenticate), skip(public, countAllowed(m)),
 		skip(public, limitTenant(opts.TenantRate, opts.TenantConcurrency, m)))
+	e.Use(tempoParams(spec, logger))
 	e.Use(skip(public, oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 		// Authentication already ran (tracegate's own middleware above).
 		Options:               openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
@@ -106,7 +111,7 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 		SilenceServersWarning: true,
 	})))
 
-	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, metrics: m, readiness: opts.Readiness}, nil))
+	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, tempo: opts.Tempo, metrics: m, readiness: opts.Readiness}, nil))
 	return e, nil
 }
 
@@ -165,6 +170,11 @@ func readOnly(next echo.HandlerFunc) echo.HandlerFunc {
 		case http.MethodHead:
 			req.Method = http.MethodGet
 		default:
+			if strings.HasPrefix(req.URL.Path, tempoPrefix) {
+				// The mount offers Tempo's read paths only: its write paths
+				// (and any other method) do not exist here.
+				return echo.ErrNotFound
+			}
 			c.Response().Header().Set(echo.HeaderAllow, "GET, HEAD, OPTIONS")
 			return &echo.HTTPError{Code: http.StatusMethodNotAllowed, Message: "method not allowed: the API is read-only"}
 		}
