@@ -170,7 +170,7 @@ func readOnly(next echo.HandlerFunc) echo.HandlerFunc {
 		case http.MethodHead:
 			req.Method = http.MethodGet
 		default:
-			if strings.HasPrefix(req.URL.Path, tempoPrefix) {
+			if req.URL.Path+"/" == tempoPrefix || strings.HasPrefix(req.URL.Path, tempoPrefix) {
 				// The mount offers Tempo's read paths only: its write paths
 				// (and any other method) do not exist here.
 				return echo.ErrNotFound
