@@ -55,6 +55,7 @@ type mountEnv struct {
 	base  string
 	tempo string
 	rt    *recordingTempo
+	logs  *syncBuffer
 	token func(claims map[string]any) string
 }
 
@@ -67,7 +68,8 @@ func startMount(t *testing.T, attribute string) mountEnv {
 	}
 	jwks := httptest.NewServer(iss.JWKS())
 	t.Cleanup(jwks.Close)
-	base, _ := startTracegate(t, map[string]string{
+	base, logs := startTracegate(t, map[string]string{
+		"TRACEGATE_LOG_LEVEL":        "debug",
 		"TRACEGATE_LISTEN_ADDR":      "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":        tempoSrv.URL,
 		"TRACEGATE_JWKS_URL":         jwks.URL,
@@ -75,7 +77,7 @@ func startMount(t *testing.T, attribute string) mountEnv {
 		"TRACEGATE_JWT_AUDIENCE":     "tracegate",
 		"TRACEGATE_TENANT_ATTRIBUTE": attribute,
 	})
-	return mountEnv{base: base, tempo: tempoSrv.URL, rt: rt, token: func(claims map[string]any) string {
+	return mountEnv{base: base, tempo: tempoSrv.URL, rt: rt, logs: logs, token: func(claims map[string]any) string {
 		return must(iss.Token("user", time.Hour, claims))
 	}}
 }
@@ -139,6 +141,9 @@ func TestTempoMountPassesTempoBytes(t *testing.T) {
 	before := env.rt.count()
 	if status, _, _ := mountGet(t, env.base+"/tempo/api/search?grafanaNewParam=1&service.name=x&"+mountWindow, acme); status != 200 {
 		t.Fatalf("search with unknown parameters: %d", status)
+	}
+	if !strings.Contains(env.logs.String(), `"msg":"dropped an unknown query parameter","route":"/tempo/api/search","parameter":"grafanaNewParam"`) {
+		t.Error("the dropped parameter was not logged at debug level")
 	}
 	env.rt.mu.Lock()
 	defer env.rt.mu.Unlock()
