@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"math/big"
@@ -257,7 +257,9 @@ func leakSuite(t *testing.T, shared bool, total int) {
 		func(tn string) (string, int) {
 			return "/tempo/api/search?spss=10&q=" + url.QueryEscape(`{ span.secret =~ `+secretOf(foreign(tn))+` } || { } | select(span.secret)`), 200
 		},
-		func(tn string) (string, int) { return "/tempo/api/search?tags=" + url.QueryEscape("secret="+foreign(tn)+"-secret"), 200 },
+		func(tn string) (string, int) {
+			return "/tempo/api/search?tags=" + url.QueryEscape("secret="+foreign(tn)+"-secret"), 200
+		},
 		func(string) (string, int) { return "/tempo/api/search/tags", 200 },
 		func(string) (string, int) { return "/tempo/api/v2/search/tags?scope=span", 200 },
 		func(string) (string, int) { return "/tempo/api/search/tag/service.name/values", 200 },

@@ -217,7 +217,6 @@ func TestTempoMountAttributeMode(t *testing.T) {
 	}
 }
 
-
 // traceByIDResponse returns an empty tempopb.TraceByIDResponse, described as
 // Tempo's pkg/tempopb/tempo.proto declares it (the nested Trace and metrics
 // as bytes, which is the same wire format).
