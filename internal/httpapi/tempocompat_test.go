@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tracegate/tracegate/internal/httpapi"
+	"github.com/tracegate/tracegate/internal/limits"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
 )
@@ -126,6 +127,19 @@ func TestTempoMountPassesTempoAnswers(t *testing.T) {
 	}
 	if want := len(tempoPaths) - 1; len(fake.calls) != want {
 		t.Errorf("%d calls, want %d: %v", len(fake.calls), want, fake.calls)
+	}
+	// The mount is measured and logged like /api/v1.
+	metrics := h.get(t, "/metrics", "").Body.String()
+	for _, want := range []string{
+		`tracegate_http_requests_total{method="GET",route="/tempo/api/echo",status="200"} 1`,
+		`tracegate_auth_decisions_total{decision="allow",reason="ok"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if !strings.Contains(h.logs.String(), `"msg":"request"`) || !strings.Contains(h.logs.String(), `"route":"/tempo/api/echo"`) {
+		t.Errorf("no access log line for the mount: %s", h.logs)
 	}
 }
 
@@ -375,5 +389,26 @@ func TestTempoMountNotConfigured(t *testing.T) {
 	h.e.ServeHTTP(rec, req)
 	if rec.Code != http.StatusInternalServerError {
 		t.Errorf("%d, want 500", rec.Code)
+	}
+}
+
+// The mount shares /api/v1's limits: a tenant over its rate gets 429.
+func TestTempoMountLimits(t *testing.T) {
+	t.Parallel()
+	fake := &tempoFake{answer: traces.Answer{Status: 200, ContentType: "application/json", Body: []byte(`{}`)}}
+	h := newHarnessWith(t, nil, httpapi.Options{Tempo: fake, TenantRate: limits.NewRate(0.001, 1)})
+	tok := h.token(t, map[string]any{"tenant_id": "acme"})
+	if rec := h.get(t, "/tempo/api/search", tok); rec.Code != 200 {
+		t.Fatalf("first request: %d", rec.Code)
+	}
+	rec := h.get(t, "/tempo/api/v2/search/tags", tok)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("second request: %d", rec.Code)
+	}
+	if p := decodeProblem(t, rec); p.Detail != "too many requests for this tenant" {
+		t.Errorf("detail %q", p.Detail)
+	}
+	if len(fake.calls) != 1 {
+		t.Errorf("the limited request reached Tempo: %v", fake.calls)
 	}
 }
