@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-logfmt/logfmt"
 
@@ -236,6 +237,9 @@ func parseLogfmtTags(s string) ([]logfmtTag, error) {
 			k := string(d.Key())
 			if !tagKey.MatchString(k) {
 				return nil, &QueryError{Reason: fmt.Sprintf("tags: %q is not an attribute name", k)}
+			}
+			if !utf8.Valid(d.Value()) {
+				return nil, &QueryError{Reason: fmt.Sprintf("tags: the value of %s is not UTF-8", k)}
 			}
 			tags = append(tags, logfmtTag{key: k, value: string(d.Value())})
 		}
