@@ -314,8 +314,9 @@ func wantsProtobuf(ctx context.Context) bool {
 // tempoParams prepares requests to the mount: it drops (and logs at debug
 // level) query parameters the operation does not know, since Grafana adds
 // parameters between versions and Tempo would read unknown ones as tags;
-// refuses a known parameter given twice (which value Tempo would read is
-// not ours to guess); and records whether Accept asks for protobuf.
+// drops empty ones, which Tempo reads as absent; refuses a known parameter
+// given twice (which value Tempo would read is not ours to guess); and
+// records whether Accept asks for protobuf.
 func tempoParams(spec *openapi3.T, logger *slog.Logger) echo.MiddlewareFunc {
 	known := map[string]map[string]bool{} // echo route -> query parameter names
 	for path, item := range spec.Paths.Map() {
@@ -340,6 +341,10 @@ func tempoParams(spec *openapi3.T, logger *slog.Logger) echo.MiddlewareFunc {
 			query := req.URL.Query()
 			for name, values := range query {
 				switch {
+				case len(values) == 1 && values[0] == "":
+					// Tempo reads an empty parameter as an absent one
+					// (tempo-cli sends scope= and q=).
+					query.Del(name)
 				case !names[name]:
 					logger.DebugContext(req.Context(), "dropped an unknown query parameter", slog.String("route", c.Path()), slog.String("parameter", truncate(name, 64)))
 					query.Del(name)

@@ -294,6 +294,10 @@ func TestTempoMountParameters(t *testing.T) {
 	if diff := cmp.Diff(wantM, fake.metric[0]); diff != "" {
 		t.Errorf("metrics query:\n%s", diff)
 	}
+	// Empty parameters are absent, as for Tempo (tempo-cli sends scope= and q=).
+	if rec := get("/tempo/api/v2/search/tags?scope=&q=&start=&end="); rec.Code != 200 || fake.calls[len(fake.calls)-1] != "tags v2=true scope= q=" {
+		t.Errorf("empty parameters: %d %v", rec.Code, fake.calls)
+	}
 	for _, set := range fake.asked {
 		if set.OrgID() != "acme" {
 			t.Errorf("read as %q, want the token's tenant", set.OrgID())
