@@ -534,6 +534,11 @@ export interface components {
              * @example 5f0c2e7d9a6b4c1e
              */
             instance?: string;
+            /**
+             * @description On the Tempo-compatible mount (`/tempo`) only: the same text as
+             *     `detail`, because Grafana shows a data source error's `message`.
+             */
+            message?: string;
         };
         Readiness: {
             /** @enum {string} */

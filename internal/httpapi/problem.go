@@ -148,13 +148,17 @@ func errorHandler(logger *slog.Logger, m *telemetry.Metrics) echo.HTTPErrorHandl
 			res.Header().Set("Retry-After", retry)
 		}
 		instance := res.Header().Get(echo.HeaderXRequestID)
-		body, mErr := json.Marshal(api.Problem{
+		problem := api.Problem{
 			Type:     "about:blank",
 			Title:    http.StatusText(status),
 			Status:   status,
 			Detail:   &detail,
 			Instance: &instance,
-		})
+		}
+		if strings.HasPrefix(req.URL.Path, tempoPrefix) {
+			problem.Message = &detail // what Grafana shows of an error
+		}
+		body, mErr := json.Marshal(problem)
 		if mErr != nil {
 			body = fmt.Appendf(nil, `{"type":"about:blank","title":%q,"status":%d}`, http.StatusText(status), status)
 		}

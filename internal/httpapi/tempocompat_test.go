@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -182,6 +183,8 @@ func TestTempoMountStatuses(t *testing.T) {
 				}
 			} else if p := decodeProblem(t, rec); strings.Contains(p.Detail, "10.0.0.7") {
 				t.Errorf("%s: internals leaked: %s", path, p.Detail)
+			} else if !strings.Contains(rec.Body.String(), `"message":`+strconv.Quote(p.Detail)) {
+				t.Errorf("%s: no message for Grafana: %s", path, rec.Body)
 			}
 			if o.wantStatus == 429 && rec.Header().Get("Retry-After") == "" {
 				t.Errorf("%s: 429 without Retry-After", path)
@@ -201,6 +204,9 @@ func TestTempoMountStatuses(t *testing.T) {
 	}
 	if len(fake.calls) != 0 {
 		t.Errorf("denied requests reached Tempo: %v", fake.calls)
+	}
+	if rec := h.get(t, "/api/v1/whoami", ""); strings.Contains(rec.Body.String(), `"message"`) {
+		t.Errorf("/api/v1 problems carry the mount's message: %s", rec.Body)
 	}
 	// Tempo's 422 (v1 trace too large) keeps Tempo's status and text.
 	fake = &tempoFake{answer: traces.Answer{Status: 422, ContentType: "text/plain; charset=utf-8", Body: []byte("trace exceeds max size (max bytes: 5000000)")}}
