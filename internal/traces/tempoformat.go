@@ -61,95 +61,113 @@ func encodeTrace(tr Trace, v2, protobuf bool) (Answer, error) {
 	if err != nil {
 		return Answer{}, fmt.Errorf("encode trace: %w", err)
 	}
-	var doc struct {
-		ResourceSpans []map[string]any `json:"resourceSpans"`
+	body, ok := bytes.CutPrefix(toJSONPB(otlp), []byte(`{"resourceSpans":`))
+	if !ok {
+		return Answer{}, fmt.Errorf("encode trace: unexpected OTLP/JSON %.40q", otlp)
 	}
-	d := json.NewDecoder(bytes.NewReader(otlp))
-	d.UseNumber()
-	if err := d.Decode(&doc); err != nil {
-		return Answer{}, fmt.Errorf("encode trace: %w", err)
+	var out bytes.Buffer
+	out.Grow(len(body) + 64)
+	if !v2 {
+		out.WriteString(`{"batches":`)
+		out.Write(body)
+		return Answer{Status: http.StatusOK, ContentType: ContentTypeJSON, Body: out.Bytes()}, nil
 	}
-	for _, rs := range doc.ResourceSpans {
-		toJSONPB(rs)
+	out.WriteString(`{"trace":{"resourceSpans":`)
+	out.Write(body[:len(body)-1]) // without the closing brace of TracesData
+	out.WriteByte('}')
+	if tr.Partial {
+		out.WriteString(`,"status":"PARTIAL"`)
 	}
-	var v any
-	if v2 {
-		body := struct {
-			Trace   map[string]any `json:"trace"`
-			Status  string         `json:"status,omitempty"`
-			Message string         `json:"message,omitempty"`
-		}{Trace: map[string]any{"resourceSpans": doc.ResourceSpans}, Message: message}
-		if tr.Partial {
-			body.Status = "PARTIAL"
+	if message != "" {
+		m, err := json.Marshal(message)
+		if err != nil {
+			return Answer{}, err
 		}
-		v = body
-	} else {
-		v = map[string]any{"batches": doc.ResourceSpans}
+		out.WriteString(`,"message":`)
+		out.Write(m)
 	}
-	return jsonAnswer(v)
+	out.WriteByte('}')
+	return Answer{Status: http.StatusOK, ContentType: ContentTypeJSON, Body: out.Bytes()}, nil
 }
 
 var (
 	spanKinds   = []string{"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"}
 	statusCodes = []string{"STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"}
-	idFields    = []string{"traceId", "spanId", "parentSpanId"}
 )
 
-// toJSONPB rewrites, in place, one resourceSpans element of OTLP/JSON (ids
-// in hex, enums as numbers) into gogo jsonpb's form as Tempo writes it.
-func toJSONPB(rs map[string]any) {
-	for _, ss := range asList(rs["scopeSpans"]) {
-		for _, sp := range asList(ss["spans"]) {
-			hexToBase64(sp)
-			sp["kind"] = enumName(sp["kind"], spanKinds)
-			if st, ok := sp["status"].(map[string]any); ok {
-				if _, has := st["code"]; has {
-					st["code"] = enumName(st["code"], statusCodes)
-				}
+// toJSONPB rewrites OTLP/JSON as pdata writes it (ids in hex, enums as
+// numbers) into gogo jsonpb's form as Tempo writes it (ids in base64, enums
+// by name). It works on the bytes: inside JSON strings every quote is
+// escaped, so a member name followed by a colon ("kind":) only occurs as a
+// member, never inside an attribute's value.
+func toJSONPB(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '"')
+		if i < 0 {
+			break
+		}
+		out = append(out, b[:i]...)
+		b = b[i:]
+		switch {
+		case hasMember(b, "traceId"), hasMember(b, "spanId"), hasMember(b, "parentSpanId"):
+			colon := bytes.IndexByte(b, ':')
+			if colon+1 >= len(b) || b[colon+1] != '"' {
+				out = append(out, b[:colon+1]...)
+				b = b[colon+1:]
+				continue
+			}
+			end := bytes.IndexByte(b[colon+2:], '"')
+			if end < 0 {
+				return append(out, b...)
+			}
+			raw, err := hex.DecodeString(string(b[colon+2 : colon+2+end]))
+			if err != nil { // not pdata's hex: left as it is
+				out = append(out, b[:colon+3+end]...)
 			} else {
-				sp["status"] = map[string]any{}
+				out = append(out, b[:colon+2]...)
+				out = base64.StdEncoding.AppendEncode(out, raw)
+				out = append(out, '"')
 			}
-			for _, l := range asList(sp["links"]) {
-				hexToBase64(l)
+			b = b[colon+3+end:]
+		case hasMember(b, "kind"), hasMember(b, "code"):
+			names := spanKinds
+			if hasMember(b, "code") {
+				names = statusCodes
 			}
+			colon := bytes.IndexByte(b, ':')
+			n := colon + 1
+			for n < len(b) && '0' <= b[n] && b[n] <= '9' {
+				n++
+			}
+			v, err := strconv.Atoi(string(b[colon+1 : n]))
+			if err != nil || v >= len(names) {
+				out = append(out, b[:n]...)
+			} else {
+				out = append(out, b[:colon+1]...)
+				out = strconv.AppendQuote(out, names[v])
+			}
+			b = b[n:]
+		default:
+			// Copy this string (with its escapes) as it is.
+			end := 1
+			for end < len(b) && b[end] != '"' {
+				if b[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			end = min(end+1, len(b))
+			out = append(out, b[:end]...)
+			b = b[end:]
 		}
 	}
+	return append(out, b...)
 }
 
-func asList(v any) []map[string]any {
-	items, _ := v.([]any)
-	out := make([]map[string]any, 0, len(items))
-	for _, it := range items {
-		if m, ok := it.(map[string]any); ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func hexToBase64(m map[string]any) {
-	for _, f := range idFields {
-		if s, ok := m[f].(string); ok {
-			if b, err := hex.DecodeString(s); err == nil {
-				m[f] = base64.StdEncoding.EncodeToString(b)
-			}
-		}
-	}
-}
-
-func enumName(v any, names []string) any {
-	n, ok := v.(json.Number)
-	if !ok {
-		if v == nil {
-			return names[0]
-		}
-		return v
-	}
-	i, err := strconv.Atoi(n.String())
-	if err != nil || i < 0 || i >= len(names) {
-		return v
-	}
-	return names[i]
+// hasMember reports whether b starts with the member name "name" and its colon.
+func hasMember(b []byte, name string) bool {
+	return len(b) > len(name)+2 && b[0] == '"' && string(b[1:len(name)+1]) == name && b[len(name)+1] == '"' && b[len(name)+2] == ':'
 }
 
 // Tempo's search answer (tempopb.SearchResponse, jsonpb), without metrics.
