@@ -28,7 +28,8 @@ COPY --from=build /out/tracegate /tracegate
 USER 65532:65532
 # TRACEGATE_LISTEN_ADDR defaults to :8080.
 EXPOSE 8080
-# Probes /readyz on this host (port from TRACEGATE_LISTEN_ADDR); exit 0 on 200.
+# Probes /readyz on this host (port from TRACEGATE_ADMIN_LISTEN_ADDR when set,
+# else TRACEGATE_LISTEN_ADDR); exit 0 on 200.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["/tracegate", "healthcheck"]
 ENTRYPOINT ["/tracegate"]
 CMD ["serve"]

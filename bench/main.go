@@ -57,21 +57,24 @@ const (
 )
 
 type options struct {
-	sizes       []int
-	concurrency int
-	duration    time.Duration
-	requests    int
-	rounds      int
-	rssSpans    int
-	rssConc     int
-	rssRequests int
-	tenant      string
-	out         string
-	perf        string
-	gzip        bool
-	tunedProxy  bool
-	env         map[string]string
-	smoke       bool
+	sizes        []int
+	concurrency  int
+	duration     time.Duration
+	requests     int
+	rounds       int
+	rssSpans     int
+	rssConc      int
+	rssRequests  int
+	tenant       string
+	out          string
+	perf         string
+	gzip         bool
+	tunedProxy   bool
+	env          map[string]string
+	smoke        bool
+	fairness     bool
+	stalled      int
+	fairDuration time.Duration
 }
 
 func main() {
@@ -93,6 +96,9 @@ func main() {
 	var env string
 	flag.StringVar(&env, "env", "", "extra environment of tracegate only, comma-separated KEY=VALUE (e.g. GOMEMLIMIT=400MiB,TRACEGATE_TENANT_MAX_CONCURRENCY=16)")
 	flag.BoolVar(&o.smoke, "smoke", false, "10 spans, few requests, seconds: checks that everything answers")
+	flag.BoolVar(&o.fairness, "fairness", true, "run the fairness phase: another tenant's reads while one tenant stalls readers of its -rss-spans trace")
+	flag.IntVar(&o.stalled, "stalled", 40, "most stalled readers the fairness phase opens (one every 0.6 s)")
+	flag.DurationVar(&o.fairDuration, "fairness-duration", 20*time.Second, "how long the victim reads in each fairness measurement (idle, under attack)")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		if strings.TrimSpace(s) == "" {
@@ -117,6 +123,7 @@ func main() {
 	if o.smoke {
 		o.sizes, o.rounds, o.requests, o.duration = []int{10}, 2, 40, 5*time.Second
 		o.rssSpans, o.rssRequests = 10, 1
+		o.stalled, o.fairDuration = 2, time.Second
 	}
 	o.rounds = max(o.rounds, 1)
 
@@ -175,6 +182,10 @@ func run(ctx context.Context, o options) (string, error) {
 			return "", err
 		}
 		ids[n] = tid.String()
+	}
+	victimID, victimTrace := synthTrace(rng, 10, victimTenant)
+	if err := tempo.Ingest(victimTenant, victimTrace); err != nil {
+		return "", err
 	}
 	var upstreamConns atomic.Int64
 	upstreamURL, stopUpstream, err := serve(ctx, tempo.Handler(), func(_ net.Conn, s http.ConnState) {
@@ -322,7 +333,22 @@ func run(ctx context.Context, o options) (string, error) {
 		return "", err
 	}
 
+	var fair fairnessResult
+	if o.fairness {
+		victimToken, err := iss.Token("victim", 6*time.Hour, map[string]any{"tenant_id": victimTenant})
+		if err != nil {
+			return "", err
+		}
+		progress(fmt.Sprintf("fairness: fresh tracegate, %s stalls readers of its %d-span trace", o.tenant, o.rssSpans))
+		if fair, err = fairnessPhase(ctx, o, bin, dir, env, token, victimToken, ids[o.rssSpans], victimID.String()); err != nil {
+			return "", err
+		}
+	}
+
 	report := render(o, targets, results, rss)
+	if o.fairness {
+		report += renderFairness(fair, o)
+	}
 	var failed []string
 	for _, n := range o.sizes {
 		for i, r := range results[n] {
@@ -333,6 +359,10 @@ func run(ctx context.Context, o options) (string, error) {
 	}
 	if rss.failures > 0 {
 		failed = append(failed, fmt.Sprintf("peak-RSS phase: %d of %d requests failed (first: %v)", rss.failures, rss.requests, rss.firstErr))
+	}
+	if o.fairness && fair.idle.failures+fair.attacked.failures > 0 {
+		failed = append(failed, fmt.Sprintf("fairness phase: %d idle and %d attacked requests of %s failed (%v; first: %v)",
+			fair.idle.failures, fair.attacked.failures, victimTenant, fair.attackedByCode, errors.Join(fair.idle.firstErr, fair.attacked.firstErr)))
 	}
 	if len(failed) > 0 {
 		return report, errors.New(strings.Join(failed, "; "))

@@ -8,18 +8,24 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/caarlos0/env/v11"
 
 	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/redact"
 )
 
 // config is tracegate's whole configuration, read from TRACEGATE_* variables.
 // These are the only env tags in the repository.
 type config struct {
-	ListenAddr string     `env:"LISTEN_ADDR" envDefault:":8080"`
-	LogLevel   slog.Level `env:"LOG_LEVEL" envDefault:"info"`
-	LogQueries bool       `env:"LOG_QUERIES" envDefault:"false"`
+	ListenAddr string `env:"LISTEN_ADDR" envDefault:":8080"`
+	// AdminListenAddr, when set, serves /metrics, /healthz and /readyz there
+	// instead of on ListenAddr.
+	AdminListenAddr string        `env:"ADMIN_LISTEN_ADDR"`
+	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" envDefault:"30s"`
+	LogLevel        slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
+	LogQueries      bool          `env:"LOG_QUERIES" envDefault:"false"`
 
 	TLSCertFile string `env:"TLS_CERT_FILE"`
 	TLSKeyFile  string `env:"TLS_KEY_FILE"`
@@ -53,6 +59,7 @@ type config struct {
 	JWTAllowedClientIDs []string      `env:"JWT_ALLOWED_CLIENT_IDS"`
 	RequiredScope       string        `env:"REQUIRED_SCOPE"`
 	TenantClaim         string        `env:"TENANT_CLAIM" envDefault:"tenant_id"`
+	TenantClaimPrefix   string        `env:"TENANT_CLAIM_PREFIX"`
 	TenantAttribute     string        `env:"TENANT_ATTRIBUTE"`
 	TempoTenant         string        `env:"TEMPO_TENANT"`
 	AllowFederation     bool          `env:"ALLOW_FEDERATION" envDefault:"false"`
@@ -61,6 +68,7 @@ type config struct {
 	SearchMaxRange     time.Duration `env:"SEARCH_MAX_RANGE" envDefault:"168h"`
 
 	CORSOrigins []string `env:"CORS_ORIGINS"`
+	UI          bool     `env:"UI" envDefault:"false"`
 
 	// Limits, per replica; 0 turns one off.
 	RateLimitClientIP      float64 `env:"RATE_LIMIT_CLIENT_IP" envDefault:"100"`
@@ -98,11 +106,8 @@ func parseConfig(environ map[string]string) (config, error) {
 func (c config) check() []string {
 	var bad []string
 	for name, u := range map[string]string{"TEMPO_URL": c.TempoURL, "JWKS_URL": c.JWKSURL, "OIDC_ISSUER_URL": c.OIDCIssuerURL} {
-		if u == "" {
-			continue // already reported as missing
-		}
-		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			bad = append(bad, fmt.Sprintf("%s%s: %q is not an absolute http(s) URL", envPrefix, name, u))
+		if msg := checkURL(u, name == "JWKS_URL"); msg != "" {
+			bad = append(bad, fmt.Sprintf("%s%s: %q %s", envPrefix, name, redact.URL(u), msg))
 		}
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
@@ -154,9 +159,40 @@ func (c config) check() []string {
 			bad = append(bad, envPrefix+"TEMPO_TENANT needs "+envPrefix+"TENANT_ATTRIBUTE: in a shared Tempo tenant the attribute is the only wall between tenants")
 		}
 	}
+	if c.WriteTimeout < 0 {
+		bad = append(bad, envPrefix+"WRITE_TIMEOUT: must not be negative (0 = no limit)")
+	}
+	if c.AdminListenAddr != "" && c.AdminListenAddr == c.ListenAddr && !strings.HasSuffix(c.ListenAddr, ":0") {
+		bad = append(bad, envPrefix+"ADMIN_LISTEN_ADDR: must differ from "+envPrefix+"LISTEN_ADDR")
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad = append(bad, envPrefix+"SHUTDOWN_TIMEOUT: must be positive")
 	}
 	slices.Sort(bad)
 	return bad
+}
+
+// checkURL says what is wrong with u as the URL of a setting, or "" when
+// nothing is (or u is empty: reported as missing elsewhere, if required).
+// It must be an absolute http(s) URL without spaces or control characters;
+// a query only when allowQuery (a JWKS URL such as Azure AD B2C's
+// ".../keys?p=<policy>"; Tempo's URL is a base that tracegate appends paths
+// to, and an OpenID Connect issuer has none), and never a fragment.
+func checkURL(u string, allowQuery bool) string {
+	if u == "" {
+		return ""
+	}
+	if i := strings.IndexFunc(u, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }); i >= 0 {
+		return fmt.Sprintf("contains a space or control character (%q at byte %d)", u[i:i+1], i)
+	}
+	p, err := url.Parse(u)
+	switch {
+	case err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "":
+		return "is not an absolute http(s) URL"
+	case p.Fragment != "" || strings.Contains(u, "#"):
+		return "must not have a fragment (#...)"
+	case !allowQuery && (p.RawQuery != "" || p.ForceQuery):
+		return "must not have a query (?...): tracegate builds the query of every request itself"
+	}
+	return ""
 }

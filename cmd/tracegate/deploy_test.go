@@ -694,7 +694,8 @@ func TestDeployKubernetesDeployment(t *testing.T) {
 		}
 	}
 
-	// Probes: the right paths, on the port tracegate listens on.
+	// Probes: the right paths, on the port tracegate serves them on (the
+	// admin listener when there is one).
 	port := listenPort(t, d.environ)
 	portNames := map[string]bool{}
 	for _, p := range digList(c, "ports") {
@@ -704,6 +705,22 @@ func TestDeployKubernetesDeployment(t *testing.T) {
 	}
 	if len(portNames) == 0 {
 		t.Fatalf("%s: no containerPort %d (TRACEGATE_LISTEN_ADDR)", d.obj, port)
+	}
+	probePort, probePortNames := port, portNames
+	if admin := d.environ[envPrefix+"ADMIN_LISTEN_ADDR"]; admin != "" {
+		probePort = listenPort(t, map[string]string{envPrefix + "LISTEN_ADDR": admin})
+		probePortNames = map[string]bool{}
+		for _, p := range digList(c, "ports") {
+			if dig(p, "containerPort") == probePort {
+				probePortNames[digString(p, "name")] = true
+			}
+		}
+		if len(probePortNames) == 0 {
+			t.Fatalf("%s: no containerPort %d (TRACEGATE_ADMIN_LISTEN_ADDR)", d.obj, probePort)
+		}
+		if scrape := digString(d.obj.doc, "spec", "template", "metadata", "annotations", "prometheus.io/port"); scrape != "" && scrape != strconv.Itoa(probePort) {
+			t.Errorf("%s: prometheus.io/port %s, but /metrics is on %d", d.obj, scrape, probePort)
+		}
 	}
 	for probe, want := range map[string]string{"readinessProbe": "/readyz", "livenessProbe": "/healthz"} {
 		if got := digString(c, probe, "httpGet", "path"); got != want {
@@ -715,12 +732,12 @@ func TestDeployKubernetesDeployment(t *testing.T) {
 		}
 		switch p := dig(c, probe, "httpGet", "port").(type) {
 		case int:
-			if p != port {
-				t.Errorf("%s: %s port %d, tracegate listens on %d", d.obj, probe, p, port)
+			if p != probePort {
+				t.Errorf("%s: %s port %d, tracegate serves %s on %d", d.obj, probe, p, want, probePort)
 			}
 		case string:
-			if !portNames[p] {
-				t.Errorf("%s: %s port %q is not the name of containerPort %d", d.obj, probe, p, port)
+			if !probePortNames[p] {
+				t.Errorf("%s: %s port %q is not the name of containerPort %d", d.obj, probe, p, probePort)
 			}
 		default:
 			t.Errorf("%s: %s has no httpGet port", d.obj, probe)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/tracegate/tracegate/internal/devseed"
 	"github.com/tracegate/tracegate/internal/standin"
 	"github.com/tracegate/tracegate/internal/telemetry"
+	"github.com/tracegate/tracegate/web"
 )
 
 const devBanner = "tracegate dev: NOT FOR PRODUCTION (in-memory Tempo stand-in, throwaway signing key, loopback only)"
@@ -38,6 +41,12 @@ func dev(ctx context.Context, args []string, environ map[string]string, stdout i
 	tokenTTL := fs.Duration("token-ttl", 12*time.Hour, "lifetime of the printed tokens")
 	attrCheck := fs.Bool("attribute-check", false, "require every resource of a trace to carry "+devseed.TenantAttribute+" = the caller's tenant")
 	sharedTempo := fs.Bool("shared-tempo", false, "store every tenant's traces in one Tempo tenant ("+devSharedTenant+") and tell tenants apart by "+devseed.TenantAttribute+" only, like a Tempo without multitenancy (implies --attribute-check)")
+	corsDefault, corsFromEnv := environ[envPrefix+"CORS_ORIGINS"]
+	if !corsFromEnv {
+		corsDefault = devCORSOrigins
+	}
+	corsOrigins := fs.String("cors-origin", corsDefault, "comma-separated origins allowed to call the API from a browser (default: Vite's dev server; a set "+
+		envPrefix+"CORS_ORIGINS replaces that default; \"\" turns CORS off)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -96,6 +105,8 @@ func dev(ctx context.Context, args []string, environ map[string]string, stdout i
 	if *sharedTempo {
 		env[envPrefix+"TEMPO_TENANT"] = devSharedTenant
 	}
+	env[envPrefix+"CORS_ORIGINS"] = *corsOrigins
+	env[envPrefix+"UI"] = "true"
 	cfg, err := parseConfig(env)
 	if err != nil {
 		return err
@@ -106,9 +117,14 @@ func dev(ctx context.Context, args []string, environ map[string]string, stdout i
 	// serves the JWKS before the gateway exists.
 	var gateway atomic.Pointer[http.Handler]
 	jwks := issuer.JWKS()
+	devTokens := devTokenHandler(issuer, *tokenTTL)
 	front := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/dev/jwks.json" {
 			jwks.ServeHTTP(w, r)
+			return
+		}
+		if r.URL.Path == "/dev/tokens" || r.URL.Path == "/dev/token" || r.URL.Path == "/ui/"+web.DevTokensFile {
+			devTokens.ServeHTTP(w, r)
 			return
 		}
 		if h := gateway.Load(); h != nil {
@@ -128,7 +144,7 @@ func dev(ctx context.Context, args []string, environ map[string]string, stdout i
 	}
 	gateway.Store(&h)
 
-	if err := printWelcome(stdout, base, tempoLn.Addr(), otlpLn.Addr(), issuer, *tokenTTL, cfg.TenantAttribute, cfg.TempoTenant); err != nil {
+	if err := printWelcome(stdout, base, tempoLn.Addr(), otlpLn.Addr(), issuer, *tokenTTL, cfg.TenantAttribute, cfg.TempoTenant, cfg.CORSOrigins); err != nil {
 		cancel()
 		return errors.Join(err, g.Wait())
 	}
@@ -155,10 +171,10 @@ func loopbackOnly(addr string) error {
 // what a Tempo without multitenancy calls every request's tenant.
 const devSharedTenant = "single-tenant"
 
-func printWelcome(w io.Writer, base string, tempoAddr, otlpAddr net.Addr, issuer *devauth.Issuer, ttl time.Duration, attribute, sharedTenant string) error {
+func printWelcome(w io.Writer, base string, tempoAddr, otlpAddr net.Addr, issuer *devauth.Issuer, ttl time.Duration, attribute, sharedTenant string, cors []string) error {
 	tokens := map[string]string{}
-	for _, tenant := range []string{"acme", "globex"} {
-		tok, err := issuer.Token("dev-user@"+tenant, ttl, map[string]any{"tenant_id": tenant, "scope": "traces:read"})
+	for _, tenant := range devTenants {
+		tok, err := devToken(issuer, ttl, tenant)
 		if err != nil {
 			return err
 		}
@@ -174,14 +190,21 @@ func printWelcome(w io.Writer, base string, tempoAddr, otlpAddr net.Addr, issuer
 			"                  a trace shows only the caller's resources (partial when it has others)"
 		ingestTenant = sharedTenant + ", stamp " + attribute + " on every resource"
 	}
+	corsLine := "off (set --cors-origin)"
+	if len(cors) > 0 {
+		corsLine = strings.Join(cors, ", ") + "   (--cors-origin; " + envPrefix + "CORS_ORIGINS replaces the default)"
+	}
 	_, err := fmt.Fprintf(w, `
 %s
 
+  Trace explorer  %[2]s/ui/   (signed in as a dev tenant: %[2]s/ui/?tenant=acme)
   API             %[2]s/api/v1
   API reference   %[2]s/docs
+  CORS origins    %[11]s
   Tempo API       http://%[3]s        (in-memory stand-in; X-Scope-OrgID required)
-  OTLP/HTTP       http://%[4]s/v1/traces   (send your app's traces; header X-Scope-OrgID: %[11]s)
+  OTLP/HTTP       http://%[4]s/v1/traces   (send your app's traces; header X-Scope-OrgID: %[12]s)
   Dev JWKS        %[2]s/dev/jwks.json  (issuer %[2]s/dev, audience tracegate)
+  Dev tokens      %[2]s/dev/tokens  (one per dev tenant; mint others: %[2]s/dev/token?tenant=acme&tenant=globex&ttl=1h)
   Attribute check %[5]s
 
 Tokens (valid %[6]s):
@@ -198,6 +221,93 @@ Try:
   # acme searches its traces with TraceQL (200: the failed login)
   curl -s -H 'Authorization: Bearer %[7]s' '%[2]s/api/v1/traces?q=%%7B%%20status%%20%%3D%%20error%%20%%7D'
 
-`, devBanner, base, tempoAddr, otlpAddr, check, ttl, tokens["acme"], tokens["globex"], devseed.AcmeCheckout, devseed.GlobexReport, ingestTenant)
+`, devBanner, base, tempoAddr, otlpAddr, check, ttl, tokens["acme"], tokens["globex"], devseed.AcmeCheckout, devseed.GlobexReport, corsLine, ingestTenant)
 	return err
+}
+
+// devCORSOrigins are the default of --cors-origin: Vite's dev server, where a
+// frontend under development usually runs.
+const devCORSOrigins = "http://localhost:5173,http://127.0.0.1:5173"
+
+// devTenants are the tenants of the seeded traces, in the order shown.
+var devTenants = []string{"acme", "globex"}
+
+// devToken signs a token for the dev user of one tenant (a string claim) or
+// of several (an array claim: X-Tenant chooses).
+func devToken(issuer *devauth.Issuer, ttl time.Duration, tenants ...string) (string, error) {
+	var claim any = tenants
+	if len(tenants) == 1 {
+		claim = tenants[0]
+	}
+	return issuer.Token("dev-user@"+strings.Join(tenants, "+"), ttl, map[string]any{"tenant_id": claim, "scope": "traces:read"})
+}
+
+// devTokenHandler serves dev tokens, for the trace explorer's dev sign-in and
+// for tests (dev mode only; `serve` has no such route):
+//
+//	GET /dev/tokens, /ui/dev.json                {"tokens":[{"tenant":"acme","token":"…"},…]}
+//	GET /dev/token?tenant=a[&tenant=b][&ttl=1h]  {"token":"…"}; a negative ttl mints an expired one
+//
+// It answers only requests addressed to a loopback host name, so that a web
+// page cannot fetch tokens through DNS rebinding, and sends no CORS headers,
+// so that no other origin can read them.
+func devTokenHandler(issuer *devauth.Issuer, ttl time.Duration) http.Handler {
+	writeJSON := func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	fail := func(w http.ResponseWriter, status int, msg string) {
+		writeJSON(w, status, map[string]any{"status": status, "detail": msg})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			fail(w, http.StatusMethodNotAllowed, "GET only")
+			return
+		}
+		if loopbackOnly(r.Host) != nil {
+			fail(w, http.StatusForbidden, "dev tokens are served to loopback host names only")
+			return
+		}
+		if r.URL.Path != "/dev/token" { // the list, also where the explorer looks for it
+			type entry struct {
+				Tenant string `json:"tenant"`
+				Token  string `json:"token"`
+			}
+			out := struct {
+				Tokens []entry `json:"tokens"`
+			}{}
+			for _, t := range devTenants {
+				tok, err := devToken(issuer, ttl, t)
+				if err != nil {
+					fail(w, http.StatusInternalServerError, err.Error())
+					return
+				}
+				out.Tokens = append(out.Tokens, entry{t, tok})
+			}
+			writeJSON(w, http.StatusOK, out)
+			return
+		}
+		q := r.URL.Query()
+		tenants := q["tenant"]
+		if len(tenants) == 0 {
+			fail(w, http.StatusBadRequest, "give at least one tenant parameter")
+			return
+		}
+		d := ttl
+		if s := q.Get("ttl"); s != "" {
+			var err error
+			if d, err = time.ParseDuration(s); err != nil {
+				fail(w, http.StatusBadRequest, "ttl: "+err.Error())
+				return
+			}
+		}
+		tok, err := devToken(issuer, d, tenants...)
+		if err != nil {
+			fail(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+	})
 }

@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,18 +19,26 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/tracegate/tracegate/internal/devauth"
 	"github.com/tracegate/tracegate/internal/devseed"
+	"github.com/tracegate/tracegate/web"
 )
 
 // startDev runs `tracegate dev` on random loopback ports and returns its
 // welcome text once it is ready.
 func startDev(t *testing.T, flags ...string) string {
 	t.Helper()
+	return startDevEnv(t, nil, flags...)
+}
+
+// startDevEnv is startDev with TRACEGATE_* variables in environ.
+func startDevEnv(t *testing.T, environ map[string]string, flags ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	args := append([]string{"dev", "--listen", "127.0.0.1:0", "--tempo-listen", "127.0.0.1:0", "--otlp-listen", "127.0.0.1:0"}, flags...)
-	go func() { done <- run(ctx, args, nil, out) }()
+	go func() { done <- run(ctx, args, environ, out) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -215,5 +227,185 @@ func TestDevRefusesNonLoopback(t *testing.T) {
 	err := run(context.Background(), []string{"dev", "--listen", "0.0.0.0:8080"}, nil, &syncBuffer{})
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+var (
+	apiLine  = regexp.MustCompile(`API\s+(http://\S+)/api/v1`)
+	corsLine = regexp.MustCompile(`(?m)^  CORS origins\s+(.*)$`)
+)
+
+// preflightAllows reports whether the gateway lets origin call the API from a browser.
+func preflightAllows(t *testing.T, base, origin string) bool {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodOptions, base+"/api/v1/whoami", nil)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,x-tenant")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Header.Get("Access-Control-Allow-Origin") == origin
+}
+
+// CORS in dev mode: Vite's dev server by default (and printed), replaced by a
+// set TRACEGATE_CORS_ORIGINS, overridden by --cors-origin ("" = off).
+func TestDevCORS(t *testing.T) {
+	const vite, vite2, app = "http://localhost:5173", "http://127.0.0.1:5173", "https://app.example.com"
+	for _, tc := range []struct {
+		name    string
+		environ map[string]string
+		flags   []string
+		allowed []string
+		denied  []string
+		banner  string
+	}{
+		{"default", nil, nil, []string{vite, vite2}, []string{app}, vite + ", " + vite2},
+		{"env replaces the default", map[string]string{"TRACEGATE_CORS_ORIGINS": app}, nil, []string{app}, []string{vite, vite2}, app + " "},
+		{"flag", map[string]string{"TRACEGATE_CORS_ORIGINS": app}, []string{"--cors-origin", vite2}, []string{vite2}, []string{app, vite}, vite2 + " "},
+		{"off", nil, []string{"--cors-origin", ""}, nil, []string{vite, app}, "off"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := startDevEnv(t, tc.environ, tc.flags...)
+			base := apiLine.FindStringSubmatch(out)[1]
+			m := corsLine.FindStringSubmatch(out)
+			if m == nil || !strings.HasPrefix(m[1], tc.banner) {
+				t.Errorf("banner's CORS line %q, want it to start with %q", m, tc.banner)
+			}
+			for _, o := range tc.allowed {
+				if !preflightAllows(t, base, o) {
+					t.Errorf("%s is not allowed", o)
+				}
+			}
+			for _, o := range tc.denied {
+				if preflightAllows(t, base, o) {
+					t.Errorf("%s is allowed", o)
+				}
+			}
+		})
+	}
+	help := &syncBuffer{}
+	if err := run(context.Background(), []string{"dev", "-h"}, nil, help); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(help.String(), "-cors-origin") || !strings.Contains(help.String(), "TRACEGATE_CORS_ORIGINS replaces that default") {
+		t.Errorf("dev -h does not explain --cors-origin:\n%s", help)
+	}
+}
+
+// Dev mode's token endpoints: the dev tenants' tokens (also where the trace
+// explorer looks for them), minted tokens for several tenants or expired
+// ones, loopback host names only, and never readable cross-origin.
+func TestDevTokenEndpoints(t *testing.T) {
+	out := startDev(t)
+	base := apiLine.FindStringSubmatch(out)[1]
+	whoami := func(token string) (int, map[string]any) {
+		status, _, body := get(t, base+"/api/v1/whoami", token, nil)
+		var m map[string]any
+		_ = json.Unmarshal(body, &m)
+		return status, m
+	}
+	for _, path := range []string{"/dev/tokens", "/ui/dev.json"} {
+		status, h, body := get(t, base+path, "", map[string]string{"Origin": "http://localhost:5173"})
+		var list struct {
+			Tokens []struct{ Tenant, Token string }
+		}
+		if err := json.Unmarshal(body, &list); status != 200 || err != nil || len(list.Tokens) != 2 {
+			t.Fatalf("GET %s: %d %s", path, status, body)
+		}
+		if h.Get("Access-Control-Allow-Origin") != "" || h.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: headers %v", path, h)
+		}
+		for _, e := range list.Tokens {
+			if status, me := whoami(e.Token); status != 200 || me["tenant"] != e.Tenant {
+				t.Errorf("%s: %s's token: whoami %d %v", path, e.Tenant, status, me)
+			}
+		}
+	}
+	mint := func(query string) (int, string) {
+		status, _, body := get(t, base+"/dev/token?"+query, "", nil)
+		var r struct{ Token string }
+		_ = json.Unmarshal(body, &r)
+		return status, r.Token
+	}
+	status, both := mint("tenant=acme&tenant=globex&ttl=1h")
+	if st, me := whoami(both); status != 200 || st != 200 || me["tenant"] != nil || fmt.Sprint(me["grantedTenants"]) != "[acme globex]" {
+		t.Errorf("multi-tenant token: mint %d, whoami %d %v", status, st, me)
+	}
+	if st, _, _ := get(t, base+"/api/v1/traces", both, map[string]string{"X-Tenant": "globex"}); st != 200 {
+		t.Errorf("multi-tenant token choosing globex: %d", st)
+	}
+	status, expired := mint("tenant=acme&ttl=-1h")
+	if st, _ := whoami(expired); status != 200 || st != http.StatusUnauthorized {
+		t.Errorf("expired token: mint %d, whoami %d", status, st)
+	}
+	for _, q := range []string{"", "ttl=1h", "tenant=acme&ttl=soon"} {
+		if status, tok := mint(q); status != http.StatusBadRequest || tok != "" {
+			t.Errorf("/dev/token?%s: %d %q", q, status, tok)
+		}
+	}
+	// DNS rebinding: a page of evil.example whose name resolves to 127.0.0.1.
+	req, _ := http.NewRequest(http.MethodGet, base+"/dev/tokens", nil)
+	req.Host = "evil.example:8080"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), "eyJ") {
+		t.Errorf("/dev/tokens for Host evil.example: %d %s", resp.StatusCode, body)
+	}
+}
+
+// The trace explorer is on in dev mode, and the banner links to it.
+func TestDevUI(t *testing.T) {
+	out := startDev(t)
+	base := apiLine.FindStringSubmatch(out)[1]
+	if !strings.Contains(out, "Trace explorer  "+base+"/ui/") || !strings.Contains(out, base+"/ui/?tenant=acme") {
+		t.Errorf("the banner does not link to the explorer:\n%s", out)
+	}
+	status, h, body := get(t, base+"/ui/", "", nil)
+	if status != 200 || h.Get("Content-Security-Policy") != web.CSP || !strings.Contains(string(body), "app.js") {
+		t.Errorf("GET /ui/: %d %v", status, h)
+	}
+}
+
+// tracegate serve has no dev token endpoint, and serves the explorer only
+// with TRACEGATE_UI=true (and then without dev tokens).
+func TestServeHasNoDevEndpoints(t *testing.T) {
+	iss, err := devauth.NewIssuer("http://idp.test", "tracegate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := httptest.NewServer(iss.JWKS())
+	t.Cleanup(jwks.Close)
+	tempoSrv, _ := newTempo(t)
+	environ := map[string]string{
+		"TRACEGATE_LISTEN_ADDR": "127.0.0.1:0",
+		"TRACEGATE_TEMPO_URL":   tempoSrv.URL,
+		"TRACEGATE_JWKS_URL":    jwks.URL,
+	}
+	off, _ := startTracegate(t, environ)
+	withUI := maps.Clone(environ)
+	withUI["TRACEGATE_UI"] = "true"
+	on, _ := startTracegate(t, withUI)
+	for _, base := range []string{off, on} {
+		for _, path := range []string{"/dev/tokens", "/dev/token?tenant=acme", "/dev/jwks.json"} {
+			if status, _, body := get(t, base+path, "", nil); status != http.StatusUnauthorized || strings.Contains(string(body), "eyJ") {
+				t.Errorf("serve: GET %s: %d %s", path, status, body)
+			}
+		}
+	}
+	if status, _, _ := get(t, off+"/ui/", "", nil); status != http.StatusUnauthorized {
+		t.Errorf("serve without TRACEGATE_UI: GET /ui/: %d", status)
+	}
+	if status, h, _ := get(t, on+"/ui/", "", nil); status != 200 || h.Get("Content-Security-Policy") != web.CSP {
+		t.Errorf("serve with TRACEGATE_UI=true: GET /ui/: %d", status)
+	}
+	if status, _, body := get(t, on+"/ui/dev.json", "", nil); status != 200 || strings.TrimSpace(string(body)) != `{"tokens":[]}` {
+		t.Errorf("serve: GET /ui/dev.json: %d %s", status, body)
 	}
 }

@@ -135,7 +135,7 @@ func TestFaults(t *testing.T) {
 	if status, _ := call(trace); status != http.StatusUnauthorized {
 		t.Errorf("keys never loaded: %d, want 401", status)
 	}
-	if status, body := call("/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, "keys: ") {
+	if status, body := call("/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, `"detail":"not ready: keys"`) {
 		t.Errorf("readyz without keys: %d %s", status, body)
 	}
 	idpDown.Store(false)
@@ -177,7 +177,7 @@ func TestFaults(t *testing.T) {
 		}
 	}
 	ft.fault.Store("hang")
-	if status, body := call("/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, "tempo: ") {
+	if status, body := call("/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, `"detail":"not ready: tempo"`) {
 		t.Errorf("readyz with Tempo hanging: %d %s", status, body)
 	}
 	ft.fault.Store("")

@@ -28,7 +28,8 @@ const maxHealthcheckBody = 64 << 10
 // healthcheck probes the readiness endpoint of a tracegate running on this
 // host, for container health checks: the distroless image has no shell and
 // no curl. By default it asks http://127.0.0.1:<port>/readyz, the port taken
-// from TRACEGATE_LISTEN_ADDR in environ (default :8080); when
+// from TRACEGATE_ADMIN_LISTEN_ADDR in environ when set, else from
+// TRACEGATE_LISTEN_ADDR (default :8080); when
 // TRACEGATE_TLS_CERT_FILE is set it asks https:// instead and accepts
 // exactly the certificate in that file (the name 127.0.0.1 is not on it).
 // --url replaces the whole URL, verified the usual way. It prints one line
@@ -42,7 +43,7 @@ func healthcheck(ctx context.Context, args []string, environ map[string]string, 
 			"Exits 0 when tracegate's /readyz answers 200 within 3s (also when degraded), 1 otherwise.\n\n")
 		fs.PrintDefaults()
 	}
-	target := fs.String("url", "", "URL to probe (default http[s]://127.0.0.1:<port of "+envPrefix+"LISTEN_ADDR>/readyz, https with "+envPrefix+"TLS_CERT_FILE)")
+	target := fs.String("url", "", "URL to probe (default http[s]://127.0.0.1:<port of "+envPrefix+"ADMIN_LISTEN_ADDR or else "+envPrefix+"LISTEN_ADDR>/readyz, https with "+envPrefix+"TLS_CERT_FILE)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -56,7 +57,11 @@ func healthcheck(ctx context.Context, args []string, environ map[string]string, 
 	probe := *target
 	if probe == "" {
 		var err error
-		if probe, err = probeURL(ctx, environ[envPrefix+"LISTEN_ADDR"]); err != nil {
+		addr := environ[envPrefix+"LISTEN_ADDR"]
+		if admin := environ[envPrefix+"ADMIN_LISTEN_ADDR"]; admin != "" {
+			addr = admin // /readyz is served there only
+		}
+		if probe, err = probeURL(ctx, addr); err != nil {
 			return err
 		}
 		if certFile := environ[envPrefix+"TLS_CERT_FILE"]; certFile != "" {

@@ -18,15 +18,18 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tracegate/tracegate/gen/api"
 	"github.com/tracegate/tracegate/internal/auth"
 	"github.com/tracegate/tracegate/internal/httpapi"
 	"github.com/tracegate/tracegate/internal/limits"
+	"github.com/tracegate/tracegate/internal/redact"
 	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tempo"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
+	"github.com/tracegate/tracegate/web"
 )
 
 const usage = `usage: tracegate <command>
@@ -101,7 +104,8 @@ func serve(ctx context.Context, environ map[string]string, stdout io.Writer) err
 			logger.Warn("flushing traces failed", slog.Any("error", err))
 		}
 	}()
-	handler, err := newGateway(ctx, cfg, tracing, logger)
+	warnUnpinned(ctx, cfg, logger)
+	gw, err := newHandlers(ctx, cfg, tracing, logger)
 	if err != nil {
 		return err
 	}
@@ -116,14 +120,63 @@ func serve(ctx context.Context, environ map[string]string, stdout io.Writer) err
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
-	logger.InfoContext(ctx, "listening", slog.String("addr", ln.Addr().String()), slog.Bool("tls", tlsConfig != nil),
-		slog.String("version", version()), slog.String("tempo_url", cfg.TempoURL))
-	return serveHTTP(ctx, ln, handler, logger, cfg.ShutdownTimeout)
+	var adminLn net.Listener
+	if gw.operations != nil {
+		if adminLn, err = listen(ctx, cfg.AdminListenAddr); err != nil {
+			ln.Close()
+			return err
+		}
+		if tlsConfig != nil {
+			adminLn = tls.NewListener(adminLn, tlsConfig)
+		}
+	}
+	attrs := []any{slog.String("addr", ln.Addr().String()), slog.Bool("tls", tlsConfig != nil),
+		slog.String("version", version()), slog.String("tempo_url", redact.URL(cfg.TempoURL))}
+	if adminLn != nil {
+		attrs = append(attrs, slog.String("admin_addr", adminLn.Addr().String()))
+	}
+	logger.InfoContext(ctx, "listening", attrs...)
+	if adminLn == nil {
+		return serveHTTP(ctx, ln, gw.api, logger, cfg.ShutdownTimeout)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveHTTP(gctx, ln, gw.api, logger, cfg.ShutdownTimeout) })
+	g.Go(func() error { return serveHTTP(gctx, adminLn, gw.operations, logger, cfg.ShutdownTimeout) })
+	return g.Wait()
 }
 
-// newGateway wires tracegate's handler from cfg. Background work (the JWKS
-// refresh) stops when ctx ends.
+// warnUnpinned warns, one line each, when tokens are not pinned to an
+// audience or an issuer, and says what that lets through.
+func warnUnpinned(ctx context.Context, cfg config, logger *slog.Logger) {
+	if cfg.JWTAudience == "" {
+		logger.WarnContext(ctx, envPrefix+"JWT_AUDIENCE is not set: any token of the key source is accepted, "+
+			"including ID tokens and access tokens issued for other APIs; set it to the audience of tracegate's tokens")
+	}
+	if cfg.JWTIssuer == "" && cfg.OIDCIssuerURL == "" {
+		logger.WarnContext(ctx, envPrefix+"JWT_ISSUER is not set: tokens with any iss (or none) are accepted "+
+			"from whoever holds a key of the key source; set it to the identity provider's issuer")
+	}
+}
+
+// gateway is tracegate's HTTP surface: api serves everything, or, with an
+// admin listener, everything but the operations routes, which operations
+// then serves.
+type gateway struct {
+	api, operations http.Handler
+}
+
+// newGateway wires tracegate's handler from cfg, with every route on it
+// (the development setup). Background work (the JWKS refresh) stops when
+// ctx ends.
 func newGateway(ctx context.Context, cfg config, tracing *telemetry.Tracing, logger *slog.Logger) (http.Handler, error) {
+	cfg.AdminListenAddr = ""
+	gw, err := newHandlers(ctx, cfg, tracing, logger)
+	return gw.api, err
+}
+
+// newHandlers wires tracegate's handlers from cfg. Background work (the
+// JWKS refresh) stops when ctx ends.
+func newHandlers(ctx context.Context, cfg config, tracing *telemetry.Tracing, logger *slog.Logger) (gateway, error) {
 	metrics := telemetry.New()
 	keyHTTP := &http.Client{Timeout: 10 * time.Second, Transport: metrics.InstrumentKeyFetches(http.DefaultTransport.(*http.Transport).Clone())}
 	verifier, err := auth.NewVerifier(ctx, auth.Config{
@@ -139,16 +192,17 @@ func newGateway(ctx context.Context, cfg config, tracing *telemetry.Tracing, log
 		RequiredScope:      cfg.RequiredScope,
 		AllowedClientIDs:   cfg.JWTAllowedClientIDs,
 		TenantClaim:        cfg.TenantClaim,
+		TenantClaimPrefix:  cfg.TenantClaimPrefix,
 		AllowFederation:    cfg.AllowFederation,
 		RefreshInterval:    cfg.JWKSRefreshInterval,
 		MinRefetchInterval: cfg.JWKSMinRefetchInterval,
 	}, keyHTTP, logger)
 	if err != nil {
-		return nil, err
+		return gateway{}, err
 	}
 	tempoBase, err := tempoTransport(cfg)
 	if err != nil {
-		return nil, err
+		return gateway{}, err
 	}
 	tempoHTTP := &http.Client{
 		Transport: tracing.Transport(metrics.InstrumentTempo(tempoBase)),
@@ -157,7 +211,7 @@ func newGateway(ctx context.Context, cfg config, tracing *telemetry.Tracing, log
 	}
 	upstream, err := tempo.New(cfg.TempoURL, tempoHTTP, cfg.TempoTimeout, cfg.TempoMaxResponseBytes, cfg.MaxConversionBytes)
 	if err != nil {
-		return nil, err
+		return gateway{}, err
 	}
 	tempoTenant, _ := tenant.Parse(cfg.TempoTenant) // checked by parseConfig; "" when unset
 	repo, err := traces.NewRepository(upstream, traces.Config{
@@ -167,10 +221,10 @@ func newGateway(ctx context.Context, cfg config, tracing *telemetry.Tracing, log
 		MaxRange:        cfg.SearchMaxRange,
 	}, logger)
 	if err != nil {
-		return nil, fmt.Errorf("%sTENANT_ATTRIBUTE: %w", envPrefix, err)
+		return gateway{}, fmt.Errorf("%sTENANT_ATTRIBUTE: %w", envPrefix, err)
 	}
 
-	for _, reason := range append(auth.Reasons(), "tenant_attribute_mismatch") {
+	for _, reason := range auth.Reasons() {
 		metrics.AuthDecisions.WithLabelValues(telemetry.Deny, reason) // export zeros from the start
 	}
 	metrics.AuthDecisions.WithLabelValues(telemetry.Allow, "ok")
@@ -178,7 +232,7 @@ func newGateway(ctx context.Context, cfg config, tracing *telemetry.Tracing, log
 		Name: "tracegate_keys_age_seconds",
 		Help: "Age of the signing keys in use (0 before any were loaded); grows while refreshes fail.",
 	}, func() float64 { return verifier.KeysAge().Seconds() })); err != nil {
-		return nil, err
+		return gateway{}, err
 	}
 	readiness := func(ctx context.Context) []httpapi.Check {
 		ready, detail := verifier.Status()
@@ -190,7 +244,12 @@ func newGateway(ctx context.Context, cfg config, tracing *telemetry.Tracing, log
 		}
 		return checks
 	}
-	e, err := httpapi.New(repo, verifier.Middleware(), metrics, logger, httpapi.Options{
+	var ui http.Handler
+	if cfg.UI {
+		ui = web.Handler()
+	}
+	opts := httpapi.Options{
+		UI:                ui,
 		CORSOrigins:       cfg.CORSOrigins,
 		Readiness:         readiness,
 		LogQueries:        cfg.LogQueries,
@@ -198,11 +257,28 @@ func newGateway(ctx context.Context, cfg config, tracing *telemetry.Tracing, log
 		TenantRate:        limits.NewRate(cfg.RateLimitTenant, cfg.RateLimitTenantBurst),
 		TenantConcurrency: limits.NewConcurrency(cfg.TenantMaxConcurrency),
 		Tempo:             traces.NewCompat(repo, upstream),
+		WriteTimeout:      cfg.WriteTimeout,
+	}
+	if cfg.AdminListenAddr == "" {
+		e, err := httpapi.New(repo, verifier.Middleware(), metrics, logger, opts)
+		if err != nil {
+			return gateway{}, err
+		}
+		return gateway{api: tracing.Handler(e)}, nil
+	}
+	opts.Routes = httpapi.APIRoutes
+	e, err := httpapi.New(repo, verifier.Middleware(), metrics, logger, opts)
+	if err != nil {
+		return gateway{}, err
+	}
+	// Probes and scrapers: no CORS, no limits (they come from inside).
+	ops, err := httpapi.New(repo, verifier.Middleware(), metrics, logger, httpapi.Options{
+		Readiness: readiness, Routes: httpapi.OperationsRoutes, WriteTimeout: cfg.WriteTimeout,
 	})
 	if err != nil {
-		return nil, err
+		return gateway{}, err
 	}
-	return tracing.Handler(e), nil
+	return gateway{api: tracing.Handler(e), operations: ops}, nil
 }
 
 func listen(ctx context.Context, addr string) (net.Listener, error) {

@@ -280,7 +280,7 @@ func TestTempoDown(t *testing.T) {
 	if status, _, body := get(t, base+"/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736", tok, nil); status != http.StatusServiceUnavailable {
 		t.Fatalf("status %d: %s", status, body)
 	}
-	if status, _, body := get(t, base+"/readyz", "", nil); status != http.StatusServiceUnavailable || !strings.Contains(string(body), "tempo: ") {
+	if status, _, body := get(t, base+"/readyz", "", nil); status != http.StatusServiceUnavailable || !strings.Contains(string(body), `"detail":"not ready: tempo"`) {
 		t.Errorf("readyz with Tempo down: %d %s", status, body)
 	}
 }

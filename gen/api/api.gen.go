@@ -273,11 +273,10 @@ type Readiness struct {
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
 
-// ReadinessCheck defines model for ReadinessCheck.
+// ReadinessCheck One check, by name and outcome only: what failed and why (addresses,
+// error texts) goes to tracegate's log, not to this unauthenticated
+// answer.
 type ReadinessCheck struct {
-	// Detail Example: 2 keys from JWKS URL https://idp.example.com/jwks.json, 3m0s old
-	Detail string `json:"detail"`
-
 	// Name Example: keys
 	Name string `json:"name"`
 	Ok   bool   `json:"ok"`
@@ -489,10 +488,13 @@ type Whoami struct {
 	// Subject The token's `sub`.
 	Subject string `json:"subject"`
 
-	// Tenant The tenant this request reads; for a federated read, the tenants joined by commas.
+	// Tenant The tenant this request reads; for a federated read, the tenants
+	// joined by commas. Absent when the token grants several tenants and
+	// the request sent no `X-Tenant`: no tenant is selected.
+	//
 	//
 	// Example: acme
-	Tenant string `json:"tenant"`
+	Tenant *string `json:"tenant,omitempty"`
 }
 
 // End defines model for End.
@@ -593,6 +595,9 @@ type NotFound = Problem
 
 // NotReady An RFC 9457 problem document.
 type NotReady = Problem
+
+// OnAdminListener An RFC 9457 problem document.
+type OnAdminListener = Problem
 
 // ServiceUnavailable An RFC 9457 problem document.
 type ServiceUnavailable = Problem
@@ -2029,6 +2034,15 @@ type NotFoundApplicationProblemPlusJSONResponse struct {
 
 type NotReadyApplicationProblemPlusJSONResponse Problem
 
+type OnAdminListenerResponseHeaders struct {
+	XRequestId *string
+}
+type OnAdminListenerApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers OnAdminListenerResponseHeaders
+}
+
 type ServiceUnavailableResponseHeaders struct {
 	XRequestId *string
 }
@@ -2912,6 +2926,25 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type GetHealth404ApplicationProblemPlusJSONResponse struct {
+	OnAdminListenerApplicationProblemPlusJSONResponse
+}
+
+func (response GetHealth404ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMetricsRequestObject struct {
 }
 
@@ -2927,6 +2960,25 @@ func (response GetMetrics200TextResponse) VisitGetMetricsResponse(w http.Respons
 	w.WriteHeader(200)
 
 	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type GetMetrics404ApplicationProblemPlusJSONResponse struct {
+	OnAdminListenerApplicationProblemPlusJSONResponse
+}
+
+func (response GetMetrics404ApplicationProblemPlusJSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -2974,6 +3026,25 @@ func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness404ApplicationProblemPlusJSONResponse struct {
+	OnAdminListenerApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadiness404ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5727,175 +5798,182 @@ func (sh *strictHandler) TempoGetTraceV2(ctx echo.Context, traceID TempoTraceID,
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lcxs3lu5fOZezVSZ3mxQly85IqtSW/EjiGcfxWvJ46rp93WD3IYmoCTAAKIrjq6r9D3t/4f6SWzgA",
-	"+kE2X1KcdTLeqp1Y7G48Dg7OC985+NRK5WQqBQqjW6efWmNkGSr65xs0atE9HxpU9s8Mdar41HApWqet",
-	"C0ylyDQYCXPGDQxwKBWCst9wMeq1opZOxzhh9tMJF3wym7RO+1HLLKbYOm1xYXCEqnV7G7XevXvXPZ+Z",
-	"MQrDU2Zwtbc33z2Fx9886kM6ZnmOYoSnkDxBplCBQpZPvo1bRrEUR8xg3EpgPkYBQkKqMLPNslzDHBXG",
-	"QqMw0aaPI0ClpPo2bnFxzXKefTTyCkXRqhkj0C/AdSwmLB9KNcEsAryZcmX/MWBZvgDNRwIzkAq41jPM",
-	"YCgVaDlBKRAw19iLRY1KnjLaKC5GRJi/d9/gLzPUpvsiWyXK5djSm54Dz87csGEgM44aFE6RGeAGmIaE",
-	"C22YSDHpbezxNmpNmWITNJ4FnouGft9Op2j7mYkM5JDooZGpdAxzLjI5j4ALmAl+A9ozSVsjQqINUybp",
-	"2CHgDZtMc2ydHn5z8ujxyZ+PHp9ELW4b/2WGatGKWoJN7NBQZLURW1oz4/jn8XErak3YjWOt46OT45PH",
-	"3xydPIq28duFHcjqvF7K+X7z6sH3/BphIM04zA6YyGKRoMgSu/ICuRmjOgP3y2Sm7U4BZvdU+KQHr5hS",
-	"cs7FiPp0ncGEXaGOhf0ll/JqNoV0jMxS3vLRJU6m0jHQEi2PH/fX0JK6+/WpSUM5FylqI9UznJpxw/7F",
-	"4UxjBnNuxm4DoWDCADNG8cHMIEhh+aJp2Mw3/TGjthvlSvdw/dC28XC0xKs0xiqz/mZ86YZ7g5Npztz+",
-	"qw/6R9cmYHhl7eiKNvaQwtT7XxGnP3BUlu0XqyOwj2n9wqJou1MmzKRjzEBPmdDQVjss9lrCXiFOP46L",
-	"ETRIq4GUOTJRjvkln3CznlpiNhmgoh1thfxaouXUTCPBNnDXj3bun4HriaZ3Zfkf2c2zmWJuGOvoQtSA",
-	"zL93z2WbVHqsDZfdvEQxstR5fBw1qDg3XjSKp3rPnWrlKxMyCOM779QdtoUf4H+sDu8cLi0d/+MlTNw7",
-	"QP1HgL1RD5JPoA0zMw3fevV8C/8XFDPY7sBgYYmu5Uyl2NOornmKPTvqTrJuMr+0opZV+dbOaJ0aNcM1",
-	"xD58eNj/5ogmV/y0jfzb1eKdFmAXtbPLEnCxgaddA0s8HQGD72XJ4nqWjskcOuz3Jzq5L8tXBrQ/y29k",
-	"JW92UIebWGHj0q/p+CKV0wYL+yeBVkTSKw80aPuWhnYSGDSJILHy3f6XC9um5qn9A69RGPuPnIsr91Qb",
-	"NZugMESb9TqU+qjNAoVlgvet0Kl9OGWCvvddWoPH9tiKWrZDelTrr/Vh/dS5SLGJ7lUmsc0hIwuwYtM5",
-	"Ay7s6sPx2h2qqY/9+eFiqhs0/gVpVCsALR1Ao1nbr/1+X+W19473xpGlRec++/2uxtGFwWmzI6QNTpf3",
-	"ezt53NdJx8qpYgLJ4/6moeP0Dmt3yUavqIGmgRk2gvb1ITBRESu2vzO4PgJW7HlOfuqQ27UOcqpRO1SG",
-	"P2VkHfjRGz+MXVVE/+h4RwVxyUYNzPkSRyxdQC5Hw4mheTq5FXZJddDfpkwZGBsz7c1U/m3cOmAwiFvJ",
-	"GQhpnPxNflm7qYzt/27izg59o6wd8tw6Y6Lmg9kOLdtcs3y23mK8qwimrnd1rZ3z94U5KTSDF88aOJ4U",
-	"MM8iOAQj4eERjPGGZZjyCcshHTPFUoMVz2WJhX27m1h4yoxBZb/9P+/73RPWHZ53v/vw6TB6eHT7L63N",
-	"RG/kBHJb0AROaBc60Ipc9yMXozO4l7VwL17ZPWCxiVv+J6T23y+JRqtjfzfm6RhGigmDWaCkkaCQZdFy",
-	"oI1e06DxGhXLoc2NjoX/Js0ZnwDXJGCVYovOGQTmsU2IHryzrQ0xw6DiNaBggxyzWAwW1I+c2odSRUUn",
-	"9aHZzqfMGu6ZtdtTOZkwHYt2wtIJRqNcDvAm6dDogeW5X44JMANSpNiD82KOxawyidqKv1hQX24Oeo52",
-	"4Mf9h0vRnZbtKSyei9KWq/f3rqfzGiY76h//OWoK9ynUUyk0knh/wrLvmcE5I88/lZbEtHRsOs15SsQ7",
-	"mCo5yHHybz9rZ4iX/f2LwmHrtPWngzKifOCe6oPX7ivX6ZLIsGxezpx4lQnnLkVWCLtfYCAzu1bMQCpn",
-	"eUaKY4BEcsvUlcD1cti0aWD+9YPauzS6JyzzP+1BhWKZLJ8bxnMSbT6UCj6+/JFncQu4ACv0YMx0Mc9T",
-	"cItCPCEeGBdSIV5ROJrlTAHeTBVqbfk3bpJ8ccvbwoyM3NajYT89wm+yE/Z4cJwekk1Krmjr9LhvNys3",
-	"xFZPWAZhvgWLsIGcmdNBzsRV6za6/xqfQ0kMrqEImkN7KO3UiHjAvP/GM7fOnLYHHP73f/6XUyQVBdKJ",
-	"1suHsGXJbg9bIyn2G6RjKbWV1kj85RhQ4c+YGiczSs/rV+Oq76Qa8CxDcU+mqk1YSJhpK8j8lPfggIcl",
-	"B5RD+2zrf1k5MwE6VIHBzKybBrQr2rWQ7xOuNRejCHAyNYuIVpKFfSOVE/5W8LqfNK3tWOYZbTN/luMX",
-	"27fNsw69VWESK1C15cR10toN+lflDS90L/kE5cz89rI3406aOhlsBZThE/xVp/hKmu+snXJf7if5YMc6",
-	"pNZ25/fjkt9fSQPf+c8/J7+7WFRgG7zh2hC30WlpLsWITk+ZkGaMyjNcD55IM4aUadSxmCqZzVJ0R1Fs",
-	"gk4HttnUOlNDJSeVk71OBFoWApTi8tRwMJQ0pEx4nWlJjZkzMH7NJX6DLPtNbYdzyHCKIkORLoK6sAbB",
-	"4gwSxzRhR8+tvdmzi3vh3NK3gl0znlux89vvuGULJh3jr2vEUDd3smT2nWHUMnhjDqY540vfN5ibTbSo",
-	"Kd5wnm1N/BA6t2qcmu/aniy5NMV2dSy+V2zIBAM9lnNNFrcT6MVxPsm2dnWOp8Aq9odUsZiJVIohJ4+g",
-	"tFOoHeaFP5kja6wMa57KmYlFqUU6v/LWcp6glD8ysfDP9Be8pA80HB+duDW0LXUCLYtVobO2+rp0lvh/",
-	"CX2yiWDVVxtQE3eg9VsrelPUukE8/Aq0OfIWDglrvEkRMw3E8fwfnjidyPk94SPbK4mv344NGqStW7c5",
-	"00FowX//5/8Lm9YHqino4LSTGXMNac5RGGBZZv2XWLTTMaZX1o92kCFWIn+4FJ2osTmpIJUinSmFwsSi",
-	"eIX8bK6DuWZHU1j0XIO8RpVLlnn0TeXVXiyIbTwWwy7HiF9bOw9ztugBHSprYAoBxVCq1Dn+dtYlH9uB",
-	"EL2L6EC+WNn6/1OM/FZYykrF/4H3Nbu86Q0DB5oimbiH7XVY2l61QX1W86s61pr7sA2xFVUgW4OF/WMF",
-	"uFVf4Cb42qalWnn/nktdUIxGcy4Wf2P5jEbBsoxbkrD8tZJTVIajbp0OWa5xmWTPb1hq8oV1ikMscYKT",
-	"ASptiafRQFvYZ5YWTDgfzIXHSXBPK+1/apErVoxi0yKel2/eRgTtKD5bhntErcHCoC6e18f/hGl8fGyH",
-	"UsQt7eur8eColcnZIMeineJ993v5hQOO2C+4MDvN5oUwj48vio6urnOud/vyr+io8JJrQ1uAGlmmRSU4",
-	"7H+RA2s82S/OazTfuPL1xXJnHPZf3OBEb10xUa5X2L626+ZR/YAsd9CYPUYUJEd5ICyvmo91y1OC9+Gr",
-	"Dw2jeFE/Ii6OwPcYUxHk351SYU1XKRW1MiWnU8zOi1afypmTzXuBI0IA+NMql1+j0h4rsQP3VDm36YjE",
-	"YVkfH3cH3IDvHpgGBuFsx7VeA3e2jvp9KxvKA5vuv7/vd08+fDqMDk+aDmuiVkG0/ZbnChfNVNhJCBUs",
-	"vcRSttUmfqrt1s+629bzUNMqBpW4n+g/F/Dmu6dwcvzoG/DWAGQypf2yKtuDUbB6oMMMzK2lN1fS6lnS",
-	"FDCeTZg4A2GdJmvCGcaFDgaasHzBcjpqdYraGym6zkerYZ+VhS5tkc0w6aDchoznmIUH9e4ajJmV/ibW",
-	"ORg1AmmofZph164oM9w6lhO7waGdHBj7JOmAFPnitAztkG9rfdoQuIhggCmbaYS6l8sgY4aBQwa444MH",
-	"GhI/oMTZnyvjLWXqKnV+uLx8HZztVGZYowaFzoqjv0cnJxWJ5A4SVmSSN/a2dTUdK6brnTXF5so5uB9W",
-	"pFM+ZwsNScWITM4goUEk1ngx4TBxW+dVM3SbtqGnYarRJuXzBlnGBTp4zx6Sgtyk3SVF0c1T+12TzllV",
-	"qxQqa1l5MFLWSdpZyUZhdBsn7Eay36xL8VJRI3CFC+1cyr+8++sFvH3zkrAk+vTggGfTnn+1l8rJwc/z",
-	"K937mSJEDyd9DTJv5KWgN8tebB9Nb8qrNeDjKl2EA97IK6ImTaGZNB7Y9kcwPm43TJCAa3vqIQd2k0Py",
-	"QQL0Cdr2Lx+NcUguCt9CEPgN7oeqUHnzlvHvFR7UW5U3mhEEVSzmtNMCXJSf7KS7L2pd7E02f1TgXFbh",
-	"yFMxeR2gc5VUO0x7u9PTYFzfOuTmHuSaOh9vB0IRyOwN6lm+r/HlEgB2HpPD3swmE6YWjWOrKQTXdtOu",
-	"p7n9MdwN39Dza9v1PRt5ycXVndtAkV3yCb4V/OYVE3Ibcd7yumtOGOL9uJPm3ETcYe7hkXtO4Yo3QQD7",
-	"MBN6iikfciQYXbCSIzgi4Ycqgoc+qhrBcdj5KoJH1nzWswmqXhWu9WjbQHK7EHvRwi5dEynWeqNTplAY",
-	"+2lTJuPhY8jlHFXKNC7hPM6ADbT1Kpw7oaQ0BMzr1R1Lj4f58OnwcbNfqffveu8uDFPmPkxZGmjb6H/h",
-	"3rQrQIjJhok9PNp7Ys0ASt+H7XLXWFS5Xf7gQRZz59VeRzbaWX8Mqt1VLpZbdZ/dV9kIn523L3BfzvYp",
-	"kqvb9AdK9RULnzzp3ztzyTY6CQAmAxOpjf1V6ySgS2vR7t1pu5+o39X+CTMMfawzhC4KIbePLywzXKMq",
-	"0VglKa+seqRgSE33HW0jSCWOs+vie4LcZ5OuBkbK5yUAkaArmXN6csJIEHr73hvc58dYoaX31lF32pz3",
-	"VI3LQQg3hqZml2cXVQnfxJKXbHSX44DV8EElZ21VyHhBWLz9vlVNjrEDK1Z1TdRrza7zcQfqYNP09t1w",
-	"uvhoN08pUHHbeH27a4Z6l8h/c1AwwCYo3A72nSIriQjr0xjtf65wMZcqS+qxQE//aMORQvkyBcPkzOwa",
-	"NXRNbCKC/rzHCgWtt62Xb7dxqJbEf7n46dX6obrUnY2JpraB4rRBR8A0vA/Pzl+/+NAOcb6RC4JTjC+T",
-	"qXZx9IOcGdTmgE35R/q1EwvX3wA1cAPtkRxJ+FlLMR2cLh1gadtbgRbmmQYuYEAHybHgQvPMY3R0BChm",
-	"Ew0DJ5M7PXjNtLayWdg23HHGXEmDwB3Ic664MShcgkmBe+KiDPg7zV0L1y8R97WSRg5mw8b0Nepy6t8A",
-	"r8agnRBZpoMeBS8ScpuuDyOo//5k8eLZG5/64d856tQPz7lglB+0wv/UwJ4xqp8uX74+oKVO6HP9jBmW",
-	"OBRUkeV44SweBzvowDSf6ZJ0D3QsJmhYxgzrwRsHhbCMVDbNR0IqB5bFG6NYADA4Etf3y5Qpw1nelMA2",
-	"Q5d+FNCJZqaojo/IF0DAW3+C5A6lagkM4cCGmwLVVSSTlciuM0jmTAnLdQlottAwH1OywSriQS2HU3c8",
-	"Cqh+1WABrHUaS9wyzyLY4kKW8u94MDw5Gj589M03g4fHGXvMHqZ4cnSS9bGPx988fLynvxmo02AtzyZM",
-	"dBWyjMCaQlp7iY5tfFUSPUcVFQm08/HCrgXX4Ne7Zj/tp2kDzaKCdyoDXV6pRnlZjSbueSjibZof7+JO",
-	"KSmNxzw3Zyn7h4GvixALtB3Kh3tpTRlLwj5EFJauC2t7M5EBc0dw7nXaPGw1OZJrIJztaKYw6/SaFp6G",
-	"OmXi1Tp/Wzvna22mPOF0Qzma0o72E/FIXUh+8XmQO/tAaNYcqDnzsw4jYga7hk/ws8SIPn+8Zy3fLzPS",
-	"0npV6bHZNP9RtypL2bRXarNe1X7COn67QlKgXaoIFNaT1BvsgHp5spavT3b450f9P588evTwz4+OV4n5",
-	"4dNhdNRvlmXvxpJN+J773eES9bnZnbF8uqoDoDfsj+fXdiOsZDU5TPs+YjFq8g22fzNza9uscexQHmhI",
-	"9GyQNAoGsyaL+LLMEyNsb8B5WA2hz3zM2Gf+EtqDZVEldVvDz5KLakpvrynldsuRuJ9aMcqVxShIFlVW",
-	"dpXtLZkwnSluFhd29zsaOxzr+cyh6Nxf3wWW+Mu7y9YqSvsv7y4DYsunN5eC19eZMAtrO17zDFUPzgM4",
-	"tlLXsMjHTY77h4mv0LCMXD2FDTUYz4AJa0a7vDsp8A6NRLFYV4yxUj2RjCZqo1ws6zY4aDAXQ7nKOaVN",
-	"TmcqGjKuvabKvNHvAAcBfOMTByXMcWCfCIMi05GdWJGLzoxVfHyCvVjE4k9/gvMatt3+6PahSzfn0gqy",
-	"DBUk1oE5uD5MQuq6huTcA6XpvYJI8azff5j+5d0l/QOTHlyO7QCK5EpUdHIEbMS40GZ5+UkMvsMB/BUX",
-	"cIHm1OcdjAQzM4WxYPlIKm7Gk6JaoXROC8tzOe/mXBtoJ0IKdIVxfvjx/CnB5B3Ei6UpTo3P444Fgytc",
-	"gEbTiSDBmykBcsLuccZDwrVO4AASNssSaikkCJAlUY69F4s6PUHNhA5pBGWCMfGJLwClJbBCKgT9z9wr",
-	"Faotc/uYGZqNpU1ZETOsKu3rdGH/qoqvWsJqO8Mhm+XGOl725488SzqkmbKQjbaUi6pjYeXTmbWsikKR",
-	"0Ji1Cu3D//7P/zp81AeCRIMcxiJJzrv/m3X/0e+e/K/ux96/Pmh3ksRlySY9KkaZ9HpJpwevpBnbve59",
-	"0UCclAlrMogRxoKbU/Bo87IYzd+7FOLp/qRGL54lQIdyQbz4FA+F3gnLfNEFVtkajXZgBEgbooB7yCEt",
-	"mHe6nC9C1GC5lrFImVK+T5bnqEqyc5+lVXRENRfoe9tmLcuyLuHQQ99zflXmoFNb9eRNaCfH/ePlREs7",
-	"ppW8yliE8jJta2z6veFyZkK4wNocKMxpJTwwZUq7sIXdGBqpwK7d3lPFqRiFXgjDbsAoxEBh2I3AvshJ",
-	"LHyVk/ASUVk2UtRvLDdavGb5jBkaXeSqnM6pFkMx+aK5Nk2om+M15lAU7io4KRYJvXBasSeTqKgoWZTi",
-	"qLCek3Ve4kUw5lZ1+wUdWy2TTKQ2HxWmrhZZKMU3nInUygFtZZgrTtRxAqhSySU57vcpS5SLkau3mkqC",
-	"tKSmB+9c7Qk9ZpZTqtswqrPKhN+gLswKt5k9E1MvFD6oUTmwvI4g8S6l5YWZl6uUbMFv0BLauZlB/Dy3",
-	"GlGXysQVFnQVUN4HJG8ZOJvP5z01TLuYcSNVT6rRgRqm9v/te51YJOvSgZISBlxJNPaQyiqmtm03J3Fz",
-	"LJh7mlSzVBIvTTo9eOLKE9fwwMtw4Ai0YelVLLweXkUHe0o8UXKurZBqP/3pzUXH/vpUSa27UvERF6SM",
-	"NCWwyOEQZiK3f1XLvYBVZ9qpNjppsZ9RXZfLN+dPn39/fvn8o236409vXnz/4tWFlZ/fuQyY+jcRTBUO",
-	"cz4amzJ/jZE+rRY2cdqHJhMtafhkuVyFlaahE99kLLxUjsLLFRpHq6aVb7OSVuaaxZup1CSoQhBQwzWz",
-	"domA5CeaUBJo/JSlY9oZgd3OX7+AUDYGrDy265nY17D7VAqjZH4KQnbtZqaygX9janEK9clautAEnrol",
-	"7V4urGoh60zbz7Xgw6E38nKeotBYnru0zqfU3VGv34paM5V7gy+wO6PHxOr+W33w8sXT568unttvemMz",
-	"yStA5YoxeP76RauSO9Hq9w57fUKBTlGwKbeOdq/fe+icwDFZ6N52OwinPCNs8FTOa7XftI+hiCbBS7LB",
-	"SrIi+DxYOPyeB9XPjEyldVEMIfoKY/JF1jptveTaXLp6adVa3u9XceokkLiv9fhAu4F9AcUamwMi5WQO",
-	"XDmsHV58LrJdXgtFqm4/LBVEOur3N2RO7pdXW57ENWXWLnFHWHDK+D12o2hqvBjtQSXXnz453P5JLReT",
-	"Pnq4/aOyWIz94uhk+xfLCcu3UetR/2inGYVqVPTJDoNrKO1Anx5v/3SpBgs54yFWS3tqqXqjDqeup+89",
-	"IrX1wX5UFQYHnwwb3R6UZ3ONksGd9wXcc9nLPhIiFiuCARLDRqSsN9WYjMWaIpO+3GuPSjYqOTP0Ez0i",
-	"X8Jh1ZLd7Xw7jetiqs0molW8TbZh5cdXfnDulxBRdIrOjJGrWOSuLiWtUsfZUkMX0K4Yo86+9yeF3pZ0",
-	"EBzS2qsWIqXqLMhNWvrMG30P3PdOZTXKZH+yu0Uwl6UpK4UFVTn2eoiqcfXW1gfdtTbo0aPHtShnHPf+",
-	"/X3hX3487X74t3Yc95Z+6vxrYzh5Q53jeuXFeg1O7SP6BdukcoKxGCo56QUXykpjy1DCZy7rMbNakoHm",
-	"YpTjcgfWT06lcHHYavCPPIyjx+5/k1O/OyD5JXHZz4Ku0aBogPfErAsWi/Y2H2r9YUgsKqchZ8DEwrNT",
-	"8kuoM2xnNGb5sGtJmllZwAQ4Mz6iFryzDYoVvlDwbRwb3qkS5ZaSsH9Y9ey355p6AqEU7FeF/KUo5FKb",
-	"VGsrb9PLRQpIozL+jlPMxfudw+Y97WICQYj5ev8C5+ShDbnSPnDgzxoj72WW5w4PtINz1pQ4tAcL8FHD",
-	"WJgxlSj0VV2ZNjCWM+tAXxYVvhhFPbPMSZ+VConkwO0YIyqPSitxoVMXOorFkhQlZ7+IUzdQiAJkpZyN",
-	"Yh9OmSmWl+GdCFI5I8xP4uCN7Y73VwkmkVgDqAibxKLow2lZOLeGja8Ok3OBEVRD+rY9N7ZyzhS0ypSc",
-	"6iJ0MycqF5Eap3Iy6arh5TmshhuDodMDd5TP0SeYFkbBUpCn2vRpccAei5DHZmdcHrlbGe1cdDqxbhcH",
-	"8hO2oICwqBV1e6A7UTB9gI5c6a+iAjojPEyFk+rjabJV3KZxKJ3dTZWlSy8arRL4FuICKhe3oKpzV67J",
-	"SHqNcdE2C3xahB7pIWGuKE7s9F+0VE23X1ZtdvXDOpUQqw/rjREa4qxnELqslivTze0HtI/ro26prV4F",
-	"8rtR0LtdrFMw1+437Hhx1zo96ldA24f9fj/acoFBM/6jYO8pqtq1RHtdnVCM6mF9UNvH9CVYMrX8yDXG",
-	"DJGGDG0fYXLaC5zy+mrjfAk2jltHv0IVq8aL5gar5uBTKDN9u9bAeUM7RFdOhWp4xshDZDLr7zSjNmMR",
-	"Dsx8qP+nKYpLzHFC9dQIkprKHHwSoz+qzdDaFE6Gk/GiY1HDK0VNoJw6kqeA4VpfzL/ViWLhkKJ0Ejv1",
-	"MYUhxzzTPkzgguP+jMXbGCUCkyIBdqru/JUqXpFfRUfrruSq9fqt3nUnYlSzs8vFCLWvB2+9N6LWD5eX",
-	"1E6K/BoVmWAXY+nV8mw6RdWlCQf7rTgut8+FVBOWc21Nr+T88MlREqrmhZsAXaUQMl2YhqS/4f/Y4eAo",
-	"aVLw36NxEN4tyn3XqxygbWfU5UKj0NzwazwDbeeMqphmjkPT9bYqKcp/oJLLWKsdUKTrroz4yLNdQxsP",
-	"VxTo3hdK/EE9YGKKTcWMv3TFsIvILQpR/xNpku/RUCzJCY7BAmi3bNIn8wK12KhELqsuTgEoYxW4PnkA",
-	"+TVmVuD7WqABc+j9lWrBXH8+fAp4Q5VVdTi6teJGWyeyB6/qJaSK9ppknEddrki4L2Gf+bGt2Wgl3TxZ",
-	"/5DWWI09340lsAm8qPDkCz95z5WZTPUGZnSIDlQonF5koDEfdj2rYAY/XP74EqaUHzOY8dyHcN5gJtN8",
-	"Qexp1SvXBd6hQyisXLKM8D9kKhMXuxDtWGqj1+jWN2Ekra08RJWE6Sx6z0LCxCdhwnZeSxVJw6H6hYeT",
-	"dl/LnKeLJmvQ9hJCJUQhIynOLecCuMi5QHAfOH/ZLHJ3Rrxe164MvwpsbZ2+/1BdewcmKCkWGOCnQNYg",
-	"mMZUSPIf68/XyRfXkBz1+wnMxzxH79HLgAFhOb/GHrww1ZtAML3yjr10VYA9XrHXtLa+muVnFA6+hzWL",
-	"vjKZ1ibavuTXSHXHNpDVI6XWktVfDRrOIV8rOUEzxpkrSO1z2CJgE+lObSYB3WWVwEcrXD4WIvyjkYbl",
-	"n8LfkQuS3K4zUn3XO26jOxXkpiK31MtmSlamPSlGtZamHirSWzC3s9dLrSBuIlhyqdRMiMI9J306Zxqc",
-	"7CI5xJsZ1LpiDsKyB4eGce5JOd8XPOz1ofK0KMl9/vrFZqqGBqpNbyArFatbLwDCxkdRoVpKkR91jacE",
-	"cbYkpVJyY3Zt3TgU4KuDMwM5Mm1iIYUPylbvpXJnf4kbg0PDc0G4QOvbGWd19YpT8VhwDUmoqudHxU2A",
-	"mpP20Ybl6EYT0gaLUP8VLugIWqEe+0qVPUge9R8m4fAh1Ol0sEUCLNfuv4hdnHjONa7VU6Es4WcUZ2Un",
-	"DUxEt4VAeyq15oN8AYFend7OFnNx58gmPqvOdC13uWxia/5iOpZb1UwI9Cb27cRV57eapTgWCTdHEKjY",
-	"Y5wlHeUPnfFL9UBPQ3rBAw1x68JypY+HG9QmbpUYYJ/Q0eUCZtqdtVAihGgn0orZ10zry7GaBXgynTV5",
-	"2DSlemDFZCYF4iMPTezhLqK3dPiMFvS971EI2Z5uDXpfnNHbdGnH79B79PjvdCyhHZJhmni1U/Upl6rf",
-	"rmwyr0YPXCh+rZL0K+2wx2blqvV28iluaVQcddw6hfef4lbOBpjruBVB7IoXxK3bD7dJJ/J4C+FCm8m6",
-	"sXxUTBRVdBt2RbgJ3r77wg1r701Sv1J+h/jP6i3te360Y5ypckv2FxOVKqpMbJAESXU5iroGu3vOy7cl",
-	"fZUkn0eS1Lcv5c75Ci3uqhc6TXf3726SJoURvlGquJ28VbZskym9Xs/Kjx6BweiEGYXDYoVPYhHyTM7K",
-	"agMas6g4Th6w9MralNHGu4OrIqpdy9rxyIsIEiKCwnYnIbGY5jNrMJHK91+4kQs2GimygZcQGg7iIEW+",
-	"6JVGjJ9IAoNcpld2BjkODfiyCqIXiwvE+9Vl+RMZ5b/kXd9XZycJ+4aW8J9UvpY33u/68vMbnExzpvTv",
-	"UXzTWn8V3r8T4U1Xa5Hnex+B7XLytspo91pUAm5CzphlngLvUFYzmjDTC+BdJ4tdvlFNHrftL0HgbpbM",
-	"nWp8RopYJPWD98Sh7XUC7VyOhhPTcT2HElEh9atsPhZF+2eua24idzNoKideaFtf8prlWLF823QBWfGt",
-	"JckiFj45yNWKLBDTESwfzOYLB3uqgPx6kEy4eBZw9D4va8JunpXQeoU73X3vEfIBay3ckXWBRfMwg/lY",
-	"5gXYoAlAX6i1QkHFYpOGWgr5KJwrHtSeY5i1qsYDRO+kX3ZXLJSNtbNCKRdj92/K1dr5G7rfbnctNNV6",
-	"D5W1jwb9oo7Ad9JWSwLnq6b6MoFTO6glXQWIL2ulA8NGlMH1ik1waxZXwR2fYtufyyUgByJu9Xq9uPXh",
-	"NgmX59UzyQrt4DL+NsuqIk3hb4d3E1uXbj5fN3NYrmKxbr/u5C/O5mSjkOXhdjNcH95vQ++8ge0mqQYA",
-	"fCmIda47PXC5u2Wa2jrP2yFgmotkBLScNW22y4I7i4FQrferEAhCgBb8qwz4ImWA21j3EwF0MnswmPE8",
-	"CxXBNsoBehPsq9adpGJSrmpTOAOhGnNgpC/q5J8Okepo2QexkMMhqh7cP3jmRr8+ZvbEDvaFndYXCXnb",
-	"cRf6shsRKLx2EBEYKCas50+r8Vaj8v98xqzzO5J/c5/cfj3++6zHfw+osJyuIzS2HvLVshJePLvduueu",
-	"D6sY1VPSxQPK4qmqYuACKlW9qaSdq7lNJeeSczrZPoWlskZUKDsBBsslsttzrrDr8JYpy+2WdukA1ayH",
-	"zq+xjelcwu7i8w1Vxqig7trKZdY+GEhXlOA4iYXDg4QLuQcyW9TARHUQCysLPRKeu7BpGso3BKOmEq+h",
-	"uFH98n533qFRrDdWQr7BnT0Wxz27h1v8jS57WCz0yZdqtkStJkbes62ilPwmfD9V36d8H6nK0vJTVOD3",
-	"1O/DOnIirz7HV9LVdHB8PCSsp+VmMs5DfWi3e1iB7nFApOOjox2n+1Z4gGaQvv98BwROcu9mqq3oi+uj",
-	"Xzn0Yn9YTHEFDeILA6+WxenFYrObVylFAptcPF8ikYFhI59l7j8t8sQrglVDc92bXq/X8bUEl8vR7Bwn",
-	"Ovpt4kTWGf2Prw7l16jS7zKqdHQXl7ImrnYTT64OeJBN1q11ssk24ETTDnGmWJSBJrhvnCkWcmbO6LDU",
-	"lV+ig7NJAVmm+mFL1ZTkcKlgUtdXUiprfuwSujr6LUJXX+VSjQUdA34VSl9wmCvUfry3cNrf/T5acr83",
-	"3BlFMDl620qzT71e7zaKRezvsHVSzV9KFbecz1746YVr4cyZjf76/bzlEb/G4satWFC19NOQI1bznEsH",
-	"aLPLTBn9UyY8zIHuF6EaT8kV4vTjmKOy67Gwv1CVjY8ZTs3Y/hkqXPtfnGXnQSJGhkvEVqAisAYpUqlj",
-	"3SaTsHPqEBehHyq2YEelyxJBDmAR7sjRlCCzUshwuyt/9Idw5csPdtcQf0Wc/hAWeQ+EhknHz+yy7/zJ",
-	"uV/Fnb/6Gpj4qs++7GjA0bZoQD2Jq373zfsPlrHdBfhN5UoonlO9adGVqy/qgx/QxvC9f2pIRdtc9a9X",
-	"VhzxBRMaCptW6u/6GFPQz0WWtm/DI89W2/hBzmuF7Gr47UoDRYb8ahNBncu5oEMqqtge7pkhlZ64QuJl",
-	"7plboIwZBv4eDgpfOAOgm+Y8gbZGBApjh2j3JOv04E1R7N4qYq80ZxpjUYTK3Qma3v8qzzN/AwCRgmWZ",
-	"y8Jk9TtgSLW5C1lOi6w7KTwc3tItcmrRa9OlYhTtShGKYbhowJcHpmucQNuWWN6JqGBF7Q6U0vlyF6AU",
-	"l5+8FVfCkt8VjiuFtCsu7G9YdwjUXI5GLgE1w8FsBOSpdc6AgWuCCnfUbtqopAk03mVRAvvt9/RTBMnx",
-	"0ZEvfXR8dJKQXRCLAmDrKtMRRjZnXHQpu9slaJ9VL+GkJql8nZ9L9b6IHrgbAqbMjKt3vFr+s0PPOdVL",
-	"GqOiowQ6wejFglKhDRsF/GopOSKXdmaHVRzcnoUdRTm6LoJHV4O6Gz9knsu5M2DCdl0WNOt3TMAZGzbq",
-	"ukqMlrnYqOuSVFBkU0l3jyzvJqZjUdlNPq7oSvX6QoM0ZpoFKmJL52fTtiKnfsWytyTxZb2XGd6tQGfj",
-	"PINnsH66y5Du+qyKbL8HRdY78TNH7aSDk4PwTPE8z+RcRCGxWaHLSpbD4ZYhBlz46hifF7S2JMgly2DA",
-	"civRleNTqawBa1wt0TMQ0m9ogZi5EoS+00qq7+2H2/8fAAD//w==",
+	"7H2Nchs5kuar4DgbYXK3SFGy7B5L0bGhtt3dmnG7PZY8njiXzwVWJUmMigAbAEVxfIrYd9h7wnmSC2QC",
+	"9UMW/yS7193jjdhpi1WFn0Qi//Bl4mMrVZOpkiCtaZ18bI2BZ6Dxn6/B6kX3bGhBuz8zMKkWUyuUbJ20",
+	"LiBVMjPMKjbnwrIBDJUGpt03Qo56rahl0jFMuPt0IqSYzCatk37UsosptE5aQloYgW7d3katt2/fds9m",
+	"dgzSipRbWO3t9fdP2eNvHvVZOuZ5DnIEJyz5DrgGzTTwfPJt3LKapzDiFuJWwuZjkEwqlmrIXLM8N2wO",
+	"GmJpQNpo08cRA62V/jZuCXnNc5F9sOoKZNGqHQPDX5gwsZzwfKj0BLKIwc1UaPePAc/yBTNiJCFjSjNh",
+	"zAwyNlSaGTUBJYFBbqAXyxqVPGWM1UKOkDB/676GX2ZgbPc8WyXK5djRG58zkZ3SsNlAZQIM0zAFbpmw",
+	"jBuWCGkslykkvY093katKdd8AtazwHPZ0O+b6RRcPzOZMTVEehjgOh2zuZCZmkdMSDaT4oYZzyRtA8AS",
+	"Y7m2SccNAW74ZJpD6+TwmyePHj/549HjJ1FLuMZ/mYFetKKW5BM3NJBZbcSO1twS/zw+bkWtCb8h1jo+",
+	"enL85PE3R08eRdv47cINZHVeL9R8v3n12A/iGthA2XGYHeMyi2UCMkvcyksQdgz6lNEvk5lxO4Vxt6fC",
+	"Jz32kmut5kKOsE/qjE34FZhYul9ypa5mU5aOgTvKOz66hMlUEQMt0fL4cX8NLbG7T09NHMqZTMFYpZ/B",
+	"1I4b9i8MZwYyNhd2TBsIJJeWcWu1GMwsMCUdXzQNm/umP2TYdqNc6R6uH9o2Ho6WeBXHWGXWX40vabg3",
+	"MJnmnPZffdA/UZsMwitrR1e0sYcUxt7/DDD9UYB2bL9YHYF7jOsXFsW4nTLhNh1DxsyUS8PaeofFXkvY",
+	"K4Dph3ExggZpNVAqBy7LMb8QE2HXU0vOJgPQuKOdkF9LtBybaSTYBu76yc39M3A90vSuLP8Tv3k205yG",
+	"sY4uSA2W+ffuuWyTSo+14fKbFyBHjjqPj6MGFUfjBatFavbcqU6+cqmCML7zTt1hW/gB/mV1eGfs0tHx",
+	"Ly/YhN5h2H/EoDfqseQjM5bbmWHfevV8y/4v09xCu8MGC0d0o2Y6hZ4BfS1S6LlRd5J1k/mlFbWcynd2",
+	"RuvE6hmsIfbhw8P+N0c4ueKnbeTfrhbvtAC7qJ1dlkDIDTxNDSzxdMQ4+0GVLG5m6RjNocN+f2KS+7J8",
+	"ZUD7s/xGVvJmB3a4iRU2Lv2aji9SNW2wsH+W4EQkvvLAMOPeMqydBAZNIpY4+e7+K6Rr04jU/QHXIK37",
+	"Ry7kFT01Vs8mIC3SZr0OxT5qswDpmOBdK3TqHk65xO99l87gcT22opbrEB/V+mu9Xz91IVNoonuVSVxz",
+	"wNECrNh0ZMCFXX04XrtDDfaxPz9cTE2Dxr9AjeoEoKMDM2DX9uu+31d57b3jvXHkaNG5z36/q3F0YWHa",
+	"7AgZC9Pl/d5OHvdN0nFyqphA8ri/aegwvcPaXfLRS2ygaWCWj1j7+pBxWRErrr9Tdn3EeLHnBfqpQ+HW",
+	"OsipRu1QGf6Uo3XgR2/9MHZVEf2j4x0VxCUfNTDnCxjxdMFyNRpOLM6T5FbYJdVBf5tybdnY2mlvpvNv",
+	"49YBZ4O4lZwyqSzJ3+SXtZvKuv7vJu7c0DfK2qHInTMmaz6Y69CxzTXPZ+stxruKYOx6V9eanL8vzEnB",
+	"GZw/a+B4VMAii9ghs4o9PGJjuOEZpGLCc5aOueaphYrnssTCvt1NLDzl1oJ23/6fd/3uE94dnnW/f//x",
+	"MHp4dPtvrc1Eb+QEdFvABk5oFzrQiVz6UcjRKbuXtXAvXtk9YLGJW/4npPbfLpFGq2N/OxbpmI00lxay",
+	"QEmrmAaeRcuBNnzNMAPXoHnO2sKaWPpv0pyLCRMGBazWfNE5ZYF5XBOyx9661oaQQVDxhoHkgxyyWA4W",
+	"2I+auodKR0Un9aG5zqfcGe6Zs9tTNZlwE8t2wtMJRKNcDeAm6eDoGc9zvxwTxi1TMoUeOyvmWMwqU2Cc",
+	"+Isl9kVzMHNwAz/uP1yK7rRcT2HxKEpbrt7fup7Oa5jsqH/8x6gp3KfBTJU0gOL9O579wC3MOXr+qXIk",
+	"xqXj02kuUiTewVSrQQ6T//i7IUO87O/fNAxbJ60/HJQR5QN6ag5e0VfU6ZLIcGxezhx5lUtylyInhOkX",
+	"NlCZWytuWapmeYaKYwBIcsfUlcD1cti0aWD+9YPauzi673jmf9qDCsUyOT63XOQo2nwolfn48geRxS0m",
+	"JHNCj425KeZ5wmhRkCfkA0shFeQVDaNZzjWDm6kGYxz/xk2SL255W5ijkdt6NOynR/BN9oQ/Hhynh2iT",
+	"oivaOjnuu80qLLLVdzxjYb4Fi/CBmtmTQc7lVes2uv8an7GSGMKwImjO2kPlpobEY9z7byKjdRa4Pdjh",
+	"P//rv0mRVBRIJ1ovH8KWRbs9bI2k2G8sHStlnLQG5C9iQA1/h9SSzCg9r0/GVd8rPRBZBvKeTFWbsFRs",
+	"Zpwg81PegwMelhxQDu2zrf9l5cyE4aEKG8zsummwdkW7FvJ9IowRchQxmEztIsKV5GHfKE3C3wle+sng",
+	"2o5VnuE282c5frF92yLr4FsVJnEC1ThOXCetadCflDe80L0UE1Az++vL3kyQNCUZ7ASUFRP4pFN8qez3",
+	"zk65L/ejfHBjHWJru/P7ccnvL5Vl3/vPPye/UywqsA3cCGOR2/C0NFdyhKenXCo7Bu0Zrse+U3bMUm7A",
+	"xHKqVTZLgY6i+ARIB7b51DlTQ60mlZO9TsSMKgQoxuWx4WAoGZZy6XWmIzVkZGB8yiV+DTz7VW2HM5bB",
+	"FGQGMl0EdeEMgsUpS4hpwo6eo72ZjiG9YkMucsPaUrGJ0tDpuSX/WZ5lzhcWxoKkA+9faxIXoK8hY0pW",
+	"LFGhpGG5HwxTMl+csOTy9dnT5z+cXT7/cPbsp/OXH16cX1w+f/nh7Nmz10kshcH40Kdd1Avy4d9Ifs1F",
+	"7mT0ry+els29dAyf1uLDbu5k9u07w6hl4cYeTHMulr5vsM2baFGzUsLhv/OHwjmDs3mw+a7ryZHLYCDc",
+	"xPIHzYdccmbGam7QPSHtV2AfUBG0q3M8YbxirCkdy5lMlRwKdJ9Kow7b4V5Tou22xiRztrya2ViWKrfz",
+	"iVmW3GalfuJy4Z+ZL3hJHxh2fPSE1tC11Am0LFYFDybr69JZ4v8lqM4mglVfbYCY3IHWb5yeSsGYBvHw",
+	"CWhz5M1B1GxwkwJkhiHHi3944nQichLDR65XlOq/Hhs0qCZatzk3QWixf/7X/wub1kf1MUJDqtyOhWFp",
+	"LkBaxrPMOXuxbKPGgizgq3gJkxJKdqLG5pRmqZLpTGuQNpbFKxiUECbYtm40hfsjDFPXoHPFMw9Vqrza",
+	"iyWyjQeuuOUYiWtnFEPOFz2GJ/CGcQ0M5FDplKIkbtYlH7uBIL2LUEq+WNn6/1OM/EY6yiot/gH3tVG9",
+	"n8IGhDBDmbiHoXpYGqq1QX1WW7U61pqvtQ3eFlXwbYOF+2MF5VZf4Cas36alWnn/nktdUAxHcyYXf+X5",
+	"DEfBs0w4kvD8lXZGmBVgWidDnhtYJtnzG57afMEUHZq6/TCByQC0YWSFOeNSAtKCS3JY6SwBBfe00v7H",
+	"FvqtxSg2LeJZ+eZthDiY4rNlbEzUGiwsmOJ5ffzfcQOPj91QiiCve301eB61MjUb5FC0U7xPv5dfEMrG",
+	"fSGk3Wk259I+Pr4oOrq6dubuTl/+GYgKzljHLYCNLNOiEkn3v6iBM57cF2c1mm9c+fpi0YGQ+5ewMDFb",
+	"V0yW6xW2r+u6eVQ/As8JR7THiILkKE/P1VXzGXh5pPIufPW+YRTn9fP0Ai+wx5iKE5HdKRXWdJVSUSvT",
+	"ajqF7Kxo9amakWzeC0kSouUfV7n8GrTxwJIduKfKuU3nSQT8fXzcHQjLfPeMG8ZZOAij1mtI2NZRv+9k",
+	"Q3m61f3Pd/3uk/cfD6PDJ00nW1GrINp+y3MFi2Yq7CSECpZeYinXahM/1XbrZ91t63moaRWDStxP9J9J",
+	"9vr7p+zJ8aNvmLcGWKZS3C+rsj0YBaunX9yyubP05lo5PYuago1nEy5PmXROkzPhLBfSBANNOr7gOZ5L",
+	"k6L2Roqp89FqjGxloUtbZDOmPCi3IRc5ZOFBvbsGY2alv4lzDkaNqCNsH2fYdSvKrXCO5cRtcNZODqx7",
+	"knR8BKSIg6Fv63zaEOWJ2ABSPjPA6l4uZxm3nBGMgs5aHhiW+AElZH+ujLeUqavU+fHy8lVwtlOVQY0a",
+	"GGcszkkfPXlSkUh06rIik7yxt62r6VhzU++sKZBZzoF+WJFO+ZwvDEsqRmRyyhIcROKMFxtOXrd1XjVD",
+	"t2kbfBqmGm1SPq+BZ0ICYaH2kBToJu0uKYpunrrvmnTOqlrFuGLLyYORdk7Szko2CqPbOGEayX7C6GcJ",
+	"FNKMnPHttBvGf9TMpmoCftPMnazxO9g9nY8XrO0dTDBRLAmY6raU6bCRAgxLF27bA8NyNaLjFve78wpn",
+	"suKHQhZLOjmg3VRfmKByS8a5goVpYlh1tQbkXSWpJIBTzcSpEtPjBn8P5srthgkiLnBPZiEsoRqi1xKQ",
+	"Zazt/vLxGwLKYcCXBRXR4LDoCpU3bzL/XuFzvdF5o+GBSNBiTjstwEX5yU7a/qLWxd5k8ycx5ORKIk/F",
+	"SCa87Cqpdpj2djepwRy/JWDsHuSakle4A6EQw/cazCzf11yj/Iqdx0TQptlkwvWicWw1FUJtN+16nNvv",
+	"w0HxDT2/dl3fs5EXQl7duQ2Q2aWYwBspbl5yqbYR542oO/MI0d6PO3HOTcQd5h59uucUrkQTwrLPZtJM",
+	"IRVDAYhSDHZ1xI5Q+IGO2EMfh43Ycdj5OmKPnMFtZhPQvSoa7tG2geRuIfaihVu6JlKs9V+nXIO07tOm",
+	"RNHDxyxXc9ApN7AEozllfGCcH0IOiFbKIu6xV3dFPdzo/cfDx82eqNm/6727sFzb+zBladJto/8FvelW",
+	"AAGpDRN7eLT3xJrxqb4P1+Wu0atyu/zOwzL2zqu9jmy4s34fVLurXCy36j67r7IRPjtvX8C+nO0zUFe3",
+	"6Y+YSS0XPjfVv3dKuUwmCfgwyybKWPerMUkA79bi47vTdj9Rv6v9E2YY+lhnCF0UQm4f71llsEZVgnVK",
+	"Ul059YiOYk33HW0jSCXys+vie4LcZ5OuhlLK5yW+Ex3mjJyeHFEVCI6/9wb36UdOaJm9ddSdNuc9VeNy",
+	"2ILG0NTs8uyiKuGbWPKSj+5ygLAaNaikBK4KGS8Ii7fftaq5R25gxaquiZOt2XU+3IAdbJrevhvOFB/t",
+	"5ikFKm4br293zVDvclbQHEYMQAsM0DP3TpH0hYT1WaLuP1ewmCudJfXooad/tOEQonwZQ1xqZneNM1IT",
+	"m4hgPu9BREHrbevl220cqiPxny5+frl+qJQZtTGP1zVQnE+YiHHD3oVnZ6/O37fH1k7NycHBiMLmvVRN",
+	"DjKVGoq8H+TcgrEHfCo+4K+dWFJ/AzBMWNYeqZFifzdKTgcnS0dexvVWgLFFZpiQbIBHz7EU0ojMo3pM",
+	"xEDOJiYEMTs99oobQ5hIHg5A5lpZYIIwtHMtrAVJ+TsFUkrI8oiANHctwL9E3FdaWTWYDRuzA7HLqX+D",
+	"eTXG2gmSZTroYfAiQbfp+jBi9d+/W5w/e+0za/w7R536cbuQHNOvVvgfG9g3Dnz54tUBLnWCn5tn3PKE",
+	"cFNFEukFWTwEVOiwaT4z1ShvLCdgecYt77HXBJ5wjFQ2LUZSacIiw43VPEAemqK+U66t4HlTfuAMKLsr",
+	"4BntTGOZJJkvGOKa/ZkTHWPV8kPCEY+wBQ6syNUrsWCnLJlzLR3XJczwhWHzMeZyrGIk9HI4dcfDg+pX",
+	"DRbAWqexhIWLLGJbXMhS/h0Phk+Ohg8fffPN4OFxxh/zhyk8OXqS9aEPx988fLynvxmo02AtzyZcdjXw",
+	"DOGdUjl7CQ96fNEXMwcdFfnJ8/HCrYUwzK93zX7aT9MGmkUF71QGurxSjfKyGk3cT7oHm+anu7hTWinr",
+	"UdLNSeD+YeDrIsTC2oQLEl5aY0KYdA8BpKPrwtneXGaM06EdvY6bh6/mngrDEJk7mmnIOr2mhcehTrl8",
+	"uc7fNuR8rS1EgMjeUO2ntKP9RDy2lyW/+DTTnX0gsGuO4Mj8rAOPuIWuFRP4LDGizx/vWcv3y4y0tF5V",
+	"emw2zX8yrcpSNu2V2qxXtZ90jt+uIBbWLlUESOdJmg12QL36W8uXfzv846P+H588evTwj4+OV4n5/uNh",
+	"dNRvlmVvx4pPxJ77nZCM5szuzlg+G5gg6w374/m12wgrSWOEgt9HLEZNvsH2b2a0ts0axw3lgWGJmQ2S",
+	"RsFg1yRpX5ZpeHjuG5AhTkOYUx8z9onViA/hWVTJjDex/LsSspoy3WNnFG/enOFdyeCkEnihZ/xWqkrG",
+	"3on7M+TzmdKVb86e3nJg78m4st7FqkQV5lndWW4lIJ1pYRcXTsDQMhK49mxG0D766/vAdX96e9lahY7/",
+	"6e1lgJH5BPVStvtKIXbhzNNrkYHusbOA2K1UpiwyqpPj/mHia2wsw2lP2IYqmqeMS2epU+akknCHRgK+",
+	"oKGcZqX+Jdpl2Ea5Rs4zIbyykEO1ypyl2Y/HNoZlwnhlmHm/goD1ARHkUz8Vm8PAPZEWZGYiN7GimgC3",
+	"TreKCfRiGcs//IGd1QD37kfa6kWaFpvJDDRLnI90cH2YhOIDhiVnHr2N7xVEimf9/sP0T28v8R+Q9Njl",
+	"2A2gSI8FjYdTjI+4kMYuLz9K2rcwYH+GBbsAe+KTIUaS25mGWPJ8pLSw40lRb9KnlvE8V/NuLoxl7UQq",
+	"CVTa6Mefzp4idp9wZzxNYWp9Jn4sObuCBTNgOxFL4GaKKKGwacg+SYQxCTtgCZ9lCbYUshZwl5dj78Wy",
+	"Tk+mZ9KE3IYyRRz5xJfwMorxYvsHE4PTKxWqLXP7mFucjaNNWdM0rCru63Th/qpKyFrKcTuDIZ/l1vl2",
+	"7ucPIks6qPyyIp+wnk1sYulE4Kkz3opSn6wx75i1D//5X/99+KjPEKfN1DCWSXLW/d+8+49+98n/6n7o",
+	"/fuDdidJCHiT9LCcaNLrJZ0ee6ns2O117+4G4qRcOqtEjiCWwp4wD4Evywn9rYtRpO7PenT+LCFZGsSL",
+	"zzvR4P28zJfN4JWt0WhqRgxwQxSIEjXEBfN+Hbk7SA2eGxXLlGvt++R5Droku/CpY0VHWDUDv3dt1vJk",
+	"6xIOPB4/F1dlFQFsq55+y9rJcf94OVXWjWklMzaWoUBQ29mzfm9QIk+ISDizBqQ9qUQgplwbioy4jWEA",
+	"SyS77T3VAsuJmIW0/IZZDRAozHYjsC9TE0tfpya8hFRWjRT1G4tGC9c8n3GLo4tIsyI0rJx80VwbJ9TN",
+	"4RpyVpReKzgplgm+cFIxWZOoqAlaFFOpsB7JOi/xIjYWTrv7BR07LZNMlLEfNKRUTS4UUxzOZErJsEr6",
+	"8lIdEkCVWjzJcb+Peb5CjshcSBWiZlLbY2+peogZc8cp1W0Y1VllIm7AFJYHbWbPxNgLRihqVA4sbyKW",
+	"eK/V8cLMy1XMABE34AhNnmwQP8+dRjSlMiEEHtWweRfgxWVsbj6f9/Qw7UImrNI9pUcHepi6/3fvdWKZ",
+	"rMtRSkpsciVV3OM8q0DfttucyM2x5PQ0qabOJF6adHrsOyowXQMpL2OUI2YsT69i6fXwKmTZU+I7rebG",
+	"Can2059fX3Tcr0+1MqartBgJicrIYFaNGg7ZTObur2rBHkySNqTa8DDHfYaVecpsadf0h59fn/9w/vLC",
+	"yc/vKS2n/k3EphqGuRiNbZlUx1GfVkvTkPbByURLGj5ZLjjipGnoxDcZSy+Vo/ByhcbRqmnl26zkulGz",
+	"cDNVBgVViDMads2dXSJZ8jNOKAk0fsrTMe6MwG5nr85ZKPzDnDx265m416D7VEmrVe6s6q7bzFj48a9c",
+	"L05YfbKOLjiBp7Sk3cuFUy1onRn3uZFiOPRGXi5SkAbKo53W2RS7O+r1W1FrpnNv8AV25/gYWd1/aw5e",
+	"nD99/vLiufumN7aTvIKerhiDZ6/OW5WEjla/d9jrI750CpJPhfPle/3eQ/Izx2ihe9vtIBwkjaDBGTqr",
+	"Ve8zPkwjmwQvygYnyYr49mBBEEGP9J9ZlSrnmVgEDRbG5HnWOmm9EMZeUsW7ajX2d6vgeRRIwlfrfGBo",
+	"YF9Auc3mmEs5mQMqaLbDi89ltstroczY7fulklZH/f6GdM79kn3Lw76mdN8l7ggLjmnIxzSKpsaL0R5U",
+	"ChDgJ4fbP6kliOJHD7d/VJb7cV8cPdn+xXIW9W3UetQ/2mlGoZ4YfrLD4BrqTeCnx9s/Xaqig854CAfj",
+	"nlqqv2nCwe7JOw96bb13H1WFwcFHy0e3B+XxX6NkoCPFAK0ue9lHQsRyRTCwxPIRKutNVUJjuaZMqC/Y",
+	"28Oim1rNLP6Ej9CXIDhcsrud76ZxXUy12UR0irfJNqz8+NIPjn4JQUtSdHYMQscyp8qiuEodsqWGFDOv",
+	"GKNk3/vDSG9LEsoHtfaqhYj5Qwt0k5Y+80bfA/qeVFajTPaHx1sEc1lctFIaUpdjr8dAG1dvbYXXXau7",
+	"Hj16XAukxnHvP98V/uWHk+77/2jHcW/pp86/N0asN1SqrtfOrFdRNf7QoGCbVE0glkOtJr3gQjlp7BhK",
+	"+nRqM+ZOS3JmhBzlsNyB85NTJSnUa1gZXkQP4+gx/W9y4ncHS35JKCoo8SIUjAZ4T8y5YLFsb/Oh1p+3",
+	"xLJy4HLKuFx4dkp+CZWi3YzGPB92HUkzJwu4ZGTGR9iCd7aZ5oUvFHwbYsM71RLdUtT3d6ue/fZcU+Qg",
+	"FPP9qpC/FIVcapNqdexternIMmlUxt8LjLl4v3PYvKcpJhCEmL+xQcIcPbSh0MYHDvxxZuS9zPJo44Eh",
+	"xGhNibP2YMF81DCWdoxFJn1dXm4sG6uZc6AvixptHKOeWUbSZ6XGJTpwO8aIytPYSlzohEJHsVySoujs",
+	"F3HqBgphgKyUs1HswykzzfMyvBOxVM0QVpTQsUu74/1VRGIkzgAqwiaxLPogLcvOnGHjS9bkQkLEqiF9",
+	"1x6NrZwzBq0yraamCN3MkcpFpIZUTqaonmGes9VwYzB0eozQAgJ81mthFCwFeapNnxRn+LEMqXJuxuWp",
+	"PmVhOhcdD8XbxZn/hC8wICxrZfkemE4UTB+Gp7r4V1HDniPkpsJJ9fE02Sq0aQgItLupsnRtSaNVwr5l",
+	"cYHGi1usqnNXLjpJeo1x0TYPfFqEHvEhwrowTkz6L1qqh9wv625TUbNOJcTqw3pjYA1x1lMWuqzWUDPN",
+	"7QdAEfVRt9RWL3P5zSjo3a5GKphr9zuSvLhrnRz1K7jww36/H225gqIZYlKw9xR07WKpvS6/KEb1sD6o",
+	"7WP6EiyZWgrmGmMGSYOGto8wkfZipLy+2jhfgo1D6+hXqGLVeNHcYNUcfAyFwm/XGjivcYeYyqlQDTIZ",
+	"eRRO5vydZmBoLMOBmQ/1/zwFeQk5TLDIG6JeU5Uznyfpj2ozcDYFyXA0Xkwsa5CoqAn3UwcLFUhf54v5",
+	"tzpRLAmMiiexUx9TGArIM+PDBBQc92cs3sYoQZ4YCXBTpfNXLMOFfhUerVPRXOf1O71LJ2JYSLQr5AiM",
+	"r+jvvDek1o+Xl9hOCuIaSxrE8mKsvFqeTaeguzjhYL8Vx+XuuVR6wnNhnOmVnB1+d5SwotICnUxR+RI0",
+	"XbhhSX/D//HDwVHSpOB/AEso4S3KfdfLOFjbzagrpAFphBXXcMqMmzPoYpo5DG3X26qoKP8BWi3DuXYA",
+	"qq679OODyHYNbTxcUaB7XwnyO/WAkSk2laP+0hXDLiK3KCX+L6RJfgCLsSQSHIMFw92ySZ/MC2BkoxK5",
+	"rLo4BaCMVzIC0APIryFzAt8XKA1oPe+vVKv4+vPhEwY3WO7VhKNbJ26McyJ77GW9rlXRHgrZNxLRG6TV",
+	"KI62FmMVMZqet98NS476/SSWBQK5HNZwt8LEJxWAOwpq6V3+pI4EJN1DSO0ADEoIToLQlQJX5hROLAcz",
+	"kWeMSvui/z4V6RVooqcI6IRyuFX0JMYHA5yRtV2/HlbVcQtFtSVXSNWkLzxIdkVbfAkyy49tjdAqedCz",
+	"6O/Ssq1t9bdjxfiEnVf297mfvN/hmUrNho1N6BjQIMnG4MxAPuz6bQcZ+/HypxdsiulMjj99OOw1ZCrN",
+	"F8iabgcIU2BHOohoyxXPEEuFbgdyMPHeWBlr1tgpr8NIWlt5CEtF47n+npWikU/ChN28lkrOBoDChYfm",
+	"dl+pXKSLJsva9RLCTkghq3D3qrlkQuZCAqMPKPZgFzmdt6+3W1aGXwUJt07eva+uPQEzSooFBvi5uBPA",
+	"s8AYK4X+Yz1WoSoX2XwscvDRERXwNDwX19Bj57Z6Lw6kVz5IokgMBvBnkFSbriBgmCxuwm0GeKDjGuG2",
+	"uMlgDZf4wqefUcz4HtawzwpZdjZGlq+N2LS6L8Q1YGm7DQvrcW9rF9Zf1RtOlV9pNQE7hhnVPPdJjxHj",
+	"E0VncJOA1XMq/YMTbx8KhfzBKsvzj+HviEJet8kywNSJA8hzU4fLIaDS4DU+wrAxikCSCo0ATOdzIgLT",
+	"ADBMJQ1k6k2o3jiCEbFkOBGBabgGnpsO8V4s92Y+tgvveYruKJ/uVMoey0NjL5+HsSpcMClms5bFPA6q",
+	"t+AkaterkSD/I7YUL9AzKYvYExqLc+5YwSmTYNo00frnKUjCZ+2x0cM496S474s97PVZ5WlRBP/s1Xlv",
+	"I1VDA9WmN5AVy0Oul8hBEjsztKBaimFNfQ0niN93JL2ChWFjfg1sAM4IpXr8jo2BGxtLJf2JQ/XaPDrY",
+	"TmgMlOohJIJelbaYzqBmtldAPvCumCTUsfSjEjbkUaA5YCzPgUYT0m6Lc6wrWCC+QoMZ+8qSPZY86j9M",
+	"wslaqIxLmFw6UMEamLQl3TcxnYPMhYEeQygbqR9/AVdZxtKHWXyk/hQbo6qvJpaVQpYUkzcdCleo0Sjk",
+	"H3DfMmHjzR7ihJKe1MwCa6N3kgTNm9BZVBIEdtIhmEEpfjDYhPNwxD7uHychDcMx1RahVJZB/Yw6seyk",
+	"YQvhVU6sPVXGiEG+YIFbOvcQYTs60cVFUpt2Z5VCa/ck1TBwTiOkY7XVWgpnP4l7O6FbRJyBVJyUBkey",
+	"4qkSd1AANpZYt/gkZBw9MCxuXbi97I/ILBgbt8q0AJ/j1RWSzQwdv2JulGwnyunqV9yYy7GehYwF9A19",
+	"JgVmf0HFi0brxQcjm9gKZ/fc0eEzOoL3vu8l5JjTGvS+ON+t6XKh32BAyaeEpGPF2iE/rolXO9Uw01KV",
+	"7pVN5mXhAZ3OrTUt/EpTOoItDqBDykc7+Ri3DGgBJm6dsHcf41bOB5CbuBWxmEqmxK3b97dJJ/IQLEmn",
+	"Hcm6sXzQTvIna3eFtwH/4t49p2HtvUlqDe0SEq5+sHO4ufrRjqFnujhfSCzE+4UEqovaNhskQVJdjqKa",
+	"yu4BoOVb3b5Kks8jSerbF9NpfV0oupIKATZ0qfomaVK4LhulCu3krbJlm0zp9XpOfvQQH4qgE5AEzwyf",
+	"xDKknp2WNU4MZFGBMBnw9MrZd9HGC+GrIqpdS+TzYKyIJUgEDe1OgmIxzWfO0EKV77+gkUs+Gmn0HJZA",
+	"W4R6cmZnrzRigmXKBrlKr9wMchha5ou5yF4sLwDuVw3qD+jK/JJ3fV+dnSTsa1zCf1H5Sm9bmO788vMb",
+	"mExzrs1vUXzjWn8V3r8R4Y1XAGK84D4Cm9J0t8poei0qMXghjdQxTwGBKmuoTbjtBTw/yWJKQazJYzom",
+	"8wJ3s2TuVKNaSjpnvobFSSgBxySsnavRcGI71HMoTBcOG8vmY1m0f0pdCxvRdc8UyMDaab/MxDXPoWL5",
+	"tjHqWXzrSLKIpc8XpAq1RRJFxJaxGvmiE8IMYeI9lkyEfBZSa3yq5oTfPCuzbTTUk6jXUMknzYT0C0mn",
+	"AgU81SOP5mOVF/ijppyaQq0VCiqWmzTUUqBMw1yLoPaql400qBqPGb+TftldsWCC5s4KpVyM3b8pV2vn",
+	"b/Aezt210NSYPVTWPhr0i0LF7KStlgTOV031ZWIpd1BLppozsqyVDiwfYVLnSz6BrYmdBXd8jF1/lF6E",
+	"DkTc6vV6cev9bRIu+awnlxbagZKAN8uqInPpr4d3E1uXNJ+vmzksV7FYt1938hdnc/JRSPyi3cyuD++3",
+	"oXfewG6TVAMAHtWwznXHB3QeVWaurvO8CRTXXDcnAGidabNdFtxZDIQa4V+FQBACuOBfZcAXKQNoY91P",
+	"BOB59gGiLEORwI1ywOMxJbmTWF+OCrmFMxCsbMms8nXe/NMhYGk99yCWajgE3WP3D57R6NfHzL5zgz13",
+	"0/oikZs77kJfiSdiGq4JZ8QGmkvn+eNqvDGg/T+fcef8jtRf6ZPbr8d/n/X47wHWmjR1XMvWQ75aotL5",
+	"s9ute+76sApbP0FdPMDEvqoqZkKyyl0CWOWSKv0TWOMMT7ZP2FKlMyzPnzDOlgvzt+dCQ5dgwynP3Zam",
+	"DKFqIlTnU2xjPJdwu/hsQ+FBLOO9tpihsw8GiuqUHHscO1aKwBTigcoWNQhWHfrDy9qvmOJR2DQNFV2C",
+	"UVOJ12DcyJfr9PUChQ01M9bKppCCdGePhbhn93CLv0dqD4sFP/lSzZao1cTIe7ZVXGCxKeUH7/zAFECl",
+	"ywstpqCZ31O/DeuIRF59ji8VlXkhPnZ+OAK2yDgPVelp9/AC3eMBTEdHO073jfTo4CB9//UOCEhy72aq",
+	"reiL66NPHHpxPyymsIIG8ak+q5WyerHc7OZVqhOxTS6er5rKmeUjX3jCf1qUjqgIVsOaS2H1er2OLy+6",
+	"XKFq5zjR0a8TJ3LO6F++OpRfo0q/yajS0V1cypq42k080dUAQTY5t5Zkk2uARNMOcaZYloEmdt84UyzV",
+	"zJ7iYSlVZMODs0kB9MaSgksF1tRwqYZa1xdXK8sA7RK6Ovo1Qldf5VKNBYkBvwqlLzjMFcrB3ls47e9+",
+	"Hy253xtuqkOYHL7tpNnHXq93G8Uy9jdnk1TzV+HFLfLZCz+9cC3InNnor9/PWx6Jayju+YslXqBwElId",
+	"a55z6QBtdpmxyMeUSw9zwFuNsOxbcgUw/TAWoN16LNwvWHjnQwZTO3Z/hqL3/hey7DxIxKpwdeEKVISt",
+	"QYpUStu30STsnBDiIvSD9VfcqExZNYwAFuFmLoNpRSu1Tbe78ke/C1e+/GB3DfFngOmPYZH3QGjYdPzM",
+	"LfvOn5z5Vdz5q6+Bia/67MuOBhxtiwbUk7jq12G9e+8YG9PmGisYYTyner8r3WBRXBlwgBvD9/6xIYVt",
+	"cyHQXlmEyNdQaah1XCnJ7WNMQT8XxQZ8Gx55ttrGj2peq21Zw29XGigKPaw2EdS5mks8pMIswlAWBVV6",
+	"QncLlLlntEAZt5z5q3koZ9HSIuUiqWRjh2j3JOv02Ovi/guniL3SnBmIZREqpxM0s/8Fwqf+UhAkBc8y",
+	"yl3l9WuhULXRHU0nRdadkh4O7+gWkVr02nSpPk17qQAM/moq9V9C+ZdOhDVsatcilc4X3YlU3If0Rl5J",
+	"R36qJVkKaao3nmk1nYZCLT79FAuUD2Yjhp5a55RxRk1gLZ/a5TuVNIHG621KYL/7Hn+KWHJ8dOSroR0f",
+	"PUnQLohlAbClYpWIkc25kF0sEUBZ/qfVq3+xScqepblUr5DpMbo0ZMrtuHqztOM/N3TMZM0YZruGTNde",
+	"LDGB3PJRwK+WkiOitDM3rOLg9jTsKMxspggeXkhMlwCpPFdzMmDCdl0WNOt3TMAZWz7qUnFWx1x81KUk",
+	"FZDZVOF1RMu7iZtYVnaTjytS9W5fexTHjLMAjWxJfjZuK3TqVyx7RxJf6X+Z4X3+8sZ5Bs9g/XSXId31",
+	"WRXZfg+KWgHIzwL8ZYskB9kzLfI8U3MZhXRwDZTLrYbDLUMMuPDVMT4vaO1IkCuesQHPnUTXPuVbOwPW",
+	"UnnhU7zZETe0BMioKqnvtJLqe/v+9v8HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

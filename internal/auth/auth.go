@@ -153,6 +153,14 @@ type Config struct {
 	// at any level, or leads through something that is not an object,
 	// grants no tenant (ErrForbidden).
 	TenantClaim string
+	// TenantClaimPrefix, when set, makes the tenant claim a list of groups
+	// of which only some name tenants: only the entries that start with the
+	// prefix grant a tenant, the rest of the entry (e.g. "acme" of
+	// "/tenants/acme" with the prefix "/tenants/"), and every other entry is
+	// ignored rather than refusing the token. A token without any such
+	// entry grants no tenant (no_tenant); an entry with the prefix whose
+	// rest is not a valid tenant id still refuses the whole claim.
+	TenantClaimPrefix string
 	// AllowFederation lets one request read several granted tenants at once
 	// (X-Tenant: a,b, sent to Tempo as "a|b"). Off by default: a
 	// comma-separated X-Tenant is then answered 403.

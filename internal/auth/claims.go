@@ -111,11 +111,13 @@ func (p claimPath) lookup(tok jwt.Token) (any, bool) {
 }
 
 // tenantsOf returns the tenants the claim at path grants, sorted and without
-// duplicates, never none. Any unusable part of the claim refuses the whole
-// claim: the error is a *Denial wrapping ErrForbidden, with reason no_tenant
-// when the claim is missing and invalid_tenant otherwise. name is the path
-// as configured, for error texts.
-func tenantsOf(tok jwt.Token, path claimPath, name string) ([]tenant.ID, error) {
+// duplicates, never none. Without prefix any unusable part of the claim
+// refuses the whole claim; with a prefix only the string entries starting
+// with it count (see Config.TenantClaimPrefix), and those must all be valid.
+// The error is a *Denial wrapping ErrForbidden, with reason no_tenant when
+// the claim (or, with a prefix, every prefixed entry) is missing and
+// invalid_tenant otherwise. name is the path as configured, for error texts.
+func tenantsOf(tok jwt.Token, path claimPath, name, prefix string) ([]tenant.ID, error) {
 	claim, ok := path.lookup(tok)
 	if !ok {
 		return nil, deny(reasonNoTenant, fmt.Errorf("%w: no %q claim", ErrForbidden, name))
@@ -126,11 +128,7 @@ func tenantsOf(tok jwt.Token, path claimPath, name string) ([]tenant.ID, error) 
 	var entries []any
 	switch c := claim.(type) {
 	case string:
-		id, err := tenant.Parse(c)
-		if err != nil {
-			return nil, invalid("%w", err)
-		}
-		return []tenant.ID{id}, nil
+		entries = []any{c}
 	case []string: // registered claims such as aud decode so
 		for _, s := range c {
 			entries = append(entries, s)
@@ -146,14 +144,25 @@ func tenantsOf(tok jwt.Token, path claimPath, name string) ([]tenant.ID, error) 
 	ids := make([]tenant.ID, 0, len(entries))
 	for i, e := range entries {
 		s, ok := e.(string)
-		if !ok {
+		if prefix != "" {
+			if !ok || !strings.HasPrefix(s, prefix) {
+				continue // another group: not ours to judge
+			}
+			s = s[len(prefix):]
+		} else if !ok {
 			return nil, invalid("entry %d is not a string", i)
 		}
 		id, err := tenant.Parse(s)
 		if err != nil {
+			if _, single := claim.(string); single {
+				return nil, invalid("%w", err)
+			}
 			return nil, invalid("entry %d: %w", i, err)
 		}
 		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil, deny(reasonNoTenant, fmt.Errorf("%w: no entry of claim %q starts with %q", ErrForbidden, name, prefix))
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids), nil

@@ -112,7 +112,7 @@ func FuzzTenantsOf(f *testing.F) {
 		if json.Unmarshal([]byte(payload), tok) != nil {
 			return
 		}
-		ids, err := tenantsOf(tok, p, path)
+		ids, err := tenantsOf(tok, p, path, "")
 		if err != nil {
 			var d *Denial
 			if !errors.Is(err, ErrForbidden) || errors.Is(err, ErrInvalidToken) || !errors.As(err, &d) ||

@@ -18,6 +18,8 @@ import (
 	"github.com/lestrrat-go/httprc/v3/errsink"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/tracegate/tracegate/internal/redact"
 )
 
 const (
@@ -95,6 +97,7 @@ func (v *Verifier) recordFetchError(err error) {
 	if errors.Is(err, errDiscoveryRefused) {
 		level = slog.LevelError
 	}
+	err = redact.Error(err) // a discovered jwks_uri may carry credentials
 	v.logger.Log(context.Background(), level, "loading verification keys failed", "source", v.source, "error", err)
 	v.mu.Lock()
 	v.fetchErr = err
@@ -277,7 +280,7 @@ func (v *Verifier) discover(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v.logger.InfoContext(ctx, "OpenID Connect discovery succeeded", "issuer", v.cfg.OIDCIssuerURL, "jwks_uri", redact(jwksURI))
+	v.logger.InfoContext(ctx, "OpenID Connect discovery succeeded", "issuer", v.cfg.OIDCIssuerURL, "jwks_uri", redact.URL(jwksURI))
 	return jwksURI, nil
 }
 
@@ -298,21 +301,21 @@ func discoverJWKS(ctx context.Context, client *http.Client, issuer string) (stri
 	}
 	defer func() { _ = res.Body.Close() }()
 	if res.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("OpenID Connect discovery: %s answered %d", redact(u), res.StatusCode)
+		return "", fmt.Errorf("OpenID Connect discovery: %s answered %d", redact.URL(u), res.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxDiscoverySize+1))
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("OpenID Connect discovery: reading %s: %w", redact(u), err)
+		return "", fmt.Errorf("OpenID Connect discovery: reading %s: %w", redact.URL(u), err)
 	case len(body) > maxDiscoverySize:
-		return "", fmt.Errorf("OpenID Connect discovery: %s is larger than %d bytes", redact(u), maxDiscoverySize)
+		return "", fmt.Errorf("OpenID Connect discovery: %s is larger than %d bytes", redact.URL(u), maxDiscoverySize)
 	}
 	var doc struct {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", fmt.Errorf("OpenID Connect discovery: %s: %w", redact(u), err)
+		return "", fmt.Errorf("OpenID Connect discovery: %s: %w", redact.URL(u), err)
 	}
 	if doc.Issuer != issuer {
 		return "", fmt.Errorf("%w: its issuer %.200q is not the configured %q", errDiscoveryRefused, doc.Issuer, issuer)
@@ -354,15 +357,6 @@ func safeClient(c *http.Client) *http.Client {
 		return nil
 	}
 	return &cp
-}
-
-// redact hides the user info of a URL.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
 
 // startFile sets up a JWKSFile or HMACSecretFile source: it reads the file

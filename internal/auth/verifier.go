@@ -19,6 +19,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/tracegate/tracegate/internal/principal"
+	"github.com/tracegate/tracegate/internal/redact"
 	"github.com/tracegate/tracegate/internal/tenant"
 )
 
@@ -92,12 +93,8 @@ func NewVerifier(ctx context.Context, cfg Config, client *http.Client, logger *s
 		jwt.WithRequiredClaim(jwt.ExpirationKey),
 		jwt.WithAcceptableSkew(cfg.Leeway),
 	}
-	if cfg.Issuer != "" {
-		v.opts = append(v.opts, jwt.WithIssuer(cfg.Issuer))
-	}
-	if cfg.Audience != "" {
-		v.opts = append(v.opts, jwt.WithAudience(cfg.Audience))
-	}
+	// iss and aud are checked in verify, which can say what it expected
+	// and what it got.
 
 	switch {
 	case cfg.JWKSFile != "":
@@ -111,10 +108,10 @@ func NewVerifier(ctx context.Context, cfg Config, client *http.Client, logger *s
 		}
 		err = v.startFile(ctx, func() (*keySet, error) { return readHMACSecret(cfg.HMACSecretFile, minLen, algs) })
 	case cfg.OIDCIssuerURL != "":
-		v.source = "OpenID Connect issuer " + redact(cfg.OIDCIssuerURL)
+		v.source = "OpenID Connect issuer " + redact.URL(cfg.OIDCIssuerURL)
 		err = v.startRemote(ctx, client)
 	default:
-		v.source = "JWKS URL " + redact(cfg.JWKSURL)
+		v.source = "JWKS URL " + redact.URL(cfg.JWKSURL)
 		err = v.startRemote(ctx, client)
 	}
 	if err != nil {
@@ -194,6 +191,9 @@ func (v *Verifier) verify(ctx context.Context, raw string) (principal.Principal,
 		return principal.Principal{}, deny(classify(err), fmt.Errorf("%w: %w", ErrInvalidToken, err))
 	}
 
+	if err := v.checkIssuerAudience(tok); err != nil {
+		return principal.Principal{}, err
+	}
 	if v.typ != "" {
 		var typ string
 		if hdr != nil {
@@ -201,7 +201,7 @@ func (v *Verifier) verify(ctx context.Context, raw string) (principal.Principal,
 		}
 		if normalizeType(typ) != v.typ {
 			return principal.Principal{}, deny(reasonWrongType,
-				fmt.Errorf("%w: header typ %.40q is not %q", ErrInvalidToken, typ, v.cfg.Type))
+				fmt.Errorf("%w: header typ %.40q, expected %q", ErrInvalidToken, typ, v.cfg.Type))
 		}
 	}
 	if v.clients != nil {
@@ -212,7 +212,7 @@ func (v *Verifier) verify(ctx context.Context, raw string) (principal.Principal,
 				fmt.Errorf(`%w: no string "azp" or "client_id" claim`, ErrInvalidToken))
 		case !v.clients[id]:
 			return principal.Principal{}, deny(reasonWrongClient,
-				fmt.Errorf("%w: client %.64q is not allowed", ErrInvalidToken, id))
+				fmt.Errorf("%w: client %.64q, expected one of %s", ErrInvalidToken, id, quotedList(v.cfg.AllowedClientIDs)))
 		}
 	}
 	scopes, err := scopesOf(tok)
@@ -223,7 +223,7 @@ func (v *Verifier) verify(ctx context.Context, raw string) (principal.Principal,
 		return principal.Principal{}, deny(reasonInsufficientScope,
 			fmt.Errorf("%w: token lacks scope %q", ErrInsufficientScope, v.cfg.RequiredScope))
 	}
-	granted, err := tenantsOf(tok, v.tenants, v.cfg.TenantClaim)
+	granted, err := tenantsOf(tok, v.tenants, v.cfg.TenantClaim, v.cfg.TenantClaimPrefix)
 	if err != nil {
 		return principal.Principal{}, err
 	}
@@ -255,7 +255,7 @@ func (v *Verifier) fetchKeys(ctx context.Context, sink jws.KeySink, sig *jws.Sig
 		return fmt.Errorf(`%w: protected header has no "alg"`, errBadHeader)
 	}
 	if !v.allowed[alg.String()] {
-		return fmt.Errorf("%w: %.16q", errDisallowedAlg, alg.String())
+		return fmt.Errorf("%w: %.16q, expected one of %s", errDisallowedAlg, alg.String(), quotedList(v.cfg.Algorithms))
 	}
 	// jws.Verify ignores "crit" unless told otherwise, while RFC 7515
 	// requires rejecting extensions we do not understand: we know none.
@@ -372,8 +372,51 @@ func selectKey(set jwk.Set, kid, alg string) (jwk.Key, error) {
 	case kid == "":
 		return nil, fmt.Errorf("%w: no key for %s", errNoKey, alg)
 	default:
-		return nil, fmt.Errorf("%w: kid %.64q", errNoKey, kid)
+		var kids []string
+		for i := range set.Len() {
+			k, _ := set.Key(i)
+			if id, ok := k.KeyID(); ok {
+				kids = append(kids, id)
+			}
+		}
+		return nil, fmt.Errorf("%w: kid %.64q, expected one of %s", errNoKey, kid, quotedList(kids))
 	}
+}
+
+// checkIssuerAudience checks iss and aud against Config.Issuer and
+// Config.Audience (when set). Its errors are *Denial (wrong_issuer,
+// wrong_audience) saying what was expected and what the token holds.
+func (v *Verifier) checkIssuerAudience(tok jwt.Token) error {
+	if v.cfg.Issuer != "" {
+		if iss, ok := tok.Issuer(); !ok {
+			return deny(reasonWrongIssuer, fmt.Errorf("%w: no iss claim, expected %q", ErrInvalidToken, v.cfg.Issuer))
+		} else if iss != v.cfg.Issuer {
+			return deny(reasonWrongIssuer, fmt.Errorf("%w: iss %.200q, expected %q", ErrInvalidToken, iss, v.cfg.Issuer))
+		}
+	}
+	if v.cfg.Audience != "" {
+		if aud, ok := tok.Audience(); !ok || len(aud) == 0 {
+			return deny(reasonWrongAudience, fmt.Errorf("%w: no aud claim, expected %q", ErrInvalidToken, v.cfg.Audience))
+		} else if !slices.Contains(aud, v.cfg.Audience) {
+			return deny(reasonWrongAudience, fmt.Errorf("%w: aud %s, expected %q", ErrInvalidToken, quotedList(aud), v.cfg.Audience))
+		}
+	}
+	return nil
+}
+
+// quotedList renders values for an error text: quoted, each cut to 64
+// bytes, at most 8 of them.
+func quotedList(values []string) string {
+	const maxValues = 8
+	parts := make([]string, 0, min(len(values), maxValues)+1)
+	for i, s := range values {
+		if i == maxValues {
+			parts = append(parts, fmt.Sprintf("(%d more)", len(values)-maxValues))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%.64q", s))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // fits reports why k cannot verify alg. JWKS keys often lack "alg" (Entra

@@ -517,10 +517,17 @@ func TestUnknownKidFloodIsRateLimited(t *testing.T) {
 	}
 	before := p.fetches.Load()
 
+	// Sign first: under the race detector on a busy machine, signing 50 RSA
+	// tokens can outlast MinRefetchInterval, which would rightly allow a
+	// second fetch in the middle of the flood.
+	toks := make([]string, 50)
+	for i := range toks {
+		toks[i] = sign(t, k.attacker, "RS256", validClaims(), map[string]any{"kid": fmt.Sprintf("random-%d-%d", i, time.Now().UnixNano())})
+	}
+	before = p.fetches.Load()
 	var wg sync.WaitGroup
-	errs := make([]error, 50)
-	for i := range errs {
-		tok := sign(t, k.attacker, "RS256", validClaims(), map[string]any{"kid": fmt.Sprintf("random-%d-%d", i, time.Now().UnixNano())})
+	errs := make([]error, len(toks))
+	for i, tok := range toks {
 		wg.Go(func() { _, errs[i] = v.Verify(context.Background(), tok) })
 	}
 	wg.Wait()

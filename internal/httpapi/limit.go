@@ -11,6 +11,7 @@ import (
 	"github.com/tracegate/tracegate/internal/limits"
 	"github.com/tracegate/tracegate/internal/principal"
 	"github.com/tracegate/tracegate/internal/telemetry"
+	"github.com/tracegate/tracegate/internal/tenant"
 )
 
 // limitError is a request refused by one of tracegate's own limits (429).
@@ -69,6 +70,11 @@ func limitTenant(r *limits.Rate, conc *limits.Concurrency, m *telemetry.Metrics)
 				return errNoTenant
 			}
 			key := p.Tenants.OrgID()
+			if p.Tenants.Len() == 0 {
+				// whoami without a tenant chosen: count it against every
+				// tenant the token grants, not a bucket shared by all callers.
+				key = tenant.NewSet(p.Granted...).OrgID()
+			}
 			if ok, wait := r.Allow(key, time.Now()); !ok {
 				m.RateLimited.WithLabelValues("tenant_rate").Inc()
 				return &limitError{limit: "tenant_rate", retryAfter: wait}

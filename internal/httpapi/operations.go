@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 
 	"github.com/tracegate/tracegate"
@@ -55,25 +56,51 @@ type notReadyError struct{ detail string }
 
 func (e *notReadyError) Error() string { return "not ready: " + e.detail }
 
-// GetReadiness implements api.StrictServerInterface.
+// GetReadiness implements api.StrictServerInterface. It answers check names
+// and outcomes only: details can name addresses, users and files, and the
+// probe needs no token, so they go to the log, once per change.
 func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObject) (api.GetReadinessResponseObject, error) {
 	var checks []Check
 	if s.readiness != nil {
 		checks = s.readiness(ctx)
 	}
+	s.logReadiness(ctx, checks)
 	res := api.Readiness{Status: api.Ready, Checks: make([]api.ReadinessCheck, 0, len(checks))}
 	var failing []string
 	for _, c := range checks {
-		res.Checks = append(res.Checks, api.ReadinessCheck{Name: c.Name, Ok: c.OK, Detail: c.Detail})
+		res.Checks = append(res.Checks, api.ReadinessCheck{Name: c.Name, Ok: c.OK})
 		switch {
 		case !c.OK:
-			failing = append(failing, c.Name+": "+c.Detail)
+			failing = append(failing, c.Name)
 		case c.Degraded:
 			res.Status = api.Degraded
 		}
 	}
 	if len(failing) > 0 {
-		return nil, &notReadyError{detail: strings.Join(failing, "; ")}
+		return nil, &notReadyError{detail: strings.Join(failing, ", ")}
 	}
 	return api.GetReadiness200JSONResponse(res), nil
+}
+
+// logReadiness logs each check whose outcome changed since the last probe,
+// with its detail: a warning when it fails or is degraded.
+func (s *Server) logReadiness(ctx context.Context, checks []Check) {
+	s.readyMu.Lock()
+	defer s.readyMu.Unlock()
+	if s.lastReady == nil {
+		s.lastReady = map[string]Check{}
+	}
+	for _, c := range checks {
+		last, seen := s.lastReady[c.Name]
+		s.lastReady[c.Name] = c
+		if seen && last.OK == c.OK && last.Degraded == c.Degraded {
+			continue
+		}
+		level := slog.LevelInfo
+		if !c.OK || c.Degraded {
+			level = slog.LevelWarn
+		}
+		s.logger.LogAttrs(ctx, level, "readiness check changed", slog.String("check", c.Name),
+			slog.Bool("ok", c.OK), slog.Bool("degraded", c.Degraded), slog.String("detail", c.Detail))
+	}
 }

@@ -58,6 +58,12 @@ func problemFor(err error) (status int, detail string) {
 	return http.StatusInternalServerError, "internal error"
 }
 
+// hiddenTraceReason audits a trace that the tenant-attribute check hid
+// (mis-routed into the caller's Tempo tenant). It is logged, never counted:
+// the caller was answered 404 just as for a trace that does not exist, and
+// a public counter that rose for one and not the other would tell them apart.
+const hiddenTraceReason = "tenant_attribute_mismatch"
+
 // auditReason is implemented by authentication errors (internal/auth) and
 // names why access was denied from a fixed vocabulary.
 type auditReason interface{ AuditReason() string }
@@ -68,7 +74,7 @@ func denialReason(status int, err error) (string, bool) {
 	var r auditReason
 	switch {
 	case errors.Is(err, traces.ErrTenantMismatch):
-		return "tenant_attribute_mismatch", true
+		return hiddenTraceReason, true
 	case status != http.StatusUnauthorized && status != http.StatusForbidden &&
 		!(status == http.StatusBadRequest && errors.As(err, &r)):
 		return "", false
@@ -80,11 +86,14 @@ func denialReason(status int, err error) (string, bool) {
 	return "forbidden", true
 }
 
-// audit writes one structured event per denied request and counts it. It
+// audit writes one structured event per denied request and counts it
+// (except a hidden trace, see hiddenTraceReason). It
 // never logs the token: only the route, the reason code, the tenants and a
 // hash of the subject when they are known, and the request id.
 func audit(c echo.Context, logger *slog.Logger, m *telemetry.Metrics, status int, reason string, err error) {
-	m.AuthDecisions.WithLabelValues(telemetry.Deny, reason).Inc()
+	if reason != hiddenTraceReason {
+		m.AuthDecisions.WithLabelValues(telemetry.Deny, reason).Inc()
+	}
 	attrs := []slog.Attr{
 		slog.String("route", c.Path()),
 		slog.Int("status", status),
@@ -109,7 +118,39 @@ func audit(c echo.Context, logger *slog.Logger, m *telemetry.Metrics, status int
 	if errors.As(err, &mismatch) {
 		attrs = append(attrs, slog.String("trace_id", mismatch.TraceID.String()), slog.String("found", mismatch.Found))
 	}
+	if ctx := c.Request().Context(); logger.Enabled(ctx, slog.LevelDebug) {
+		if detail, ok := denialDetail(c.Request(), err); ok {
+			attrs = append(attrs, slog.String("detail", detail))
+		}
+	}
 	logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "access denied", attrs...)
+}
+
+// detailedDenial is implemented by authentication errors (internal/auth):
+// their text is the verifier's detailed reason, such as the issuer it
+// expected and the one the token names.
+type detailedDenial interface {
+	AuditReason() string
+	error
+}
+
+// denialDetail returns the verifier's detailed reason for a denial, for
+// debug-level audit events. The verifier never quotes the token; as a second
+// line of defence a detail holding any part of the request's token is
+// withheld.
+func denialDetail(req *http.Request, err error) (string, bool) {
+	var d detailedDenial
+	if !errors.As(err, &d) {
+		return "", false
+	}
+	detail := d.Error()
+	_, token, _ := strings.Cut(req.Header.Get(echo.HeaderAuthorization), " ")
+	for part := range strings.SplitSeq(strings.TrimSpace(token), ".") {
+		if len(part) >= 8 && strings.Contains(detail, part) {
+			return "(withheld: it quotes the token)", true
+		}
+	}
+	return detail, true
 }
 
 // errorHandler is Echo's HTTPErrorHandler: every error of every route is

@@ -90,7 +90,9 @@ func (s *Server) ListTagValues(ctx context.Context, req api.ListTagValuesRequest
 // Whoami implements api.StrictServerInterface.
 func (s *Server) Whoami(ctx context.Context, _ api.WhoamiRequestObject) (api.WhoamiResponseObject, error) {
 	p, ok := principal.FromContext(ctx)
-	if !ok || p.Tenants.Len() == 0 {
+	// No tenant selected is only possible for a token granting several
+	// (see whoamiChoosesLater); anything else is a wiring bug: fail closed.
+	if !ok || (p.Tenants.Len() == 0 && len(p.Granted) < 2) {
 		return nil, errNoTenant
 	}
 	var selected, granted []string
@@ -100,13 +102,17 @@ func (s *Server) Whoami(ctx context.Context, _ api.WhoamiRequestObject) (api.Who
 	for _, id := range p.Granted {
 		granted = append(granted, id.String())
 	}
-	return api.Whoami200JSONResponse{
+	res := api.Whoami200JSONResponse{
 		Subject:        p.Subject,
-		Tenant:         strings.Join(selected, ","),
 		GrantedTenants: nonNil(granted),
 		Scopes:         nonNil(p.Scopes),
 		ExpiresAt:      p.ExpiresAt.UTC(),
-	}, nil
+	}
+	if len(selected) > 0 {
+		t := strings.Join(selected, ",")
+		res.Tenant = &t
+	}
+	return res, nil
 }
 
 // readScope returns the tenants a request reads (failing closed when the

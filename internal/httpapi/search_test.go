@@ -121,6 +121,41 @@ func TestWhoami(t *testing.T) {
 	}
 }
 
+// A token granting several tenants may ask whoami without X-Tenant: 200 with
+// the granted tenants and no tenant selected (the frontend's tenant picker),
+// no denial logged; with X-Tenant the tenant is selected as anywhere else.
+func TestWhoamiSeveralTenantsWithoutXTenant(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	both := h.token(t, map[string]any{"tenant_id": []string{"globex", "acme"}})
+	rec := h.get(t, "/api/v1/whoami", both)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["tenant"]; ok {
+		t.Errorf("whoami selected a tenant: %s", rec.Body)
+	}
+	if !cmp.Equal(got["grantedTenants"], []any{"acme", "globex"}) || got["subject"] != "user-1" {
+		t.Errorf("whoami %s", rec.Body)
+	}
+	if strings.Contains(h.logs.String(), "choose_tenant") {
+		t.Errorf("a denial was logged:\n%s", h.logs)
+	}
+	// A single-tenant token still names its tenant.
+	rec = h.get(t, "/api/v1/whoami", h.token(t, map[string]any{"tenant_id": "acme"}))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"tenant":"acme"`) {
+		t.Errorf("single tenant: %d %s", rec.Code, rec.Body)
+	}
+	// Nothing was read as anyone.
+	if n := h.reader.count(); n != 0 {
+		t.Errorf("the reader was called %d times", n)
+	}
+}
+
 // Every new route: validation 400s, 401 before anything, 403, and Tempo's
 // failures, never reaching the reader when the request is refused.
 func TestSearchRoutesErrors(t *testing.T) {
@@ -156,7 +191,10 @@ func TestSearchRoutesErrors(t *testing.T) {
 		{"tags bad tenant", "/api/v1/tags", bad, "", 403, ""},
 		{"values bad tenant", "/api/v1/tags/name/values", bad, "", 403, ""},
 		{"whoami bad tenant", "/api/v1/whoami", bad, "", 403, ""},
-		{"whoami several tenants, none chosen", "/api/v1/whoami", both, "", 400, "X-Tenant"},
+		{"tags several tenants, none chosen", "/api/v1/tags", both, "", 400, "X-Tenant"},
+		{"values several tenants, none chosen", "/api/v1/tags/name/values", both, "", 400, "X-Tenant"},
+		{"search several tenants, none chosen", "/api/v1/traces", both, "", 400, "X-Tenant"},
+		{"whoami several tenants, empty X-Tenant", "/api/v1/whoami", both, " ", 400, "X-Tenant"},
 		{"whoami tenant not granted", "/api/v1/whoami", acme, "globex", 403, ""},
 		{"search tenant not granted", "/api/v1/traces", both, "initech", 403, ""},
 		{"search federation off", "/api/v1/traces", both, "acme,globex", 403, ""},

@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/tracegate/tracegate/gen/api"
 	"github.com/tracegate/tracegate/internal/limits"
+	"github.com/tracegate/tracegate/internal/principal"
 	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
@@ -42,6 +45,10 @@ type Server struct {
 	tempo     TempoReader
 	metrics   *telemetry.Metrics
 	readiness func(context.Context) []Check
+	logger    *slog.Logger
+
+	readyMu   sync.Mutex
+	lastReady map[string]Check // by name, as last logged
 }
 
 // Options are the optional settings of New.
@@ -62,6 +69,46 @@ type Options struct {
 	// Tempo serves the Tempo-compatible mount (/tempo); nil answers its
 	// routes 500 (a wiring bug).
 	Tempo TempoReader
+	// UI, when set, serves the trace explorer under /ui/ (a public route: the
+	// page holds no data; it calls the API with the user's token).
+	UI http.Handler
+	// WriteTimeout is how long a client may take to receive a response,
+	// from its first byte; 0 means no limit.
+	WriteTimeout time.Duration
+	// Routes selects what the handler serves (default: everything).
+	Routes Routes
+}
+
+// Routes selects the routes a handler serves; the others answer 404.
+type Routes int
+
+const (
+	// AllRoutes serves the API and the operations routes.
+	AllRoutes Routes = iota
+	// APIRoutes serves everything but the operations routes, which another
+	// handler (OperationsRoutes) serves on a listener of their own.
+	APIRoutes
+	// OperationsRoutes serves only /metrics, /healthz and /readyz.
+	OperationsRoutes
+)
+
+// operationsRoutes are the paths of the operations routes (any method).
+var operationsRoutes = map[string]bool{"/metrics": true, "/healthz": true, "/readyz": true}
+
+// only answers 404 for the routes that routes does not serve, before CORS
+// or authentication see the request.
+func only(routes Routes) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		if routes == AllRoutes {
+			return next
+		}
+		return func(c echo.Context) error {
+			if operationsRoutes[c.Path()] != (routes == OperationsRoutes) {
+				return echo.ErrNotFound
+			}
+			return next(c)
+		}
+	}
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -81,6 +128,10 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
 	public := publicRoutes(spec)
+	if opts.UI != nil {
+		public[http.MethodGet+" "+uiPath] = true
+		public[http.MethodGet+" "+uiPath+"/*"] = true
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -88,9 +139,9 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 
 	// observe runs before routing too, so that it sees every request (405s
 	// included); the route template is known once next returns.
-	e.Pre(requestID, securityHeaders, observe(m, logger, opts.LogQueries), readOnly)
+	e.Pre(writeDeadline(opts.WriteTimeout, logger), requestID, securityHeaders, observe(m, logger, opts.LogQueries), readOnly)
 	// Traces are megabytes of JSON: compress for clients that accept it.
-	e.Use(attachTimer, middleware.Recover(), middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}))
+	e.Use(only(opts.Routes), attachTimer, middleware.Recover(), middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}))
 	if len(opts.CORSOrigins) > 0 {
 		// Before authentication: a browser's preflight carries no token.
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
@@ -101,7 +152,7 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 			MaxAge:        600,
 		}))
 	}
-	e.Use(skip(public, limitClientIP(opts.ClientIPRate, m)), skip(public, authenticate), skip(public, countAllowed(m)),
+	e.Use(skip(public, limitClientIP(opts.ClientIPRate, m)), skip(public, whoamiChoosesLater(authenticate)), skip(public, countAllowed(m)),
 		skip(public, limitTenant(opts.TenantRate, opts.TenantConcurrency, m)))
 	e.Use(tempoParams(spec, logger))
 	e.Use(skip(public, oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
@@ -111,9 +162,16 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 		SilenceServersWarning: true,
 	})))
 
-	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, tempo: opts.Tempo, metrics: m, readiness: opts.Readiness}, nil))
+	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, tempo: opts.Tempo, metrics: m, readiness: opts.Readiness, logger: logger}, nil))
+	if opts.UI != nil {
+		e.GET(uiPath, func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, uiPath+"/") })
+		e.GET(uiPath+"/*", echo.WrapHandler(http.StripPrefix(uiPath, opts.UI)))
+	}
 	return e, nil
 }
+
+// uiPath is where Options.UI is served.
+const uiPath = "/ui"
 
 // publicRoutes lists, as Echo route keys, the operations that openapi.yaml
 // marks `security: []`. Everything else requires a token (fail closed).
@@ -145,6 +203,36 @@ func skip(public map[string]bool, mw echo.MiddlewareFunc) echo.MiddlewareFunc {
 				return next(c)
 			}
 			return withMW(c)
+		}
+	}
+}
+
+// whoamiRoute is the one route a token granting several tenants may call
+// without choosing one: a frontend builds its tenant picker from the answer.
+const whoamiRoute = "/api/v1/whoami"
+
+// whoamiChoosesLater runs authenticate and, for GET /api/v1/whoami only, lets
+// a valid token that grants several tenants through without X-Tenant: the
+// principal then has no tenant selected, so nothing can read as anyone.
+// Every other route, and every other authentication failure, keeps its error.
+func whoamiChoosesLater(authenticate echo.MiddlewareFunc) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		withAuth := authenticate(next)
+		return func(c echo.Context) error {
+			err := withAuth(c)
+			if err == nil || c.Path() != whoamiRoute {
+				return err
+			}
+			var he *echo.HTTPError
+			var r auditReason
+			if !errors.As(err, &he) || he.Code != http.StatusBadRequest || !errors.As(err, &r) || r.AuditReason() != "choose_tenant" {
+				return err
+			}
+			p, ok := principal.FromContext(c.Request().Context())
+			if !ok || p.Tenants.Len() != 0 || len(p.Granted) < 2 {
+				return err
+			}
+			return next(c)
 		}
 	}
 }

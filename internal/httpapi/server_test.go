@@ -28,6 +28,7 @@ import (
 	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
+	"github.com/tracegate/tracegate/web"
 )
 
 const (
@@ -107,6 +108,12 @@ func newHarnessCORS(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.T
 
 func newHarnessWith(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error), opts httpapi.Options) *harness {
 	t.Helper()
+	return newHarnessAt(t, fn, opts, slog.LevelInfo)
+}
+
+// newHarnessAt is newHarnessWith logging from level on.
+func newHarnessAt(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error), opts httpapi.Options, level slog.Level) *harness {
+	t.Helper()
 	iss, err := devauth.NewIssuer(issuer, audience)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +123,7 @@ func newHarnessWith(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.T
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	logs := &strings.Builder{}
-	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: logs}, nil))
+	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: logs}, &slog.HandlerOptions{Level: level}))
 	v, err := auth.NewVerifier(ctx, auth.Config{JWKSURL: jwks.URL, Issuer: issuer, Audience: audience}, jwks.Client(), logger)
 	if err != nil {
 		t.Fatal(err)
@@ -734,12 +741,42 @@ func TestAuditAndMetrics(t *testing.T) {
 	body := rec.Body.String()
 	for _, want := range []string{
 		`tracegate_auth_decisions_total{decision="allow",reason="ok"} 1`,
-		`tracegate_auth_decisions_total{decision="deny",reason="tenant_attribute_mismatch"} 1`,
 		`tracegate_auth_decisions_total{decision="deny",reason="missing_token"} 1`,
 		"go_goroutines",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "tenant_attribute_mismatch") {
+		t.Error("/metrics counts hidden traces: a mis-routed id would tell from a missing one")
+	}
+}
+
+// At debug level the audit event of a denial carries the verifier's detailed
+// reason (expected and actual values); at info level only the reason code.
+// Never the token.
+func TestAuditDetailAtDebug(t *testing.T) {
+	t.Parallel()
+	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
+		h := newHarnessAt(t, nil, httpapi.Options{}, level)
+		tok := h.token(t, map[string]any{"tenant_id": "acme", "iss": issuer + "/"}) // one trailing slash too many
+		h.get(t, "/api/v1/traces/"+checkoutID, tok)
+		logs := h.logs.String()
+		if !strings.Contains(logs, `"msg":"access denied"`) || !strings.Contains(logs, `"reason":"wrong_issuer"`) {
+			t.Fatalf("%v: no audit event:\n%s", level, logs)
+		}
+		detail := `"detail":"invalid token: iss \"` + issuer + `/\", expected \"` + issuer + `\""`
+		if got := strings.Contains(logs, detail); got != (level == slog.LevelDebug) {
+			t.Errorf("%v: detail %s logged = %v:\n%s", level, detail, got, logs)
+		}
+		if level == slog.LevelInfo && strings.Contains(logs, `"detail"`) {
+			t.Errorf("info level logs a detail:\n%s", logs)
+		}
+		for part := range strings.SplitSeq(tok, ".") {
+			if strings.Contains(logs, part) {
+				t.Errorf("%v: the log holds a part of the token", level)
+			}
 		}
 	}
 }
@@ -766,16 +803,67 @@ func TestReadiness(t *testing.T) {
 	if rec := h.get(t, "/readyz", ""); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"status":"degraded"`) {
 		t.Errorf("degraded: %d %s", rec.Code, rec.Body)
 	}
-	set(httpapi.Check{Name: "keys", OK: false, Detail: "no keys loaded yet"}, httpapi.Check{Name: "tempo", OK: false, Detail: "connection refused"})
+	secretDetail := `Get "http://alice@tempo.internal:3200/ready": connection refused; JWKS file /etc/tracegate/jwks.json`
+	set(httpapi.Check{Name: "keys", OK: false, Detail: "no keys loaded yet"}, httpapi.Check{Name: "tempo", OK: false, Detail: secretDetail})
 	rec := h.get(t, "/readyz", "")
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("not ready: %d %s", rec.Code, rec.Body)
 	}
-	if p := decodeProblem(t, rec); p.Detail != "not ready: keys: no keys loaded yet; tempo: connection refused" {
+	if p := decodeProblem(t, rec); p.Detail != "not ready: keys, tempo" {
 		t.Errorf("detail %q", p.Detail)
 	}
-	if strings.Contains(h.logs.String(), `"level":"ERROR"`) {
+	rec = h.get(t, "/readyz", "") // unchanged: logged once
+	for _, leak := range []string{"alice", "tempo.internal", "jwks.json", "refused", "no keys"} {
+		if strings.Contains(rec.Body.String(), leak) {
+			t.Errorf("the unauthenticated /readyz tells %q: %s", leak, rec.Body)
+		}
+	}
+	logs := h.logs.String()
+	if strings.Contains(logs, `"level":"ERROR"`) {
 		t.Error("a failing probe was logged as an error")
+	}
+	if n := strings.Count(logs, `"msg":"readiness check changed","check":"tempo","ok":false`); n != 1 || !strings.Contains(logs, "tempo.internal:3200/ready") {
+		t.Errorf("the tempo failure is logged %d times (want once, with its detail):\n%s", n, logs)
+	}
+	set(httpapi.Check{Name: "keys", OK: true}, httpapi.Check{Name: "tempo", OK: true})
+	if rec := h.get(t, "/readyz", ""); rec.Code != http.StatusOK || rec.Body.String() != `{"checks":[{"name":"keys","ok":true},{"name":"tempo","ok":true}],"status":"ready"}`+"\n" {
+		t.Errorf("ready again: %d %q", rec.Code, rec.Body)
+	}
+}
+
+// With the operations routes on a listener of their own, the API handler
+// answers them 404 (no token asked, nothing told) and the operations handler
+// serves nothing else.
+func TestRouteSplit(t *testing.T) {
+	t.Parallel()
+	found := func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{ID: id, Spans: ptrace.NewTraces()}, nil
+	}
+	api := newHarnessWith(t, found, httpapi.Options{Routes: httpapi.APIRoutes})
+	ops := newHarnessWith(t, found, httpapi.Options{Routes: httpapi.OperationsRoutes})
+	tok := api.token(t, map[string]any{"tenant_id": "acme"})
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+			req := httptest.NewRequest(m, path, nil)
+			if rec := api.do(t, req); rec.Code != http.StatusNotFound {
+				t.Errorf("API listener %s %s: %d, want 404", m, path, rec.Code)
+			}
+		}
+		if rec := ops.get(t, path, ""); rec.Code != http.StatusOK {
+			t.Errorf("operations listener %s: %d, want 200", path, rec.Code)
+		}
+	}
+	if rec := api.get(t, "/api/v1/traces/"+checkoutID, tok); rec.Code != http.StatusOK {
+		t.Errorf("API listener, a trace: %d", rec.Code)
+	}
+	for _, path := range []string{"/api/v1/traces/" + checkoutID, "/openapi.yaml", "/docs", "/nope"} {
+		req := httptest.NewRequest(http.MethodGet, path, nil) // not the API's contract: no spec check
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		ops.e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("operations listener %s: %d, want 404", path, rec.Code)
+		}
 	}
 }
 
@@ -844,5 +932,49 @@ func TestGzip(t *testing.T) {
 	back, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(plain)
 	if err != nil || back.SpanCount() != 9 {
 		t.Fatalf("decompressed body: %d spans, %v", back.SpanCount(), err)
+	}
+}
+
+// The trace explorer is served under /ui/ only when Options.UI is set, without
+// a token, with its own CSP; without it, /ui/ is an unknown route (401 first).
+func TestUI(t *testing.T) {
+	t.Parallel()
+	serve := func(h *harness, path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec
+	}
+	on := newHarnessWith(t, nil, httpapi.Options{UI: web.Handler()})
+	rec := serve(on, "/ui/")
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") || !strings.Contains(rec.Body.String(), `src="app.js"`) {
+		t.Fatalf("GET /ui/: %d %q %.200s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+	if got := rec.Header().Get("Content-Security-Policy"); got != web.CSP || !strings.Contains(got, "script-src 'self';") {
+		t.Errorf("CSP %q", got)
+	}
+	for path, ct := range map[string]string{"/ui/app.js": "text/javascript", "/ui/app.css": "text/css", "/ui/dev.json": "application/json"} {
+		if rec := serve(on, path); rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), ct) {
+			t.Errorf("GET %s: %d %q", path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+	}
+	if rec := serve(on, "/ui/dev.json"); strings.TrimSpace(rec.Body.String()) != `{"tokens":[]}` {
+		t.Errorf("the embedded dev.json lists tokens: %s", rec.Body)
+	}
+	if rec := serve(on, "/ui/../openapi.yaml.js"); rec.Code != http.StatusNotFound {
+		t.Errorf("GET an unknown file: %d", rec.Code)
+	}
+	if rec := serve(on, "/ui"); rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") != "/ui/" {
+		t.Errorf("GET /ui: %d %q", rec.Code, rec.Header().Get("Location"))
+	}
+	// The API behind it still needs a token.
+	if rec := serve(on, "/api/v1/whoami"); rec.Code != http.StatusUnauthorized {
+		t.Errorf("GET /api/v1/whoami without token: %d", rec.Code)
+	}
+
+	off := newHarness(t, nil)
+	for _, path := range []string{"/ui/", "/ui/app.js", "/ui/dev.json"} {
+		if rec := serve(off, path); rec.Code != http.StatusUnauthorized || strings.Contains(rec.Body.String(), "<html") {
+			t.Errorf("without the UI, GET %s: %d %.100s", path, rec.Code, rec.Body)
+		}
 	}
 }

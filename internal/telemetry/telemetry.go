@@ -71,7 +71,7 @@ func New() *Metrics {
 		}),
 		Upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tracegate_tempo_request_duration_seconds",
-			Help:    "Duration of Tempo requests, by operation and outcome (status code or error).",
+			Help:    "Duration of Tempo requests, by operation and outcome (status code, error; ok for a trace_by_id 200 or 404).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"operation", "outcome"}),
 		KeyFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -158,16 +158,28 @@ func (m *Metrics) InstrumentTempo(next http.RoundTripper) http.RoundTripper {
 		start := time.Now()
 		resp, err := next.RoundTrip(r)
 		d := time.Since(start)
-		outcome := "error"
-		if err == nil {
-			outcome = strconv.Itoa(resp.StatusCode)
-		}
-		m.Upstream.WithLabelValues(tempoOperation(r.URL.Path), outcome).Observe(d.Seconds())
+		op := tempoOperation(r.URL.Path)
+		m.Upstream.WithLabelValues(op, tempoOutcome(op, resp, err)).Observe(d.Seconds())
 		if t, ok := r.Context().Value(timerKey{}).(*UpstreamTimer); ok {
 			t.nanos.Add(int64(d))
 		}
 		return resp, err
 	})
+}
+
+// tempoOutcome is the outcome label of a Tempo call: its status code, or
+// "error" when no answer came. For trace_by_id, 200 and 404 are both "ok":
+// Tempo also answers 200 for a trace stored under the caller's tenant that
+// the tenant-attribute check then hides, and the API answers that 404 like
+// a trace that does not exist; a public metric must not tell them apart.
+func tempoOutcome(op string, resp *http.Response, err error) string {
+	switch {
+	case err != nil:
+		return "error"
+	case op == "trace_by_id" && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNotFound):
+		return "ok"
+	}
+	return strconv.Itoa(resp.StatusCode)
 }
 
 // InstrumentKeyFetches wraps the transport used to fetch signing keys and

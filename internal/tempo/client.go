@@ -15,13 +15,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
-	"golang.org/x/sync/semaphore"
-
 	"github.com/tracegate/tracegate/gen/tempoapi"
+	"github.com/tracegate/tracegate/internal/redact"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
 )
@@ -33,9 +31,9 @@ type Client struct {
 	api      *tempoapi.Client
 	timeout  time.Duration
 	maxBytes int64
-	// budget bounds the bytes of Tempo answers being converted at once.
-	budget     *semaphore.Weighted
-	budgetSize int64
+	// budget bounds the bytes of Tempo answers being converted at once,
+	// fairly shared between tenants; nil when unbounded.
+	budget *budget
 }
 
 // New returns a Client for the Tempo at baseURL (e.g. http://tempo:3200).
@@ -43,8 +41,10 @@ type Client struct {
 // (after decompression) is refused. At most conversionBytes of trace bodies
 // are decoded and encoded at once (0: no bound): each trace reserves its
 // body's size until its Trace is released, so memory stays bounded at any
-// concurrency; a trace larger than the whole budget waits until it can run
-// alone.
+// concurrency. One tenant (one X-Scope-OrgID) holds at most half of
+// conversionBytes, so a tenant whose responses are stuck on slow clients
+// cannot starve the others; a trace larger than that share reserves the
+// whole share and runs alone within its tenant.
 func New(baseURL string, httpClient *http.Client, timeout time.Duration, maxBytes, conversionBytes int64) (*Client, error) {
 	c, err := tempoapi.NewClient(baseURL, tempoapi.WithHTTPClient(httpClient))
 	if err != nil {
@@ -52,25 +52,24 @@ func New(baseURL string, httpClient *http.Client, timeout time.Duration, maxByte
 	}
 	cl := &Client{api: c, timeout: timeout, maxBytes: maxBytes}
 	if conversionBytes > 0 {
-		cl.budget, cl.budgetSize = semaphore.NewWeighted(conversionBytes), conversionBytes
+		cl.budget = newBudget(conversionBytes, max(conversionBytes/2, 1))
 	}
 	return cl, nil
 }
 
-// reserve takes n bytes of the conversion budget, waiting while it is in
-// use; the returned func gives them back.
-func (c *Client) reserve(ctx context.Context, n int64) (func(), error) {
+// reserve takes n bytes of tenant's share of the conversion budget, waiting
+// while they are in use; the returned func gives them back.
+func (c *Client) reserve(ctx context.Context, tenant string, n int64) (func(), error) {
 	if c.budget == nil {
 		return func() {}, nil
 	}
-	n = min(max(n, 1), c.budgetSize)
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	if err := c.budget.Acquire(ctx, n); err != nil {
+	release, err := c.budget.acquire(ctx, tenant, n)
+	if err != nil {
 		return nil, fmt.Errorf("%w: waiting for conversion memory: %w", traces.ErrTimeout, err)
 	}
-	var once sync.Once
-	return func() { once.Do(func() { c.budget.Release(n) }) }, nil
+	return release, nil
 }
 
 // Trace implements traces.Upstream. It asks Tempo's v2 endpoint for protobuf
@@ -88,7 +87,7 @@ func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces
 	body, err := c.call(ctx, "application/protobuf", func(ctx context.Context) (*http.Response, error) {
 		resp, err := c.api.GetTraceV2(ctx, id.String(), params, acceptProtobuf)
 		if err == nil && resp.StatusCode == http.StatusOK && resp.ContentLength > 0 && release == nil {
-			if release, err = c.reserve(ctx, resp.ContentLength); err != nil {
+			if release, err = c.reserve(ctx, params.XScopeOrgID, resp.ContentLength); err != nil {
 				resp.Body.Close()
 				return nil, err
 			}
@@ -102,7 +101,7 @@ func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces
 		return traces.Trace{}, err
 	}
 	if release == nil {
-		if release, err = c.reserve(ctx, int64(len(body))); err != nil {
+		if release, err = c.reserve(ctx, params.XScopeOrgID, int64(len(body))); err != nil {
 			return traces.Trace{}, err
 		}
 	}
@@ -127,14 +126,23 @@ const maxRetries = 2
 // (bounded) and maps a non-200 status or a body of another content type than
 // wantType to a domain error. A connection failure or a 502/503 from Tempo
 // (but not its api_timeout) is retried up to maxRetries times after a short
-// jittered pause, within the same timeout.
+// jittered pause, within the same timeout. When the time runs out during a
+// retry, the error is the failure that caused the retries (Tempo unavailable,
+// say), not the deadline that cut the retry short.
 func (c *Client) call(ctx context.Context, wantType string, do func(context.Context) (*http.Response, error)) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	var first error
 	for attempt := 0; ; attempt++ {
 		body, retryable, err := c.once(ctx, wantType, do)
+		if err != nil && first != nil && ctx.Err() != nil {
+			return nil, first
+		}
 		if !retryable || attempt == maxRetries {
 			return body, err
+		}
+		if first == nil {
+			first = err
 		}
 		// 25–75 ms, then 50–150 ms: spread the retries of many requests.
 		pause := time.Duration(25+rand.IntN(50)) * time.Millisecond << attempt //nolint:gosec // jitter, not security
@@ -208,6 +216,7 @@ func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, err
 // transportError classifies an error that happened before or while reading a
 // response: our deadline is a timeout, anything else means Tempo is unreachable.
 func transportError(ctx context.Context, err error) error {
+	err = redact.Error(err) // the URL of Tempo may carry credentials
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("%w: %w", traces.ErrTimeout, err)
 	}

@@ -337,3 +337,50 @@ func TestConversionBudget(t *testing.T) {
 		}
 	}
 }
+
+// One tenant holding its share of the budget, with more of its traces
+// waiting, does not hold up another tenant's trace: the old single
+// first-come queue made globex wait behind acme's waiting request.
+func TestConversionBudgetIsFairBetweenTenants(t *testing.T) {
+	t.Parallel()
+	mock := httpmock.NewMockTransport()
+	f := loadFixture(t, "trace-v2-protobuf-found") // 2,376 bytes
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), f.responder(t))
+	c, err := New(tempoURL, &http.Client{Transport: mock}, 2*time.Second, 1<<20, 6000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme, globex := tenant.NewSet("acme"), tenant.NewSet("globex")
+	held, err := c.Trace(context.Background(), acme, checkoutID, traces.TimeRange{}) // acme's whole share (3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	waiting := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // queued behind acme's first, never granted while it is held
+		tr, err := c.Trace(ctx, acme, checkoutID, traces.TimeRange{})
+		tr.Release()
+		waiting <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	tr, err := c.Trace(context.Background(), globex, checkoutID, traces.TimeRange{})
+	if err != nil {
+		t.Fatalf("globex while acme holds its share and waits for more: %v", err)
+	}
+	tr.Release()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("globex waited %v", d)
+	}
+	select {
+	case err := <-waiting:
+		t.Fatalf("acme's second trace got beyond its share: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-waiting; !errors.Is(err, context.Canceled) {
+		t.Errorf("acme's waiting trace: %v, want canceled", err)
+	}
+}

@@ -269,9 +269,12 @@ func tagsQuery(tags []logfmtTag) string {
 	return "{ " + strings.Join(conds, " && ") + " }"
 }
 
+// plainAttrName is an attribute name TraceQL takes unquoted.
+var plainAttrName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$`)
+
 // quoteAttrName quotes an attribute name that is not a plain dotted name.
 func quoteAttrName(k string) string {
-	if attributeName.MatchString(k) {
+	if plainAttrName.MatchString(k) {
 		return k
 	}
 	return strconv.Quote(k)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -55,9 +54,7 @@ type Config struct {
 
 // MaxQueryBytes is Tempo's default limit on a TraceQL expression; tracegate
 // checks it after adding its own filter.
-const MaxQueryBytes = 128 << 10
-
-var attributeName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$`)
+const MaxQueryBytes = traceql.MaxQueryBytes
 
 // Repository reads traces on behalf of one set of tenants at a time. It is
 // the only place in tracegate that applies tenant filtering.
@@ -76,8 +73,10 @@ type Repository struct {
 // filters built from it must parse, because Tempo silently ignores a tag
 // filter that does not.
 func NewRepository(upstream Upstream, cfg Config, logger *slog.Logger) (*Repository, error) {
-	if cfg.TenantAttribute != "" && !attributeName.MatchString(cfg.TenantAttribute) {
-		return nil, fmt.Errorf("tenant attribute %q: use letters, digits, '_' and '.' only", cfg.TenantAttribute)
+	if cfg.TenantAttribute != "" {
+		if err := traceql.ValidateAttributeName(cfg.TenantAttribute); err != nil {
+			return nil, fmt.Errorf("%w: use letters, digits, '_' and '.' only", err)
+		}
 	}
 	if cfg.TempoTenant != "" && cfg.TenantAttribute == "" {
 		return nil, fmt.Errorf("a shared Tempo tenant (%s) needs a tenant attribute: it is the only wall between tenants", cfg.TempoTenant)

@@ -92,6 +92,12 @@ export interface paths {
          * Who am I
          * @description The caller's identity as tracegate resolved it from the token and the
          *     `X-Tenant` header: explains access decisions. Never contains the token.
+         *
+         *     Unlike every other operation under `/api/v1`, whoami answers `200`
+         *     without `X-Tenant` for a token that grants several tenants: the answer
+         *     then lists `grantedTenants` and has no `tenant`, so that a frontend can
+         *     build its tenant picker from it. With `X-Tenant`, the tenant is
+         *     selected (and checked) as for any other operation.
          */
         get: operations["whoami"];
         put?: never;
@@ -392,7 +398,9 @@ export interface paths {
         };
         /**
          * Liveness
-         * @description Answers `200` while the process is alive. It does not check Tempo or the key set.
+         * @description Answers `200` while the process is alive. It does not check Tempo or
+         *     the key set. With `TRACEGATE_ADMIN_LISTEN_ADDR` set, served only on
+         *     that listener.
          */
         get: operations["getHealth"];
         put?: never;
@@ -415,8 +423,11 @@ export interface paths {
          * @description `200` when tracegate can serve: signing keys have been loaded at least
          *     once and Tempo answers its `/ready` within a short timeout. `status`
          *     is `degraded` when it serves with stale keys because the last key
-         *     refresh failed. `503` with a problem naming what is not ready
-         *     otherwise.
+         *     refresh failed. `503` with a problem naming the checks that fail
+         *     otherwise. Only check names and outcomes are answered; the details
+         *     (addresses, errors) are logged when a check changes. With
+         *     `TRACEGATE_ADMIN_LISTEN_ADDR` set, this route (like `/healthz` and
+         *     `/metrics`) is served only there and is `404` on the API listener.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -437,7 +448,10 @@ export interface paths {
         /**
          * Prometheus metrics
          * @description Metrics in the Prometheus text format, among them
-         *     `tracegate_auth_decisions_total{decision,reason}`.
+         *     `tracegate_auth_decisions_total{decision,reason}`. Nothing in them
+         *     tells a trace that exists but is hidden from a trace that does not
+         *     exist (see docs/security.md for what each metric reveals). With
+         *     `TRACEGATE_ADMIN_LISTEN_ADDR` set, served only on that listener.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -545,12 +559,15 @@ export interface components {
             status: "ready" | "degraded";
             checks: components["schemas"]["ReadinessCheck"][];
         };
+        /**
+         * @description One check, by name and outcome only: what failed and why (addresses,
+         *     error texts) goes to tracegate's log, not to this unauthenticated
+         *     answer.
+         */
         ReadinessCheck: {
             /** @example keys */
             name: string;
             ok: boolean;
-            /** @example 2 keys from JWKS URL https://idp.example.com/jwks.json, 3m0s old */
-            detail: string;
         };
         Health: {
             /** @enum {string} */
@@ -730,10 +747,12 @@ export interface components {
             /** @description The token's `sub`. */
             subject: string;
             /**
-             * @description The tenant this request reads; for a federated read, the tenants joined by commas.
+             * @description The tenant this request reads; for a federated read, the tenants
+             *     joined by commas. Absent when the token grants several tenants and
+             *     the request sent no `X-Tenant`: no tenant is selected.
              * @example acme
              */
-            tenant: string;
+            tenant?: string;
             /** @description Every tenant the token grants. */
             grantedTenants: string[];
             scopes: string[];
@@ -871,6 +890,19 @@ export interface components {
             };
         };
         /**
+         * @description Served on the operations listener only: `TRACEGATE_ADMIN_LISTEN_ADDR`
+         *     is set.
+         */
+        OnAdminListener: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
          * @description A limit was reached — requests per second from this client address
          *     (checked before authentication), requests per second or concurrent
          *     requests of this tenant — or Tempo is overloaded for this tenant.
@@ -907,7 +939,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description A dependency is not ready; `detail` names which. */
+        /** @description A dependency is not ready; `detail` names which check fails (no more). */
         NotReady: {
             headers: {
                 [name: string]: unknown;
@@ -1812,6 +1844,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            404: components["responses"]["OnAdminListener"];
         };
     };
     getReadiness: {
@@ -1832,6 +1865,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
+            404: components["responses"]["OnAdminListener"];
             503: components["responses"]["NotReady"];
         };
     };
@@ -1853,6 +1887,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            404: components["responses"]["OnAdminListener"];
         };
     };
     getOpenAPI: {

@@ -18,7 +18,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
-import { createTracegateClient, isProblem, spansOf, type TracegateClient } from "./client.js";
+import { createTracegateClient, isProblem, spansOf, type TracegateClient } from "@tracegate/client";
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const UNKNOWN_ID = "0123456789abcdef0123456789abcdef";
