@@ -12,8 +12,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
-	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/redact"
+	"github.com/tracegate/tracegate/internal/tenant"
 )
 
 // config is tracegate's whole configuration, read from TRACEGATE_* variables.

@@ -515,7 +515,6 @@ func TestUnknownKidFloodIsRateLimited(t *testing.T) {
 	if err := v.Ready(); err != nil {
 		t.Fatalf("Ready: %v", err)
 	}
-	before := p.fetches.Load()
 
 	// Sign first: under the race detector on a busy machine, signing 50 RSA
 	// tokens can outlast MinRefetchInterval, which would rightly allow a
@@ -524,7 +523,7 @@ func TestUnknownKidFloodIsRateLimited(t *testing.T) {
 	for i := range toks {
 		toks[i] = sign(t, k.attacker, "RS256", validClaims(), map[string]any{"kid": fmt.Sprintf("random-%d-%d", i, time.Now().UnixNano())})
 	}
-	before = p.fetches.Load()
+	before := p.fetches.Load()
 	var wg sync.WaitGroup
 	errs := make([]error, len(toks))
 	for i, tok := range toks {
