@@ -248,6 +248,32 @@ func TestAttackSuite(t *testing.T) {
 		{"POST to the API", trace, bearer(valid), map[string]string{"X-Method": "POST"}, 405},
 		{"Tempo's own path through tracegate", "/api/v2/traces/" + ownTrace, bearer(valid), nil, 404},
 		{"Tempo's status page through tracegate", "/status/config", bearer(valid), nil, 404},
+		// The Tempo-compatible mount: the same authentication, and nothing
+		// unlisted or unconfinable reaches Tempo.
+		{"mount: no token", "/tempo/api/v2/traces/" + ownTrace, nil, nil, 401},
+		{"mount: echo without a token", "/tempo/api/echo", nil, nil, 401},
+		{"mount: alg none", "/tempo/api/search", bearer(craft(t, map[string]any{"alg": "none", "typ": "JWT"}, claims(nil), nil)), nil, 401},
+		{"mount: expired", "/tempo/api/search/tags", bearer(es(map[string]any{"exp": now - 3600})), nil, 401},
+		{"mount: wrong aud", "/tempo/api/metrics/query_range?q=%7B%7D%7Crate()", bearer(es(map[string]any{"aud": "grafana"})), nil, 401},
+		{"mount: tenant with |", "/tempo/api/search", bearer(es(map[string]any{"tenant_id": "acme|globex"})), nil, 403},
+		{"mount: X-Tenant not granted", "/tempo/api/search", bearer(valid), map[string]string{"X-Tenant": "globex"}, 403},
+		{"mount: Tempo's push path", "/tempo/api/push", bearer(valid), map[string]string{"X-Method": "POST"}, 404},
+		{"mount: OTLP ingest", "/tempo/v1/traces", bearer(valid), map[string]string{"X-Method": "POST"}, 404},
+		{"mount: trace diff", "/tempo/api/v2/traces/diff", bearer(valid), map[string]string{"X-Method": "POST"}, 404},
+		{"mount: flush", "/tempo/flush", bearer(valid), nil, 404},
+		{"mount: shutdown", "/tempo/shutdown", bearer(valid), nil, 404},
+		{"mount: overrides", "/tempo/api/overrides", bearer(valid), nil, 404},
+		{"mount: status/config", "/tempo/status/config", bearer(valid), nil, 404},
+		{"mount: querier path", "/tempo/querier/api/search", bearer(valid), nil, 404},
+		{"mount: encoded dot-dot in the trace id", "/tempo/api/traces/..%2F..%2Fstatus%2Fconfig", bearer(valid), nil, 400},
+		{"mount: encoded dot-dot in a tag", "/tempo/api/v2/search/tag/..%2F..%2Fstatus%2Fconfig/values", bearer(valid), nil, 400},
+		{"mount: span filtering of a mixed trace", "/tempo/api/v2/traces/" + ownTrace + "?q=%7B%7D&keep_hierarchy=true", bearer(valid), nil, 400},
+		{"mount: trace-duration filter", "/tempo/api/search?tags=service.name%3Dshop&minDuration=1s", bearer(valid), nil, 400},
+		{"mount: q and tags at once", "/tempo/api/search?q=%7B%7D&tags=a%3Db", bearer(valid), nil, 400},
+		{"mount: repeated q", "/tempo/api/search?q=%7B%7D&q=%7B%20true%20%7D", bearer(valid), nil, 400},
+		{"mount: metrics over the descendant operator", "/tempo/api/metrics/query?q=%7B%7D%20%3E%3E%20%7B%7D%20%7C%20rate()", bearer(valid), nil, 400},
+		{"mount: trace-level metrics", "/tempo/api/metrics/query?q=%7B%20trace%3ArootService%20%3D%20%22x%22%20%7D%7Crate()", bearer(valid), nil, 400},
+		{"mount: values of a trace-level tag", "/tempo/api/v2/search/tag/trace:rootService/values", bearer(valid), nil, 400},
 	}
 	if len(attacks) < 30 {
 		t.Fatalf("only %d attacks", len(attacks))
@@ -320,6 +346,9 @@ func TestAttackSuite(t *testing.T) {
 		{"X-Scope-OrgID on acme's own trace", trace, "Bearer " + valid, map[string]string{"X-Scope-OrgID": "globex"}, 200},
 		{"X-Scope-OrgID asking for globex's trace", "/api/v1/traces/" + globexTrace, "Bearer " + valid, map[string]string{"X-Scope-OrgID": "globex"}, 404},
 		{"X-Scope-OrgID federation asking for globex's trace", "/api/v1/traces/" + globexTrace, "Bearer " + valid, map[string]string{"X-Scope-OrgID": "acme|globex"}, 404},
+		{"control: the mount with a valid token", "/tempo/api/v2/traces/" + ownTrace, "Bearer " + valid, nil, 200},
+		{"control: echo with a valid token", "/tempo/api/echo", "Bearer " + valid, nil, 200},
+		{"X-Scope-OrgID on the mount asking for globex's trace", "/tempo/api/traces/" + globexTrace, "Bearer " + valid, map[string]string{"X-Scope-OrgID": "globex"}, 404},
 	} {
 		req, _ := http.NewRequest(http.MethodGet, base+c.path, nil)
 		req.Header.Set("Authorization", c.auth)
@@ -337,6 +366,9 @@ func TestAttackSuite(t *testing.T) {
 	}
 	rt.mu.Lock()
 	for _, r := range rt.requests {
+		if r.URL.Path == "/api/echo" { // Tempo's echo reads no tenant: none is sent
+			continue
+		}
 		if got := r.Header.Get("X-Scope-OrgID"); got != "acme" {
 			t.Errorf("Tempo was asked as %q", got)
 		}

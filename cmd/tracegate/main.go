@@ -256,6 +256,7 @@ func newHandlers(ctx context.Context, cfg config, tracing *telemetry.Tracing, lo
 		ClientIPRate:      limits.NewRate(cfg.RateLimitClientIP, cfg.RateLimitClientIPBurst),
 		TenantRate:        limits.NewRate(cfg.RateLimitTenant, cfg.RateLimitTenantBurst),
 		TenantConcurrency: limits.NewConcurrency(cfg.TenantMaxConcurrency),
+		Tempo:             traces.NewCompat(repo, upstream),
 		WriteTimeout:      cfg.WriteTimeout,
 	}
 	if cfg.AdminListenAddr == "" {

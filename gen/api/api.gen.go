@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for HealthStatus.
@@ -55,6 +56,36 @@ func (e ReadinessStatus) Valid() bool {
 	}
 }
 
+// Defines values for TempoScope.
+const (
+	TempoScopeEvent           TempoScope = "event"
+	TempoScopeInstrumentation TempoScope = "instrumentation"
+	TempoScopeIntrinsic       TempoScope = "intrinsic"
+	TempoScopeLink            TempoScope = "link"
+	TempoScopeResource        TempoScope = "resource"
+	TempoScopeSpan            TempoScope = "span"
+)
+
+// Valid indicates whether the value is a known member of the TempoScope enum.
+func (e TempoScope) Valid() bool {
+	switch e {
+	case TempoScopeEvent:
+		return true
+	case TempoScopeInstrumentation:
+		return true
+	case TempoScopeIntrinsic:
+		return true
+	case TempoScopeLink:
+		return true
+	case TempoScopeResource:
+		return true
+	case TempoScopeSpan:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListTagsParamsScope.
 const (
 	ListTagsParamsScopeEvent           ListTagsParamsScope = "event"
@@ -79,6 +110,66 @@ func (e ListTagsParamsScope) Valid() bool {
 	case ListTagsParamsScopeResource:
 		return true
 	case ListTagsParamsScopeSpan:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TempoSearchTagsV1ParamsScope.
+const (
+	TempoSearchTagsV1ParamsScopeEvent           TempoSearchTagsV1ParamsScope = "event"
+	TempoSearchTagsV1ParamsScopeInstrumentation TempoSearchTagsV1ParamsScope = "instrumentation"
+	TempoSearchTagsV1ParamsScopeIntrinsic       TempoSearchTagsV1ParamsScope = "intrinsic"
+	TempoSearchTagsV1ParamsScopeLink            TempoSearchTagsV1ParamsScope = "link"
+	TempoSearchTagsV1ParamsScopeResource        TempoSearchTagsV1ParamsScope = "resource"
+	TempoSearchTagsV1ParamsScopeSpan            TempoSearchTagsV1ParamsScope = "span"
+)
+
+// Valid indicates whether the value is a known member of the TempoSearchTagsV1ParamsScope enum.
+func (e TempoSearchTagsV1ParamsScope) Valid() bool {
+	switch e {
+	case TempoSearchTagsV1ParamsScopeEvent:
+		return true
+	case TempoSearchTagsV1ParamsScopeInstrumentation:
+		return true
+	case TempoSearchTagsV1ParamsScopeIntrinsic:
+		return true
+	case TempoSearchTagsV1ParamsScopeLink:
+		return true
+	case TempoSearchTagsV1ParamsScopeResource:
+		return true
+	case TempoSearchTagsV1ParamsScopeSpan:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TempoSearchTagsV2ParamsScope.
+const (
+	TempoSearchTagsV2ParamsScopeEvent           TempoSearchTagsV2ParamsScope = "event"
+	TempoSearchTagsV2ParamsScopeInstrumentation TempoSearchTagsV2ParamsScope = "instrumentation"
+	TempoSearchTagsV2ParamsScopeIntrinsic       TempoSearchTagsV2ParamsScope = "intrinsic"
+	TempoSearchTagsV2ParamsScopeLink            TempoSearchTagsV2ParamsScope = "link"
+	TempoSearchTagsV2ParamsScopeResource        TempoSearchTagsV2ParamsScope = "resource"
+	TempoSearchTagsV2ParamsScopeSpan            TempoSearchTagsV2ParamsScope = "span"
+)
+
+// Valid indicates whether the value is a known member of the TempoSearchTagsV2ParamsScope enum.
+func (e TempoSearchTagsV2ParamsScope) Valid() bool {
+	switch e {
+	case TempoSearchTagsV2ParamsScopeEvent:
+		return true
+	case TempoSearchTagsV2ParamsScopeInstrumentation:
+		return true
+	case TempoSearchTagsV2ParamsScopeIntrinsic:
+		return true
+	case TempoSearchTagsV2ParamsScopeLink:
+		return true
+	case TempoSearchTagsV2ParamsScopeResource:
+		return true
+	case TempoSearchTagsV2ParamsScopeSpan:
 		return true
 	default:
 		return false
@@ -152,6 +243,10 @@ type Problem struct {
 	//
 	// Example: 5f0c2e7d9a6b4c1e
 	Instance *string `json:"instance,omitempty"`
+
+	// Message On the Tempo-compatible mount (`/tempo`) only: the same text as
+	// `detail`, because Grafana shows a data source error's `message`.
+	Message *string `json:"message,omitempty"`
 
 	// Status The HTTP status code.
 	//
@@ -331,6 +426,15 @@ type TagValues struct {
 	Values []TagValue `json:"values"`
 }
 
+// TempoJSON One of Tempo's JSON documents, as [Tempo's API](https://grafana.com/docs/tempo/latest/api_docs/)
+// describes it (gogo jsonpb: 64-bit integers as strings, ids in base64
+// inside traces, enums by name). Passed on as Tempo wrote it, or written
+// by tracegate in the same format.
+type TempoJSON map[string]interface{}
+
+// TempoProtobuf A Tempo protobuf message (`tempopb.Trace` for v1, `tempopb.TraceByIDResponse` for v2).
+type TempoProtobuf = openapi_types.File
+
 // Trace OTLP/JSON `TracesData` (the `resourceSpans` member) plus tracegate's
 // metadata. Readers of OTLP/JSON ignore the extra members.
 type Trace struct {
@@ -399,6 +503,78 @@ type End = int64
 // Start defines model for Start.
 type Start = int64
 
+// TempoAncestorDepth defines model for TempoAncestorDepth.
+type TempoAncestorDepth = int
+
+// TempoEnd defines model for TempoEnd.
+type TempoEnd = int64
+
+// TempoExemplars defines model for TempoExemplars.
+type TempoExemplars = int
+
+// TempoKeepHierarchy defines model for TempoKeepHierarchy.
+type TempoKeepHierarchy = bool
+
+// TempoLimit defines model for TempoLimit.
+type TempoLimit = int
+
+// TempoMatchDepth defines model for TempoMatchDepth.
+type TempoMatchDepth = int
+
+// TempoMaxDuration defines model for TempoMaxDuration.
+type TempoMaxDuration = string
+
+// TempoMetricsEnd defines model for TempoMetricsEnd.
+type TempoMetricsEnd = int64
+
+// TempoMetricsQ defines model for TempoMetricsQ.
+type TempoMetricsQ = string
+
+// TempoMetricsStart defines model for TempoMetricsStart.
+type TempoMetricsStart = int64
+
+// TempoMinDuration defines model for TempoMinDuration.
+type TempoMinDuration = string
+
+// TempoQ defines model for TempoQ.
+type TempoQ = string
+
+// TempoScope defines model for TempoScope.
+type TempoScope string
+
+// TempoSince defines model for TempoSince.
+type TempoSince = string
+
+// TempoSpss defines model for TempoSpss.
+type TempoSpss = int
+
+// TempoStart defines model for TempoStart.
+type TempoStart = int64
+
+// TempoStep defines model for TempoStep.
+type TempoStep = string
+
+// TempoTagName defines model for TempoTagName.
+type TempoTagName = string
+
+// TempoTags defines model for TempoTags.
+type TempoTags = string
+
+// TempoTagsQ defines model for TempoTagsQ.
+type TempoTagsQ = string
+
+// TempoTraceEnd defines model for TempoTraceEnd.
+type TempoTraceEnd = int64
+
+// TempoTraceID defines model for TempoTraceID.
+type TempoTraceID = string
+
+// TempoTraceQ defines model for TempoTraceQ.
+type TempoTraceQ = string
+
+// TempoTraceStart defines model for TempoTraceStart.
+type TempoTraceStart = int64
+
 // XTenant defines model for XTenant.
 type XTenant = string
 
@@ -425,6 +601,12 @@ type OnAdminListener = Problem
 
 // ServiceUnavailable An RFC 9457 problem document.
 type ServiceUnavailable = Problem
+
+// TempoBadRequest An RFC 9457 problem document.
+type TempoBadRequest = Problem
+
+// TempoTooManyRequests An RFC 9457 problem document.
+type TempoTooManyRequests = Problem
 
 // TooManyRequests An RFC 9457 problem document.
 type TooManyRequests = Problem
@@ -537,6 +719,236 @@ type WhoamiParams struct {
 	XTenant *XTenant `json:"X-Tenant,omitempty"`
 }
 
+// TempoEchoParams defines parameters for TempoEcho.
+type TempoEchoParams struct {
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoMetricsQueryInstantParams defines parameters for TempoMetricsQueryInstant.
+type TempoMetricsQueryInstantParams struct {
+	// Q A TraceQL metrics query, e.g. `{ status = error } | rate() by (resource.service.name)`.
+	Q TempoMetricsQ `form:"q" json:"q"`
+
+	// Start Lower bound, unix seconds or nanoseconds.
+	Start *TempoMetricsStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds or nanoseconds.
+	End *TempoMetricsEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// Since A Go duration instead of `start` and `end`, e.g. `1h`.
+	Since *TempoSince `form:"since,omitempty" json:"since,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoMetricsQueryRangeParams defines parameters for TempoMetricsQueryRange.
+type TempoMetricsQueryRangeParams struct {
+	// Q A TraceQL metrics query, e.g. `{ status = error } | rate() by (resource.service.name)`.
+	Q TempoMetricsQ `form:"q" json:"q"`
+
+	// Start Lower bound, unix seconds or nanoseconds.
+	Start *TempoMetricsStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds or nanoseconds.
+	End *TempoMetricsEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// Since A Go duration instead of `start` and `end`, e.g. `1h`.
+	Since *TempoSince `form:"since,omitempty" json:"since,omitempty"`
+
+	// Step The step, a Go duration (`60s`) or seconds (`60`).
+	Step *TempoStep `form:"step,omitempty" json:"step,omitempty"`
+
+	// Exemplars Maximum exemplars.
+	Exemplars *TempoExemplars `form:"exemplars,omitempty" json:"exemplars,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchParams defines parameters for TempoSearch.
+type TempoSearchParams struct {
+	// Q A TraceQL search query.
+	Q *TempoQ `form:"q,omitempty" json:"q,omitempty"`
+
+	// Tags Legacy logfmt tag search, e.g. `service.name=cart http.url="/a b"`; not with `q`.
+	Tags *TempoTags `form:"tags,omitempty" json:"tags,omitempty"`
+
+	// MinDuration Minimum trace duration, a Go duration such as `100ms` (refused with the tenant attribute on).
+	MinDuration *TempoMinDuration `form:"minDuration,omitempty" json:"minDuration,omitempty"`
+
+	// MaxDuration Maximum trace duration (refused with the tenant attribute on).
+	MaxDuration *TempoMaxDuration `form:"maxDuration,omitempty" json:"maxDuration,omitempty"`
+
+	// Limit Maximum number of traces.
+	Limit *TempoLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Spss Spans per span set.
+	Spss *TempoSpss `form:"spss,omitempty" json:"spss,omitempty"`
+
+	// Start Lower bound, unix seconds (with `end`).
+	Start *TempoStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds (with `start`).
+	End *TempoEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchTagValuesV1Params defines parameters for TempoSearchTagValuesV1.
+type TempoSearchTagValuesV1Params struct {
+	// Start Lower bound, unix seconds (with `end`).
+	Start *TempoStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds (with `start`).
+	End *TempoEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchTagsV1Params defines parameters for TempoSearchTagsV1.
+type TempoSearchTagsV1Params struct {
+	// Scope One of Tempo's scopes (`resource`, `span`, `intrinsic`, `event`, `link`, `instrumentation`).
+	Scope *TempoSearchTagsV1ParamsScope `form:"scope,omitempty" json:"scope,omitempty"`
+
+	// Start Lower bound, unix seconds (with `end`).
+	Start *TempoStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds (with `start`).
+	End *TempoEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchTagsV1ParamsScope defines parameters for TempoSearchTagsV1.
+type TempoSearchTagsV1ParamsScope string
+
+// TempoBuildInfoParams defines parameters for TempoBuildInfo.
+type TempoBuildInfoParams struct {
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoGetTraceV1Params defines parameters for TempoGetTraceV1.
+type TempoGetTraceV1Params struct {
+	// Start Lower bound of the lookup, unix seconds (with `end`).
+	Start *TempoTraceStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound of the lookup, unix seconds (with `start`).
+	End *TempoTraceEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchTagValuesV2Params defines parameters for TempoSearchTagValuesV2.
+type TempoSearchTagValuesV2Params struct {
+	// Q A TraceQL filter narrowing the tags or values.
+	Q *TempoTagsQ `form:"q,omitempty" json:"q,omitempty"`
+
+	// Start Lower bound, unix seconds (with `end`).
+	Start *TempoStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds (with `start`).
+	End *TempoEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchTagsV2Params defines parameters for TempoSearchTagsV2.
+type TempoSearchTagsV2Params struct {
+	// Scope One of Tempo's scopes (`resource`, `span`, `intrinsic`, `event`, `link`, `instrumentation`).
+	Scope *TempoSearchTagsV2ParamsScope `form:"scope,omitempty" json:"scope,omitempty"`
+
+	// Q A TraceQL filter narrowing the tags or values.
+	Q *TempoTagsQ `form:"q,omitempty" json:"q,omitempty"`
+
+	// Start Lower bound, unix seconds (with `end`).
+	Start *TempoStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound, unix seconds (with `start`).
+	End *TempoEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
+// TempoSearchTagsV2ParamsScope defines parameters for TempoSearchTagsV2.
+type TempoSearchTagsV2ParamsScope string
+
+// TempoGetTraceV2Params defines parameters for TempoGetTraceV2.
+type TempoGetTraceV2Params struct {
+	// Start Lower bound of the lookup, unix seconds (with `end`).
+	Start *TempoTraceStart `form:"start,omitempty" json:"start,omitempty"`
+
+	// End Upper bound of the lookup, unix seconds (with `start`).
+	End *TempoTraceEnd `form:"end,omitempty" json:"end,omitempty"`
+
+	// Q A spanset filter (Tempo's span filtering; refused with the tenant attribute on).
+	Q *TempoTraceQ `form:"q,omitempty" json:"q,omitempty"`
+
+	// KeepHierarchy Keep the ancestors of matched spans (refused with the tenant attribute on).
+	KeepHierarchy *TempoKeepHierarchy `form:"keep_hierarchy,omitempty" json:"keep_hierarchy,omitempty"`
+
+	// MatchDepth Refused with the tenant attribute on.
+	MatchDepth *TempoMatchDepth `form:"match_depth,omitempty" json:"match_depth,omitempty"`
+
+	// AncestorDepth Refused with the tenant attribute on.
+	AncestorDepth *TempoAncestorDepth `form:"ancestor_depth,omitempty" json:"ancestor_depth,omitempty"`
+
+	// XTenant Which granted tenant to read, when the token grants several (its
+	// tenant claim is an array); required then. When federation is enabled
+	// by the operator, several granted tenants separated by commas
+	// (`acme,globex`) read all of them at once. A tenant the token does not
+	// grant is answered 403.
+	XTenant *XTenant `json:"X-Tenant,omitempty"`
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// ListTags List attribute names
@@ -569,6 +981,39 @@ type ServerInterface interface {
 	// GetReadiness Readiness
 	// (GET /readyz)
 	GetReadiness(ctx echo.Context) error
+	// TempoEcho Tempo echo (Grafana "Save & test")
+	// (GET /tempo/api/echo)
+	TempoEcho(ctx echo.Context, params TempoEchoParams) error
+	// TempoMetricsQueryInstant TraceQL metrics, one value per series (Tempo)
+	// (GET /tempo/api/metrics/query)
+	TempoMetricsQueryInstant(ctx echo.Context, params TempoMetricsQueryInstantParams) error
+	// TempoMetricsQueryRange TraceQL metrics over time (Tempo)
+	// (GET /tempo/api/metrics/query_range)
+	TempoMetricsQueryRange(ctx echo.Context, params TempoMetricsQueryRangeParams) error
+	// TempoSearch Search (Tempo)
+	// (GET /tempo/api/search)
+	TempoSearch(ctx echo.Context, params TempoSearchParams) error
+	// TempoSearchTagValuesV1 Tag values (Tempo v1)
+	// (GET /tempo/api/search/tag/{tagName}/values)
+	TempoSearchTagValuesV1(ctx echo.Context, tagName TempoTagName, params TempoSearchTagValuesV1Params) error
+	// TempoSearchTagsV1 Tag names (Tempo v1)
+	// (GET /tempo/api/search/tags)
+	TempoSearchTagsV1(ctx echo.Context, params TempoSearchTagsV1Params) error
+	// TempoBuildInfo Tempo's version
+	// (GET /tempo/api/status/buildinfo)
+	TempoBuildInfo(ctx echo.Context, params TempoBuildInfoParams) error
+	// TempoGetTraceV1 Trace by id (Tempo v1)
+	// (GET /tempo/api/traces/{traceID})
+	TempoGetTraceV1(ctx echo.Context, traceID TempoTraceID, params TempoGetTraceV1Params) error
+	// TempoSearchTagValuesV2 Tag values (Tempo v2)
+	// (GET /tempo/api/v2/search/tag/{tagName}/values)
+	TempoSearchTagValuesV2(ctx echo.Context, tagName TempoTagName, params TempoSearchTagValuesV2Params) error
+	// TempoSearchTagsV2 Tag names by scope (Tempo v2)
+	// (GET /tempo/api/v2/search/tags)
+	TempoSearchTagsV2(ctx echo.Context, params TempoSearchTagsV2Params) error
+	// TempoGetTraceV2 Trace by id (Tempo v2)
+	// (GET /tempo/api/v2/traces/{traceID})
+	TempoGetTraceV2(ctx echo.Context, traceID TempoTraceID, params TempoGetTraceV2Params) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -867,6 +1312,610 @@ func (w *ServerInterfaceWrapper) GetReadiness(ctx echo.Context) error {
 	return err
 }
 
+// TempoEcho converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoEcho(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoEchoParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoEcho(ctx, params)
+	return err
+}
+
+// TempoMetricsQueryInstant converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoMetricsQueryInstant(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoMetricsQueryInstantParams
+	// ------------- Required query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoMetricsQueryInstant(ctx, params)
+	return err
+}
+
+// TempoMetricsQueryRange converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoMetricsQueryRange(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoMetricsQueryRangeParams
+	// ------------- Required query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "step" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "step", ctx.QueryParams(), &params.Step, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter step: %s", err))
+	}
+
+	// ------------- Optional query parameter "exemplars" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "exemplars", ctx.QueryParams(), &params.Exemplars, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter exemplars: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoMetricsQueryRange(ctx, params)
+	return err
+}
+
+// TempoSearch converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoSearch(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoSearchParams
+	// ------------- Optional query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "tags" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tags", ctx.QueryParams(), &params.Tags, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tags: %s", err))
+	}
+
+	// ------------- Optional query parameter "minDuration" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "minDuration", ctx.QueryParams(), &params.MinDuration, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter minDuration: %s", err))
+	}
+
+	// ------------- Optional query parameter "maxDuration" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "maxDuration", ctx.QueryParams(), &params.MaxDuration, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter maxDuration: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "spss" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "spss", ctx.QueryParams(), &params.Spss, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter spss: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoSearch(ctx, params)
+	return err
+}
+
+// TempoSearchTagValuesV1 converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoSearchTagValuesV1(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tagName" -------------
+	var tagName TempoTagName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tagName", ctx.Param("tagName"), &tagName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tagName: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoSearchTagValuesV1Params
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoSearchTagValuesV1(ctx, tagName, params)
+	return err
+}
+
+// TempoSearchTagsV1 converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoSearchTagsV1(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoSearchTagsV1Params
+	// ------------- Optional query parameter "scope" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scope", ctx.QueryParams(), &params.Scope, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter scope: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoSearchTagsV1(ctx, params)
+	return err
+}
+
+// TempoBuildInfo converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoBuildInfo(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoBuildInfoParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoBuildInfo(ctx, params)
+	return err
+}
+
+// TempoGetTraceV1 converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoGetTraceV1(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "traceID" -------------
+	var traceID TempoTraceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "traceID", ctx.Param("traceID"), &traceID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter traceID: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoGetTraceV1Params
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoGetTraceV1(ctx, traceID, params)
+	return err
+}
+
+// TempoSearchTagValuesV2 converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoSearchTagValuesV2(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tagName" -------------
+	var tagName TempoTagName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tagName", ctx.Param("tagName"), &tagName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tagName: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoSearchTagValuesV2Params
+	// ------------- Optional query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoSearchTagValuesV2(ctx, tagName, params)
+	return err
+}
+
+// TempoSearchTagsV2 converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoSearchTagsV2(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoSearchTagsV2Params
+	// ------------- Optional query parameter "scope" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scope", ctx.QueryParams(), &params.Scope, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter scope: %s", err))
+	}
+
+	// ------------- Optional query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoSearchTagsV2(ctx, params)
+	return err
+}
+
+// TempoGetTraceV2 converts echo context to params.
+func (w *ServerInterfaceWrapper) TempoGetTraceV2(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "traceID" -------------
+	var traceID TempoTraceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "traceID", ctx.Param("traceID"), &traceID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter traceID: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TempoGetTraceV2Params
+	// ------------- Optional query parameter "start" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "start", ctx.QueryParams(), &params.Start, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter start: %s", err))
+	}
+
+	// ------------- Optional query parameter "end" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end", ctx.QueryParams(), &params.End, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter end: %s", err))
+	}
+
+	// ------------- Optional query parameter "q" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter q: %s", err))
+	}
+
+	// ------------- Optional query parameter "keep_hierarchy" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "keep_hierarchy", ctx.QueryParams(), &params.KeepHierarchy, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter keep_hierarchy: %s", err))
+	}
+
+	// ------------- Optional query parameter "match_depth" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "match_depth", ctx.QueryParams(), &params.MatchDepth, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter match_depth: %s", err))
+	}
+
+	// ------------- Optional query parameter "ancestor_depth" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "ancestor_depth", ctx.QueryParams(), &params.AncestorDepth, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ancestor_depth: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Tenant" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Tenant")]; found {
+		var XTenant XTenant
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Tenant, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Tenant", valueList[0], &XTenant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Tenant: %s", err))
+		}
+
+		params.XTenant = &XTenant
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TempoGetTraceV2(ctx, traceID, params)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -919,6 +1968,17 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api/v1/tags/:tag/values", wrapper.ListTagValues, options.OperationMiddlewares["listTagValues"]...)
 	router.GET(options.BaseURL+"/api/v1/whoami", wrapper.Whoami, options.OperationMiddlewares["whoami"]...)
 	router.GET(options.BaseURL+"/api/v1/traces/:trace_id", wrapper.GetTrace, options.OperationMiddlewares["getTrace"]...)
+	router.GET(options.BaseURL+"/tempo/api/echo", wrapper.TempoEcho, options.OperationMiddlewares["tempoEcho"]...)
+	router.GET(options.BaseURL+"/tempo/api/status/buildinfo", wrapper.TempoBuildInfo, options.OperationMiddlewares["tempoBuildInfo"]...)
+	router.GET(options.BaseURL+"/tempo/api/traces/:traceID", wrapper.TempoGetTraceV1, options.OperationMiddlewares["tempoGetTraceV1"]...)
+	router.GET(options.BaseURL+"/tempo/api/v2/traces/:traceID", wrapper.TempoGetTraceV2, options.OperationMiddlewares["tempoGetTraceV2"]...)
+	router.GET(options.BaseURL+"/tempo/api/search", wrapper.TempoSearch, options.OperationMiddlewares["tempoSearch"]...)
+	router.GET(options.BaseURL+"/tempo/api/search/tags", wrapper.TempoSearchTagsV1, options.OperationMiddlewares["tempoSearchTagsV1"]...)
+	router.GET(options.BaseURL+"/tempo/api/v2/search/tags", wrapper.TempoSearchTagsV2, options.OperationMiddlewares["tempoSearchTagsV2"]...)
+	router.GET(options.BaseURL+"/tempo/api/search/tag/:tagName/values", wrapper.TempoSearchTagValuesV1, options.OperationMiddlewares["tempoSearchTagValuesV1"]...)
+	router.GET(options.BaseURL+"/tempo/api/v2/search/tag/:tagName/values", wrapper.TempoSearchTagValuesV2, options.OperationMiddlewares["tempoSearchTagValuesV2"]...)
+	router.GET(options.BaseURL+"/tempo/api/metrics/query_range", wrapper.TempoMetricsQueryRange, options.OperationMiddlewares["tempoMetricsQueryRange"]...)
+	router.GET(options.BaseURL+"/tempo/api/metrics/query", wrapper.TempoMetricsQueryInstant, options.OperationMiddlewares["tempoMetricsQueryInstant"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
@@ -991,6 +2051,37 @@ type ServiceUnavailableApplicationProblemPlusJSONResponse struct {
 
 	Headers ServiceUnavailableResponseHeaders
 }
+
+type TempoBadRequestResponseHeaders struct {
+	XRequestId *string
+}
+type TempoBadRequestApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers TempoBadRequestResponseHeaders
+}
+type TempoBadRequestTextResponse struct {
+	Body string
+
+	Headers TempoBadRequestResponseHeaders
+}
+
+type TempoTooManyRequestsResponseHeaders struct {
+	RetryAfter *int
+	XRequestId *string
+}
+type TempoTooManyRequestsApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers TempoTooManyRequestsResponseHeaders
+}
+type TempoTooManyRequestsTextResponse struct {
+	Body string
+
+	Headers TempoTooManyRequestsResponseHeaders
+}
+
+type TempoUnprocessableTextResponse string
 
 type TooManyRequestsResponseHeaders struct {
 	RetryAfter *int
@@ -1974,6 +3065,2134 @@ func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadin
 	return err
 }
 
+type TempoEchoRequestObject struct {
+	Params TempoEchoParams
+}
+
+type TempoEchoResponseObject interface {
+	VisitTempoEchoResponse(w http.ResponseWriter) error
+}
+
+type TempoEcho200TextResponse string
+
+func (response TempoEcho200TextResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(200)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type TempoEcho401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoEcho401ApplicationProblemPlusJSONResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoEcho403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoEcho403ApplicationProblemPlusJSONResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoEcho429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoEcho429ApplicationProblemPlusJSONResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoEcho429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoEcho429TextResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoEcho502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoEcho502ApplicationProblemPlusJSONResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoEcho503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoEcho503ApplicationProblemPlusJSONResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoEcho504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoEcho504ApplicationProblemPlusJSONResponse) VisitTempoEchoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstantRequestObject struct {
+	Params TempoMetricsQueryInstantParams
+}
+
+type TempoMetricsQueryInstantResponseObject interface {
+	VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error
+}
+
+type TempoMetricsQueryInstant200JSONResponse TempoJSON
+
+func (response TempoMetricsQueryInstant200JSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant400ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoMetricsQueryInstant400TextResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoMetricsQueryInstant401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant401ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant403ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant429ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoMetricsQueryInstant429TextResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoMetricsQueryInstant502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant502ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant503ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryInstant504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryInstant504ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryInstantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRangeRequestObject struct {
+	Params TempoMetricsQueryRangeParams
+}
+
+type TempoMetricsQueryRangeResponseObject interface {
+	VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error
+}
+
+type TempoMetricsQueryRange200JSONResponse TempoJSON
+
+func (response TempoMetricsQueryRange200JSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange400ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoMetricsQueryRange400TextResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoMetricsQueryRange401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange401ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange403ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange429ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoMetricsQueryRange429TextResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoMetricsQueryRange502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange502ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange503ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoMetricsQueryRange504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoMetricsQueryRange504ApplicationProblemPlusJSONResponse) VisitTempoMetricsQueryRangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchRequestObject struct {
+	Params TempoSearchParams
+}
+
+type TempoSearchResponseObject interface {
+	VisitTempoSearchResponse(w http.ResponseWriter) error
+}
+
+type TempoSearch200JSONResponse TempoJSON
+
+func (response TempoSearch200JSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch400ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoSearch400TextResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearch401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch401ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch403ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch429ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoSearch429TextResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearch502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch502ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch503ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearch504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearch504ApplicationProblemPlusJSONResponse) VisitTempoSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1RequestObject struct {
+	TagName TempoTagName `json:"tagName"`
+	Params  TempoSearchTagValuesV1Params
+}
+
+type TempoSearchTagValuesV1ResponseObject interface {
+	VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error
+}
+
+type TempoSearchTagValuesV1200JSONResponse TempoJSON
+
+func (response TempoSearchTagValuesV1200JSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1400ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoSearchTagValuesV1400TextResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagValuesV1401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1401ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1403ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1429ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoSearchTagValuesV1429TextResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagValuesV1502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1502ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1503ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV1504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV1504ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1RequestObject struct {
+	Params TempoSearchTagsV1Params
+}
+
+type TempoSearchTagsV1ResponseObject interface {
+	VisitTempoSearchTagsV1Response(w http.ResponseWriter) error
+}
+
+type TempoSearchTagsV1200JSONResponse TempoJSON
+
+func (response TempoSearchTagsV1200JSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1400ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoSearchTagsV1400TextResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagsV1401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1401ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1403ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1429ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoSearchTagsV1429TextResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagsV1502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1502ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1503ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV1504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV1504ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfoRequestObject struct {
+	Params TempoBuildInfoParams
+}
+
+type TempoBuildInfoResponseObject interface {
+	VisitTempoBuildInfoResponse(w http.ResponseWriter) error
+}
+
+type TempoBuildInfo200JSONResponse TempoJSON
+
+func (response TempoBuildInfo200JSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfo401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoBuildInfo401ApplicationProblemPlusJSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfo403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoBuildInfo403ApplicationProblemPlusJSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfo429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoBuildInfo429ApplicationProblemPlusJSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfo429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoBuildInfo429TextResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoBuildInfo502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoBuildInfo502ApplicationProblemPlusJSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfo503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoBuildInfo503ApplicationProblemPlusJSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoBuildInfo504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoBuildInfo504ApplicationProblemPlusJSONResponse) VisitTempoBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1RequestObject struct {
+	TraceID TempoTraceID `json:"traceID"`
+	Params  TempoGetTraceV1Params
+}
+
+type TempoGetTraceV1ResponseObject interface {
+	VisitTempoGetTraceV1Response(w http.ResponseWriter) error
+}
+
+type TempoGetTraceV1200JSONResponse TempoJSON
+
+func (response TempoGetTraceV1200JSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1200ApplicationprotobufResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response TempoGetTraceV1200ApplicationprotobufResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/protobuf")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type TempoGetTraceV1400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1400ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoGetTraceV1400TextResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoGetTraceV1401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1401ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1403ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1404Response struct {
+}
+
+func (response TempoGetTraceV1404Response) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+	w.WriteHeader(404)
+	return nil
+}
+
+type TempoGetTraceV1422TextResponse TempoUnprocessableTextResponse
+
+func (response TempoGetTraceV1422TextResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(422)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type TempoGetTraceV1429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1429ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoGetTraceV1429TextResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoGetTraceV1502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1502ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1503ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV1504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV1504ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV1Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2RequestObject struct {
+	TagName TempoTagName `json:"tagName"`
+	Params  TempoSearchTagValuesV2Params
+}
+
+type TempoSearchTagValuesV2ResponseObject interface {
+	VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error
+}
+
+type TempoSearchTagValuesV2200JSONResponse TempoJSON
+
+func (response TempoSearchTagValuesV2200JSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2400ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoSearchTagValuesV2400TextResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagValuesV2401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2401ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2403ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2429ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoSearchTagValuesV2429TextResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagValuesV2502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2502ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2503ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagValuesV2504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagValuesV2504ApplicationProblemPlusJSONResponse) VisitTempoSearchTagValuesV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2RequestObject struct {
+	Params TempoSearchTagsV2Params
+}
+
+type TempoSearchTagsV2ResponseObject interface {
+	VisitTempoSearchTagsV2Response(w http.ResponseWriter) error
+}
+
+type TempoSearchTagsV2200JSONResponse TempoJSON
+
+func (response TempoSearchTagsV2200JSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2400ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoSearchTagsV2400TextResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagsV2401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2401ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2403ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2429ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoSearchTagsV2429TextResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoSearchTagsV2502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2502ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2503ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoSearchTagsV2504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoSearchTagsV2504ApplicationProblemPlusJSONResponse) VisitTempoSearchTagsV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2RequestObject struct {
+	TraceID TempoTraceID `json:"traceID"`
+	Params  TempoGetTraceV2Params
+}
+
+type TempoGetTraceV2ResponseObject interface {
+	VisitTempoGetTraceV2Response(w http.ResponseWriter) error
+}
+
+type TempoGetTraceV2200JSONResponse TempoJSON
+
+func (response TempoGetTraceV2200JSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2200ApplicationprotobufResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response TempoGetTraceV2200ApplicationprotobufResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/protobuf")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type TempoGetTraceV2400ApplicationProblemPlusJSONResponse struct {
+	TempoBadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2400ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2400TextResponse struct{ TempoBadRequestTextResponse }
+
+func (response TempoGetTraceV2400TextResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(400)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoGetTraceV2401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2401ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2403ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2429ApplicationProblemPlusJSONResponse struct {
+	TempoTooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2429ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2429TextResponse struct {
+	TempoTooManyRequestsTextResponse
+}
+
+func (response TempoGetTraceV2429TextResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(429)
+
+	_, err := w.Write([]byte(fmt.Sprint(response.Body)))
+	return err
+}
+
+type TempoGetTraceV2502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2502ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2503ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TempoGetTraceV2504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response TempoGetTraceV2504ApplicationProblemPlusJSONResponse) VisitTempoGetTraceV2Response(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestId != nil {
+		w.Header().Set("X-Request-Id", fmt.Sprint(*response.Headers.XRequestId))
+	}
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListTags List attribute names
@@ -2006,6 +5225,39 @@ type StrictServerInterface interface {
 	// GetReadiness Readiness
 	// (GET /readyz)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
+	// TempoEcho Tempo echo (Grafana "Save & test")
+	// (GET /tempo/api/echo)
+	TempoEcho(ctx context.Context, request TempoEchoRequestObject) (TempoEchoResponseObject, error)
+	// TempoMetricsQueryInstant TraceQL metrics, one value per series (Tempo)
+	// (GET /tempo/api/metrics/query)
+	TempoMetricsQueryInstant(ctx context.Context, request TempoMetricsQueryInstantRequestObject) (TempoMetricsQueryInstantResponseObject, error)
+	// TempoMetricsQueryRange TraceQL metrics over time (Tempo)
+	// (GET /tempo/api/metrics/query_range)
+	TempoMetricsQueryRange(ctx context.Context, request TempoMetricsQueryRangeRequestObject) (TempoMetricsQueryRangeResponseObject, error)
+	// TempoSearch Search (Tempo)
+	// (GET /tempo/api/search)
+	TempoSearch(ctx context.Context, request TempoSearchRequestObject) (TempoSearchResponseObject, error)
+	// TempoSearchTagValuesV1 Tag values (Tempo v1)
+	// (GET /tempo/api/search/tag/{tagName}/values)
+	TempoSearchTagValuesV1(ctx context.Context, request TempoSearchTagValuesV1RequestObject) (TempoSearchTagValuesV1ResponseObject, error)
+	// TempoSearchTagsV1 Tag names (Tempo v1)
+	// (GET /tempo/api/search/tags)
+	TempoSearchTagsV1(ctx context.Context, request TempoSearchTagsV1RequestObject) (TempoSearchTagsV1ResponseObject, error)
+	// TempoBuildInfo Tempo's version
+	// (GET /tempo/api/status/buildinfo)
+	TempoBuildInfo(ctx context.Context, request TempoBuildInfoRequestObject) (TempoBuildInfoResponseObject, error)
+	// TempoGetTraceV1 Trace by id (Tempo v1)
+	// (GET /tempo/api/traces/{traceID})
+	TempoGetTraceV1(ctx context.Context, request TempoGetTraceV1RequestObject) (TempoGetTraceV1ResponseObject, error)
+	// TempoSearchTagValuesV2 Tag values (Tempo v2)
+	// (GET /tempo/api/v2/search/tag/{tagName}/values)
+	TempoSearchTagValuesV2(ctx context.Context, request TempoSearchTagValuesV2RequestObject) (TempoSearchTagValuesV2ResponseObject, error)
+	// TempoSearchTagsV2 Tag names by scope (Tempo v2)
+	// (GET /tempo/api/v2/search/tags)
+	TempoSearchTagsV2(ctx context.Context, request TempoSearchTagsV2RequestObject) (TempoSearchTagsV2ResponseObject, error)
+	// TempoGetTraceV2 Trace by id (Tempo v2)
+	// (GET /tempo/api/v2/traces/{traceID})
+	TempoGetTraceV2(ctx context.Context, request TempoGetTraceV2RequestObject) (TempoGetTraceV2ResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -2262,136 +5514,466 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 	return nil
 }
 
+// TempoEcho operation middleware
+func (sh *strictHandler) TempoEcho(ctx echo.Context, params TempoEchoParams) error {
+	var request TempoEchoRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoEcho(ctx.Request().Context(), request.(TempoEchoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoEcho")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoEchoResponseObject); ok {
+		return validResponse.VisitTempoEchoResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoMetricsQueryInstant operation middleware
+func (sh *strictHandler) TempoMetricsQueryInstant(ctx echo.Context, params TempoMetricsQueryInstantParams) error {
+	var request TempoMetricsQueryInstantRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoMetricsQueryInstant(ctx.Request().Context(), request.(TempoMetricsQueryInstantRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoMetricsQueryInstant")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoMetricsQueryInstantResponseObject); ok {
+		return validResponse.VisitTempoMetricsQueryInstantResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoMetricsQueryRange operation middleware
+func (sh *strictHandler) TempoMetricsQueryRange(ctx echo.Context, params TempoMetricsQueryRangeParams) error {
+	var request TempoMetricsQueryRangeRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoMetricsQueryRange(ctx.Request().Context(), request.(TempoMetricsQueryRangeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoMetricsQueryRange")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoMetricsQueryRangeResponseObject); ok {
+		return validResponse.VisitTempoMetricsQueryRangeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoSearch operation middleware
+func (sh *strictHandler) TempoSearch(ctx echo.Context, params TempoSearchParams) error {
+	var request TempoSearchRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoSearch(ctx.Request().Context(), request.(TempoSearchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoSearch")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoSearchResponseObject); ok {
+		return validResponse.VisitTempoSearchResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoSearchTagValuesV1 operation middleware
+func (sh *strictHandler) TempoSearchTagValuesV1(ctx echo.Context, tagName TempoTagName, params TempoSearchTagValuesV1Params) error {
+	var request TempoSearchTagValuesV1RequestObject
+
+	request.TagName = tagName
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoSearchTagValuesV1(ctx.Request().Context(), request.(TempoSearchTagValuesV1RequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoSearchTagValuesV1")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoSearchTagValuesV1ResponseObject); ok {
+		return validResponse.VisitTempoSearchTagValuesV1Response(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoSearchTagsV1 operation middleware
+func (sh *strictHandler) TempoSearchTagsV1(ctx echo.Context, params TempoSearchTagsV1Params) error {
+	var request TempoSearchTagsV1RequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoSearchTagsV1(ctx.Request().Context(), request.(TempoSearchTagsV1RequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoSearchTagsV1")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoSearchTagsV1ResponseObject); ok {
+		return validResponse.VisitTempoSearchTagsV1Response(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoBuildInfo operation middleware
+func (sh *strictHandler) TempoBuildInfo(ctx echo.Context, params TempoBuildInfoParams) error {
+	var request TempoBuildInfoRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoBuildInfo(ctx.Request().Context(), request.(TempoBuildInfoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoBuildInfo")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoBuildInfoResponseObject); ok {
+		return validResponse.VisitTempoBuildInfoResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoGetTraceV1 operation middleware
+func (sh *strictHandler) TempoGetTraceV1(ctx echo.Context, traceID TempoTraceID, params TempoGetTraceV1Params) error {
+	var request TempoGetTraceV1RequestObject
+
+	request.TraceID = traceID
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoGetTraceV1(ctx.Request().Context(), request.(TempoGetTraceV1RequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoGetTraceV1")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoGetTraceV1ResponseObject); ok {
+		return validResponse.VisitTempoGetTraceV1Response(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoSearchTagValuesV2 operation middleware
+func (sh *strictHandler) TempoSearchTagValuesV2(ctx echo.Context, tagName TempoTagName, params TempoSearchTagValuesV2Params) error {
+	var request TempoSearchTagValuesV2RequestObject
+
+	request.TagName = tagName
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoSearchTagValuesV2(ctx.Request().Context(), request.(TempoSearchTagValuesV2RequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoSearchTagValuesV2")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoSearchTagValuesV2ResponseObject); ok {
+		return validResponse.VisitTempoSearchTagValuesV2Response(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoSearchTagsV2 operation middleware
+func (sh *strictHandler) TempoSearchTagsV2(ctx echo.Context, params TempoSearchTagsV2Params) error {
+	var request TempoSearchTagsV2RequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoSearchTagsV2(ctx.Request().Context(), request.(TempoSearchTagsV2RequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoSearchTagsV2")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoSearchTagsV2ResponseObject); ok {
+		return validResponse.VisitTempoSearchTagsV2Response(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TempoGetTraceV2 operation middleware
+func (sh *strictHandler) TempoGetTraceV2(ctx echo.Context, traceID TempoTraceID, params TempoGetTraceV2Params) error {
+	var request TempoGetTraceV2RequestObject
+
+	request.TraceID = traceID
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TempoGetTraceV2(ctx.Request().Context(), request.(TempoGetTraceV2RequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TempoGetTraceV2")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TempoGetTraceV2ResponseObject); ok {
+		return validResponse.VisitTempoGetTraceV2Response(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H2Nchs3lu6rnNszVZZ2WxT1Yzuia2pLduzEs47taynr1DW9brD7kMSoCTAAWhTjctW8w94nnCe5dQ7Q",
-	"f2RTIu04lZuZVCURm42/g/OP74Afo1TP5lqhcjYafIymKDI0/OcbdGZ5cD52aOhjhjY1cu6kVtEgusBU",
-	"q8yC07AQ0sEIx9ogGGoj1aQXxZFNpzgT1HQmlZwVs2jQjyO3nGM0iKRyOEETffoUR2/fvj04L9wUlZOp",
-	"cLg+2ptnT+DBw/t9SKciz1FNcADJYxQGDRgU+ewvw8gZkeJEOBxGCSymqEBpSA1m1K3ILSzQ4FBZVC6+",
-	"rXEMaIw2fxlGUl2LXGYfnL5CVfXqpgj8BKQdqpnIx9rMMIsBb+bS0B8jkeVLsHKiMANtQFpbYAZjbcDq",
-	"GWqFgLnF3lC1qBQoY52RasKE+engDf5coHUHz7N1olxOid78PcjskZ82jHQm0YLBOQoH0oGwkEhlnVAp",
-	"Jr1bR/wUR3NhxAxdYIGnqmPcH+dzpHEKlYEeMz0sCpNOYSFVphcxSAWFkjdgA5PsWURIrBPGJfs0BbwR",
-	"s3mO0eDo4dn9B2ffHD84iyNJnf9coFlGcaTEjKaGKmvNmGgtnOefB6dRHM3EjWet0+Oz07MHD4/P7sd3",
-	"8dsFTWR9XS/0Yrd19eA7eY0w0m5arg6EyoYqQZUltPMKpZuieQT+yaywJCkgSKbKJj14KYzRC6kmPKYf",
-	"DGbiCu1Q0ZNc66tiDukUBVGe+OgSZ3PtGWiFlqcP+htoycP9+tT86RKVUB30fDuV6RQmRiiHGTh+i/SF",
-	"QZHFq7LEr1mweI1G5LAnHS3et0lzIWcgLQgFwhix3H/EjE/SRl2oHryl3saYoRE0Or2MSoxyzIZqtORx",
-	"9Jy+1CauBmlPjQYn7qcnoyWkejYTdqj2EpHOMJ7keoQ3yT7PHkSeBxaZgXCgVYo9OK/WWK0q02hBaTdU",
-	"PJZfgyVFlMFp/2RlAyMaKQqb5xVxvXs/HQQ6txSruHmBauKm0eC4f/pN3CXRBu1cK4ss0I9F9p1wuBBL",
-	"+pRqIjFvnZjPc1K+UqvDudGjHGf//jdL+/ixMd6fDY6jQfSnw9poHPpv7eFr38oPuqKpiFvrlS+km9Je",
-	"ssKKSU78E9JdtFfCQaqLPCPKkbgQyUlrNGzTqmbsmlh4/bD1Ls/uscjCox2oUG0T8bkTMo8GtbaEYEI+",
-	"yGwYkZ6YCzeFqbDVOgfgN4V5Qt1zMBMunTKvGJwUuTBkQAxaS/w7jP77Xf/gTByMzw+evf94FJ8cf/rz",
-	"MGLm8Ko8GkT3x/30GB9mZ+LB6DQ9ItaxTrjCRoPTPgmrdMxWj0UG5XorFhEjXbjBKBfqKvoUf/ken0NN",
-	"DGmhsouwR/oqEA8EMJlAZn6fJYsHHP3j7/9zcgxTvCELb0RKBmg/3qwfSpEVKoOkFI2kkjdIp1pbBK2Q",
-	"+cszoMG/Yeq8zgBWjr8qVz3TZiSzDNUXMlVrwUpDYUmRhSXvwAEnNQfUU/tq+3/ZcIuA/SYYFW7TMmCP",
-	"t3ZFv8+ktVJNYsDZ3C1j3klRyo02XvmT4vWPLO/tVOcZi1lw18Jmh75lts9vNZiEFKolTtykrf2kf1Xe",
-	"CEr3Us5QF+63172Z9NrU62BSUE7O8Fdd4kvtnpHv9KXcz/qB5jrm3rbn99Oa319qB89C86/J7zzXim3w",
-	"RlrH3MYBUa7VhAMkoTR5gYHhevCYHMZUWPLv5kZnRYre2xQz9DZwT8yFcTA2etZw3vdjsLpSoJYEgTsu",
-	"HSULqVDBZhKpMfMOxq+5xW9QZL+p73AOGc5RZajSZWkuyCFYPoLEM00p0Qv2N9MpplcwFjK3sKc0zLTB",
-	"/R5t+St1ns2keiGtQ+Vj2t9qERdorikWVA1PVGplIQ+TAa3y5QCSyzfnT55+d3759MP5tz88f/nhxfOL",
-	"y6cvP5x/++2bZKgkGUD3K28qzU2m+KMS10LmpKN/e/W06u6lU/x1Pb5LrX8Qahke29+WgXM5kw4WwpZL",
-	"g3/8/f+WobsFiul8ROkF3k2lhTSXqByILCOXcKj2mK8pNPGJFlHnS6RW+3Fnd9pAqlVaGIPKDVX1Cocu",
-	"0pYWkGZTOUnSgr5Gk2uRhZxF49XeUHFWKESwxMwTeU2mE3Ox7MELWqkFYRBQjbVJfSxFq4Y6xaIMMr2r",
-	"gCtfrvH0SvLptt1uvtqRNNmNUX5URFlt5C/4pZYseDMw8qkm9jF2MGdHtTlrTeqrWrTmXFse2V15rriR",
-	"6Bot6cNauqu9wV1Jv9u2au39L9zqimI8m3O1/C+RFzwLkWWSSCLy14ZUtZMUO49FbnGVZE9vROryJcUZ",
-	"ZcpohrMRGgteV5MJUsi0oECQ3FpyjgvkNNi80f/HiL3baha3beJ5/eanOBppnVfNAm/QMxSKv146tNX3",
-	"7fk/FhYfnNJUqlQQvR6tJRLiKNPFKMeqn+p9/7xuoQpaP7WQym21mufKPTi9qAa6uiajuFXL/0RPBTLp",
-	"LALcySotGgnV8ESPKBCkFuctmt+68+3N4k3kv6TDmb1zx1S9X6X40tDds/oeRe6mO86o1BwfI1TFLBq8",
-	"i/RV9D7uoEKZO6N3Qqv3HbN4rqwzxQyVY513ker5rlQSzhk5KtwOlCr3dJ1ScZQZPZ9jdl71+kQXXjev",
-	"ZzJvSVqWObWP61x+jcZKr9K34J4m567J1nl5AvDg9GAkHYThQVDsmWEqZyIPgWwrJR4d9/ukG4RzaKij",
-	"/z74j3f9g7P3H4/io7NPf+4Szopou23PFS67qbCVEqpYeoWlqNcufmpJ61eVts081LWLpUncTfWfK3jz",
-	"7Amcnd5/CMEbgEynLC/rur10CtZz5MLBgjy9hdFkZ9lSwLSYCfUIFF4ju3BOSGVLB00RX4jckpH1hjo4",
-	"KbbNR+uR9NpG177I7YdLpXGjsAqz8ov2cB3OzNp4tY5aH+37y8vX4F+AVGfY6p2j++p04v7ZWUPCfa5z",
-	"TcaD83TXUPOpEbY9WFf6oF6Df7Am7flCLC0kDacseQQJTyIhZ8CV5x13Dd506+7S3vxtudT4NmVOcbtU",
-	"aO2Oksdhx/aSVw3zhNp16fB1M8XRfETyNTEUdGxttOJydrcu2M9kN+F+pdAnEmJyZslacKZZFy7VMwzB",
-	"+oJkN0gEfbuYLmEvBGxo46HyB7IOb5zdh4lGTgZVYdA9C7me+CQnPacoq1CNuA6zofL5Oh8dtTemNGE1",
-	"41zh0nYxrL7qcgxXSMrdxW2XoUlMqwuT/jHM/6dbFngxF8ruyCzchpNxinSm7wj26NPc6BQta2rr0yxQ",
-	"qtyOAMA0qHy7kIX3qhjmR5N3GnJLPlu1pq024KJuspX1vGgNsTPZQv7TB43Kk6fhdAKvYJ1UWyz77rCj",
-	"w72lxruRa+6jrC0IxViCN2iLfFf3h3XG9nO6pNcvitlMmGXn3FomxPfdJfW8tj+Gwx86enpNQ39hJy+k",
-	"uvrsPlBll3KGPyp581IofRdxfpTt4BivS6DW1tzJa+4i7jgXE/sZS7iSXaigPhTKzjGVY4lZDEeVnxrD",
-	"MSs/NDGchLxmDKel5JsY7pMDa4sZml4Tg3L/ronktBE70YK2rosUG+PBuTCoHDXtQmAdPYBcL9CkwuLK",
-	"4fUjECNLfr136I3WDkiz9NqhXTjkf//x6EF3ZGd3H3rnIZww7kuYsnbp7qL/hX+TdoDUTtfCTo53XtjJ",
-	"cffCeAwacttsUC0uf/A0h/vs3d5ENpasPwbVPlcv1qK6i/Q1BOGr8/YF7srZDFLCDjH9niGKaslKzUJ4",
-	"7xEk/DkpURkOZto6emptUkLmWvnm7Wm7m6rf1v8pV1iOsckRuqiU3C7Rs85wg6lER0ZSX5F55ECxZfuO",
-	"7yLIDK0Vk502PxDkS4R0PZVSf1+jqjhgznzQkzPiitb25QJe+FNzUlp2Zxv1WcL5haZxNW3h59DV7erq",
-	"4ibhu1jyUkw+JyG/njWogs4uJRMUYfX2uyiEsT3u6H1jVzfkyTZIXUg38AC3LW9XgbNVo+0ipZKKd803",
-	"9Lthqp+Te+9OI3KK9571Z4RA78SAvUkPEk/YJIZEKkf/u8LlQpssaWcPA/3jW5L69cuc4tKF2zbP6Lu4",
-	"jQj26yb2K1rftV+h386pkuXcNR94+eL14V8vXr2EhJvbb4UTiQcxJqaZO0rCAfA+zPPCNrN9QzVDJzLh",
-	"RA/e+ENpMoh113KitPFIMLxxRpRHyV3Zv7kwToqOA4VLU6DH1peYV1cYrkNR+RIYVRZy+f54oIXOHWEq",
-	"CosgHeBNipiFM4d7Fqz8BT2QZf8RJAthlFQTm4AVSwuLKSNp18+ezWpabcskcrNVhyXYGDzUoDyZxXBH",
-	"KFHLwelofHY8Prn/8OHo5DQTD8RJimfHZ1kf+3j68OTBjnFHSZ0Or6mYCXVgUGSMhVWa7CYn/HlLfLY3",
-	"BlukUxBMV9oLaSHsd8uO7qZxS5rFFe80Jrq6Uxvl5vOciNK2/fA5bjWFzgGj9jJYr3VwnUwrAEYVasOe",
-	"x1vIcZCFqfDwQYuoiK5L8sGEykD4wxv/OgtPhQ6uzDDtQqrVWE4Kg9l+r2vjeapzoV5uirusd8I7OMNn",
-	"QxkTHzzShj8VFrKQbkqskvzsq6i294XRbTiK8W5IG9AhHB5QgPhVcgVfP+7fyPerjLSyX0163O6i/WCj",
-	"xlZ2yUpr1etnhYoCgG3BAbBXmwhUFFHYlVaWmgVIfLu8Lgr1dUff3O9/c3b//sk390/Xifn+41F83O/W",
-	"ZW+nWszkjvLuEWL23G3PWKEWy2P0O+Tj6TUJwhpk35cX7KIW4y4f8e42hd/bbotDU7lnIbHFKOlUDG5D",
-	"idxlXQTB53/liTtZCPso5A5DWRufu4ssFMV4Og3V37RUzYK1Hpz7vOPt9XWN+hlfY1iOzG2VbtRLDOhj",
-	"WU1h65Cuu3btjoPbQMa1/a52JW4wz7pk0U5gWhjplhekYPw2etDieeEhU/7Ts5Lr/vr2MlqH5P717WUJ",
-	"zwnlgbVuB8klw24Jc6OvZYamB+clErJR+lvVsyWn/aPE17AlqzDFAdxSpvwIhBqqsm5FK/yMTspz5o56",
-	"5UaBMftl3Ee9R1Pn5h4HKtVYrzNnNYhP31vIpA3GMPNelvWA5e+MGAslysIbDQsc0TfKocpsTAurajmF",
-	"I9sqZ9gbqqH605/gvAVkpode1CuQPBQqQwPJoZjLw+ujpCz9tJCcB1Qsv1cRaVj0+yfpX99e8h+Y9OBy",
-	"ShOoipPQ8CEFiImQyrrV7WdN+xZH8J+4hAt0A5AkOXKihCsMDpXIJ9pIN51VBb0B2C/yXC8Ocmkd7CVK",
-	"K+R6YPj+h/MnjIn2eB6Rpjh3oQ5yqARc4RIsuv0YEryZM1qkFBrvnyTS2gQOIRFFlnBPJRqcpbyee2+o",
-	"2vQEUyhbYsbrAj3mE36BS0pEJf6liyH8Kw2qrXL7VDheDdGmLhovd5XlOl3Sp6aGbBV87WU4FkXuIPGP",
-	"P8gs2Wfjl1XVHO1aLjtUpAIfkfNW1VJDZ9UX7B394+//c3S/D4x/BT0eqiQ5P/g/4uCX/sHZ/zr40Pu3",
-	"e3v7SeIBGEmP67WTXi/Z78FL7aYk61JBUzemQpFXoiY4VNINIECLK3c9+emAswkHr8zk+beJ16Wlegl4",
-	"foMhzstC0bJoiEanqxkDskBUyAI95g0LcZ0Pd5gaIrd6qFJhTBhT5Dmamuy8HNEYiGuWuT312apSams4",
-	"DDjnXF7VNZzcV7v4CfaS0/7paqESzWmtLmmoOKD43y9gj/zZIBu+QKKEupFbg8oN6jCaWM2i5XsNVEbf",
-	"Zpx4HKq5kVzMbZfKiRtwBrGkMGxHYM7/ohuqscxDFSu/xFTWnRQNguVni9ciL4Tj2cXesjJEqF581d0e",
-	"L+ggx2vMyYszUlmZVpw0VAm/MGi4rAl1maJ12lSl7A3W87ouaLwYppKse9jQKVmZZKat+2AwRU4fzdAZ",
-	"GnFcqNSXImkVrjvY9wpoXNiyVjs57fe5ykqqiXcXUs3oidT14K2v3bZTQZzSFMO4zSozeYO28jy8MAcm",
-	"5lE4Q9GicsnyNoYkRK3EC0XQq4yslzdIhPaRbKl+npJFtLUx8Ugsf4PAuxK2+X6PLKAdHB4uFoueGacH",
-	"mEmnTU+byaEZp/Qvvbc/VMmm2o+kxnw2CvUC3q8JoNwj4WRuHirhv02aJQlJ0Cb7PXjsb/BogT9XsZ8x",
-	"WCfSq6EKdngdChoo8djohSUltffk1ZuLfXr6xGhrD7SRE6nYGFmuVtDjMRQqp0/N6xK4RM1608ZJfWrG",
-	"9yLUtWrU9YdXb55/9/zlBenPZ77cod0mhrnBcS4nU1cXKwm2p82LAbz14cXEKxY+WS33Jm1aDhK6HKqg",
-	"lePy5QaN43XXKvTZqCHy3eLNXFtWVG/K+xPgWpBfoiB5xQtKSho/EemUJaNkt/PXz6G8dgFIH9N+JvQa",
-	"HjzRyhmdk1d9QMJM0pr8lzDLAbQXS3ThBTzxW3pwuSTTwt6ZpeZWyfE4OHm5TFFZrFP80fmchzvu9aM4",
-	"KkweHL6S3QV/zawe2trDF8+fPH158ZTa9KZuljdQtA1n8Pz186gBlI/6vaNen3GGc1RiLimW7/V7Jz7O",
-	"nLKHHny3w/JAYYIdwVB1chvqOX2aRnUpXtYNpMmCH8owTY4gAoK6cDrVFJk4Bo9VzuTzLBpEL6R1l4LT",
-	"Xs3rbt59XEOBskKioIe6vmf9xHrRhvtV+CShWYhVI1yrMxYyMtw+6PwoYHoiD2cJ9WENXFonGrY751Iv",
-	"5tBfcbPFi09Vts1r5SUvn96vXChy3O/fUia3WxFlfejTVUa5wh3lhnNp76mfRVfn1WwPG7d+cJOju5u0",
-	"Cu+40cndjerLFqjF8dndLVarUz/F0f3+8VYrKm9z4SZbTK6j2pebnt7ddOUOAw7Gy3Qwy1TDweI9Kg/4",
-	"Bu8C+DF6T42ayuDwoxOTT4f1MVCnZvBHSyXEth5lFw0xVGuKARInJmysBZTOqI/9xxJNwxkr5bfXPP0k",
-	"vc2ILlKrPaMLx4/4K44lPCwq2d7Pp2VcV0vtdhHJ8Hb5ho2HL8Pk/JMyaekNnZuiNEOV40Sk/pze7ntf",
-	"auxz5g1n1Pv3vBEU4rIv6dEebLXXPcQBdb/kMGmlWXD67vn23mR16uRwiHiHYj6vtqumJfl35dzbOdDO",
-	"3St1OJmoWoU7MYmaGSvyNTfdt3T/QSuROhz2/uNdFV9+GBy8//e94bC38mj/3zoz1psXGIISCDGJal0V",
-	"ZsOhQcU2qZ7hUI2NnvXKEIq0MTGUCmWqdirISgqwUk1yXB2A4uRUK5/qtVCnFznCOH7g/5sMgnRA8nPi",
-	"s4KKb5rjbECIxCgEG6q9u2KozectPJPywOURCLUM7JT8nIRjcVrRVOTjAyJpRrpAKPBufMw9hGAbjKhi",
-	"oTK28WzYZcl/3nTJ1tHJUf+hx+ZUj/6ZzHMQzw3F454J/2WQfz8GubYmFI6VonWXXa6qDTqN8TPJOZcQ",
-	"d467ZdrnBEolxuIVg8IFR2hjaWxIHITjzDhEmfXRxj3rkYMtIw57oyWErOFQuSlf8eVnkAvrYKoLCqAv",
-	"qxtyBGc9s8xrn7UbxjiA2zJHVJ/GNvJCA586GqoVLcrBfpWn7qAQJ8hqPRsPQzqlMCKv0zsxpLpQzpKn",
-	"wccue/shXmUkRkIOUJU2GapqDG9l4Zwcm3AVSC4VxtBM6VN/fm71mjlplRk9t1XqZsFUrjI13uRk2t8m",
-	"leewnm4sHZ0eeLSAxFD9WDkFK0meZteD6gx/qMqSKVpxfarvq/EoROdD8b3qzH8mlpwQVq1Lke7Z/bh0",
-	"fYBPdflT6RZxTy1Oas+ny1fxQuOBQNu7KkEIPJrrI3R6JfAXGFaorGEETZtb1oz+JWSzPiW9zrzonij5",
-	"tEo98pd8Qwfnib39i1duo+x7qfUkEFar/UaKNaT1pggdedZHUA7ZvGfPdvdfAor8GG1P7ePaGv+/MdDt",
-	"Xf/B43jBX4ZRefM1s2/KIbBctxYX1F00OO438MFH/X6/AZw56qpy7IaYVOw9R1NBTViwLLqNqY25td2z",
-	"OmlP6u45/R48mVYp3gZnhknDjnbIMHnrBd54/cvH+T34OH4fww41vJqgmju8msOP5TWtnzY6OG9YQmzj",
-	"VKgFmYwDCiejeKcbGDpU5YFZSPW/mqO6xBxnfHnW3GinU51DqJcLR7UZkk/hdTg7L3aoWpCouAv30wYL",
-	"WZpdMeNvyrf246HyYFQ+iZ2HnMJYYp7ZkCbwyfFwxhJ8jBrkyZkAWqo/f+XrjTiu4qN1f2UhRf1kd/2J",
-	"GF/jdiDVBG24T5miN6bW95eX3E+K8ppL24fqYqqDWS7mczQHvODSf6uOy+l7pc1M5NKS65WcHz0+TqCq",
-	"uPcnU3yJonddhIWkf8s/4mh0nHQZ+O/QeZTwHcb9soKaHtX+pSh3pPYzYY9WdCCVRWWlk9f4CCytGU21",
-	"zBzH7iD4qmwof0GjV+FcWwBVu7IageW3TW2crBnQdfRd41ri6J8nAmamuO0y0N+7YdhG5VYXuf4TWZLv",
-	"0HEuySuO0RJYWm6zJ4sKGNlpRC6bIU4FKBONigCOAPJrzEjhh4sfS7ReiFeGqnHY6c81B4A385yvAwpH",
-	"t6RuLAWRPXjZvi+o6o+V7I+K0Rveqvk82kaMVQx+ecF/t5Ac9/vJUFUI5HpaHqPop812ohtpOGgA3FlR",
-	"qxDyJ20koLc9HqldAoMSDydh6EqFKyODM1SjQuYZZx1D/D6X6RUaT09ZohPq6TbRk5wfLOGMsEfjBljV",
-	"Pm2Uv7NvjVRd9iKAZNesxe9BZ4W5bVBaNQ8GFv1DerYtUX871SBm8Lwh38/D4oOEZzq1twi2R8egQeV9",
-	"DAEW8/FBEDvM4PvLH17AXEwQ9og/QzrsDWY6zZfMmiQB0lbYkX1GtOVaZIyl4rCDOdjz3lRbZzf4KW/K",
-	"mUR38pDDG3fI5/ot5un4yYguPikXTOtaucqzBChcBGjuwWudy3TZ5VnTKGXaiSnkNEuvXiiQKpcKwTfw",
-	"uQe3zP15+2a/ZW36TZBwNHj3vrn3HphRU6xkgFfVjcyBBaZ8A+Mvm7EKTb0Ii6nMMWRHdImnEbm8xh48",
-	"d81fJcD0KiRJtFeDJfiz1FS3XQANXDRsy7uk+UCHOhGuukd6A5eECyW/opoJI2xgnzWybO2MrF7afdvu",
-	"vpDXyFec3bKxAfe2cWN/CLi4cKr82ugZuilS9IQ3fJvHTLgYxEz7M7hZidUjk/6B1NuHyiB/cNqJ/GP5",
-	"OfYpr0/JKsCU1AHmuW3D5RhQaflHFKSFKatArxU6AZgUczIC0yKSYrGHJZl6M3+PM4MR+SpmTwQweI0i",
-	"t/ue94ZqZ+aDbXgvUHRL/cS+zWcoqLCvX4exGlwwq1azkcUCDqq3FF7VbjYjpf6PYSVfYAqlqtwTO4sL",
-	"QaxAxqR0bbpo/WqOyuOzdhD0cp47UjyMBSe9PjS+rS4XP3/9vHcrVcsOml3fQla+JnCzRi41MbmhFdVS",
-	"Tmuaaxwwfp9IeoVLC1NxjTBCckL9PefExiisGyqtwolD80eL/MF24ufgSz2kYtCrNo7LGXThehXkg2/q",
-	"T8r7DMOspCvrKNgdsE7k6GdTlt1W51hXuGR8hUE7DTcM9iC53z9JypO18sZRj8n1Byp8F6IXSWoz9Ocg",
-	"C2mxBwxl8+Yn/PxJfZ1hSLOETP0j7szfV2qHqnGhoc/J232frtCTSVl/IELPHhtvd1AnvuhJFw5hj6OT",
-	"pLS85S+plQo72fcwg1r9cLKJ10HEPu2fJmUZBjHVHUqpvg7zK9rEepAOEeIf0oC9ubZWjvIllNyy/wUq",
-	"bMsguvoZj9uks0mhbplsN26XYb17T0GNv/arK3Pmf1OgktPqHtoSqnrIQVEY92MH6W4/gO7Vya8Qu3dg",
-	"bBpQsPA7B9UP/pVObugjnJKv9/G9XrTOVFuHvY0OqgBjvYunKptrRuvTHEgdwUjkRAwTpNSkU/Kb+UT4",
-	"ERfjcbCtEDN/kBQGaezOp/ef/l8AAAD//w==",
+	"7H2Nchs5kuar4DgbYXK3SFGy7B5L0bGhtt3dmnG7PZY8njiXzwVWJUmMigAbAEVxfIrYd9h7wnmSC2QC",
+	"9UMW/yS7193jjdhpi1WFn0Qi//Bl4mMrVZOpkiCtaZ18bI2BZ6Dxn6/B6kX3bGhBuz8zMKkWUyuUbJ20",
+	"LiBVMjPMKjbnwrIBDJUGpt03Qo56rahl0jFMuPt0IqSYzCatk37UsosptE5aQloYgW7d3katt2/fds9m",
+	"dgzSipRbWO3t9fdP2eNvHvVZOuZ5DnIEJyz5DrgGzTTwfPJt3LKapzDiFuJWwuZjkEwqlmrIXLM8N2wO",
+	"GmJpQNpo08cRA62V/jZuCXnNc5F9sOoKZNGqHQPDX5gwsZzwfKj0BLKIwc1UaPePAc/yBTNiJCFjSjNh",
+	"zAwyNlSaGTUBJYFBbqAXyxqVPGWM1UKOkDB/676GX2ZgbPc8WyXK5djRG58zkZ3SsNlAZQIM0zAFbpmw",
+	"jBuWCGkslykkvY093katKdd8AtazwHPZ0O+b6RRcPzOZMTVEehjgOh2zuZCZmkdMSDaT4oYZzyRtA8AS",
+	"Y7m2SccNAW74ZJpD6+TwmyePHj/549HjJ1FLuMZ/mYFetKKW5BM3NJBZbcSO1twS/zw+bkWtCb8h1jo+",
+	"enL85PE3R08eRdv47cINZHVeL9R8v3n12A/iGthA2XGYHeMyi2UCMkvcyksQdgz6lNEvk5lxO4Vxt6fC",
+	"Jz32kmut5kKOsE/qjE34FZhYul9ypa5mU5aOgTvKOz66hMlUEQMt0fL4cX8NLbG7T09NHMqZTMFYpZ/B",
+	"1I4b9i8MZwYyNhd2TBsIJJeWcWu1GMwsMCUdXzQNm/umP2TYdqNc6R6uH9o2Ho6WeBXHWGXWX40vabg3",
+	"MJnmnPZffdA/UZsMwitrR1e0sYcUxt7/DDD9UYB2bL9YHYF7jOsXFsW4nTLhNh1DxsyUS8PaeofFXkvY",
+	"K4Dph3ExggZpNVAqBy7LMb8QE2HXU0vOJgPQuKOdkF9LtBybaSTYBu76yc39M3A90vSuLP8Tv3k205yG",
+	"sY4uSA2W+ffuuWyTSo+14fKbFyBHjjqPj6MGFUfjBatFavbcqU6+cqmCML7zTt1hW/gB/mV1eGfs0tHx",
+	"Ly/YhN5h2H/EoDfqseQjM5bbmWHfevV8y/4v09xCu8MGC0d0o2Y6hZ4BfS1S6LlRd5J1k/mlFbWcynd2",
+	"RuvE6hmsIfbhw8P+N0c4ueKnbeTfrhbvtAC7qJ1dlkDIDTxNDSzxdMQ4+0GVLG5m6RjNocN+f2KS+7J8",
+	"ZUD7s/xGVvJmB3a4iRU2Lv2aji9SNW2wsH+W4EQkvvLAMOPeMqydBAZNIpY4+e7+K6Rr04jU/QHXIK37",
+	"Ry7kFT01Vs8mIC3SZr0OxT5qswDpmOBdK3TqHk65xO99l87gcT22opbrEB/V+mu9Xz91IVNoonuVSVxz",
+	"wNECrNh0ZMCFXX04XrtDDfaxPz9cTE2Dxr9AjeoEoKMDM2DX9uu+31d57b3jvXHkaNG5z36/q3F0YWHa",
+	"7AgZC9Pl/d5OHvdN0nFyqphA8ri/aegwvcPaXfLRS2ygaWCWj1j7+pBxWRErrr9Tdn3EeLHnBfqpQ+HW",
+	"OsipRu1QGf6Uo3XgR2/9MHZVEf2j4x0VxCUfNTDnCxjxdMFyNRpOLM6T5FbYJdVBf5tybdnY2mlvpvNv",
+	"49YBZ4O4lZwyqSzJ3+SXtZvKuv7vJu7c0DfK2qHInTMmaz6Y69CxzTXPZ+stxruKYOx6V9eanL8vzEnB",
+	"GZw/a+B4VMAii9ghs4o9PGJjuOEZpGLCc5aOueaphYrnssTCvt1NLDzl1oJ23/6fd/3uE94dnnW/f//x",
+	"MHp4dPtvrc1Eb+QEdFvABk5oFzrQiVz6UcjRKbuXtXAvXtk9YLGJW/4npPbfLpFGq2N/OxbpmI00lxay",
+	"QEmrmAaeRcuBNnzNMAPXoHnO2sKaWPpv0pyLCRMGBazWfNE5ZYF5XBOyx9661oaQQVDxhoHkgxyyWA4W",
+	"2I+auodKR0Un9aG5zqfcGe6Zs9tTNZlwE8t2wtMJRKNcDeAm6eDoGc9zvxwTxi1TMoUeOyvmWMwqU2Cc",
+	"+Isl9kVzMHNwAz/uP1yK7rRcT2HxKEpbrt7fup7Oa5jsqH/8x6gp3KfBTJU0gOL9O579wC3MOXr+qXIk",
+	"xqXj02kuUiTewVSrQQ6T//i7IUO87O/fNAxbJ60/HJQR5QN6ag5e0VfU6ZLIcGxezhx5lUtylyInhOkX",
+	"NlCZWytuWapmeYaKYwBIcsfUlcD1cti0aWD+9YPauzi673jmf9qDCsUyOT63XOQo2nwolfn48geRxS0m",
+	"JHNCj425KeZ5wmhRkCfkA0shFeQVDaNZzjWDm6kGYxz/xk2SL255W5ijkdt6NOynR/BN9oQ/Hhynh2iT",
+	"oivaOjnuu80qLLLVdzxjYb4Fi/CBmtmTQc7lVes2uv8an7GSGMKwImjO2kPlpobEY9z7byKjdRa4Pdjh",
+	"P//rv0mRVBRIJ1ovH8KWRbs9bI2k2G8sHStlnLQG5C9iQA1/h9SSzCg9r0/GVd8rPRBZBvKeTFWbsFRs",
+	"Zpwg81PegwMelhxQDu2zrf9l5cyE4aEKG8zsummwdkW7FvJ9IowRchQxmEztIsKV5GHfKE3C3wle+sng",
+	"2o5VnuE282c5frF92yLr4FsVJnEC1ThOXCetadCflDe80L0UE1Az++vL3kyQNCUZ7ASUFRP4pFN8qez3",
+	"zk65L/ejfHBjHWJru/P7ccnvL5Vl3/vPPye/UywqsA3cCGOR2/C0NFdyhKenXCo7Bu0Zrse+U3bMUm7A",
+	"xHKqVTZLgY6i+ARIB7b51DlTQ60mlZO9TsSMKgQoxuWx4WAoGZZy6XWmIzVkZGB8yiV+DTz7VW2HM5bB",
+	"FGQGMl0EdeEMgsUpS4hpwo6eo72ZjiG9YkMucsPaUrGJ0tDpuSX/WZ5lzhcWxoKkA+9faxIXoK8hY0pW",
+	"LFGhpGG5HwxTMl+csOTy9dnT5z+cXT7/cPbsp/OXH16cX1w+f/nh7Nmz10kshcH40Kdd1Avy4d9Ifs1F",
+	"7mT0ry+els29dAyf1uLDbu5k9u07w6hl4cYeTHMulr5vsM2baFGzUsLhv/OHwjmDs3mw+a7ryZHLYCDc",
+	"xPIHzYdccmbGam7QPSHtV2AfUBG0q3M8YbxirCkdy5lMlRwKdJ9Kow7b4V5Tou22xiRztrya2ViWKrfz",
+	"iVmW3GalfuJy4Z+ZL3hJHxh2fPSE1tC11Am0LFYFDybr69JZ4v8lqM4mglVfbYCY3IHWb5yeSsGYBvHw",
+	"CWhz5M1B1GxwkwJkhiHHi3944nQichLDR65XlOq/Hhs0qCZatzk3QWixf/7X/wub1kf1MUJDqtyOhWFp",
+	"LkBaxrPMOXuxbKPGgizgq3gJkxJKdqLG5pRmqZLpTGuQNpbFKxiUECbYtm40hfsjDFPXoHPFMw9Vqrza",
+	"iyWyjQeuuOUYiWtnFEPOFz2GJ/CGcQ0M5FDplKIkbtYlH7uBIL2LUEq+WNn6/1OM/EY6yiot/gH3tVG9",
+	"n8IGhDBDmbiHoXpYGqq1QX1WW7U61pqvtQ3eFlXwbYOF+2MF5VZf4Cas36alWnn/nktdUAxHcyYXf+X5",
+	"DEfBs0w4kvD8lXZGmBVgWidDnhtYJtnzG57afMEUHZq6/TCByQC0YWSFOeNSAtKCS3JY6SwBBfe00v7H",
+	"FvqtxSg2LeJZ+eZthDiY4rNlbEzUGiwsmOJ5ffzfcQOPj91QiiCve301eB61MjUb5FC0U7xPv5dfEMrG",
+	"fSGk3Wk259I+Pr4oOrq6dubuTl/+GYgKzljHLYCNLNOiEkn3v6iBM57cF2c1mm9c+fpi0YGQ+5ewMDFb",
+	"V0yW6xW2r+u6eVQ/As8JR7THiILkKE/P1VXzGXh5pPIufPW+YRTn9fP0Ai+wx5iKE5HdKRXWdJVSUSvT",
+	"ajqF7Kxo9amakWzeC0kSouUfV7n8GrTxwJIduKfKuU3nSQT8fXzcHQjLfPeMG8ZZOAij1mtI2NZRv+9k",
+	"Q3m61f3Pd/3uk/cfD6PDJ00nW1GrINp+y3MFi2Yq7CSECpZeYinXahM/1XbrZ91t63moaRWDStxP9J9J",
+	"9vr7p+zJ8aNvmLcGWKZS3C+rsj0YBaunX9yyubP05lo5PYuago1nEy5PmXROkzPhLBfSBANNOr7gOZ5L",
+	"k6L2Roqp89FqjGxloUtbZDOmPCi3IRc5ZOFBvbsGY2alv4lzDkaNqCNsH2fYdSvKrXCO5cRtcNZODqx7",
+	"knR8BKSIg6Fv63zaEOWJ2ABSPjPA6l4uZxm3nBGMgs5aHhiW+AElZH+ujLeUqavU+fHy8lVwtlOVQY0a",
+	"GGcszkkfPXlSkUh06rIik7yxt62r6VhzU++sKZBZzoF+WJFO+ZwvDEsqRmRyyhIcROKMFxtOXrd1XjVD",
+	"t2kbfBqmGm1SPq+BZ0ICYaH2kBToJu0uKYpunrrvmnTOqlrFuGLLyYORdk7Szko2CqPbOGEayX7C6GcJ",
+	"FNKMnPHttBvGf9TMpmoCftPMnazxO9g9nY8XrO0dTDBRLAmY6raU6bCRAgxLF27bA8NyNaLjFve78wpn",
+	"suKHQhZLOjmg3VRfmKByS8a5goVpYlh1tQbkXSWpJIBTzcSpEtPjBn8P5srthgkiLnBPZiEsoRqi1xKQ",
+	"Zazt/vLxGwLKYcCXBRXR4LDoCpU3bzL/XuFzvdF5o+GBSNBiTjstwEX5yU7a/qLWxd5k8ycx5ORKIk/F",
+	"SCa87Cqpdpj2djepwRy/JWDsHuSakle4A6EQw/cazCzf11yj/Iqdx0TQptlkwvWicWw1FUJtN+16nNvv",
+	"w0HxDT2/dl3fs5EXQl7duQ2Q2aWYwBspbl5yqbYR542oO/MI0d6PO3HOTcQd5h59uucUrkQTwrLPZtJM",
+	"IRVDAYhSDHZ1xI5Q+IGO2EMfh43Ycdj5OmKPnMFtZhPQvSoa7tG2geRuIfaihVu6JlKs9V+nXIO07tOm",
+	"RNHDxyxXc9ApN7AEozllfGCcH0IOiFbKIu6xV3dFPdzo/cfDx82eqNm/6727sFzb+zBladJto/8FvelW",
+	"AAGpDRN7eLT3xJrxqb4P1+Wu0atyu/zOwzL2zqu9jmy4s34fVLurXCy36j67r7IRPjtvX8C+nO0zUFe3",
+	"6Y+YSS0XPjfVv3dKuUwmCfgwyybKWPerMUkA79bi47vTdj9Rv6v9E2YY+lhnCF0UQm4f71llsEZVgnVK",
+	"Ul059YiOYk33HW0jSCXys+vie4LcZ5OuhlLK5yW+Ex3mjJyeHFEVCI6/9wb36UdOaJm9ddSdNuc9VeNy",
+	"2ILG0NTs8uyiKuGbWPKSj+5ygLAaNaikBK4KGS8Ii7fftaq5R25gxaquiZOt2XU+3IAdbJrevhvOFB/t",
+	"5ikFKm4br293zVDvclbQHEYMQAsM0DP3TpH0hYT1WaLuP1ewmCudJfXooad/tOEQonwZQ1xqZneNM1IT",
+	"m4hgPu9BREHrbevl220cqiPxny5+frl+qJQZtTGP1zVQnE+YiHHD3oVnZ6/O37fH1k7NycHBiMLmvVRN",
+	"DjKVGoq8H+TcgrEHfCo+4K+dWFJ/AzBMWNYeqZFifzdKTgcnS0dexvVWgLFFZpiQbIBHz7EU0ojMo3pM",
+	"xEDOJiYEMTs99oobQ5hIHg5A5lpZYIIwtHMtrAVJ+TsFUkrI8oiANHctwL9E3FdaWTWYDRuzA7HLqX+D",
+	"eTXG2gmSZTroYfAiQbfp+jBi9d+/W5w/e+0za/w7R536cbuQHNOvVvgfG9g3Dnz54tUBLnWCn5tn3PKE",
+	"cFNFEukFWTwEVOiwaT4z1ShvLCdgecYt77HXBJ5wjFQ2LUZSacIiw43VPEAemqK+U66t4HlTfuAMKLsr",
+	"4BntTGOZJJkvGOKa/ZkTHWPV8kPCEY+wBQ6syNUrsWCnLJlzLR3XJczwhWHzMeZyrGIk9HI4dcfDg+pX",
+	"DRbAWqexhIWLLGJbXMhS/h0Phk+Ohg8fffPN4OFxxh/zhyk8OXqS9aEPx988fLynvxmo02AtzyZcdjXw",
+	"DOGdUjl7CQ96fNEXMwcdFfnJ8/HCrYUwzK93zX7aT9MGmkUF71QGurxSjfKyGk3cT7oHm+anu7hTWinr",
+	"UdLNSeD+YeDrIsTC2oQLEl5aY0KYdA8BpKPrwtneXGaM06EdvY6bh6/mngrDEJk7mmnIOr2mhcehTrl8",
+	"uc7fNuR8rS1EgMjeUO2ntKP9RDy2lyW/+DTTnX0gsGuO4Mj8rAOPuIWuFRP4LDGizx/vWcv3y4y0tF5V",
+	"emw2zX8yrcpSNu2V2qxXtZ90jt+uIBbWLlUESOdJmg12QL36W8uXfzv846P+H588evTwj4+OV4n5/uNh",
+	"dNRvlmVvx4pPxJ77nZCM5szuzlg+G5gg6w374/m12wgrSWOEgt9HLEZNvsH2b2a0ts0axw3lgWGJmQ2S",
+	"RsFg1yRpX5ZpeHjuG5AhTkOYUx8z9onViA/hWVTJjDex/LsSspoy3WNnFG/enOFdyeCkEnihZ/xWqkrG",
+	"3on7M+TzmdKVb86e3nJg78m4st7FqkQV5lndWW4lIJ1pYRcXTsDQMhK49mxG0D766/vAdX96e9lahY7/",
+	"6e1lgJH5BPVStvtKIXbhzNNrkYHusbOA2K1UpiwyqpPj/mHia2wsw2lP2IYqmqeMS2epU+akknCHRgK+",
+	"oKGcZqX+Jdpl2Ea5Rs4zIbyykEO1ypyl2Y/HNoZlwnhlmHm/goD1ARHkUz8Vm8PAPZEWZGYiN7GimgC3",
+	"TreKCfRiGcs//IGd1QD37kfa6kWaFpvJDDRLnI90cH2YhOIDhiVnHr2N7xVEimf9/sP0T28v8R+Q9Njl",
+	"2A2gSI8FjYdTjI+4kMYuLz9K2rcwYH+GBbsAe+KTIUaS25mGWPJ8pLSw40lRb9KnlvE8V/NuLoxl7UQq",
+	"CVTa6Mefzp4idp9wZzxNYWp9Jn4sObuCBTNgOxFL4GaKKKGwacg+SYQxCTtgCZ9lCbYUshZwl5dj78Wy",
+	"Tk+mZ9KE3IYyRRz5xJfwMorxYvsHE4PTKxWqLXP7mFucjaNNWdM0rCru63Th/qpKyFrKcTuDIZ/l1vl2",
+	"7ucPIks6qPyyIp+wnk1sYulE4Kkz3opSn6wx75i1D//5X/99+KjPEKfN1DCWSXLW/d+8+49+98n/6n7o",
+	"/fuDdidJCHiT9LCcaNLrJZ0ee6ns2O117+4G4qRcOqtEjiCWwp4wD4Evywn9rYtRpO7PenT+LCFZGsSL",
+	"zzvR4P28zJfN4JWt0WhqRgxwQxSIEjXEBfN+Hbk7SA2eGxXLlGvt++R5Droku/CpY0VHWDUDv3dt1vJk",
+	"6xIOPB4/F1dlFQFsq55+y9rJcf94OVXWjWklMzaWoUBQ29mzfm9QIk+ISDizBqQ9qUQgplwbioy4jWEA",
+	"SyS77T3VAsuJmIW0/IZZDRAozHYjsC9TE0tfpya8hFRWjRT1G4tGC9c8n3GLo4tIsyI0rJx80VwbJ9TN",
+	"4RpyVpReKzgplgm+cFIxWZOoqAlaFFOpsB7JOi/xIjYWTrv7BR07LZNMlLEfNKRUTS4UUxzOZErJsEr6",
+	"8lIdEkCVWjzJcb+Peb5CjshcSBWiZlLbY2+peogZc8cp1W0Y1VllIm7AFJYHbWbPxNgLRihqVA4sbyKW",
+	"eK/V8cLMy1XMABE34AhNnmwQP8+dRjSlMiEEHtWweRfgxWVsbj6f9/Qw7UImrNI9pUcHepi6/3fvdWKZ",
+	"rMtRSkpsciVV3OM8q0DfttucyM2x5PQ0qabOJF6adHrsOyowXQMpL2OUI2YsT69i6fXwKmTZU+I7rebG",
+	"Can2059fX3Tcr0+1MqartBgJicrIYFaNGg7ZTObur2rBHkySNqTa8DDHfYaVecpsadf0h59fn/9w/vLC",
+	"yc/vKS2n/k3EphqGuRiNbZlUx1GfVkvTkPbByURLGj5ZLjjipGnoxDcZSy+Vo/ByhcbRqmnl26zkulGz",
+	"cDNVBgVViDMads2dXSJZ8jNOKAk0fsrTMe6MwG5nr85ZKPzDnDx265m416D7VEmrVe6s6q7bzFj48a9c",
+	"L05YfbKOLjiBp7Sk3cuFUy1onRn3uZFiOPRGXi5SkAbKo53W2RS7O+r1W1FrpnNv8AV25/gYWd1/aw5e",
+	"nD99/vLiufumN7aTvIKerhiDZ6/OW5WEjla/d9jrI750CpJPhfPle/3eQ/Izx2ihe9vtIBwkjaDBGTqr",
+	"Ve8zPkwjmwQvygYnyYr49mBBEEGP9J9ZlSrnmVgEDRbG5HnWOmm9EMZeUsW7ajX2d6vgeRRIwlfrfGBo",
+	"YF9Auc3mmEs5mQMqaLbDi89ltstroczY7fulklZH/f6GdM79kn3Lw76mdN8l7ggLjmnIxzSKpsaL0R5U",
+	"ChDgJ4fbP6kliOJHD7d/VJb7cV8cPdn+xXIW9W3UetQ/2mlGoZ4YfrLD4BrqTeCnx9s/Xaqig854CAfj",
+	"nlqqv2nCwe7JOw96bb13H1WFwcFHy0e3B+XxX6NkoCPFAK0ue9lHQsRyRTCwxPIRKutNVUJjuaZMqC/Y",
+	"28Oim1rNLP6Ej9CXIDhcsrud76ZxXUy12UR0irfJNqz8+NIPjn4JQUtSdHYMQscyp8qiuEodsqWGFDOv",
+	"GKNk3/vDSG9LEsoHtfaqhYj5Qwt0k5Y+80bfA/qeVFajTPaHx1sEc1lctFIaUpdjr8dAG1dvbYXXXau7",
+	"Hj16XAukxnHvP98V/uWHk+77/2jHcW/pp86/N0asN1SqrtfOrFdRNf7QoGCbVE0glkOtJr3gQjlp7BhK",
+	"+nRqM+ZOS3JmhBzlsNyB85NTJSnUa1gZXkQP4+gx/W9y4ncHS35JKCoo8SIUjAZ4T8y5YLFsb/Oh1p+3",
+	"xLJy4HLKuFx4dkp+CZWi3YzGPB92HUkzJwu4ZGTGR9iCd7aZ5oUvFHwbYsM71RLdUtT3d6ue/fZcU+Qg",
+	"FPP9qpC/FIVcapNqdexternIMmlUxt8LjLl4v3PYvKcpJhCEmL+xQcIcPbSh0MYHDvxxZuS9zPJo44Eh",
+	"xGhNibP2YMF81DCWdoxFJn1dXm4sG6uZc6AvixptHKOeWUbSZ6XGJTpwO8aIytPYSlzohEJHsVySoujs",
+	"F3HqBgphgKyUs1HswykzzfMyvBOxVM0QVpTQsUu74/1VRGIkzgAqwiaxLPogLcvOnGHjS9bkQkLEqiF9",
+	"1x6NrZwzBq0yraamCN3MkcpFpIZUTqaonmGes9VwYzB0eozQAgJ81mthFCwFeapNnxRn+LEMqXJuxuWp",
+	"PmVhOhcdD8XbxZn/hC8wICxrZfkemE4UTB+Gp7r4V1HDniPkpsJJ9fE02Sq0aQgItLupsnRtSaNVwr5l",
+	"cYHGi1usqnNXLjpJeo1x0TYPfFqEHvEhwrowTkz6L1qqh9wv625TUbNOJcTqw3pjYA1x1lMWuqzWUDPN",
+	"7QdAEfVRt9RWL3P5zSjo3a5GKphr9zuSvLhrnRz1K7jww36/H225gqIZYlKw9xR07WKpvS6/KEb1sD6o",
+	"7WP6EiyZWgrmGmMGSYOGto8wkfZipLy+2jhfgo1D6+hXqGLVeNHcYNUcfAyFwm/XGjivcYeYyqlQDTIZ",
+	"eRRO5vydZmBoLMOBmQ/1/zwFeQk5TLDIG6JeU5Uznyfpj2ozcDYFyXA0Xkwsa5CoqAn3UwcLFUhf54v5",
+	"tzpRLAmMiiexUx9TGArIM+PDBBQc92cs3sYoQZ4YCXBTpfNXLMOFfhUerVPRXOf1O71LJ2JYSLQr5AiM",
+	"r+jvvDek1o+Xl9hOCuIaSxrE8mKsvFqeTaeguzjhYL8Vx+XuuVR6wnNhnOmVnB1+d5SwotICnUxR+RI0",
+	"XbhhSX/D//HDwVHSpOB/AEso4S3KfdfLOFjbzagrpAFphBXXcMqMmzPoYpo5DG3X26qoKP8BWi3DuXYA",
+	"qq679OODyHYNbTxcUaB7XwnyO/WAkSk2laP+0hXDLiK3KCX+L6RJfgCLsSQSHIMFw92ySZ/MC2BkoxK5",
+	"rLo4BaCMVzIC0APIryFzAt8XKA1oPe+vVKv4+vPhEwY3WO7VhKNbJ26McyJ77GW9rlXRHgrZNxLRG6TV",
+	"KI62FmMVMZqet98NS476/SSWBQK5HNZwt8LEJxWAOwpq6V3+pI4EJN1DSO0ADEoIToLQlQJX5hROLAcz",
+	"kWeMSvui/z4V6RVooqcI6IRyuFX0JMYHA5yRtV2/HlbVcQtFtSVXSNWkLzxIdkVbfAkyy49tjdAqedCz",
+	"6O/Ssq1t9bdjxfiEnVf297mfvN/hmUrNho1N6BjQIMnG4MxAPuz6bQcZ+/HypxdsiulMjj99OOw1ZCrN",
+	"F8iabgcIU2BHOohoyxXPEEuFbgdyMPHeWBlr1tgpr8NIWlt5CEtF47n+npWikU/ChN28lkrOBoDChYfm",
+	"dl+pXKSLJsva9RLCTkghq3D3qrlkQuZCAqMPKPZgFzmdt6+3W1aGXwUJt07eva+uPQEzSooFBvi5uBPA",
+	"s8AYK4X+Yz1WoSoX2XwscvDRERXwNDwX19Bj57Z6Lw6kVz5IokgMBvBnkFSbriBgmCxuwm0GeKDjGuG2",
+	"uMlgDZf4wqefUcz4HtawzwpZdjZGlq+N2LS6L8Q1YGm7DQvrcW9rF9Zf1RtOlV9pNQE7hhnVPPdJjxHj",
+	"E0VncJOA1XMq/YMTbx8KhfzBKsvzj+HviEJet8kywNSJA8hzU4fLIaDS4DU+wrAxikCSCo0ATOdzIgLT",
+	"ADBMJQ1k6k2o3jiCEbFkOBGBabgGnpsO8V4s92Y+tgvveYruKJ/uVMoey0NjL5+HsSpcMClms5bFPA6q",
+	"t+AkaterkSD/I7YUL9AzKYvYExqLc+5YwSmTYNo00frnKUjCZ+2x0cM496S474s97PVZ5WlRBP/s1Xlv",
+	"I1VDA9WmN5AVy0Oul8hBEjsztKBaimFNfQ0niN93JL2ChWFjfg1sAM4IpXr8jo2BGxtLJf2JQ/XaPDrY",
+	"TmgMlOohJIJelbaYzqBmtldAPvCumCTUsfSjEjbkUaA5YCzPgUYT0m6Lc6wrWCC+QoMZ+8qSPZY86j9M",
+	"wslaqIxLmFw6UMEamLQl3TcxnYPMhYEeQygbqR9/AVdZxtKHWXyk/hQbo6qvJpaVQpYUkzcdCleo0Sjk",
+	"H3DfMmHjzR7ihJKe1MwCa6N3kgTNm9BZVBIEdtIhmEEpfjDYhPNwxD7uHychDcMx1RahVJZB/Yw6seyk",
+	"YQvhVU6sPVXGiEG+YIFbOvcQYTs60cVFUpt2Z5VCa/ck1TBwTiOkY7XVWgpnP4l7O6FbRJyBVJyUBkey",
+	"4qkSd1AANpZYt/gkZBw9MCxuXbi97I/ILBgbt8q0AJ/j1RWSzQwdv2JulGwnyunqV9yYy7GehYwF9A19",
+	"JgVmf0HFi0brxQcjm9gKZ/fc0eEzOoL3vu8l5JjTGvS+ON+t6XKh32BAyaeEpGPF2iE/rolXO9Uw01KV",
+	"7pVN5mXhAZ3OrTUt/EpTOoItDqBDykc7+Ri3DGgBJm6dsHcf41bOB5CbuBWxmEqmxK3b97dJJ/IQLEmn",
+	"Hcm6sXzQTvIna3eFtwH/4t49p2HtvUlqDe0SEq5+sHO4ufrRjqFnujhfSCzE+4UEqovaNhskQVJdjqKa",
+	"yu4BoOVb3b5Kks8jSerbF9NpfV0oupIKATZ0qfomaVK4LhulCu3krbJlm0zp9XpOfvQQH4qgE5AEzwyf",
+	"xDKknp2WNU4MZFGBMBnw9MrZd9HGC+GrIqpdS+TzYKyIJUgEDe1OgmIxzWfO0EKV77+gkUs+Gmn0HJZA",
+	"W4R6cmZnrzRigmXKBrlKr9wMchha5ou5yF4sLwDuVw3qD+jK/JJ3fV+dnSTsa1zCf1H5Sm9bmO788vMb",
+	"mExzrs1vUXzjWn8V3r8R4Y1XAGK84D4Cm9J0t8poei0qMXghjdQxTwGBKmuoTbjtBTw/yWJKQazJYzom",
+	"8wJ3s2TuVKNaSjpnvobFSSgBxySsnavRcGI71HMoTBcOG8vmY1m0f0pdCxvRdc8UyMDaab/MxDXPoWL5",
+	"tjHqWXzrSLKIpc8XpAq1RRJFxJaxGvmiE8IMYeI9lkyEfBZSa3yq5oTfPCuzbTTUk6jXUMknzYT0C0mn",
+	"AgU81SOP5mOVF/ijppyaQq0VCiqWmzTUUqBMw1yLoPaql400qBqPGb+TftldsWCC5s4KpVyM3b8pV2vn",
+	"b/Aezt210NSYPVTWPhr0i0LF7KStlgTOV031ZWIpd1BLppozsqyVDiwfYVLnSz6BrYmdBXd8jF1/lF6E",
+	"DkTc6vV6cev9bRIu+awnlxbagZKAN8uqInPpr4d3E1uXNJ+vmzksV7FYt1938hdnc/JRSPyi3cyuD++3",
+	"oXfewG6TVAMAHtWwznXHB3QeVWaurvO8CRTXXDcnAGidabNdFtxZDIQa4V+FQBACuOBfZcAXKQNoY91P",
+	"BOB59gGiLEORwI1ywOMxJbmTWF+OCrmFMxCsbMms8nXe/NMhYGk99yCWajgE3WP3D57R6NfHzL5zgz13",
+	"0/oikZs77kJfiSdiGq4JZ8QGmkvn+eNqvDGg/T+fcef8jtRf6ZPbr8d/n/X47wHWmjR1XMvWQ75aotL5",
+	"s9ute+76sApbP0FdPMDEvqoqZkKyyl0CWOWSKv0TWOMMT7ZP2FKlMyzPnzDOlgvzt+dCQ5dgwynP3Zam",
+	"DKFqIlTnU2xjPJdwu/hsQ+FBLOO9tpihsw8GiuqUHHscO1aKwBTigcoWNQhWHfrDy9qvmOJR2DQNFV2C",
+	"UVOJ12DcyJfr9PUChQ01M9bKppCCdGePhbhn93CLv0dqD4sFP/lSzZao1cTIe7ZVXGCxKeUH7/zAFECl",
+	"ywstpqCZ31O/DeuIRF59ji8VlXkhPnZ+OAK2yDgPVelp9/AC3eMBTEdHO073jfTo4CB9//UOCEhy72aq",
+	"reiL66NPHHpxPyymsIIG8ak+q5WyerHc7OZVqhOxTS6er5rKmeUjX3jCf1qUjqgIVsOaS2H1er2OLy+6",
+	"XKFq5zjR0a8TJ3LO6F++OpRfo0q/yajS0V1cypq42k080dUAQTY5t5Zkk2uARNMOcaZYloEmdt84UyzV",
+	"zJ7iYSlVZMODs0kB9MaSgksF1tRwqYZa1xdXK8sA7RK6Ovo1Qldf5VKNBYkBvwqlLzjMFcrB3ls47e9+",
+	"Hy253xtuqkOYHL7tpNnHXq93G8Uy9jdnk1TzV+HFLfLZCz+9cC3InNnor9/PWx6Jayju+YslXqBwElId",
+	"a55z6QBtdpmxyMeUSw9zwFuNsOxbcgUw/TAWoN16LNwvWHjnQwZTO3Z/hqL3/hey7DxIxKpwdeEKVISt",
+	"QYpUStu30STsnBDiIvSD9VfcqExZNYwAFuFmLoNpRSu1Tbe78ke/C1e+/GB3DfFngOmPYZH3QGjYdPzM",
+	"LfvOn5z5Vdz5q6+Bia/67MuOBhxtiwbUk7jq12G9e+8YG9PmGisYYTyner8r3WBRXBlwgBvD9/6xIYVt",
+	"cyHQXlmEyNdQaah1XCnJ7WNMQT8XxQZ8Gx55ttrGj2peq21Zw29XGigKPaw2EdS5mks8pMIswlAWBVV6",
+	"QncLlLlntEAZt5z5q3koZ9HSIuUiqWRjh2j3JOv02Ovi/guniL3SnBmIZREqpxM0s/8Fwqf+UhAkBc8y",
+	"yl3l9WuhULXRHU0nRdadkh4O7+gWkVr02nSpPk17qQAM/moq9V9C+ZdOhDVsatcilc4X3YlU3If0Rl5J",
+	"R36qJVkKaao3nmk1nYZCLT79FAuUD2Yjhp5a55RxRk1gLZ/a5TuVNIHG621KYL/7Hn+KWHJ8dOSroR0f",
+	"PUnQLohlAbClYpWIkc25kF0sEUBZ/qfVq3+xScqepblUr5DpMbo0ZMrtuHqztOM/N3TMZM0YZruGTNde",
+	"LDGB3PJRwK+WkiOitDM3rOLg9jTsKMxspggeXkhMlwCpPFdzMmDCdl0WNOt3TMAZWz7qUnFWx1x81KUk",
+	"FZDZVOF1RMu7iZtYVnaTjytS9W5fexTHjLMAjWxJfjZuK3TqVyx7RxJf6X+Z4X3+8sZ5Bs9g/XSXId31",
+	"WRXZfg+KWgHIzwL8ZYskB9kzLfI8U3MZhXRwDZTLrYbDLUMMuPDVMT4vaO1IkCuesQHPnUTXPuVbOwPW",
+	"UnnhU7zZETe0BMioKqnvtJLqe/v+9v8HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

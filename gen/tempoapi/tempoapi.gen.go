@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // AnyValue gogo jsonpb encoding; nested arrays and kvlists are not used in search results.
@@ -78,8 +79,54 @@ type TraceSearchMetadata struct {
 	TraceID *string `json:"traceID,omitempty"`
 }
 
+// MetricsEnd defines model for MetricsEnd.
+type MetricsEnd = int64
+
+// MetricsQ defines model for MetricsQ.
+type MetricsQ = string
+
+// MetricsSince defines model for MetricsSince.
+type MetricsSince = string
+
+// MetricsStart defines model for MetricsStart.
+type MetricsStart = int64
+
 // OrgID defines model for OrgID.
 type OrgID = string
+
+// MetricsQueryInstantParams defines parameters for MetricsQueryInstant.
+type MetricsQueryInstantParams struct {
+	Q *MetricsQ `form:"q,omitempty" json:"q,omitempty"`
+
+	// Start Unix seconds or nanoseconds.
+	Start *MetricsStart `form:"start,omitempty" json:"start,omitempty"`
+	End   *MetricsEnd   `form:"end,omitempty" json:"end,omitempty"`
+
+	// Since A Go duration, instead of start and end.
+	Since *MetricsSince `form:"since,omitempty" json:"since,omitempty"`
+
+	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
+	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
+}
+
+// MetricsQueryRangeParams defines parameters for MetricsQueryRange.
+type MetricsQueryRangeParams struct {
+	Q *MetricsQ `form:"q,omitempty" json:"q,omitempty"`
+
+	// Start Unix seconds or nanoseconds.
+	Start *MetricsStart `form:"start,omitempty" json:"start,omitempty"`
+	End   *MetricsEnd   `form:"end,omitempty" json:"end,omitempty"`
+
+	// Since A Go duration, instead of start and end.
+	Since *MetricsSince `form:"since,omitempty" json:"since,omitempty"`
+
+	// Step A Go duration or (fractional) seconds.
+	Step      *string `form:"step,omitempty" json:"step,omitempty"`
+	Exemplars *int    `form:"exemplars,omitempty" json:"exemplars,omitempty"`
+
+	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
+	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
+}
 
 // SearchParams defines parameters for Search.
 type SearchParams struct {
@@ -88,6 +135,39 @@ type SearchParams struct {
 	End   *int64  `form:"end,omitempty" json:"end,omitempty"`
 	Limit *int    `form:"limit,omitempty" json:"limit,omitempty"`
 	Spss  *int    `form:"spss,omitempty" json:"spss,omitempty"`
+
+	// Tags Legacy logfmt tag search (sent only without the attribute layer).
+	Tags        *string `form:"tags,omitempty" json:"tags,omitempty"`
+	MinDuration *string `form:"minDuration,omitempty" json:"minDuration,omitempty"`
+	MaxDuration *string `form:"maxDuration,omitempty" json:"maxDuration,omitempty"`
+
+	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
+	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
+}
+
+// SearchTagValuesV1Params defines parameters for SearchTagValuesV1.
+type SearchTagValuesV1Params struct {
+	Start *int64 `form:"start,omitempty" json:"start,omitempty"`
+	End   *int64 `form:"end,omitempty" json:"end,omitempty"`
+
+	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
+	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
+}
+
+// SearchTagsV1Params defines parameters for SearchTagsV1.
+type SearchTagsV1Params struct {
+	Scope *string `form:"scope,omitempty" json:"scope,omitempty"`
+	Start *int64  `form:"start,omitempty" json:"start,omitempty"`
+	End   *int64  `form:"end,omitempty" json:"end,omitempty"`
+
+	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
+	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
+}
+
+// GetTraceV1Params defines parameters for GetTraceV1.
+type GetTraceV1Params struct {
+	Start *int64 `form:"start,omitempty" json:"start,omitempty"`
+	End   *int64 `form:"end,omitempty" json:"end,omitempty"`
 
 	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
 	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
@@ -118,6 +198,12 @@ type SearchTagsV2Params struct {
 type GetTraceV2Params struct {
 	Start *int64 `form:"start,omitempty" json:"start,omitempty"`
 	End   *int64 `form:"end,omitempty" json:"end,omitempty"`
+
+	// Q A spanset filter; only the matching spans are returned (sent only without the attribute layer).
+	Q             *string `form:"q,omitempty" json:"q,omitempty"`
+	KeepHierarchy *bool   `form:"keep_hierarchy,omitempty" json:"keep_hierarchy,omitempty"`
+	MatchDepth    *int    `form:"match_depth,omitempty" json:"match_depth,omitempty"`
+	AncestorDepth *int    `form:"ancestor_depth,omitempty" json:"ancestor_depth,omitempty"`
 
 	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
 	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
@@ -197,12 +283,45 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// GetEcho performs a GET /api/echo (the `GetEcho` operationId) request.
+	//
+	// Answers `echo` (no tenant needed).
+	GetEcho(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MetricsQueryInstant performs a GET /api/metrics/query (the `MetricsQueryInstant` operationId) request.
+	//
+	// TraceQL metrics, one value per series. Always JSON.
+	MetricsQueryInstant(ctx context.Context, params *MetricsQueryInstantParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MetricsQueryRange performs a GET /api/metrics/query_range (the `MetricsQueryRange` operationId) request.
+	//
+	// TraceQL metrics over a range. Always JSON.
+	MetricsQueryRange(ctx context.Context, params *MetricsQueryRangeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Search performs a GET /api/search (the `Search` operationId) request.
 	//
 	// TraceQL search. Only allow-listed parameters are ever sent: when q,
 	// tags, start and end are all absent Tempo treats unknown parameters
 	// as tags.
 	Search(ctx context.Context, params *SearchParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SearchTagValuesV1 performs a GET /api/search/tag/{tagName}/values (the `SearchTagValuesV1` operationId) request.
+	SearchTagValuesV1(ctx context.Context, tagName string, params *SearchTagValuesV1Params, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SearchTagsV1 performs a GET /api/search/tags (the `SearchTagsV1` operationId) request.
+	SearchTagsV1(ctx context.Context, params *SearchTagsV1Params, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetBuildInfo performs a GET /api/status/buildinfo (the `GetBuildInfo` operationId) request.
+	//
+	// Tempo's version (no tenant needed).
+	GetBuildInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTraceV1 performs a GET /api/traces/{traceID} (the `GetTraceV1` operationId) request.
+	//
+	// Trace by id, v1. A missing trace (or one of another tenant) is 404
+	// with an empty body. With `Accept: application/protobuf` the body is a
+	// `tempopb.Trace`, wire-identical to OTLP `TracesData`.
+	GetTraceV1(ctx context.Context, traceID string, params *GetTraceV1Params, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SearchTagValuesV2 performs a GET /api/v2/search/tag/{tagName}/values (the `SearchTagValuesV2` operationId) request.
 	//
@@ -225,6 +344,51 @@ type ClientInterface interface {
 	GetReady(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
+// GetEcho performs a GET /api/echo (the `GetEcho` operationId) request.
+//
+// Answers `echo` (no tenant needed).
+func (c *Client) GetEcho(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEchoRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MetricsQueryInstant performs a GET /api/metrics/query (the `MetricsQueryInstant` operationId) request.
+//
+// TraceQL metrics, one value per series. Always JSON.
+func (c *Client) MetricsQueryInstant(ctx context.Context, params *MetricsQueryInstantParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMetricsQueryInstantRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MetricsQueryRange performs a GET /api/metrics/query_range (the `MetricsQueryRange` operationId) request.
+//
+// TraceQL metrics over a range. Always JSON.
+func (c *Client) MetricsQueryRange(ctx context.Context, params *MetricsQueryRangeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMetricsQueryRangeRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // Search performs a GET /api/search (the `Search` operationId) request.
 //
 // TraceQL search. Only allow-listed parameters are ever sent: when q,
@@ -232,6 +396,64 @@ type ClientInterface interface {
 // as tags.
 func (c *Client) Search(ctx context.Context, params *SearchParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSearchRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchTagValuesV1 performs a GET /api/search/tag/{tagName}/values (the `SearchTagValuesV1` operationId) request.
+func (c *Client) SearchTagValuesV1(ctx context.Context, tagName string, params *SearchTagValuesV1Params, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchTagValuesV1Request(c.Server, tagName, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchTagsV1 performs a GET /api/search/tags (the `SearchTagsV1` operationId) request.
+func (c *Client) SearchTagsV1(ctx context.Context, params *SearchTagsV1Params, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchTagsV1Request(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetBuildInfo performs a GET /api/status/buildinfo (the `GetBuildInfo` operationId) request.
+//
+// Tempo's version (no tenant needed).
+func (c *Client) GetBuildInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetBuildInfoRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTraceV1 performs a GET /api/traces/{traceID} (the `GetTraceV1` operationId) request.
+//
+// Trace by id, v1. A missing trace (or one of another tenant) is 404
+// with an empty body. With `Accept: application/protobuf` the body is a
+// `tempopb.Trace`, wire-identical to OTLP `TracesData`.
+func (c *Client) GetTraceV1(ctx context.Context, traceID string, params *GetTraceV1Params, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTraceV1Request(c.Server, traceID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -300,6 +522,263 @@ func (c *Client) GetReady(ctx context.Context, reqEditors ...RequestEditorFn) (*
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewGetEchoRequest constructs an http.Request for the GetEcho method
+func NewGetEchoRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/echo")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewMetricsQueryInstantRequest constructs an http.Request for the MetricsQueryInstant method
+func NewMetricsQueryInstantRequest(server string, params *MetricsQueryInstantParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/metrics/query")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Start != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "start", *params.Start, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.End != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "end", *params.End, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Scope-OrgID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewMetricsQueryRangeRequest constructs an http.Request for the MetricsQueryRange method
+func NewMetricsQueryRangeRequest(server string, params *MetricsQueryRangeParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/metrics/query_range")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Start != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "start", *params.Start, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.End != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "end", *params.End, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Step != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "step", *params.Step, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Exemplars != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "exemplars", *params.Exemplars, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Scope-OrgID", headerParam0)
+
+	}
+
+	return req, nil
 }
 
 // NewSearchRequest constructs an http.Request for the Search method
@@ -381,6 +860,332 @@ func NewSearchRequest(server string, params *SearchParams) (*http.Request, error
 		if params.Spss != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "spss", *params.Spss, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Tags != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tags", *params.Tags, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MinDuration != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "minDuration", *params.MinDuration, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MaxDuration != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "maxDuration", *params.MaxDuration, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Scope-OrgID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewSearchTagValuesV1Request constructs an http.Request for the SearchTagValuesV1 method
+func NewSearchTagValuesV1Request(server string, tagName string, params *SearchTagValuesV1Params) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tagName", tagName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/search/tag/%s/values", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Start != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "start", *params.Start, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.End != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "end", *params.End, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Scope-OrgID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewSearchTagsV1Request constructs an http.Request for the SearchTagsV1 method
+func NewSearchTagsV1Request(server string, params *SearchTagsV1Params) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/search/tags")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Scope != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scope", *params.Scope, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Start != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "start", *params.Start, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.End != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "end", *params.End, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Scope-OrgID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetBuildInfoRequest constructs an http.Request for the GetBuildInfo method
+func NewGetBuildInfoRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/status/buildinfo")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetTraceV1Request constructs an http.Request for the GetTraceV1 method
+func NewGetTraceV1Request(server string, traceID string, params *GetTraceV1Params) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "traceID", traceID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/traces/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Start != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "start", *params.Start, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.End != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "end", *params.End, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -677,6 +1482,54 @@ func NewGetTraceV2Request(server string, traceID string, params *GetTraceV2Param
 
 		}
 
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.KeepHierarchy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "keep_hierarchy", *params.KeepHierarchy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MatchDepth != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "match_depth", *params.MatchDepth, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AncestorDepth != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ancestor_depth", *params.AncestorDepth, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -775,6 +1628,27 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// GetEchoWithResponse performs a GET /api/echo (the `GetEcho` operationId) request.
+	//
+	// Answers `echo` (no tenant needed).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	GetEchoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetEchoResponse, error)
+
+	// MetricsQueryInstantWithResponse performs a GET /api/metrics/query (the `MetricsQueryInstant` operationId) request.
+	//
+	// TraceQL metrics, one value per series. Always JSON.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	MetricsQueryInstantWithResponse(ctx context.Context, params *MetricsQueryInstantParams, reqEditors ...RequestEditorFn) (*MetricsQueryInstantResponse, error)
+
+	// MetricsQueryRangeWithResponse performs a GET /api/metrics/query_range (the `MetricsQueryRange` operationId) request.
+	//
+	// TraceQL metrics over a range. Always JSON.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	MetricsQueryRangeWithResponse(ctx context.Context, params *MetricsQueryRangeParams, reqEditors ...RequestEditorFn) (*MetricsQueryRangeResponse, error)
+
 	// SearchWithResponse performs a GET /api/search (the `Search` operationId) request.
 	//
 	// TraceQL search. Only allow-listed parameters are ever sent: when q,
@@ -783,6 +1657,32 @@ type ClientWithResponsesInterface interface {
 	//
 	// Returns a wrapper object for the known response body format(s).
 	SearchWithResponse(ctx context.Context, params *SearchParams, reqEditors ...RequestEditorFn) (*SearchResponse, error)
+
+	// SearchTagValuesV1WithResponse performs a GET /api/search/tag/{tagName}/values (the `SearchTagValuesV1` operationId) request.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	SearchTagValuesV1WithResponse(ctx context.Context, tagName string, params *SearchTagValuesV1Params, reqEditors ...RequestEditorFn) (*SearchTagValuesV1Response, error)
+
+	// SearchTagsV1WithResponse performs a GET /api/search/tags (the `SearchTagsV1` operationId) request.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	SearchTagsV1WithResponse(ctx context.Context, params *SearchTagsV1Params, reqEditors ...RequestEditorFn) (*SearchTagsV1Response, error)
+
+	// GetBuildInfoWithResponse performs a GET /api/status/buildinfo (the `GetBuildInfo` operationId) request.
+	//
+	// Tempo's version (no tenant needed).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	GetBuildInfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetBuildInfoResponse, error)
+
+	// GetTraceV1WithResponse performs a GET /api/traces/{traceID} (the `GetTraceV1` operationId) request.
+	//
+	// Trace by id, v1. A missing trace (or one of another tenant) is 404
+	// with an empty body. With `Accept: application/protobuf` the body is a
+	// `tempopb.Trace`, wire-identical to OTLP `TracesData`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	GetTraceV1WithResponse(ctx context.Context, traceID string, params *GetTraceV1Params, reqEditors ...RequestEditorFn) (*GetTraceV1Response, error)
 
 	// SearchTagValuesV2WithResponse performs a GET /api/v2/search/tag/{tagName}/values (the `SearchTagValuesV2` operationId) request.
 	//
@@ -811,6 +1711,122 @@ type ClientWithResponsesInterface interface {
 	//
 	// Returns a wrapper object for the known response body format(s).
 	GetReadyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyResponse, error)
+}
+
+type GetEchoResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEchoResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEchoResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEchoResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEchoResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type MetricsQueryInstantResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *openapi_types.File
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MetricsQueryInstantResponse) GetJSON200() *openapi_types.File {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r MetricsQueryInstantResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MetricsQueryInstantResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MetricsQueryInstantResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MetricsQueryInstantResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type MetricsQueryRangeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *openapi_types.File
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MetricsQueryRangeResponse) GetJSON200() *openapi_types.File {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r MetricsQueryRangeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MetricsQueryRangeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MetricsQueryRangeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MetricsQueryRangeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type SearchResponse struct {
@@ -848,6 +1864,170 @@ func (r SearchResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SearchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SearchTagValuesV1Response struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *openapi_types.File
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchTagValuesV1Response) GetJSON200() *openapi_types.File {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchTagValuesV1Response) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchTagValuesV1Response) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchTagValuesV1Response) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchTagValuesV1Response) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SearchTagsV1Response struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *openapi_types.File
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchTagsV1Response) GetJSON200() *openapi_types.File {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchTagsV1Response) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchTagsV1Response) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchTagsV1Response) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchTagsV1Response) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetBuildInfoResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *openapi_types.File
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetBuildInfoResponse) GetJSON200() *openapi_types.File {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetBuildInfoResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetBuildInfoResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetBuildInfoResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetBuildInfoResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTraceV1Response struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *openapi_types.File
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTraceV1Response) GetJSON200() *openapi_types.File {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTraceV1Response) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTraceV1Response) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTraceV1Response) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTraceV1Response) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -939,6 +2119,13 @@ func (r SearchTagsV2Response) ContentType() string {
 type GetTraceV2Response struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *openapi_types.File
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTraceV2Response) GetJSON200() *openapi_types.File {
+	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
@@ -1004,6 +2191,45 @@ func (r GetReadyResponse) ContentType() string {
 	return ""
 }
 
+// GetEchoWithResponse performs a GET /api/echo (the `GetEcho` operationId) request.
+//
+// Answers `echo` (no tenant needed).
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) GetEchoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetEchoResponse, error) {
+	rsp, err := c.GetEcho(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEchoResponse(rsp)
+}
+
+// MetricsQueryInstantWithResponse performs a GET /api/metrics/query (the `MetricsQueryInstant` operationId) request.
+//
+// TraceQL metrics, one value per series. Always JSON.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) MetricsQueryInstantWithResponse(ctx context.Context, params *MetricsQueryInstantParams, reqEditors ...RequestEditorFn) (*MetricsQueryInstantResponse, error) {
+	rsp, err := c.MetricsQueryInstant(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMetricsQueryInstantResponse(rsp)
+}
+
+// MetricsQueryRangeWithResponse performs a GET /api/metrics/query_range (the `MetricsQueryRange` operationId) request.
+//
+// TraceQL metrics over a range. Always JSON.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) MetricsQueryRangeWithResponse(ctx context.Context, params *MetricsQueryRangeParams, reqEditors ...RequestEditorFn) (*MetricsQueryRangeResponse, error) {
+	rsp, err := c.MetricsQueryRange(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMetricsQueryRangeResponse(rsp)
+}
+
 // SearchWithResponse performs a GET /api/search (the `Search` operationId) request.
 //
 // TraceQL search. Only allow-listed parameters are ever sent: when q,
@@ -1017,6 +2243,56 @@ func (c *ClientWithResponses) SearchWithResponse(ctx context.Context, params *Se
 		return nil, err
 	}
 	return ParseSearchResponse(rsp)
+}
+
+// SearchTagValuesV1WithResponse performs a GET /api/search/tag/{tagName}/values (the `SearchTagValuesV1` operationId) request.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) SearchTagValuesV1WithResponse(ctx context.Context, tagName string, params *SearchTagValuesV1Params, reqEditors ...RequestEditorFn) (*SearchTagValuesV1Response, error) {
+	rsp, err := c.SearchTagValuesV1(ctx, tagName, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchTagValuesV1Response(rsp)
+}
+
+// SearchTagsV1WithResponse performs a GET /api/search/tags (the `SearchTagsV1` operationId) request.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) SearchTagsV1WithResponse(ctx context.Context, params *SearchTagsV1Params, reqEditors ...RequestEditorFn) (*SearchTagsV1Response, error) {
+	rsp, err := c.SearchTagsV1(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchTagsV1Response(rsp)
+}
+
+// GetBuildInfoWithResponse performs a GET /api/status/buildinfo (the `GetBuildInfo` operationId) request.
+//
+// Tempo's version (no tenant needed).
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) GetBuildInfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetBuildInfoResponse, error) {
+	rsp, err := c.GetBuildInfo(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetBuildInfoResponse(rsp)
+}
+
+// GetTraceV1WithResponse performs a GET /api/traces/{traceID} (the `GetTraceV1` operationId) request.
+//
+// Trace by id, v1. A missing trace (or one of another tenant) is 404
+// with an empty body. With `Accept: application/protobuf` the body is a
+// `tempopb.Trace`, wire-identical to OTLP `TracesData`.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) GetTraceV1WithResponse(ctx context.Context, traceID string, params *GetTraceV1Params, reqEditors ...RequestEditorFn) (*GetTraceV1Response, error) {
+	rsp, err := c.GetTraceV1(ctx, traceID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTraceV1Response(rsp)
 }
 
 // SearchTagValuesV2WithResponse performs a GET /api/v2/search/tag/{tagName}/values (the `SearchTagValuesV2` operationId) request.
@@ -1071,6 +2347,74 @@ func (c *ClientWithResponses) GetReadyWithResponse(ctx context.Context, reqEdito
 	return ParseGetReadyResponse(rsp)
 }
 
+// ParseGetEchoResponse parses an HTTP response from a GetEchoWithResponse call
+func ParseGetEchoResponse(rsp *http.Response) (*GetEchoResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEchoResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseMetricsQueryInstantResponse parses an HTTP response from a MetricsQueryInstantWithResponse call
+func ParseMetricsQueryInstantResponse(rsp *http.Response) (*MetricsQueryInstantResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MetricsQueryInstantResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest openapi_types.File
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseMetricsQueryRangeResponse parses an HTTP response from a MetricsQueryRangeWithResponse call
+func ParseMetricsQueryRangeResponse(rsp *http.Response) (*MetricsQueryRangeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MetricsQueryRangeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest openapi_types.File
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseSearchResponse parses an HTTP response from a SearchWithResponse call
 func ParseSearchResponse(rsp *http.Response) (*SearchResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -1091,6 +2435,116 @@ func ParseSearchResponse(rsp *http.Response) (*SearchResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSearchTagValuesV1Response parses an HTTP response from a SearchTagValuesV1WithResponse call
+func ParseSearchTagValuesV1Response(rsp *http.Response) (*SearchTagValuesV1Response, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchTagValuesV1Response{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest openapi_types.File
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSearchTagsV1Response parses an HTTP response from a SearchTagsV1WithResponse call
+func ParseSearchTagsV1Response(rsp *http.Response) (*SearchTagsV1Response, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchTagsV1Response{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest openapi_types.File
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetBuildInfoResponse parses an HTTP response from a GetBuildInfoWithResponse call
+func ParseGetBuildInfoResponse(rsp *http.Response) (*GetBuildInfoResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetBuildInfoResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest openapi_types.File
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTraceV1Response parses an HTTP response from a GetTraceV1WithResponse call
+func ParseGetTraceV1Response(rsp *http.Response) (*GetTraceV1Response, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTraceV1Response{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest openapi_types.File
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 404:
+		break // No content-type
+
+	case rsp.StatusCode == 200:
+		// Content-type (application/protobuf) unsupported
 
 	}
 
@@ -1160,6 +2614,19 @@ func ParseGetTraceV2Response(rsp *http.Response) (*GetTraceV2Response, error) {
 	response := &GetTraceV2Response{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest openapi_types.File
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (application/protobuf) unsupported
+
 	}
 
 	return response, nil

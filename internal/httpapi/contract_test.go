@@ -35,8 +35,9 @@ type contract struct {
 var spec = mustContract()
 
 func mustContract() *contract {
-	// Documents tracegate serves about itself are opaque text to the contract.
-	for _, ct := range []string{"text/html", "application/yaml"} {
+	// Documents tracegate serves about itself, and Tempo's protobuf answers
+	// on the /tempo mount, are opaque to the contract.
+	for _, ct := range []string{"text/html", "application/yaml", "application/protobuf"} {
 		openapi3filter.RegisterBodyDecoder(ct, func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
 			b, err := io.ReadAll(r)
 			return string(b), err

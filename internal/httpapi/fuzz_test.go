@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/tracegate/tracegate/internal/httpapi"
 	"github.com/tracegate/tracegate/internal/tenant"
 	"github.com/tracegate/tracegate/internal/traces"
 )
@@ -49,5 +50,51 @@ func FuzzQueryParameters(f *testing.F) {
 			}
 		}
 		h.reader.searches = nil
+	})
+}
+
+// FuzzTempoMount sends arbitrary paths and query strings under /tempo: the
+// answer is 200 (Tempo's, from the fake), a documented problem or a 404,
+// never a 5xx, and every value that reaches the mount's domain is parsed.
+func FuzzTempoMount(f *testing.F) {
+	for _, p := range tempoPaths {
+		f.Add(p, "")
+	}
+	for _, q := range []string{"q=%7B%7D&q=x", "tags=a%3D%22b", "minDuration=1ms&maxDuration=x", "step=0", "step=1e9",
+		"since=-1h", "start=1&end=0", "limit=0", "keep_hierarchy=maybe", "match_depth=-2", "scope=x", "exemplars=-1"} {
+		f.Add("/tempo/api/search", q)
+		f.Add("/tempo/api/metrics/query_range", "q=%7B%7D%7Crate()&"+q)
+		f.Add("/tempo/api/v2/traces/"+checkoutID, q)
+	}
+	fake := &tempoFake{answer: traces.Answer{Status: 200, ContentType: "application/json", Body: []byte(`{}`)}}
+	h := newHarnessWith(f, nil, httpapi.Options{Tempo: fake})
+	tok := h.token(f, map[string]any{"tenant_id": "acme"})
+	f.Fuzz(func(t *testing.T, path, query string) {
+		req, err := http.NewRequest(http.MethodGet, "http://tracegate"+path+"?"+query, nil)
+		if err != nil {
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		h.e.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%s?%s: status %d: %s", path, query, rec.Code, rec.Body)
+		}
+		if rec.Code != http.StatusOK && rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("%s?%s: status %d without a problem body", path, query, rec.Code)
+		}
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		for _, q := range fake.search {
+			if q.MinDuration < 0 || q.MaxDuration < 0 || q.Limit != nil && *q.Limit < 1 {
+				t.Fatalf("unparsed search reached the mount: %+v", q)
+			}
+		}
+		for _, q := range fake.metric {
+			if q.Q == "" || q.Since < 0 {
+				t.Fatalf("unparsed metrics query reached the mount: %+v", q)
+			}
+		}
+		fake.search, fake.metric = nil, nil
 	})
 }

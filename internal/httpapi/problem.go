@@ -175,6 +175,11 @@ func errorHandler(logger *slog.Logger, m *telemetry.Metrics) echo.HTTPErrorHandl
 		if res.Committed {
 			return
 		}
+		var missing *missingTrace
+		if errors.As(err, &missing) {
+			_ = tempoAnswer(missing.answer).write(res)
+			return
+		}
 		if status == http.StatusTooManyRequests {
 			retry := retryAfterSeconds
 			var le *limitError
@@ -184,13 +189,17 @@ func errorHandler(logger *slog.Logger, m *telemetry.Metrics) echo.HTTPErrorHandl
 			res.Header().Set("Retry-After", retry)
 		}
 		instance := res.Header().Get(echo.HeaderXRequestID)
-		body, mErr := json.Marshal(api.Problem{
+		problem := api.Problem{
 			Type:     "about:blank",
 			Title:    http.StatusText(status),
 			Status:   status,
 			Detail:   &detail,
 			Instance: &instance,
-		})
+		}
+		if strings.HasPrefix(req.URL.Path, tempoPrefix) {
+			problem.Message = &detail // what Grafana shows of an error
+		}
+		body, mErr := json.Marshal(problem)
 		if mErr != nil {
 			body = fmt.Appendf(nil, `{"type":"about:blank","title":%q,"status":%d}`, http.StatusText(status), status)
 		}

@@ -42,6 +42,7 @@ type TraceReader interface {
 // Server implements api.StrictServerInterface.
 type Server struct {
 	traces    TraceReader
+	tempo     TempoReader
 	metrics   *telemetry.Metrics
 	readiness func(context.Context) []Check
 	logger    *slog.Logger
@@ -65,6 +66,9 @@ type Options struct {
 	// LogQueries puts the TraceQL query (capped) into access log lines;
 	// otherwise only its length is logged.
 	LogQueries bool
+	// Tempo serves the Tempo-compatible mount (/tempo); nil answers its
+	// routes 500 (a wiring bug).
+	Tempo TempoReader
 	// UI, when set, serves the trace explorer under /ui/ (a public route: the
 	// page holds no data; it calls the API with the user's token).
 	UI http.Handler
@@ -150,6 +154,7 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 	}
 	e.Use(skip(public, limitClientIP(opts.ClientIPRate, m)), skip(public, whoamiChoosesLater(authenticate)), skip(public, countAllowed(m)),
 		skip(public, limitTenant(opts.TenantRate, opts.TenantConcurrency, m)))
+	e.Use(tempoParams(spec, logger))
 	validator, err := requestValidator(spec, &oapimw.Options{
 		// Authentication already ran (tracegate's own middleware above).
 		Options:      openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
@@ -160,7 +165,7 @@ func New(tr TraceReader, authenticate echo.MiddlewareFunc, m *telemetry.Metrics,
 	}
 	e.Use(skip(public, validator))
 
-	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, metrics: m, readiness: opts.Readiness, logger: logger}, nil))
+	api.RegisterHandlers(e, api.NewStrictHandler(&Server{traces: tr, tempo: opts.Tempo, metrics: m, readiness: opts.Readiness, logger: logger}, nil))
 	if opts.UI != nil {
 		e.GET(uiPath, func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, uiPath+"/") })
 		e.GET(uiPath+"/*", echo.WrapHandler(http.StripPrefix(uiPath, opts.UI)))
@@ -256,6 +261,11 @@ func readOnly(next echo.HandlerFunc) echo.HandlerFunc {
 		case http.MethodHead:
 			req.Method = http.MethodGet
 		default:
+			if req.URL.Path+"/" == tempoPrefix || strings.HasPrefix(req.URL.Path, tempoPrefix) {
+				// The mount offers Tempo's read paths only: its write paths
+				// (and any other method) do not exist here.
+				return echo.ErrNotFound
+			}
 			c.Response().Header().Set(echo.HeaderAllow, "GET, HEAD, OPTIONS")
 			return &echo.HTTPError{Code: http.StatusMethodNotAllowed, Message: "method not allowed: the API is read-only"}
 		}

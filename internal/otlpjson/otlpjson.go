@@ -232,6 +232,21 @@ func rawValue(av []byte) any {
 	}
 }
 
+// AppendProto appends the TracesData message of the resources i for which
+// keep(i) is true (all when keep is nil) to dst: their ResourceSpans as
+// they were given to Parse.
+func (t *Trace) AppendProto(dst []byte, keep func(i int) bool) []byte {
+	for i, rs := range t.resources {
+		if keep != nil && !keep(i) {
+			continue
+		}
+		dst = append(dst, 1<<3|wireLen)
+		dst = binary.AppendUvarint(dst, uint64(len(rs)))
+		dst = append(dst, rs...)
+	}
+	return dst
+}
+
 // WriteJSON writes the trace as OTLP/JSON to w, keeping the resources i for
 // which keep(i) is true (all when keep is nil). With head nil, the output
 // is exactly pdata's ptrace.JSONMarshaler output for the kept resources.

@@ -66,6 +66,8 @@ func same(t testing.TB, name string, data []byte) {
 			t.Fatalf("%s: pdata rejects (%v), the transcoder accepts:\n%s", name, werr, got)
 		case gerr != nil:
 			t.Fatalf("%s: pdata accepts, the transcoder rejects: %v", name, gerr)
+		case !bytes.Equal(reencoded(t, data, keep), want):
+			t.Fatalf("%s: AppendProto's message reads back differently", name)
 		case !bytes.Equal(got, want):
 			i := 0
 			for i < len(got) && i < len(want) && got[i] == want[i] {
@@ -74,6 +76,20 @@ func same(t testing.TB, name string, data []byte) {
 			t.Fatalf("%s: output differs at byte %d:\n got …%s\nwant …%s", name, i, snippet(got, i), snippet(want, i))
 		}
 	}
+}
+
+// reencoded is pdata's JSON of what AppendProto gives for the kept resources.
+func reencoded(t testing.TB, data []byte, keep func(int) bool) []byte {
+	t.Helper()
+	tr, err := otlpjson.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := oracle(tr.AppendProto(nil, keep), nil)
+	if err != nil {
+		t.Fatalf("AppendProto's message does not read back: %v", err)
+	}
+	return out
 }
 
 func snippet(b []byte, i int) string {

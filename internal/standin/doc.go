@@ -41,6 +41,16 @@
 //     JSON is Tempo's gogo-jsonpb shape: base64 ids, enum names, 64-bit
 //     integers as strings, zero values omitted; resource attributes keep their
 //     order except service.name, which Tempo moves to the end.
+//     v2 span filtering: q keeps the spans its spansets match (and with
+//     keep_hierarchy=true their ancestors), status PARTIAL with Tempo's
+//     message; match_depth and ancestor_depth are ignored.
+//   - GET /api/metrics/query_range and /api/metrics/query (q or query; start
+//     and end in unix seconds or nanoseconds, or since; step as a duration or
+//     seconds, default range/240): rate() and count_over_time(), optionally
+//     by() fields, over the spans the query's spansets match; samples aligned
+//     to the step, a zero sample without "value"; a query without a metrics
+//     function is 400 "not a metrics query"; other metrics functions are 400
+//     (the stand-in does not compute them).
 //   - GET /api/search with q (TraceQL, below), tags (logfmt;
 //     key=value pairs, a trace matches when one span satisfies all pairs:
 //     "name" is the span name, "status.code" the status, "error=true" an error
@@ -168,11 +178,10 @@
 //
 // # Not supported (list)
 //
-//   - TraceQL beyond the section above; v2 trace-by-id parameters q,
-//     keep_hierarchy, match_depth, ancestor_depth and span pruning (ignored:
-//     the whole trace is returned).
-//   - TraceQL metrics (/api/metrics/query_range, /api/metrics/query), trace
-//     diff, MCP, gRPC streaming, the LLM response format: 404.
+//   - TraceQL beyond the section above; v2 trace-by-id parameters
+//     match_depth, ancestor_depth and span pruning (ignored).
+//   - TraceQL metrics functions other than rate() and count_over_time(),
+//     exemplars; trace diff, MCP, gRPC streaming, the LLM response format: 404.
 //   - Protobuf responses of the tag and tag-value endpoints (JSON is returned).
 //   - Tempo's partial results: max_bytes_per_trace (422 / PARTIAL), silent
 //     truncation of tag values, job queues (429), timeouts (503/504).

@@ -144,6 +144,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/api/v2/search/tags":
 		s.serveQuery(w, r, s.tagsV2)
 		return
+	case "/api/metrics/query_range":
+		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.metrics(r, org, false) })
+		return
+	case "/api/metrics/query":
+		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.metrics(r, org, true) })
+		return
 	}
 	if tag, ok := cutTagPath(p, "/api/search/tag/"); ok {
 		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.tagValuesV1(r, org, tag) })
@@ -161,7 +167,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.traceByID(r, org, id, true) })
 		return
 	}
-	// Unsupported parts of Tempo's API (metrics, trace diff, admin pages...)
+	// Unsupported parts of Tempo's API (trace diff, admin pages...)
 	// are unknown paths here.
 	notFound(w)
 }

@@ -331,7 +331,7 @@ func TestTraceIDs(t *testing.T) {
 		t.Errorf("traceIDString = %s", got)
 	}
 	h := seededServer(t).Handler()
-	for _, p := range []string{"/api/v2/traces/", "/api/v2/traces/a/b", "/api/traces/", "/api/v2/search/tag//values", "/api/metrics/query", "/status/config", "/metrics", "/api/v2/traces"} {
+	for _, p := range []string{"/api/v2/traces/", "/api/v2/traces/a/b", "/api/traces/", "/api/v2/search/tag//values", "/api/metrics/summary", "/status/config", "/metrics", "/api/v2/traces"} {
 		rec := get(t, h, "acme", p)
 		if rec.Code != 404 || rec.Body.String() != "404 page not found\n" {
 			t.Errorf("%s: %d %q", p, rec.Code, rec.Body.String())
@@ -442,7 +442,7 @@ func TestTempoJSONRoundTrip(t *testing.T) {
 	sp2.SetTraceID(sp.TraceID())
 	sp2.SetSpanID(pcommon.SpanID{9})
 
-	out := encodeTraceV2(td, 10)
+	out := encodeTraceV2(td, 10, "")
 	var doc map[string]any
 	if err := json.Unmarshal(out, &doc); err != nil {
 		t.Fatalf("invalid JSON %s: %v", out, err)

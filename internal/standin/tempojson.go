@@ -324,7 +324,7 @@ func encodeTraceV1(td ptrace.Traces) []byte {
 
 // encodeTraceV2 returns Tempo's v2 trace body:
 // {"trace":{"resourceSpans":[...]},"metrics":{...}}.
-func encodeTraceV2(td ptrace.Traces, inspectedBytes uint64) []byte {
+func encodeTraceV2(td ptrace.Traces, inspectedBytes uint64, partialMessage string) []byte {
 	var w jw
 	w.open('{')
 	w.key("trace")
@@ -333,6 +333,10 @@ func encodeTraceV2(td ptrace.Traces, inspectedBytes uint64) []byte {
 	w.open('{')
 	w.u64Field("inspectedBytes", inspectedBytes)
 	w.close('}')
+	if partialMessage != "" {
+		w.strField("status", "PARTIAL")
+		w.strField("message", partialMessage)
+	}
 	w.close('}')
 	return w.b.Bytes()
 }

@@ -187,6 +187,8 @@ type query struct {
 	conds     []*cond // every condition in source order (for returned attributes)
 	selects   []field // select() and by() fields
 	selectAll bool    // compare(): every attribute of every returned span
+	metricsFn string  // the metrics function ending the query ("" for a search)
+	metricsBy []field // its by() fields
 }
 
 // ---- parser ----
@@ -487,6 +489,7 @@ func (p *parser) parseStage() (*stage, error) {
 			return nil, err
 		}
 		p.q.selectAll = p.q.selectAll || name == "compare"
+		p.q.metricsFn = name
 		if p.isWord("by") {
 			if err := p.advance(); err != nil {
 				return nil, err
@@ -494,9 +497,11 @@ func (p *parser) parseStage() (*stage, error) {
 			if err := p.expect(tOpenParen); err != nil {
 				return nil, err
 			}
-			if _, err := p.parseFields(); err != nil {
+			fields, err := p.parseFields()
+			if err != nil {
 				return nil, err
 			}
+			p.q.metricsBy = fields
 		}
 		return st, nil
 	}

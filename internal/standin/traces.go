@@ -115,6 +115,15 @@ func (s *Server) traceByID(r *http.Request, org, idText string, v2 bool) respons
 		}
 	}
 	td := mergeTraces(found)
+	var message string
+	if filter := q.Get("q"); v2 && filter != "" {
+		fq, err := parse(filter)
+		if err != nil {
+			return badRequest("invalid TraceQL query: " + err.Error())
+		}
+		filterSpans(td, id, fq, q.Get("keep_hierarchy") == "true")
+		message = "Trace filtered, only a subset of spans matching the filter is returned"
+	}
 	var pm ptrace.ProtoMarshaler
 	if proto {
 		b, err := pm.MarshalTraces(td)
@@ -123,11 +132,44 @@ func (s *Server) traceByID(r *http.Request, org, idText string, v2 bool) respons
 		}
 		if v2 {
 			b = traceByIDResponseProto(b, uint64(len(b)))
+			if message != "" {
+				b = appendVarintField(b, 3, 1) // PARTIAL
+				b = appendBytesField(b, 4, []byte(message))
+			}
 		}
 		return response{status: http.StatusOK, ctype: ctProtobuf, body: b}
 	}
 	if !v2 {
 		return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV1(td)}
 	}
-	return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV2(td, uint64(pm.TracesSize(td)))}
+	return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV2(td, uint64(pm.TracesSize(td)), message)}
+}
+
+// filterSpans keeps the spans of td that q's spansets match (v2 span
+// filtering), and with keepHierarchy their ancestors too.
+func filterSpans(td ptrace.Traces, id [16]byte, q *query, keepHierarchy bool) {
+	sn := traceSnap{id: id}
+	for _, rs := range td.ResourceSpans().All() {
+		sn.batches = append(sn.batches, rs)
+	}
+	t := newTraceCtx(sn, sn.summary())
+	t.tree()
+	keep := map[[8]byte]bool{}
+	for _, set := range t.eval(q.root, t.all()) {
+		for _, i := range set {
+			for j := i; j >= 0 && !keep[[8]byte(t.spans[j].span.SpanID())]; j = t.spans[j].parent {
+				keep[[8]byte(t.spans[j].span.SpanID())] = true
+				if !keepHierarchy {
+					break
+				}
+			}
+		}
+	}
+	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
+		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+			ss.Spans().RemoveIf(func(sp ptrace.Span) bool { return !keep[[8]byte(sp.SpanID())] })
+			return ss.Spans().Len() == 0
+		})
+		return rs.ScopeSpans().Len() == 0
+	})
 }

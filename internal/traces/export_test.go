@@ -4,6 +4,7 @@ import (
 	"regexp"
 
 	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/traceql"
 )
 
 // DisableConfinement makes r behave as tracegate did before queries were
@@ -26,4 +27,12 @@ func withSelect(q, field string) string {
 		return q[:m[3]] + ", " + field + q[m[3]:]
 	}
 	return q + " | select(" + field + ")"
+}
+
+// DisableMetricsConfinement makes c send metrics queries as the caller wrote
+// them (printed from the tree), for the oracle tests of the /tempo mount.
+func DisableMetricsConfinement(c *Compat) {
+	c.confineMetrics = func(q *traceql.Query, _ tenant.Set) (*traceql.Query, error) {
+		return q, traceql.CheckKind(q, traceql.Metrics)
+	}
 }

@@ -101,6 +101,13 @@ func oracleTrace(t *testing.T, traceID string, base time.Time, spans []oracleSpa
 // under org; shared says whether org is a shared Tempo tenant.
 func oracleRepo(t *testing.T, shared bool) (*traces.Repository, traces.TimeRange) {
 	t.Helper()
+	repo, _, r := oracleWorld(t, shared)
+	return repo, r
+}
+
+// oracleWorld is oracleRepo plus the Tempo client it reads through.
+func oracleWorld(t *testing.T, shared bool) (*traces.Repository, *tempo.Client, traces.TimeRange) {
+	t.Helper()
 	now := time.Now().Truncate(time.Second)
 	org := "acme"
 	if shared {
@@ -143,7 +150,7 @@ func oracleRepo(t *testing.T, shared bool) (*traces.Repository, traces.TimeRange
 	if shared {
 		cfg.TempoTenant = "single-tenant"
 	}
-	return newRepo(t, up, cfg, nil), traces.TimeRange{Start: now.Add(-time.Hour).Unix(), End: now.Unix() + 1}
+	return newRepo(t, up, cfg, nil), up, traces.TimeRange{Start: now.Add(-time.Hour).Unix(), End: now.Unix() + 1}
 }
 
 // oracleCase is a query template: GUESS stands for the guessed foreign value,

@@ -340,12 +340,17 @@ func ownSummary(tr TraceSummary) TraceSummary {
 // merged, and the intrinsics that describe whole traces (trace:rootService,
 // …) are not offered: their values cannot be confined.
 func (r *Repository) Tags(ctx context.Context, t tenant.Set, scope string, tr TimeRange) ([]TagScope, error) {
+	return r.tags(ctx, t, scope, "", tr)
+}
+
+// tags is Tags narrowed by the TraceQL filter q (kept as TagValues keeps it).
+func (r *Repository) tags(ctx context.Context, t tenant.Set, scope, q string, tr TimeRange) ([]TagScope, error) {
 	tr, err := r.window(tr)
 	if err != nil {
 		return nil, err
 	}
 	var merged []TagScope
-	for _, filter := range r.tenantFilters(t) {
+	for _, filter := range r.tenantFilters(t, q) {
 		scopes, err := r.upstream.Tags(ctx, r.upstreamTenants(t), scope, filter, tr)
 		if err != nil {
 			return nil, fmt.Errorf("tags: %w", err)
@@ -406,16 +411,16 @@ func (r *Repository) TagValues(ctx context.Context, t tenant.Set, tag, q string,
 }
 
 // tenantFilters returns one TraceQL filter per tenant of t selecting its
-// spans by the tenant attribute, or a single empty filter when the attribute
-// layer is off. One filter per tenant, not one with ||: Tempo's tag
+// spans by the tenant attribute (and q's conditions, as TagFilter keeps
+// them), or q's alone when the attribute layer is off. One filter per tenant, not one with ||: Tempo's tag
 // endpoints give up on (and then ignore) filters with ||.
-func (r *Repository) tenantFilters(t tenant.Set) []string {
+func (r *Repository) tenantFilters(t tenant.Set, q string) []string {
 	if r.cfg.TenantAttribute == "" {
-		return []string{""}
+		return []string{traceql.TagQuery(q)}
 	}
 	var filters []string
 	for _, id := range t.IDs() {
-		filters = append(filters, traceql.TagFilter("", r.cfg.TenantAttribute, id.String()))
+		filters = append(filters, traceql.TagFilter(q, r.cfg.TenantAttribute, id.String()))
 	}
 	return filters
 }

@@ -148,15 +148,27 @@ func (t Trace) Resources() int {
 	return n
 }
 
+// Proto returns the resources the trace shows as an OTLP TracesData
+// protobuf message (a copy; Tempo's bytes of each resource).
+func (t Trace) Proto() []byte {
+	if t.Data == nil {
+		return nil
+	}
+	return t.Data.AppendProto(nil, t.keepFunc())
+}
+
+func (t Trace) keepFunc() func(int) bool {
+	if t.keep == nil {
+		return nil
+	}
+	return func(i int) bool { return t.keep[i] }
+}
+
 // WriteJSON writes the resources the trace shows as OTLP/JSON TracesData
 // to w, with the members of the JSON object head (if not nil) first: see
 // otlpjson.Trace.WriteJSON. Output reaches w in bounded chunks.
 func (t Trace) WriteJSON(w io.Writer, head []byte) error {
-	var keep func(int) bool
-	if t.keep != nil {
-		keep = func(i int) bool { return t.keep[i] }
-	}
-	return t.Data.WriteJSON(w, head, keep)
+	return t.Data.WriteJSON(w, head, t.keepFunc())
 }
 
 // OnRelease sets what Release does: an Upstream that reserved memory for

@@ -136,6 +136,259 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tempo/api/echo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tempo echo (Grafana "Save & test")
+         * @description Answers Tempo's `echo` text. It requires a token like every route of the
+         *     mount: Grafana's "Save & test" sends the signed-in user's token
+         *     (`oauthPassThru`), so the test also proves the token is accepted.
+         */
+        get: operations["tempoEcho"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tempo/api/status/buildinfo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tempo's version
+         * @description Tempo's build information, which Grafana reads to decide which features to
+         *     offer. See [Tempo's API](https://grafana.com/docs/tempo/latest/api_docs/#status).
+         */
+        get: operations["tempoBuildInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tempo/api/traces/{traceID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Trace by id (Tempo v1)
+         * @description Tempo's v1 trace by id: `{"batches": [...]}` in gogo jsonpb JSON, or with
+         *     `Accept: application/protobuf` a `tempopb.Trace` (wire-identical to OTLP
+         *     `TracesData`). See [Tempo's API](https://grafana.com/docs/tempo/latest/api_docs/#query).
+         *     A trace that does not exist and a trace of another tenant are both `404`
+         *     with an empty body, exactly as Tempo answers a missing trace. With the
+         *     tenant attribute on, the whole trace is checked before it is sent.
+         */
+        get: operations["tempoGetTraceV1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tempo/api/v2/traces/{traceID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Trace by id (Tempo v2)
+         * @description Tempo's v2 trace by id: `tempopb.TraceByIDResponse` (`{"trace": {...},
+         *     "status", "message"}` in JSON, or protobuf with `Accept: application/protobuf`).
+         *     A trace that does not exist and a trace of another tenant give the same
+         *     bytes: `200` with an empty trace, as Tempo answers a missing trace.
+         *
+         *     Span filtering (`q`, `keep_hierarchy`, `match_depth`, `ancestor_depth`) is
+         *     passed to Tempo without the tenant attribute; with it, it is refused (`400`):
+         *     the ancestors it keeps and the spans it matches can be other tenants'.
+         */
+        get: operations["tempoGetTraceV2"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tempo/api/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search (Tempo)
+         * @description Tempo's search, answered in Tempo's `SearchResponse` format. `q` is parsed
+         *     and printed back (and confined, with the tenant attribute on) exactly as on
+         *     `/api/v1/traces`. `tags` (logfmt) is passed on without the tenant
+         *     attribute; with it, it becomes the equivalent TraceQL (each attribute, any
+         *     scope, holds the value, case-insensitively) and is confined. `minDuration`
+         *     and `maxDuration` are refused with the tenant attribute on: they filter on
+         *     the duration of the whole trace, other tenants' spans included. Tempo's
+         *     `metrics` block is left out when tracegate rewrites the answer.
+         */
+        get: operations["tempoSearch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tempo/api/search/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tag names (Tempo v1)
+         * @description Tempo's `{"tagNames": [...]}`. With the tenant attribute on, the names come
+         *     from the caller's spans only and trace-level intrinsics are left out.
+         */
+        get: operations["tempoSearchTagsV1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tempo/api/v2/search/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tag names by scope (Tempo v2)
+         * @description Tempo's `{"scopes": [{"name", "tags"}]}`. With the tenant attribute on, the
+         *     names come from the caller's spans only and trace-level intrinsics are left
+         *     out; `q` narrows them when it is a single spanset of `&&`-joined conditions.
+         */
+        get: operations["tempoSearchTagsV2"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tempo/api/search/tag/{tagName}/values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tag values (Tempo v1)
+         * @description Tempo's `{"tagValues": ["..."]}` for an attribute name without scope.
+         */
+        get: operations["tempoSearchTagValuesV1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tempo/api/v2/search/tag/{tagName}/values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tag values (Tempo v2)
+         * @description Tempo's `{"tagValues": [{"type", "value"}]}` for a TraceQL identifier.
+         *     With the tenant attribute on, values come from the caller's spans only, and
+         *     a tag whose values describe whole traces (`trace:rootService`, ...) is
+         *     refused with `400`.
+         */
+        get: operations["tempoSearchTagValuesV2"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tempo/api/metrics/query_range": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * TraceQL metrics over time (Tempo)
+         * @description Tempo's TraceQL metrics (`{"series": [...]}`). `q` must end in a metrics
+         *     function; it is parsed, printed back and, with the tenant attribute on,
+         *     confined (every spanset filter, `compare()`'s included), so every series
+         *     aggregates the caller's spans only. Tempo's `metrics` block is left out then.
+         *     See [Tempo's API](https://grafana.com/docs/tempo/latest/api_docs/#traceql-metrics).
+         */
+        get: operations["tempoMetricsQueryRange"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tempo/api/metrics/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * TraceQL metrics, one value per series (Tempo)
+         * @description Tempo's instant TraceQL metrics (`{"series": [{"labels", "value"}]}`),
+         *     confined as `/tempo/api/metrics/query_range`.
+         */
+        get: operations["tempoMetricsQueryInstant"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -254,6 +507,20 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description One of Tempo's JSON documents, as [Tempo's API](https://grafana.com/docs/tempo/latest/api_docs/)
+         *     describes it (gogo jsonpb: 64-bit integers as strings, ids in base64
+         *     inside traces, enums by name). Passed on as Tempo wrote it, or written
+         *     by tracegate in the same format.
+         */
+        TempoJSON: {
+            [key: string]: unknown;
+        };
+        /**
+         * Format: binary
+         * @description A Tempo protobuf message (`tempopb.Trace` for v1, `tempopb.TraceByIDResponse` for v2).
+         */
+        TempoProtobuf: string;
         /** @description An RFC 9457 problem document. */
         Problem: {
             /**
@@ -281,6 +548,11 @@ export interface components {
              * @example 5f0c2e7d9a6b4c1e
              */
             instance?: string;
+            /**
+             * @description On the Tempo-compatible mount (`/tempo`) only: the same text as
+             *     `detail`, because Grafana shows a data source error's `message`.
+             */
+            message?: string;
         };
         Readiness: {
             /** @enum {string} */
@@ -499,6 +771,43 @@ export interface components {
         Int64String: string;
     };
     responses: {
+        /**
+         * @description Tempo rejected the request (its status and plain-text reason, as
+         *     Grafana shows them), or tracegate did (problem+json: a malformed or
+         *     unconfinable parameter, or a token that grants several tenants without
+         *     `X-Tenant`).
+         */
+        TempoBadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "text/plain": string;
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Tempo's 422 (the trace exceeds its size limit), with Tempo's text. */
+        TempoUnprocessable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "text/plain": string;
+            };
+        };
+        /** @description Tempo's 429 (its text), or a tracegate limit (problem+json). */
+        TempoTooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "text/plain": string;
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description A parameter is malformed (for example a trace id that is not 1–32 hex characters), the token grants several tenants and `X-Tenant` does not choose one, or Tempo rejected the query. */
         BadRequest: {
             headers: {
@@ -651,6 +960,54 @@ export interface components {
         };
     };
     parameters: {
+        /** @description Trace id, 1 to 32 hexadecimal characters. */
+        TempoTraceID: string;
+        /** @description Lower bound of the lookup, unix seconds (with `end`). */
+        TempoTraceStart: number;
+        /** @description Upper bound of the lookup, unix seconds (with `start`). */
+        TempoTraceEnd: number;
+        /** @description A spanset filter (Tempo's span filtering; refused with the tenant attribute on). */
+        TempoTraceQ: string;
+        /** @description Keep the ancestors of matched spans (refused with the tenant attribute on). */
+        TempoKeepHierarchy: boolean;
+        /** @description Refused with the tenant attribute on. */
+        TempoMatchDepth: number;
+        /** @description Refused with the tenant attribute on. */
+        TempoAncestorDepth: number;
+        /** @description A TraceQL search query. */
+        TempoQ: string;
+        /** @description Legacy logfmt tag search, e.g. `service.name=cart http.url="/a b"`; not with `q`. */
+        TempoTags: string;
+        /** @description Minimum trace duration, a Go duration such as `100ms` (refused with the tenant attribute on). */
+        TempoMinDuration: string;
+        /** @description Maximum trace duration (refused with the tenant attribute on). */
+        TempoMaxDuration: string;
+        /** @description Maximum number of traces. */
+        TempoLimit: number;
+        /** @description Spans per span set. */
+        TempoSpss: number;
+        /** @description Lower bound, unix seconds (with `end`). */
+        TempoStart: number;
+        /** @description Upper bound, unix seconds (with `start`). */
+        TempoEnd: number;
+        /** @description One of Tempo's scopes (`resource`, `span`, `intrinsic`, `event`, `link`, `instrumentation`). */
+        TempoScope: "resource" | "span" | "intrinsic" | "event" | "link" | "instrumentation";
+        /** @description A TraceQL filter narrowing the tags or values. */
+        TempoTagsQ: string;
+        /** @description The tag (v1 an attribute name; v2 a TraceQL identifier such as `resource.service.name`). */
+        TempoTagName: string;
+        /** @description A TraceQL metrics query, e.g. `{ status = error } | rate() by (resource.service.name)`. */
+        TempoMetricsQ: string;
+        /** @description Lower bound, unix seconds or nanoseconds. */
+        TempoMetricsStart: number;
+        /** @description Upper bound, unix seconds or nanoseconds. */
+        TempoMetricsEnd: number;
+        /** @description A Go duration instead of `start` and `end`, e.g. `1h`. */
+        TempoSince: string;
+        /** @description The step, a Go duration (`60s`) or seconds (`60`). */
+        TempoStep: string;
+        /** @description Maximum exemplars. */
+        TempoExemplars: number;
         /**
          * @description Which granted tenant to read, when the token grants several (its
          *     tenant claim is an array); required then. When federation is enabled
@@ -952,6 +1309,518 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    tempoEcho: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tempo's answer, `echo`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TempoTooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    tempoBuildInfo: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tempo's `{version, revision, branch, buildUser, buildDate, goVersion}`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TempoJSON"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TempoTooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    tempoGetTraceV1: {
+        parameters: {
+            query?: {
+                /** @description Lower bound of the lookup, unix seconds (with `end`). */
+                start?: components["parameters"]["TempoTraceStart"];
+                /** @description Upper bound of the lookup, unix seconds (with `start`). */
+                end?: components["parameters"]["TempoTraceEnd"];
+            };
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path: {
+                /** @description Trace id, 1 to 32 hexadecimal characters. */
+                traceID: components["parameters"]["TempoTraceID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The trace, as JSON or protobuf per `Accept`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TempoJSON"];
+                    "application/protobuf": components["schemas"]["TempoProtobuf"];
+                };
+            };
+            400: components["responses"]["TempoBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such trace for this caller (empty body, as Tempo's). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            422: components["responses"]["TempoUnprocessable"];
+            429: components["responses"]["TempoTooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    tempoGetTraceV2: {
+        parameters: {
+            query?: {
+                /** @description Lower bound of the lookup, unix seconds (with `end`). */
+                start?: components["parameters"]["TempoTraceStart"];
+                /** @description Upper bound of the lookup, unix seconds (with `start`). */
+                end?: components["parameters"]["TempoTraceEnd"];
+                /** @description A spanset filter (Tempo's span filtering; refused with the tenant attribute on). */
+                q?: components["parameters"]["TempoTraceQ"];
+                /** @description Keep the ancestors of matched spans (refused with the tenant attribute on). */
+                keep_hierarchy?: components["parameters"]["TempoKeepHierarchy"];
+                /** @description Refused with the tenant attribute on. */
+                match_depth?: components["parameters"]["TempoMatchDepth"];
+                /** @description Refused with the tenant attribute on. */
+                ancestor_depth?: components["parameters"]["TempoAncestorDepth"];
+            };
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path: {
+                /** @description Trace id, 1 to 32 hexadecimal characters. */
+                traceID: components["parameters"]["TempoTraceID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The trace, as JSON or protobuf per `Accept`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TempoJSON"];
+                    "application/protobuf": components["schemas"]["TempoProtobuf"];
+                };
+            };
+            400: components["responses"]["TempoBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TempoTooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    tempoSearch: {
+        parameters: {
+            query?: {
+                /** @description A TraceQL search query. */
+                q?: components["parameters"]["TempoQ"];
+                /** @description Legacy logfmt tag search, e.g. `service.name=cart http.url="/a b"`; not with `q`. */
+                tags?: components["parameters"]["TempoTags"];
+                /** @description Minimum trace duration, a Go duration such as `100ms` (refused with the tenant attribute on). */
+                minDuration?: components["parameters"]["TempoMinDuration"];
+                /** @description Maximum trace duration (refused with the tenant attribute on). */
+                maxDuration?: components["parameters"]["TempoMaxDuration"];
+                /** @description Maximum number of traces. */
+                limit?: components["parameters"]["TempoLimit"];
+                /** @description Spans per span set. */
+                spss?: components["parameters"]["TempoSpss"];
+                /** @description Lower bound, unix seconds (with `end`). */
+                start?: components["parameters"]["TempoStart"];
+                /** @description Upper bound, unix seconds (with `start`). */
+                end?: components["parameters"]["TempoEnd"];
+            };
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tempo's `SearchResponse`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TempoJSON"];
+                };
+            };
+            400: components["responses"]["TempoBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TempoTooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    tempoSearchTagsV1: {
+        parameters: {
+            query?: {
+                /** @description One of Tempo's scopes (`resource`, `span`, `intrinsic`, `event`, `link`, `instrumentation`). */
+                scope?: components["parameters"]["TempoScope"];
+                /** @description Lower bound, unix seconds (with `end`). */
+                start?: components["parameters"]["TempoStart"];
+                /** @description Upper bound, unix seconds (with `start`). */
+                end?: components["parameters"]["TempoEnd"];
+            };
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tempo's `{tagNames}`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TempoJSON"];
+                };
+            };
+            400: components["responses"]["TempoBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TempoTooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    tempoSearchTagsV2: {
+        parameters: {
+            query?: {
+                /** @description One of Tempo's scopes (`resource`, `span`, `intrinsic`, `event`, `link`, `instrumentation`). */
+                scope?: components["parameters"]["TempoScope"];
+                /** @description A TraceQL filter narrowing the tags or values. */
+                q?: components["parameters"]["TempoTagsQ"];
+                /** @description Lower bound, unix seconds (with `end`). */
+                start?: components["parameters"]["TempoStart"];
+                /** @description Upper bound, unix seconds (with `start`). */
+                end?: components["parameters"]["TempoEnd"];
+            };
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tempo's `{scopes}`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TempoJSON"];
+                };
+            };
+            400: components["responses"]["TempoBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TempoTooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    tempoSearchTagValuesV1: {
+        parameters: {
+            query?: {
+                /** @description Lower bound, unix seconds (with `end`). */
+                start?: components["parameters"]["TempoStart"];
+                /** @description Upper bound, unix seconds (with `start`). */
+                end?: components["parameters"]["TempoEnd"];
+            };
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path: {
+                /** @description The tag (v1 an attribute name; v2 a TraceQL identifier such as `resource.service.name`). */
+                tagName: components["parameters"]["TempoTagName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tempo's `{tagValues}`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TempoJSON"];
+                };
+            };
+            400: components["responses"]["TempoBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TempoTooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    tempoSearchTagValuesV2: {
+        parameters: {
+            query?: {
+                /** @description A TraceQL filter narrowing the tags or values. */
+                q?: components["parameters"]["TempoTagsQ"];
+                /** @description Lower bound, unix seconds (with `end`). */
+                start?: components["parameters"]["TempoStart"];
+                /** @description Upper bound, unix seconds (with `start`). */
+                end?: components["parameters"]["TempoEnd"];
+            };
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path: {
+                /** @description The tag (v1 an attribute name; v2 a TraceQL identifier such as `resource.service.name`). */
+                tagName: components["parameters"]["TempoTagName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tempo's `{tagValues}`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TempoJSON"];
+                };
+            };
+            400: components["responses"]["TempoBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TempoTooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    tempoMetricsQueryRange: {
+        parameters: {
+            query: {
+                /** @description A TraceQL metrics query, e.g. `{ status = error } | rate() by (resource.service.name)`. */
+                q: components["parameters"]["TempoMetricsQ"];
+                /** @description Lower bound, unix seconds or nanoseconds. */
+                start?: components["parameters"]["TempoMetricsStart"];
+                /** @description Upper bound, unix seconds or nanoseconds. */
+                end?: components["parameters"]["TempoMetricsEnd"];
+                /** @description A Go duration instead of `start` and `end`, e.g. `1h`. */
+                since?: components["parameters"]["TempoSince"];
+                /** @description The step, a Go duration (`60s`) or seconds (`60`). */
+                step?: components["parameters"]["TempoStep"];
+                /** @description Maximum exemplars. */
+                exemplars?: components["parameters"]["TempoExemplars"];
+            };
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tempo's `QueryRangeResponse`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TempoJSON"];
+                };
+            };
+            400: components["responses"]["TempoBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TempoTooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    tempoMetricsQueryInstant: {
+        parameters: {
+            query: {
+                /** @description A TraceQL metrics query, e.g. `{ status = error } | rate() by (resource.service.name)`. */
+                q: components["parameters"]["TempoMetricsQ"];
+                /** @description Lower bound, unix seconds or nanoseconds. */
+                start?: components["parameters"]["TempoMetricsStart"];
+                /** @description Upper bound, unix seconds or nanoseconds. */
+                end?: components["parameters"]["TempoMetricsEnd"];
+                /** @description A Go duration instead of `start` and `end`, e.g. `1h`. */
+                since?: components["parameters"]["TempoSince"];
+            };
+            header?: {
+                /**
+                 * @description Which granted tenant to read, when the token grants several (its
+                 *     tenant claim is an array); required then. When federation is enabled
+                 *     by the operator, several granted tenants separated by commas
+                 *     (`acme,globex`) read all of them at once. A tenant the token does not
+                 *     grant is answered 403.
+                 * @example acme
+                 */
+                "X-Tenant"?: components["parameters"]["XTenant"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tempo's `QueryInstantResponse`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TempoJSON"];
+                };
+            };
+            400: components["responses"]["TempoBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TempoTooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
