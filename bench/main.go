@@ -543,14 +543,14 @@ func render(o options, targets []*target, results map[int][]*result, rss rssResu
 					tgCPU, r.perReq(r.benchCPU), allocs, float64(r.upstreamConns)/float64(r.requests))
 			}
 		}
-		proxyGets, conns := "gzipped JSON to the proxy", "Go's default transport, used by the proxy and by tracegate, keeps 2 idle connections per host"
+		proxyGets, conns := "gzipped JSON to the proxy", "Go's default transport, used by the proxy, keeps 2 idle connections per host; tracegate's keeps 100"
 		if o.tunedProxy {
-			proxyGets, conns = "identity JSON to the tuned proxy", "tracegate's transport keeps Go's default of 2 idle connections per host"
+			proxyGets, conns = "identity JSON to the tuned proxy", "the tuned proxy's and tracegate's transports keep enough idle connections"
 		}
 		p("\nCPU per request is utime+stime from /proc/<pid>/stat (10 ms ticks) over the target's slices, divided by its requests. ")
 		p("*tracegate CPU*: the tracegate process alone. *bench-process CPU*: this process: the load generator, the Tempo stand-in ")
-		p("and, in proxy rows, the ReverseProxy. The stand-in answers identity JSON to the upstream rows, %s and gzipped protobuf to tracegate ", proxyGets)
-		p("(Go's transport asks for gzip by itself; the stand-in, like Tempo, compresses answers of 1 KiB or more). ")
+		p("and, in proxy rows, the ReverseProxy. The stand-in answers identity JSON to the upstream rows, %s and identity protobuf to tracegate ", proxyGets)
+		p("(Go's default transport asks for gzip by itself and the stand-in, like Tempo, compresses answers of 1 KiB or more; tracegate asks for identity unless TRACEGATE_TEMPO_COMPRESSION is set). ")
 		p("The proxy's own cost is about its row minus the upstream row (which then includes the stand-in's gzip work). ")
 		p("*allocs/req*: delta of tracegate's go_memstats_mallocs_total (minus one /metrics scrape) per request. ")
 		p("*upstream conns/req*: TCP connections the stand-in accepted per request (%s).\n\n", conns)
