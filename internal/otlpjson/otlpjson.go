@@ -588,44 +588,37 @@ func (w *writer) span(b []byte) {
 			statusN++
 		}
 	}
+	w.room(headroom)
+	buf := append(w.buf, '{')
 	first := true
-	w.byte('{')
 	if nonZero(traceID) {
-		w.field(&first, "traceId")
-		w.id(traceID)
+		buf = appendID(appendField(buf, &first, "traceId"), traceID)
 	}
 	if nonZero(spanID) {
-		w.field(&first, "spanId")
-		w.id(spanID)
+		buf = appendID(appendField(buf, &first, "spanId"), spanID)
 	}
 	if len(traceState) > 0 {
-		w.field(&first, "traceState")
-		w.str(traceState)
+		buf = w.strIn(appendField(buf, &first, "traceState"), traceState)
 	}
 	if nonZero(parentID) {
-		w.field(&first, "parentSpanId")
-		w.id(parentID)
+		buf = appendID(appendField(buf, &first, "parentSpanId"), parentID)
 	}
 	if uint32(flags) != 0 {
-		w.field(&first, "flags")
-		w.uint32(flags)
+		buf = strconv.AppendUint(appendField(buf, &first, "flags"), uint64(uint32(flags)), 10)
 	}
 	if len(name) > 0 {
-		w.field(&first, "name")
-		w.str(name)
+		buf = w.strIn(appendField(buf, &first, "name"), name)
 	}
 	if int32(kind) != 0 {
-		w.field(&first, "kind")
-		w.int32(kind)
+		buf = strconv.AppendInt(appendField(buf, &first, "kind"), int64(int32(kind)), 10)
 	}
 	if start != 0 {
-		w.field(&first, "startTimeUnixNano")
-		w.uint64(start)
+		buf = appendUint64(appendField(buf, &first, "startTimeUnixNano"), start)
 	}
 	if end != 0 {
-		w.field(&first, "endTimeUnixNano")
-		w.uint64(end)
+		buf = appendUint64(appendField(buf, &first, "endTimeUnixNano"), end)
 	}
+	w.buf = buf
 	if attrsAt.at >= 0 {
 		w.field(&first, "attributes")
 		w.array(b, attrsAt, 9, w.keyValue)
@@ -780,14 +773,10 @@ func (w *writer) status(b []byte) {
 }
 
 func (w *writer) keyValue(b []byte) {
-	var (
-		key, value []byte
-		strindex   uint64
-		valueN     int
-	)
-	if k, v, ok := plainKeyValue(b); ok {
-		key, value, valueN = k, v, 1
-	} else {
+	key, value, ok := plainKeyValue(b)
+	var strindex uint64
+	if !ok {
+		valueN := 0
 		for pos := 0; pos < len(b); {
 			var f field
 			pos = next(b, pos, &f)
@@ -803,58 +792,82 @@ func (w *writer) keyValue(b []byte) {
 				strindex = f.u
 			}
 		}
+		value = merged(b, 2, valueN, value)
 	}
+	w.room(headroom)
+	buf := w.buf
 	if len(key) > 0 {
-		w.raw(`{"key":`)
-		w.str(key)
-		w.raw(`,"value":`)
+		buf = append(buf, `{"key":`...)
+		buf = w.strIn(buf, key)
+		buf = append(buf, `,"value":`...)
 	} else {
-		w.raw(`{"value":`)
+		buf = append(buf, `{"value":`...)
 	}
-	w.anyValue(merged(b, 2, valueN, value))
+	buf = w.valueIn(buf, value)
 	if int32(strindex) != 0 {
-		w.raw(`,"keyStrindex":`)
-		w.int32(strindex)
+		buf = append(buf, `,"keyStrindex":`...)
+		buf = strconv.AppendInt(buf, int64(int32(strindex)), 10)
 	}
-	w.byte('}')
+	w.buf = append(buf, '}')
 }
 
 func (w *writer) anyValue(b []byte) {
+	w.room(headroom)
+	w.buf = w.valueIn(w.buf, b)
+}
+
+// valueIn appends the AnyValue b to buf, which has headroom, and returns
+// buf with headroom again.
+func (w *writer) valueIn(buf, b []byte) []byte {
 	f, ok := lastOneof(b)
 	if !ok {
-		w.raw("{}")
-		return
+		return append(buf, "{}"...)
 	}
 	switch f.num {
 	case 1:
-		w.raw(`{"stringValue":`)
-		w.str(f.b)
+		buf = append(buf, `{"stringValue":`...)
+		buf = w.strIn(buf, f.b)
 	case 2:
 		if f.u != 0 {
-			w.raw(`{"boolValue":true`)
+			buf = append(buf, `{"boolValue":true`...)
 		} else {
-			w.raw(`{"boolValue":false`)
+			buf = append(buf, `{"boolValue":false`...)
 		}
 	case 3:
-		w.raw(`{"intValue":`)
-		w.int64(f.u)
+		buf = append(buf, `{"intValue":"`...)
+		buf = strconv.AppendInt(buf, int64(f.u), 10)
+		buf = append(buf, '"')
 	case 4:
-		w.raw(`{"doubleValue":`)
-		w.double(f.u)
-	case 5:
-		w.raw(`{"arrayValue":`)
-		w.list(f.b, w.anyValue)
-	case 6:
-		w.raw(`{"kvlistValue":`)
-		w.list(f.b, w.keyValue)
+		buf = append(buf, `{"doubleValue":`...)
+		buf = appendDouble(buf, f.u)
 	case 7:
-		w.raw(`{"bytesValue":`)
-		w.bytes(f.b)
+		buf = append(buf, `{"bytesValue":`...)
+		if base64.StdEncoding.EncodedLen(len(f.b))+2 <= cap(buf)-len(buf)-headroom {
+			buf = append(buf, '"')
+			buf = base64.StdEncoding.AppendEncode(buf, f.b)
+			buf = append(buf, '"')
+		} else {
+			w.buf = buf
+			w.bytes(f.b)
+			w.room(headroom)
+			buf = w.buf
+		}
 	case 8:
-		w.raw(`{"stringValueStrindex":`)
-		w.int32(f.u)
+		buf = append(buf, `{"stringValueStrindex":`...)
+		buf = strconv.AppendInt(buf, int64(int32(f.u)), 10)
+	default: // 5, 6: a list, of any size
+		w.buf = buf
+		if f.num == 5 {
+			w.raw(`{"arrayValue":`)
+			w.list(f.b, w.anyValue)
+		} else {
+			w.raw(`{"kvlistValue":`)
+			w.list(f.b, w.keyValue)
+		}
+		w.room(headroom)
+		buf = w.buf
 	}
-	w.byte('}')
+	return append(buf, '}')
 }
 
 // plainKeyValue reads the usual KeyValue in place: a key and one value,

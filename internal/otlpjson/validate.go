@@ -208,8 +208,12 @@ func wrongType(typ int8, num int32, msg string) error {
 }
 
 func validateKeyValue(b []byte, depth int) error {
-	if depth >= recursionLimit {
-		return errDepth
+	if depth+1 >= recursionLimit {
+		if depth >= recursionLimit {
+			return errDepth
+		}
+	} else if _, v, ok := plainKeyValue(b); ok && plainScalar(v) {
+		return nil // the usual attribute: a key and one short scalar value
 	}
 	depth++
 	for pos := 0; pos < len(b); {
@@ -239,6 +243,24 @@ func validateKeyValue(b []byte, depth int) error {
 		}
 	}
 	return nil
+}
+
+// plainScalar reports whether the AnyValue av is valid as one short field
+// holding a string, bool, int, double or bytes (lists need validate).
+func plainScalar(av []byte) bool {
+	if len(av) < 2 {
+		return false
+	}
+	switch av[0] {
+	case 1<<3 | wireLen, 7<<3 | wireLen:
+		return av[1] < 0x80 && len(av) == 2+int(av[1])
+	case 2<<3 | wireVarint, 3<<3 | wireVarint, 8<<3 | wireVarint:
+		_, end, err := consumeVarint(av, 1)
+		return err == nil && end == len(av)
+	case 4<<3 | wireI64:
+		return len(av) == 9
+	}
+	return false
 }
 
 func validateAnyValue(b []byte, depth int) error {

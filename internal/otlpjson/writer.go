@@ -74,13 +74,33 @@ func (w *writer) byte(c byte) {
 	w.buf = append(w.buf, c)
 }
 
+// headroom is how many bytes may be appended to the buffer without a check
+// after room(headroom) or strIn: the fixed-size parts of a message (member
+// names, ids, numbers) are written with plain appends between checks.
+const headroom = 512
+
+// strIn appends b as a JSON string to buf, which has headroom, and returns
+// buf with headroom again (flushing what came before if b is long).
+func (w *writer) strIn(buf, b []byte) []byte {
+	if 6*len(b)+2 <= cap(buf)-len(buf)-headroom {
+		return appendStr(buf, b)
+	}
+	w.buf = buf
+	w.str(b)
+	w.room(headroom)
+	return w.buf
+}
+
 // str writes b as a JSON string the way pdata's encoder (jsoniter without
 // HTML escaping) does: '"', '\\' and control characters are escaped, every
 // other byte, invalid UTF-8 included, is copied as it is.
 func (w *writer) str(b []byte) {
+	if 6*len(b)+2 <= cap(w.buf)-len(w.buf) {
+		w.buf = appendStr(w.buf, b)
+		return
+	}
 	w.byte('"')
 	start, i := 0, 0
-	// Eight bytes at a time while none needs escaping (the usual case).
 	for i+8 <= len(b) && !escape8(binary.LittleEndian.Uint64(b[i:])) {
 		i += 8
 	}
@@ -90,23 +110,69 @@ func (w *writer) str(b []byte) {
 			continue
 		}
 		w.rawBytes(b[start:i])
-		switch c {
-		case '"', '\\':
-			w.raw2('\\', c)
-		case '\n':
-			w.raw2('\\', 'n')
-		case '\r':
-			w.raw2('\\', 'r')
-		case '\t':
-			w.raw2('\\', 't')
-		default:
-			w.room(6)
-			w.buf = append(w.buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
+		w.room(6)
+		w.buf = appendEscaped(w.buf, c)
 		start = i + 1
 	}
 	w.rawBytes(b[start:])
 	w.byte('"')
+}
+
+// appendStr is str for a buffer with room for 6*len(b)+2 more bytes.
+func appendStr(dst, b []byte) []byte {
+	dst = append(dst, '"')
+	i := 0
+	// Eight bytes at a time while none needs escaping (the usual case).
+	for i+8 <= len(b) && !escape8(binary.LittleEndian.Uint64(b[i:])) {
+		i += 8
+	}
+	start := 0
+	for ; i < len(b); i++ {
+		if c := b[i]; escaped[c] {
+			dst = appendEscaped(append(dst, b[start:i]...), c)
+			start = i + 1
+		}
+	}
+	dst = append(dst, b[start:]...)
+	return append(dst, '"')
+}
+
+func appendEscaped(dst []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', c)
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+}
+
+// appendField appends `,"name":`, or `"name":` for the first member.
+func appendField(dst []byte, first *bool, name string) []byte {
+	if !*first {
+		dst = append(dst, ',')
+	}
+	*first = false
+	dst = append(dst, '"')
+	dst = append(dst, name...)
+	return append(dst, '"', ':')
+}
+
+func appendID(dst, id []byte) []byte {
+	dst = append(dst, '"')
+	dst = hex.AppendEncode(dst, id)
+	return append(dst, '"')
+}
+
+// appendUint64 appends v as a JSON string (proto3 JSON's 64-bit integers).
+func appendUint64(dst []byte, v uint64) []byte {
+	dst = append(dst, '"')
+	dst = strconv.AppendUint(dst, v, 10)
+	return append(dst, '"')
 }
 
 const hexDigits = "0123456789abcdef"
@@ -130,11 +196,6 @@ var escaped = func() (t [256]bool) {
 	t['"'], t['\\'] = true, true
 	return t
 }()
-
-func (w *writer) raw2(a, b byte) {
-	w.room(2)
-	w.buf = append(w.buf, a, b)
-}
 
 // field writes `,"name":` or `"name":` when it is the first member.
 func (w *writer) field(first *bool, name string) {
@@ -173,35 +234,24 @@ func (w *writer) uint64(v uint64) {
 	w.buf = append(w.buf, '"')
 }
 
-func (w *writer) int64(v uint64) {
-	w.room(22)
-	w.buf = append(w.buf, '"')
-	w.buf = strconv.AppendInt(w.buf, int64(v), 10)
-	w.buf = append(w.buf, '"')
-}
-
-// double writes v as pdata does: NaN and the infinities as strings, other
-// values as the shortest exact decimal, in exponent form below 1e-6 or from
-// 1e21 on.
-func (w *writer) double(bits uint64) {
+// appendDouble appends v as pdata does: NaN and the infinities as strings,
+// other values as the shortest exact decimal, in exponent form below 1e-6 or
+// from 1e21 on (at most 26 bytes).
+func appendDouble(dst []byte, bits uint64) []byte {
 	v := math.Float64frombits(bits)
 	switch {
 	case math.IsNaN(v):
-		w.raw(`"NaN"`)
-		return
+		return append(dst, `"NaN"`...)
 	case math.IsInf(v, 1):
-		w.raw(`"Infinity"`)
-		return
+		return append(dst, `"Infinity"`...)
 	case math.IsInf(v, -1):
-		w.raw(`"-Infinity"`)
-		return
+		return append(dst, `"-Infinity"`...)
 	}
 	format := byte('f')
 	if abs := math.Abs(v); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
 	}
-	w.room(32)
-	w.buf = strconv.AppendFloat(w.buf, v, format, -1, 64)
+	return strconv.AppendFloat(dst, v, format, -1, 64)
 }
 
 func (w *writer) bytes(b []byte) {
