@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	protobuf "google.golang.org/protobuf/proto"
 )
 
 // parseTraceID parses a trace ID like Tempo's util.HexStringToTraceID: hex
@@ -126,7 +128,7 @@ func (s *Server) traceByID(r *http.Request, org, idText string, v2 bool) respons
 	}
 	var pm ptrace.ProtoMarshaler
 	if proto {
-		b, err := pm.MarshalTraces(td)
+		b, err := tempoOrder(pm.MarshalTraces(td))
 		if err != nil {
 			return response{status: http.StatusInternalServerError, ctype: ctText, body: []byte(err.Error())}
 		}
@@ -172,4 +174,19 @@ func filterSpans(td ptrace.Traces, id [16]byte, q *query, keepHierarchy bool) {
 		})
 		return rs.ScopeSpans().Len() == 0
 	})
+}
+
+// tempoOrder re-encodes a TracesData message as Tempo (gogo-protobuf) writes
+// it: every message's fields in ascending number order. pdata's marshaler
+// writes them in descending order, which readers accept but which would
+// make tracegate's transcoder read an order real Tempo never sends.
+func tempoOrder(b []byte, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	var td tracepb.TracesData
+	if err := protobuf.Unmarshal(b, &td); err != nil {
+		return nil, err
+	}
+	return protobuf.MarshalOptions{Deterministic: true}.Marshal(&td)
 }
