@@ -157,8 +157,11 @@ func validate(s *schema, b []byte, depth int) error {
 func validateValue(f *fieldSpec, v []byte, depth int) error {
 	switch f.kind {
 	case message:
-		if f.msg == &keyValue {
+		switch f.msg {
+		case &keyValue:
 			return validateKeyValue(v, 0) // below a fixed-depth message: counted afresh
+		case &spanMsg:
+			return validateSpan(v)
 		}
 		if !f.msg.counted {
 			depth = 0 // pdata starts counting afresh below a fixed-depth message
@@ -237,6 +240,58 @@ func validateKeyValue(b []byte, depth int) error {
 			_, pos, err = consumeVarint(b, p)
 		default:
 			pos, err = consumeUnknown(b, p, typ)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateSpan is validate(&spanMsg, b, 0) written out: spans and their
+// attributes are the bulk of a trace.
+func validateSpan(b []byte) error {
+	for pos := 0; pos < len(b); {
+		num, typ, p, err := tagAt(b, pos)
+		if err != nil {
+			return err
+		}
+		if num > 16 {
+			if pos, err = consumeUnknown(b, p, typ); err != nil {
+				return err
+			}
+			continue
+		}
+		if want := spanMsg.fields[spanMsg.index[num]-1].typ; typ != want {
+			return wrongType(typ, num, "Span")
+		}
+		switch typ {
+		case wireVarint:
+			_, pos, err = consumeVarint(b, p)
+		case wireI64:
+			pos, err = consumeFixed(b, p, 8)
+		case wireI32:
+			pos, err = consumeFixed(b, p, 4)
+		default: // wireLen
+			var start int
+			if start, pos, err = lenAt(b, p); err != nil {
+				return err
+			}
+			v := b[start:pos]
+			switch num {
+			case 1:
+				if len(v) != 0 && len(v) != 16 {
+					err = fmt.Errorf("proto: trace id of %d bytes", len(v))
+				}
+			case 2, 4:
+				if len(v) != 0 && len(v) != 8 {
+					err = fmt.Errorf("proto: span id of %d bytes", len(v))
+				}
+			case 9:
+				err = validateKeyValue(v, 0)
+			case 11, 13, 15:
+				err = validate(spanMsg.fields[spanMsg.index[num]-1].msg, v, 0)
+			}
 		}
 		if err != nil {
 			return err
