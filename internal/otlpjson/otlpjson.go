@@ -376,6 +376,22 @@ func (w *writer) array(b []byte, r run, num int32, fn func([]byte)) {
 	w.byte(']')
 }
 
+// attributes is array(b, r, num, w.keyValue) with direct calls and the
+// separators written with the members: attributes are most of a trace.
+func (w *writer) attributes(b []byte, r run, num int32) {
+	w.byte('[')
+	sep := false
+	for pos := r.at; pos < r.end; {
+		var f field
+		pos = next(b, pos, &f)
+		if f.num == num && f.typ == wireLen {
+			w.kv(f.b, sep)
+			sep = true
+		}
+	}
+	w.byte(']')
+}
+
 func (w *writer) resource(b []byte) {
 	var dropped uint64
 	attrsAt, refsAt := none, none
@@ -396,7 +412,7 @@ func (w *writer) resource(b []byte) {
 	w.byte('{')
 	if attrsAt.at >= 0 {
 		w.field(&first, "attributes")
-		w.array(b, attrsAt, 1, w.keyValue)
+		w.attributes(b, attrsAt, 1)
 	}
 	if uint32(dropped) != 0 {
 		w.field(&first, "droppedAttributesCount")
@@ -518,7 +534,7 @@ func (w *writer) scope(b []byte) {
 	}
 	if attrsAt.at >= 0 {
 		w.field(&first, "attributes")
-		w.array(b, attrsAt, 3, w.keyValue)
+		w.attributes(b, attrsAt, 3)
 	}
 	if uint32(dropped) != 0 {
 		w.field(&first, "droppedAttributesCount")
@@ -621,7 +637,7 @@ func (w *writer) span(b []byte) {
 	w.buf = buf
 	if attrsAt.at >= 0 {
 		w.field(&first, "attributes")
-		w.array(b, attrsAt, 9, w.keyValue)
+		w.attributes(b, attrsAt, 9)
 	}
 	if uint32(droppedAttrs) != 0 {
 		w.field(&first, "droppedAttributesCount")
@@ -681,7 +697,7 @@ func (w *writer) event(b []byte) {
 	}
 	if attrsAt.at >= 0 {
 		w.field(&first, "attributes")
-		w.array(b, attrsAt, 3, w.keyValue)
+		w.attributes(b, attrsAt, 3)
 	}
 	if uint32(dropped) != 0 {
 		w.field(&first, "droppedAttributesCount")
@@ -731,7 +747,7 @@ func (w *writer) link(b []byte) {
 	}
 	if attrsAt.at >= 0 {
 		w.field(&first, "attributes")
-		w.array(b, attrsAt, 4, w.keyValue)
+		w.attributes(b, attrsAt, 4)
 	}
 	if uint32(dropped) != 0 {
 		w.field(&first, "droppedAttributesCount")
@@ -772,7 +788,10 @@ func (w *writer) status(b []byte) {
 	w.byte('}')
 }
 
-func (w *writer) keyValue(b []byte) {
+func (w *writer) keyValue(b []byte) { w.kv(b, false) }
+
+// kv writes the KeyValue b, after a comma if sep is set.
+func (w *writer) kv(b []byte, sep bool) {
 	key, value, ok := plainKeyValue(b)
 	var strindex uint64
 	if !ok {
@@ -796,6 +815,9 @@ func (w *writer) keyValue(b []byte) {
 	}
 	w.room(headroom)
 	buf := w.buf
+	if sep {
+		buf = append(buf, ',')
+	}
 	if len(key) > 0 {
 		buf = append(buf, `{"key":`...)
 		buf = w.strIn(buf, key)
