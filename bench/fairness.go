@@ -39,7 +39,7 @@ func fairnessPhase(ctx context.Context, o options, bin, dir string, env map[stri
 		return fairnessResult{}, err
 	}
 	defer tg.stop()
-	r := fairnessResult{attackedByCode: map[int]int{}, writeTimeout: "30s (default)", conversionBytes: "8 MiB (default)"}
+	r := fairnessResult{attackedByCode: map[int]int{}, writeTimeout: "30s (default)", conversionBytes: "64 MiB (default)"}
 	if v, ok := env["TRACEGATE_WRITE_TIMEOUT"]; ok {
 		r.writeTimeout = v
 	}

@@ -39,7 +39,7 @@ type config struct {
 	TempoBearerTokenFile       string        `env:"TEMPO_BEARER_TOKEN_FILE"`
 	TempoTimeout               time.Duration `env:"TEMPO_TIMEOUT" envDefault:"10s"`
 	TempoMaxResponseBytes      int64         `env:"TEMPO_MAX_RESPONSE_BYTES" envDefault:"67108864"`
-	MaxConversionBytes         int64         `env:"MAX_CONVERSION_BYTES" envDefault:"8388608"`
+	MaxConversionBytes         int64         `env:"MAX_CONVERSION_BYTES" envDefault:"67108864"`
 	TempoCompression           bool          `env:"TEMPO_COMPRESSION" envDefault:"false"`
 
 	// Key sources: exactly one.

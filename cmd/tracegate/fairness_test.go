@@ -107,7 +107,7 @@ func TestStalledReadersDoNotStarveOtherTenants(t *testing.T) {
 		"TRACEGATE_RATE_LIMIT_CLIENT_IP": "0",
 		"TRACEGATE_RATE_LIMIT_TENANT":    "0",
 		"TRACEGATE_SHUTDOWN_TIMEOUT":     "2s",
-		// The defaults otherwise: an 8 MiB budget, a 30 s write deadline
+		// The defaults otherwise: a 64 MiB budget, a 30 s write deadline
 		// (longer than this test: the stalled readers hold on throughout).
 	})
 	acme := must(iss.Token("mallory", time.Hour, map[string]any{"tenant_id": "acme"}))

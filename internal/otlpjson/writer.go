@@ -11,7 +11,7 @@ import (
 
 // BufferSize is the size of the output buffer of one WriteJSON call: the
 // output reaches the io.Writer in chunks of at most this many bytes.
-const BufferSize = 32 << 10
+const BufferSize = 128 << 10
 
 // writer buffers JSON output in a fixed-size buffer and hands it to w in
 // chunks. The first error of w sticks; later writes are dropped.
