@@ -231,6 +231,9 @@ func TestWriteDeadlineFreesAStalledResponse(t *testing.T) {
 		"TRACEGATE_TEMPO_TIMEOUT":    "5s",
 		"TRACEGATE_WRITE_TIMEOUT":    "1s",
 		"TRACEGATE_SHUTDOWN_TIMEOUT": "2s",
+		// A budget whose tenant share (4 MiB) holds one 4,800-span trace:
+		// the second read waits for the first, stalled one.
+		"TRACEGATE_MAX_CONVERSION_BYTES": "8388608",
 	})
 	acme := must(iss.Token("u", time.Hour, map[string]any{"tenant_id": "acme"}))
 	conn := stalledRead(t, strings.TrimPrefix(base, "http://"), "/api/v1/traces/"+bigID, acme)
