@@ -15,6 +15,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/tracegate/tracegate/internal/auth"
 	"github.com/tracegate/tracegate/internal/redact"
 	"github.com/tracegate/tracegate/internal/tenant"
 )
@@ -260,6 +261,9 @@ func (c config) check() []string {
 		if c.TenantAttribute == "" {
 			bad = append(bad, envPrefix+"TEMPO_TENANT needs "+envPrefix+"TENANT_ATTRIBUTE: in a shared Tempo tenant the attribute is the only wall between tenants")
 		}
+	}
+	if err := auth.CheckTenantClaim(c.TenantClaim); err != nil {
+		bad = append(bad, fmt.Sprintf("%sTENANT_CLAIM: %v", envPrefix, err))
 	}
 	if c.WriteTimeout < 0 {
 		bad = append(bad, envPrefix+"WRITE_TIMEOUT: must not be negative (0 = no limit)")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -71,6 +72,8 @@ func TestConfigCheck(t *testing.T) {
 		{"valid", []string{"--check"}, valid, "", "configuration ok"},
 		{"typo in a name", []string{"--check"}, with("TRACEGATE_TEMPO_TIMEOUTS", "5s"), "not a tracegate setting: TRACEGATE_TEMPO_TIMEOUTS", ""},
 		{"bad value", []string{"--check"}, with("TRACEGATE_TEMPO_TIMEOUT", "soon"), "TRACEGATE_TEMPO_TIMEOUT", ""},
+		{"bad tenant claim pointer", []string{"--check"}, with("TRACEGATE_TENANT_CLAIM", "/realm_access/~roles"), "TRACEGATE_TENANT_CLAIM: JSON Pointer \"/realm_access/~roles\": '~' must be followed by 0 or 1", ""},
+		{"tenant claim pointer", []string{"--check"}, with("TRACEGATE_TENANT_CLAIM", "/realm_access/roles"), "", "configuration ok"},
 		{"missing required", []string{"--check"}, map[string]string{"TRACEGATE_JWKS_URL": "https://idp.test/jwks"}, "TRACEGATE_TEMPO_URL", ""},
 		{"no flag", nil, valid, "give --list or --check", "usage: tracegate config"},
 		{"both flags", []string{"--list", "--check"}, valid, "give --list or --check", ""},
@@ -103,5 +106,17 @@ func TestHealthcheckIsACommand(t *testing.T) {
 	err := run(t.Context(), []string{"healthcheck", "--url", srv.URL + "/readyz"}, nil, &out)
 	if err != nil || !strings.Contains(out.String(), "answered 200 (ready)") {
 		t.Errorf("run healthcheck: %v, output %q", err, out.String())
+	}
+}
+
+// TestServeRefusesBadTenantClaim checks that serve stops at start-up on a
+// tenant claim that is not a valid JSON Pointer, naming the setting.
+func TestServeRefusesBadTenantClaim(t *testing.T) {
+	t.Parallel()
+	err := run(t.Context(), []string{"serve"}, map[string]string{
+		"TRACEGATE_TEMPO_URL": "http://tempo:3200", "TRACEGATE_JWKS_URL": "https://idp.test/jwks", "TRACEGATE_TENANT_CLAIM": "/groups//0",
+	}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `TRACEGATE_TENANT_CLAIM: JSON Pointer "/groups//0": empty reference token 2`) {
+		t.Errorf("serve with a bad tenant claim: %v", err)
 	}
 }
