@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,7 +83,7 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(binDir, "tracegate")
-	i := indexOf(args, "-o")
+	i := slices.Index(args, "-o")
 	if i < 0 || i+1 >= len(args) {
 		return "", fmt.Errorf("go build %v: no -o", args)
 	}
@@ -98,15 +99,6 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
-
-func indexOf(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
-	}
-	return -1
-}
 
 func copyFile(src, dst string) error {
 	info, err := os.Lstat(src)
