@@ -6,7 +6,7 @@
 #   docker build -t tracegate:local .
 #
 # The build context is trimmed by .dockerignore (checked, together with this
-# file, by `go test -run Deploy ./cmd/tracegate`).
+# file, by `go test ./deploy`).
 
 # Build stage. The golang image sets GOTOOLCHAIN=local: if it is older than the
 # go line of go.mod, the build stops with a clear message; pull a newer image

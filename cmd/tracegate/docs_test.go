@@ -2,6 +2,7 @@ package main
 
 import (
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +24,26 @@ func readDoc(t *testing.T, file string) string {
 	return string(b)
 }
 
+// envNamePattern finds names in tracegate's prefix in any text.
+var envNamePattern = regexp.MustCompile(`\bTRACEGATE_[A-Z0-9_]*[A-Z0-9]\b`)
+
+// repoRoot is the repository root, seen from this package's directory.
+var repoRoot = filepath.Join("..", "..")
+
+// settingsByName returns settings(), the list "tracegate config --list" prints, by name.
+func settingsByName(t *testing.T) map[string]setting {
+	t.Helper()
+	all, err := settings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]setting{}
+	for _, s := range all {
+		byName[s.Name] = s
+	}
+	return byName
+}
+
 // TestDocsConfigReference keeps docs/operations.md's configuration reference
 // in step with the config struct: every setting is documented in a table row
 // of its own with its default, and no name is documented that tracegate
@@ -30,13 +51,13 @@ func readDoc(t *testing.T, file string) string {
 func TestDocsConfigReference(t *testing.T) {
 	t.Parallel()
 	doc := readDoc(t, operationsDoc)
-	vars := configEnvVars(t)
+	vars := settingsByName(t)
 
 	mentioned := map[string]bool{}
 	for _, name := range envNamePattern.FindAllString(doc, -1) {
 		mentioned[name] = true
 		if _, ok := vars[name]; !ok {
-			t.Errorf("docs/operations.md names %s, which is not a setting (config has no env tag %q)", name, strings.TrimPrefix(name, envPrefix))
+			t.Errorf("docs/operations.md names %s, which is not a setting (tracegate config --list does not list it)", name)
 		}
 	}
 
@@ -57,11 +78,7 @@ func TestDocsConfigReference(t *testing.T) {
 		}
 		rows[name] = cells
 	}
-	names := make([]string, 0, len(vars))
-	for name := range vars {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(vars))
 	for _, name := range names {
 		v := vars[name]
 		cells, ok := rows[name]
@@ -83,6 +100,29 @@ func TestDocsConfigReference(t *testing.T) {
 		case v.HasDefault && !strings.Contains(def, "`"+v.Default+"`"):
 			t.Errorf("docs/operations.md: %s defaults to %q, the default column says %q", name, v.Default, def)
 		}
+	}
+}
+
+// TestDocsReadmeSettings checks that the README names every setting, names
+// none that does not exist, and points operators to "tracegate config --list".
+func TestDocsReadmeSettings(t *testing.T) {
+	t.Parallel()
+	doc := readDoc(t, filepath.Join(repoRoot, "README.md"))
+	vars := settingsByName(t)
+	mentioned := map[string]bool{}
+	for _, name := range envNamePattern.FindAllString(doc, -1) {
+		mentioned[name] = true
+		if _, ok := vars[name]; !ok {
+			t.Errorf("README.md names %s, which is not a setting (tracegate config --list does not list it)", name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		if !mentioned[name] {
+			t.Errorf("README.md does not mention %s", name)
+		}
+	}
+	if !strings.Contains(doc, "tracegate config --list") {
+		t.Error("README.md does not mention tracegate config --list")
 	}
 }
 

@@ -39,6 +39,7 @@ commands:
   dev       run a self-contained development setup: gateway, in-memory Tempo
             stand-in, throwaway signing key (NOT FOR PRODUCTION; dev -h for flags)
   healthcheck  probe /readyz of the tracegate on this host (container health checks)
+  config    --list: every setting with its default; --check: check the environment
   version   print the version
 `
 
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		return dev(ctx, args[1:], environ, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:], environ, stdout)
+	case "config":
+		return configCommand(args[1:], environ, stdout)
 	case "version":
 		_, err := fmt.Fprintln(stdout, "tracegate", version())
 		return err

@@ -133,25 +133,29 @@ type Config struct {
 	AllowedClientIDs []string
 	// TenantClaim locates the claim holding the tenant ids (default
 	// "tenant_id"): a string granting one tenant, or an array of strings
-	// granting each of them. It is a path into the token's claims:
+	// granting each of them. It is one of:
 	//
-	//   - "tenant_id" is the top-level claim tenant_id;
-	//   - dots separate the members of nested objects: "org.tenant" reads
-	//     {"org":{"tenant":"acme"}};
-	//   - a name that starts with "http://" or "https://" is one top-level
-	//     claim taken literally, dots included:
-	//     "https://example.com/tenant" reads {"https://example.com/tenant":
-	//     "acme"};
-	//   - any other name that contains '.', '[', ']' or '"' is written as a
-	//     JSON string in brackets: `["tenant.id"]` is the top-level claim
-	//     "tenant.id", `["https://example.com/org"].tenant` is the member
-	//     tenant of the claim "https://example.com/org", and `org["a.b"]`
-	//     (or `org.["a.b"]`) is the member "a.b" of org.
+	//   - an RFC 6901 JSON Pointer into the token's claims, when it starts
+	//     with '/': "/tenant_id" is the top-level claim tenant_id,
+	//     "/realm_access/roles" the member roles of the object realm_access,
+	//     "/groups/0" the first entry of the array groups; "~1" stands for
+	//     '/' and "~0" for '~' in a name ("/https:~1~1example.com~1tenant");
+	//   - a claim name without '.', '[', ']' or '"' ("tenant_id", "groups"),
+	//     or one starting with "http://" or "https://", taken literally
+	//     ("https://example.com/tenant");
+	//   - deprecated, still read, with a warning at NewVerifier naming the
+	//     JSON Pointer to write instead: the dot-and-bracket path, where dots
+	//     separate the members of nested objects ("org.tenant" is
+	//     "/org/tenant") and a name with '.', '[', ']' or '"' is written as a
+	//     JSON string in brackets (`["tenant.id"]` is "/tenant.id",
+	//     `["https://example.com/org"].tenant` and `org["a.b"]` (or
+	//     `org.["a.b"]`) nest the same way).
 	//
-	// A path that does not parse (an empty segment, a stray bracket or
-	// quote) is a NewVerifier error. A token in which the path is missing
-	// at any level, or leads through something that is not an object,
-	// grants no tenant (ErrForbidden).
+	// A value that does not parse (an empty segment or reference token, a
+	// '~' not followed by 0 or 1, a stray bracket or quote) is a NewVerifier
+	// error (CheckTenantClaim). A token in which the path is missing at any
+	// level, or leads through something that is neither an object nor an
+	// array, grants no tenant (ErrForbidden).
 	TenantClaim string
 	// TenantClaimPrefix, when set, makes the tenant claim a list of groups
 	// of which only some name tenants: only the entries that start with the
@@ -193,6 +197,16 @@ var hmacMinSecret = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 
 // keySourceNames lists the Config fields that name a key source.
 const keySourceNames = "JWKSURL, OIDCIssuerURL, JWKSFile, HMACSecretFile"
+
+// CheckTenantClaim returns the error NewVerifier would return for
+// Config.TenantClaim s ("" is the default, and fine).
+func CheckTenantClaim(s string) error {
+	if s == "" {
+		return nil
+	}
+	_, err := parseClaimPath(s)
+	return err
+}
 
 // withDefaults validates c and fills in defaults. It returns the allow-list
 // as a set.

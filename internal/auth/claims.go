@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v3/jwt"
@@ -12,14 +13,18 @@ import (
 	"github.com/tracegate/tracegate/internal/tenant"
 )
 
-// claimPath is a parsed Config.TenantClaim: claim names from the top-level
-// claim inward. It is never empty and has no empty name.
+// claimPath is a parsed Config.TenantClaim: reference tokens from the
+// top-level claim inward. It is never empty and has no empty token.
 type claimPath []string
 
-// parseClaimPath parses the syntax documented on Config.TenantClaim.
+// parseClaimPath parses the syntax documented on Config.TenantClaim: a JSON
+// Pointer, a claim name, or the deprecated dot-and-bracket path.
 func parseClaimPath(s string) (claimPath, error) {
 	if s == "" {
 		return nil, errors.New("empty claim path")
+	}
+	if strings.HasPrefix(s, "/") {
+		return parsePointer(s)
 	}
 	if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
 		return claimPath{s}, nil
@@ -62,6 +67,49 @@ func parseClaimPath(s string) (claimPath, error) {
 	}
 }
 
+// parsePointer parses an RFC 6901 JSON Pointer ("/realm_access/roles"; "~1"
+// stands for '/' and "~0" for '~' in a token). An empty token (such as in
+// "/a//b" or "/") is refused: no identity provider names a claim "".
+func parsePointer(s string) (claimPath, error) {
+	var path claimPath
+	for i, tok := range strings.Split(s[1:], "/") {
+		if tok == "" {
+			return nil, fmt.Errorf("JSON Pointer %.100q: empty reference token %d", s, i+1)
+		}
+		for j := 0; j < len(tok); j++ {
+			if tok[j] != '~' {
+				continue
+			}
+			if j+1 == len(tok) || (tok[j+1] != '0' && tok[j+1] != '1') {
+				return nil, fmt.Errorf(`JSON Pointer %.100q: '~' must be followed by 0 or 1 (~0 is '~', ~1 is '/') in token %d`, s, i+1)
+			}
+			j++
+		}
+		path = append(path, pointerUnescaper.Replace(tok))
+	}
+	return path, nil
+}
+
+var (
+	pointerUnescaper = strings.NewReplacer("~1", "/", "~0", "~")
+	pointerEscaper   = strings.NewReplacer("~", "~0", "/", "~1")
+)
+
+// pointer returns p as a JSON Pointer.
+func (p claimPath) pointer() string {
+	var b strings.Builder
+	for _, tok := range p {
+		b.WriteString("/" + pointerEscaper.Replace(tok))
+	}
+	return b.String()
+}
+
+// deprecatedSyntax reports whether s, which parsed to p, uses the
+// dot-and-bracket path syntax: neither a JSON Pointer nor one claim name.
+func deprecatedSyntax(s string, p claimPath) bool {
+	return !strings.HasPrefix(s, "/") && (len(p) > 1 || p[0] != s)
+}
+
 // bracketed parses `["name"]` at s[i:], where name is a JSON string. It
 // returns the name and the index after the ']'.
 func bracketed(s string, i int) (string, int, error) {
@@ -92,22 +140,43 @@ func bracketed(s string, i int) (string, int, error) {
 }
 
 // lookup returns the value at path in tok, or false when any level is
-// missing, null or not an object.
+// missing or null, or leads through something that is neither an object
+// nor an array (indexed by a decimal without leading zeros, RFC 6901).
 func (p claimPath) lookup(tok jwt.Token) (any, bool) {
 	var v any
 	if tok.Get(p[0], &v) != nil {
 		return nil, false
 	}
 	for _, name := range p[1:] {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
+		var ok bool
+		switch c := v.(type) {
+		case map[string]any:
+			v, ok = c[name]
+		case []any:
+			var i int
+			if i, ok = arrayIndex(name, len(c)); ok {
+				v = c[i]
+			}
+		case []string: // registered claims such as aud decode so
+			var i int
+			if i, ok = arrayIndex(name, len(c)); ok {
+				v = c[i]
+			}
 		}
-		if v, ok = obj[name]; !ok {
+		if !ok {
 			return nil, false
 		}
 	}
 	return v, v != nil
+}
+
+// arrayIndex parses an RFC 6901 array index of an array of length n.
+func arrayIndex(tok string, n int) (int, bool) {
+	if tok == "" || len(tok) > 9 || (tok[0] == '0' && len(tok) > 1) || strings.Trim(tok, "0123456789") != "" {
+		return 0, false
+	}
+	i, err := strconv.Atoi(tok)
+	return i, err == nil && i < n
 }
 
 // tenantsOf returns the tenants the claim at path grants, sorted and without

@@ -52,6 +52,20 @@ func TestParseClaimPath(t *testing.T) {
 		{`["a"].`, nil},
 		{`["\x"]`, nil},
 		{"[", nil},
+		// JSON Pointers (RFC 6901).
+		{"/tenant_id", claimPath{"tenant_id"}},
+		{"/realm_access/roles", claimPath{"realm_access", "roles"}},
+		{"/a~1b/c~0d", claimPath{"a/b", "c~d"}},
+		{"/~01", claimPath{"~1"}},
+		{"/~10", claimPath{"/0"}},
+		{"/a.b/[\"c\"]", claimPath{"a.b", `["c"]`}}, // no dot or bracket syntax inside a pointer
+		{"/groups/0", claimPath{"groups", "0"}},
+		{"/", nil},
+		{"/a//b", nil},
+		{"/a/", nil},
+		{"/a~", nil},
+		{"/a~2b", nil},
+		{"/~a", nil},
 	}
 	for _, tc := range tests {
 		got, err := parseClaimPath(tc.in)
@@ -97,6 +111,12 @@ func FuzzTenantsOf(f *testing.F) {
 		{`{"t":{"t":{"t":{"t":"deep"}}}}`, "t.t.t.t"},
 		{`{"x":"y"}`, `["x`},
 		{`{"x":"y"}`, "a..b"},
+		{`{"realm_access":{"roles":["acme","globex"]}}`, "/realm_access/roles"},
+		{`{"groups":["x","acme"]}`, "/groups/1"},
+		{`{"groups":["x","acme"]}`, "/groups/01"},
+		{`{"a/b":{"c~d":"acme"}}`, "/a~1b/c~0d"},
+		{`{"aud":["acme"]}`, "/aud/0"},
+		{`{"x":"y"}`, "/x~2"},
 	} {
 		f.Add(seed.payload, seed.path)
 	}
@@ -107,6 +127,9 @@ func FuzzTenantsOf(f *testing.F) {
 		}
 		if len(p) == 0 || slices.Contains(p, "") {
 			t.Fatalf("parseClaimPath(%q) = %q: empty path or name", path, p)
+		}
+		if q, err := parseClaimPath(p.pointer()); err != nil || !slices.Equal(p, q) {
+			t.Fatalf("parseClaimPath(%q) = %q, but its pointer %q parses to %q, %v", path, p, p.pointer(), q, err)
 		}
 		tok := jwt.New()
 		if json.Unmarshal([]byte(payload), tok) != nil {

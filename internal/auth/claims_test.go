@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -220,6 +221,16 @@ func TestVerifyTenantClaimPaths(t *testing.T) {
 		`org["a.b"]`,
 		`org.["a.b"]`,
 		`["a\"b"]`,
+		"/org/tenant",
+		"/realm_access/roles",
+		"/groups/1",
+		"/groups/01",
+		"/groups/-",
+		"/list/0/id",
+		"/a~1b/c~0d",
+		"/~01",
+		"/https:~1~1example.com~1tenant",
+		"/tenant.id",
 	} {
 		cfg := baseConfig(p)
 		cfg.TenantClaim = path
@@ -255,6 +266,25 @@ func TestVerifyTenantClaimPaths(t *testing.T) {
 		{`org.["a.b"]`, map[string]any{"org": map[string]any{"a.b": "acme"}}, []tenant.ID{"acme"}, ""},
 		{`org["a.b"]`, map[string]any{"org": map[string]any{"a": map[string]any{"b": "acme"}}}, nil, "no_tenant"},
 		{`["a\"b"]`, map[string]any{`a"b`: "acme"}, []tenant.ID{"acme"}, ""},
+		// JSON Pointers (RFC 6901).
+		{"/org/tenant", map[string]any{"org": map[string]any{"tenant": "acme"}}, []tenant.ID{"acme"}, ""},
+		{"/org/tenant", map[string]any{"org.tenant": "acme"}, nil, "no_tenant"},
+		{"/org/tenant", map[string]any{"org": "acme"}, nil, "no_tenant"},
+		{"/realm_access/roles", map[string]any{"realm_access": map[string]any{"roles": []string{"globex", "acme"}}}, []tenant.ID{"acme", "globex"}, ""},
+		{"/realm_access/roles", map[string]any{"realm_access": map[string]any{"roles": []any{"acme", 1}}}, nil, "invalid_tenant"},
+		{"/groups/1", map[string]any{"groups": []string{"admins", "acme"}}, []tenant.ID{"acme"}, ""},
+		{"/groups/1", map[string]any{"groups": []string{"acme"}}, nil, "no_tenant"},                   // past the end
+		{"/groups/1", map[string]any{"groups": map[string]any{"1": "acme"}}, []tenant.ID{"acme"}, ""}, // an object member named "1"
+		{"/groups/01", map[string]any{"groups": []string{"admins", "acme"}}, nil, "no_tenant"},        // leading zero: not an index
+		{"/groups/-", map[string]any{"groups": []string{"admins", "acme"}}, nil, "no_tenant"},         // the element after the last
+		{"/list/0/id", map[string]any{"list": []any{map[string]any{"id": "acme"}}}, []tenant.ID{"acme"}, ""},
+		{"/a~1b/c~0d", map[string]any{"a/b": map[string]any{"c~d": "acme"}}, []tenant.ID{"acme"}, ""},
+		{"/a~1b/c~0d", map[string]any{"a": map[string]any{"b": map[string]any{"c~d": "acme"}}}, nil, "no_tenant"},
+		{"/~01", map[string]any{"~1": "acme"}, []tenant.ID{"acme"}, ""}, // ~0 first: "~01" is "~1", not "/"
+		{"/~01", map[string]any{"/": "acme"}, nil, "no_tenant"},
+		{"/https:~1~1example.com~1tenant", map[string]any{"https://example.com/tenant": "acme"}, []tenant.ID{"acme"}, ""},
+		{"/tenant.id", map[string]any{"tenant.id": "acme"}, []tenant.ID{"acme"}, ""},
+		{"/tenant.id", map[string]any{"tenant": map[string]any{"id": "acme"}}, nil, "no_tenant"},
 	}
 	for _, tc := range tests {
 		name := tc.path + " " + string(must2(json.Marshal(tc.claims)))
@@ -284,4 +314,43 @@ func TestVerifyTenantClaimPaths(t *testing.T) {
 func must2[T any](v T, err error) T {
 	check(err)
 	return v
+}
+
+// TestTenantClaimDeprecation checks the one warning line for the
+// dot-and-bracket syntax: logged once by NewVerifier, naming the JSON
+// Pointer that reads the same claim, and absent for pointers and names.
+func TestTenantClaimDeprecation(t *testing.T) {
+	t.Parallel()
+	p := newIDP(t, allKeys()...)
+	for _, tc := range []struct{ path, wantPointer string }{
+		{"org.tenant", "/org/tenant"},
+		{`["tenant.id"]`, "/tenant.id"},
+		{`["https://example.com/org"].tenant`, "/https:~1~1example.com~1org/tenant"},
+		{`org["a/b~c"]`, "/org/a~1b~0c"},
+		{"tenant_id", ""},
+		{"groups", ""},
+		{"https://example.com/tenant", ""},
+		{"/org/tenant", ""},
+		{"", ""}, // the default, tenant_id
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			t.Parallel()
+			cfg := baseConfig(p)
+			cfg.TenantClaim = tc.path
+			_, logs := newVerifier(t, p, cfg)
+			n := strings.Count(logs.String(), "deprecated")
+			if tc.wantPointer == "" {
+				if n != 0 {
+					t.Errorf("TenantClaim %q: deprecation logged:\n%s", tc.path, logs)
+				}
+				return
+			}
+			if n != 1 || !strings.Contains(logs.String(), "json_pointer="+tc.wantPointer) {
+				t.Errorf("TenantClaim %q: want one deprecation line naming json_pointer=%s, logs:\n%s", tc.path, tc.wantPointer, logs)
+			}
+			if err := auth.CheckTenantClaim(tc.wantPointer); err != nil {
+				t.Errorf("the suggested pointer %q is refused: %v", tc.wantPointer, err)
+			}
+		})
+	}
 }

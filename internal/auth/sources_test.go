@@ -465,6 +465,11 @@ func TestKeySourceConfig(t *testing.T) {
 		{"empty client id", auth.Config{JWKSFile: goodJWKS, AllowedClientIDs: []string{"a", ""}}, "AllowedClientIDs"},
 		{"tenant claim with an empty segment", auth.Config{JWKSFile: goodJWKS, TenantClaim: "org..tenant"}, "TenantClaim"},
 		{"tenant claim with a stray bracket", auth.Config{JWKSFile: goodJWKS, TenantClaim: `org["a.b"`}, "TenantClaim"},
+		{"tenant claim pointer with a bad escape", auth.Config{JWKSFile: goodJWKS, TenantClaim: "/a~2b"}, "TenantClaim: JSON Pointer \"/a~2b\": '~' must be followed by 0 or 1"},
+		{"tenant claim pointer ending in ~", auth.Config{JWKSFile: goodJWKS, TenantClaim: "/a~"}, "'~' must be followed by 0 or 1"},
+		{"tenant claim pointer with an empty token", auth.Config{JWKSFile: goodJWKS, TenantClaim: "/realm_access//roles"}, "empty reference token 2"},
+		{"tenant claim pointer /", auth.Config{JWKSFile: goodJWKS, TenantClaim: "/"}, "empty reference token 1"},
+		{"tenant claim pointer", auth.Config{JWKSFile: goodJWKS, TenantClaim: "/realm_access/roles"}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

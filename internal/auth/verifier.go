@@ -76,6 +76,10 @@ func NewVerifier(ctx context.Context, cfg Config, client *http.Client, logger *s
 	if err != nil {
 		return nil, fmt.Errorf("auth: TenantClaim: %w", err) // checked by withDefaults
 	}
+	if deprecatedSyntax(cfg.TenantClaim, tenants) {
+		logger.WarnContext(ctx, "the tenant claim uses the deprecated dot-and-bracket path syntax; set it to the JSON Pointer in json_pointer",
+			"tenant_claim", cfg.TenantClaim, "json_pointer", tenants.pointer())
+	}
 	v := &Verifier{
 		cfg: cfg, allowed: allowed, tenants: tenants, logger: logger,
 		stopped: ctx.Done(), loaded: make(chan struct{}),
