@@ -232,9 +232,9 @@ func TestVerifyTenantClaimPaths(t *testing.T) {
 		wantGranted []tenant.ID
 		wantReason  string // when refused
 	}{
-		{"org.tenant", map[string]any{"org": map[string]any{"tenant": "acme"}}, []tenant.ID{"acme"}, ""},
-		{"org.tenant", map[string]any{"org": map[string]any{"tenant": []string{"globex", "acme"}}}, []tenant.ID{"acme", "globex"}, ""},
-		{"org.tenant", map[string]any{"org": map[string]any{"tenant": "acme", "other": 1}, "tenant_id": "x"}, []tenant.ID{"acme"}, ""},
+		{"org.tenant", map[string]any{"org": map[string]any{"tenant": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
+		{"org.tenant", map[string]any{"org": map[string]any{"tenant": []string{"globex", "acme"}}}, []tenant.ID{tenant.MustParse("acme"), tenant.MustParse("globex")}, ""},
+		{"org.tenant", map[string]any{"org": map[string]any{"tenant": "acme", "other": 1}, "tenant_id": "x"}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"org.tenant", map[string]any{"org.tenant": "acme"}, nil, "no_tenant"}, // dots split: no literal match
 		{"org.tenant", map[string]any{"org": "acme"}, nil, "no_tenant"},
 		{"org.tenant", map[string]any{"org": []string{"acme"}}, nil, "no_tenant"},
@@ -243,18 +243,18 @@ func TestVerifyTenantClaimPaths(t *testing.T) {
 		{"org.tenant", map[string]any{"org": map[string]any{"tenant": "acme|globex"}}, nil, "invalid_tenant"},
 		{"org.tenant", map[string]any{"org": map[string]any{"tenant": map[string]any{"id": "acme"}}}, nil, "invalid_tenant"},
 		{"org.tenant", map[string]any{}, nil, "no_tenant"},
-		{"a.b.c", map[string]any{"a": map[string]any{"b": map[string]any{"c": "acme"}}}, []tenant.ID{"acme"}, ""},
+		{"a.b.c", map[string]any{"a": map[string]any{"b": map[string]any{"c": "acme"}}}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"a.b.c", map[string]any{"a": map[string]any{"b": "acme"}}, nil, "no_tenant"},
-		{"https://example.com/tenant", map[string]any{"https://example.com/tenant": "acme"}, []tenant.ID{"acme"}, ""},
+		{"https://example.com/tenant", map[string]any{"https://example.com/tenant": "acme"}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"https://example.com/tenant", map[string]any{"https://example": map[string]any{"com/tenant": "acme"}}, nil, "no_tenant"},
-		{"http://example.com/tenants", map[string]any{"http://example.com/tenants": []string{"acme", "globex"}}, []tenant.ID{"acme", "globex"}, ""},
-		{`["tenant.id"]`, map[string]any{"tenant.id": "acme"}, []tenant.ID{"acme"}, ""},
+		{"http://example.com/tenants", map[string]any{"http://example.com/tenants": []string{"acme", "globex"}}, []tenant.ID{tenant.MustParse("acme"), tenant.MustParse("globex")}, ""},
+		{`["tenant.id"]`, map[string]any{"tenant.id": "acme"}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{`["tenant.id"]`, map[string]any{"tenant": map[string]any{"id": "acme"}}, nil, "no_tenant"},
-		{`["https://example.com/org"].tenant`, map[string]any{"https://example.com/org": map[string]any{"tenant": "acme"}}, []tenant.ID{"acme"}, ""},
-		{`org["a.b"]`, map[string]any{"org": map[string]any{"a.b": "acme"}}, []tenant.ID{"acme"}, ""},
-		{`org.["a.b"]`, map[string]any{"org": map[string]any{"a.b": "acme"}}, []tenant.ID{"acme"}, ""},
+		{`["https://example.com/org"].tenant`, map[string]any{"https://example.com/org": map[string]any{"tenant": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
+		{`org["a.b"]`, map[string]any{"org": map[string]any{"a.b": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
+		{`org.["a.b"]`, map[string]any{"org": map[string]any{"a.b": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{`org["a.b"]`, map[string]any{"org": map[string]any{"a": map[string]any{"b": "acme"}}}, nil, "no_tenant"},
-		{`["a\"b"]`, map[string]any{`a"b`: "acme"}, []tenant.ID{"acme"}, ""},
+		{`["a\"b"]`, map[string]any{`a"b`: "acme"}, []tenant.ID{tenant.MustParse("acme")}, ""},
 	}
 	for _, tc := range tests {
 		name := tc.path + " " + string(must2(json.Marshal(tc.claims)))
