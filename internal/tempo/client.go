@@ -47,8 +47,14 @@ type Client struct {
 // holds at most half of conversionBytes, so a tenant whose responses are
 // stuck on slow clients cannot starve the others; a trace larger than that
 // share reserves the whole share and runs alone within its tenant.
+//
+// httpClient's transport is used as it is (see NewTransport); redirects are
+// never followed, whatever httpClient says: every Tempo path tracegate
+// calls is one it built.
 func New(baseURL string, httpClient *http.Client, timeout time.Duration, maxBytes, conversionBytes int64) (*Client, error) {
-	c, err := tempoapi.NewClient(baseURL, tempoapi.WithHTTPClient(httpClient), tempoapi.WithRequestEditorFn(setOrgID))
+	hc := *httpClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c, err := tempoapi.NewClient(baseURL, tempoapi.WithHTTPClient(&hc), tempoapi.WithRequestEditorFn(setOrgID))
 	if err != nil {
 		return nil, fmt.Errorf("tempo client: %w", err)
 	}
@@ -337,6 +343,15 @@ func oneLine(b []byte) string {
 
 // readyTimeout bounds the readiness probe of Tempo.
 const readyTimeout = 2 * time.Second
+
+// Check is the readiness check of Tempo (httpapi.Checker): ok when Ready
+// says so, detail "ready" or why not.
+func (c *Client) Check(ctx context.Context) (ok, degraded bool, detail string) {
+	if err := c.Ready(ctx); err != nil {
+		return false, false, err.Error()
+	}
+	return true, false, "ready"
+}
 
 // Ready returns nil when Tempo's /ready answers 200 within a short timeout,
 // and otherwise an error saying what Tempo answered (one sanitised line).
