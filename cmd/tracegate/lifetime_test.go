@@ -79,7 +79,7 @@ func TestConversionMemoryReturnsToZero(t *testing.T) {
 		"TRACEGATE_TEMPO_URL":                tempoSrv.URL,
 		"TRACEGATE_JWKS_URL":                 jwks.URL,
 		"TRACEGATE_TENANT_ATTRIBUTE":         "tenant.id",
-		"TRACEGATE_TEMPO_TIMEOUT":            "300ms",
+		"TRACEGATE_TEMPO_TIMEOUT":            "2s",
 		"TRACEGATE_RATE_LIMIT_CLIENT_IP":     "0",
 		"TRACEGATE_RATE_LIMIT_TENANT":        "0",
 		"TRACEGATE_MAX_CONVERSION_BYTES":     "8388608",
