@@ -33,7 +33,7 @@ func (s *Server) GetTrace(ctx context.Context, req api.GetTraceRequestObject) (a
 // trace (like any failure to read it) is an error with nothing written,
 // which the one error handler answers.
 type traceResponse struct {
-	ctx     context.Context //nolint:containedctx // the request's, used while the response is written
+	ctx     context.Context // the request's: the trace is read while the response is written
 	traces  TraceReader
 	tenants tenant.Set
 	id      traces.ID
