@@ -105,13 +105,13 @@ const SharedTraceWarning = "only the resources of your tenant are shown; this tr
 // WithTrace calls fn with trace id if it belongs to the tenants t, and
 // returns fn's error as it is. The trace is only valid during fn; whatever
 // reading it holds is freed when WithTrace returns, also when fn fails or
-// panics. It returns ErrNoTenant for an empty t, and
-// ErrNotFound if the trace does not exist, belongs to another tenant (Tempo
-// isolates it), or fails the tenant-attribute check: every occurrence of the
-// attribute on every resource must be a string naming one of t (a resource
-// carrying it twice with different values, or as an array, is foreign). A
-// mis-routed trace is a *MismatchError (an ErrNotFound) naming what was
-// found, for the audit log.
+// panics. It returns ErrNoTenant for an empty t, and ErrNotFound if the
+// trace does not exist, belongs to another tenant (Tempo isolates it), or
+// fails the tenant-attribute check: every occurrence of the attribute on
+// every resource must be a string naming one of t (a resource carrying it
+// twice with different values, or as an array, is foreign). A mis-routed
+// trace is a *MismatchError (an ErrNotFound) naming what was found, for the
+// audit log.
 //
 // With a shared Tempo tenant (Config.TempoTenant), traces that mix tenants
 // are normal: the trace keeps only t's own resources, with Partial set and
