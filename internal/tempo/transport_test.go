@@ -1,6 +1,7 @@
 package tempo
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log"
 	"math/big"
@@ -18,6 +20,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jarcoal/httpmock"
+
+	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/traces"
 )
 
 func writeFile(t *testing.T, path string, b []byte) {
@@ -134,5 +141,25 @@ func TestNewTransportErrors(t *testing.T) {
 		} else if strings.Contains(err.Error(), "a\nb") || strings.Contains(err.Error(), "hello") {
 			t.Errorf("%s: the file's contents are in the error: %v", name, err)
 		}
+	}
+}
+
+// Every Tempo path tracegate calls is one it built: a redirect is Tempo's
+// answer (an error), never followed, whatever the http.Client given says.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	t.Parallel()
+	c, mock := newTestClient(t, time.Second, 1<<20)
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), func(*http.Request) (*http.Response, error) {
+		resp := httpmock.NewStringResponse(http.StatusFound, "")
+		resp.Header.Set("Location", tempoURL+"/elsewhere")
+		return resp, nil
+	})
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/elsewhere", httpmock.NewStringResponder(http.StatusOK, "followed"))
+	err := c.WithTrace(context.Background(), tenant.MustSet("acme"), checkoutID, traces.TimeRange{}, func(traces.Trace) error { return nil })
+	if !errors.Is(err, traces.ErrUpstream) {
+		t.Errorf("a redirect: %v, want ErrUpstream", err)
+	}
+	if n := mock.GetCallCountInfo()["GET "+tempoURL+"/elsewhere"]; n != 0 {
+		t.Errorf("the redirect was followed %d times", n)
 	}
 }
