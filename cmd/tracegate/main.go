@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tracegate/tracegate/gen/api"
@@ -161,11 +160,21 @@ func warnUnpinned(ctx context.Context, cfg config, logger *slog.Logger) {
 	}
 }
 
+// The handlers read through the domain, the only place that filters by
+// tenant: the Repository and the /tempo mount's Compat are what they take.
+// Nothing below them may be (TestOnlyTheDomainServesTheHandlers).
+var (
+	_ httpapi.TraceReader = (*traces.Repository)(nil)
+	_ httpapi.TempoReader = (*traces.Compat)(nil)
+)
+
 // gateway is tracegate's HTTP surface: api serves everything, or, with an
 // admin listener, everything but the operations routes, which operations
-// then serves.
+// then serves. tempo is the Tempo adapter, whose conversion memory the tests
+// watch.
 type gateway struct {
 	api, operations http.Handler
+	tempo           *tempo.Client
 }
 
 // newGateway wires tracegate's handler from cfg, with every route on it
@@ -203,20 +212,27 @@ func newHandlers(ctx context.Context, cfg config, tracing *telemetry.Tracing, lo
 	if err != nil {
 		return gateway{}, err
 	}
-	tempoBase, err := tempoTransport(cfg)
-	if err != nil {
+	if err := metrics.WatchAuth(auth.Reasons(), verifier.KeysAge); err != nil {
 		return gateway{}, err
 	}
-	tempoHTTP := &http.Client{
-		Transport: tracing.Transport(metrics.InstrumentTempo(tempoBase)),
-		// Never follow a redirect: every Tempo path tracegate calls is one it built.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	tempoTransport, err := tempo.NewTransport(tempo.TransportConfig{
+		Compression:           cfg.TempoCompression,
+		CAFile:                cfg.TempoCAFile,
+		ClientCertFile:        cfg.TempoClientCertFile,
+		ClientKeyFile:         cfg.TempoClientKeyFile,
+		BasicAuthUser:         cfg.TempoBasicAuthUser,
+		BasicAuthPasswordFile: cfg.TempoBasicAuthPasswordFile,
+		BearerTokenFile:       cfg.TempoBearerTokenFile,
+	})
+	if err != nil {
+		return gateway{}, fmt.Errorf("%sTEMPO_*: %w", envPrefix, err)
 	}
+	tempoHTTP := &http.Client{Transport: tracing.Transport(metrics.InstrumentTempo(tempoTransport))}
 	upstream, err := tempo.New(cfg.TempoURL, tempoHTTP, cfg.TempoTimeout, cfg.TempoMaxResponseBytes, cfg.MaxConversionBytes)
 	if err != nil {
 		return gateway{}, err
 	}
-	tempoTenant, _ := tenant.Parse(cfg.TempoTenant) // checked by parseConfig; "" when unset
+	tempoTenant, _ := tenant.Parse(cfg.TempoTenant) // checked by parseConfig; the zero ID when unset
 	repo, err := traces.NewRepository(upstream, traces.Config{
 		TenantAttribute: cfg.TenantAttribute,
 		TempoTenant:     tempoTenant,
@@ -226,27 +242,7 @@ func newHandlers(ctx context.Context, cfg config, tracing *telemetry.Tracing, lo
 	if err != nil {
 		return gateway{}, fmt.Errorf("%sTENANT_ATTRIBUTE: %w", envPrefix, err)
 	}
-
-	for _, reason := range auth.Reasons() {
-		metrics.AuthDecisions.WithLabelValues(telemetry.Deny, reason) // export zeros from the start
-	}
-	metrics.AuthDecisions.WithLabelValues(telemetry.Allow, "ok")
-	if err := metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "tracegate_keys_age_seconds",
-		Help: "Age of the signing keys in use (0 before any were loaded); grows while refreshes fail.",
-	}, func() float64 { return verifier.KeysAge().Seconds() })); err != nil {
-		return gateway{}, err
-	}
-	readiness := func(ctx context.Context) []httpapi.Check {
-		ready, detail := verifier.Status()
-		checks := []httpapi.Check{{Name: "keys", OK: ready, Degraded: verifier.Degraded(), Detail: detail}}
-		if err := upstream.Ready(ctx); err != nil {
-			checks = append(checks, httpapi.Check{Name: "tempo", OK: false, Detail: err.Error()})
-		} else {
-			checks = append(checks, httpapi.Check{Name: "tempo", OK: true, Detail: "ready"})
-		}
-		return checks
-	}
+	readiness := httpapi.ReadinessOf(map[string]httpapi.Checker{"keys": verifier, "tempo": upstream})
 	var ui http.Handler
 	if cfg.UI {
 		ui = web.Handler()
@@ -267,7 +263,7 @@ func newHandlers(ctx context.Context, cfg config, tracing *telemetry.Tracing, lo
 		if err != nil {
 			return gateway{}, err
 		}
-		return gateway{api: tracing.Handler(e)}, nil
+		return gateway{api: tracing.Handler(e), tempo: upstream}, nil
 	}
 	opts.Routes = httpapi.APIRoutes
 	e, err := httpapi.New(repo, verifier.Middleware(), metrics, logger, opts)
@@ -281,7 +277,19 @@ func newHandlers(ctx context.Context, cfg config, tracing *telemetry.Tracing, lo
 	if err != nil {
 		return gateway{}, err
 	}
-	return gateway{api: tracing.Handler(e), operations: ops}, nil
+	return gateway{api: tracing.Handler(e), operations: ops, tempo: upstream}, nil
+}
+
+// serverTLS returns the TLS configuration for serving, or nil for plain HTTP.
+func serverTLS(cfg config) (*tls.Config, error) {
+	if cfg.TLSCertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%sTLS_CERT_FILE/%sTLS_KEY_FILE: %w", envPrefix, envPrefix, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
 }
 
 func listen(ctx context.Context, addr string) (net.Listener, error) {

@@ -91,9 +91,6 @@ type MetricsSince = string
 // MetricsStart defines model for MetricsStart.
 type MetricsStart = int64
 
-// OrgID defines model for OrgID.
-type OrgID = string
-
 // MetricsQueryInstantParams defines parameters for MetricsQueryInstant.
 type MetricsQueryInstantParams struct {
 	Q *MetricsQ `form:"q,omitempty" json:"q,omitempty"`
@@ -104,9 +101,6 @@ type MetricsQueryInstantParams struct {
 
 	// Since A Go duration, instead of start and end.
 	Since *MetricsSince `form:"since,omitempty" json:"since,omitempty"`
-
-	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
-	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
 }
 
 // MetricsQueryRangeParams defines parameters for MetricsQueryRange.
@@ -123,9 +117,6 @@ type MetricsQueryRangeParams struct {
 	// Step A Go duration or (fractional) seconds.
 	Step      *string `form:"step,omitempty" json:"step,omitempty"`
 	Exemplars *int    `form:"exemplars,omitempty" json:"exemplars,omitempty"`
-
-	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
-	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
 }
 
 // SearchParams defines parameters for Search.
@@ -140,18 +131,12 @@ type SearchParams struct {
 	Tags        *string `form:"tags,omitempty" json:"tags,omitempty"`
 	MinDuration *string `form:"minDuration,omitempty" json:"minDuration,omitempty"`
 	MaxDuration *string `form:"maxDuration,omitempty" json:"maxDuration,omitempty"`
-
-	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
-	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
 }
 
 // SearchTagValuesV1Params defines parameters for SearchTagValuesV1.
 type SearchTagValuesV1Params struct {
 	Start *int64 `form:"start,omitempty" json:"start,omitempty"`
 	End   *int64 `form:"end,omitempty" json:"end,omitempty"`
-
-	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
-	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
 }
 
 // SearchTagsV1Params defines parameters for SearchTagsV1.
@@ -159,18 +144,12 @@ type SearchTagsV1Params struct {
 	Scope *string `form:"scope,omitempty" json:"scope,omitempty"`
 	Start *int64  `form:"start,omitempty" json:"start,omitempty"`
 	End   *int64  `form:"end,omitempty" json:"end,omitempty"`
-
-	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
-	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
 }
 
 // GetTraceV1Params defines parameters for GetTraceV1.
 type GetTraceV1Params struct {
 	Start *int64 `form:"start,omitempty" json:"start,omitempty"`
 	End   *int64 `form:"end,omitempty" json:"end,omitempty"`
-
-	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
-	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
 }
 
 // SearchTagValuesV2Params defines parameters for SearchTagValuesV2.
@@ -178,9 +157,6 @@ type SearchTagValuesV2Params struct {
 	Q     *string `form:"q,omitempty" json:"q,omitempty"`
 	Start *int64  `form:"start,omitempty" json:"start,omitempty"`
 	End   *int64  `form:"end,omitempty" json:"end,omitempty"`
-
-	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
-	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
 }
 
 // SearchTagsV2Params defines parameters for SearchTagsV2.
@@ -189,9 +165,6 @@ type SearchTagsV2Params struct {
 	Q     *string `form:"q,omitempty" json:"q,omitempty"`
 	Start *int64  `form:"start,omitempty" json:"start,omitempty"`
 	End   *int64  `form:"end,omitempty" json:"end,omitempty"`
-
-	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
-	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
 }
 
 // GetTraceV2Params defines parameters for GetTraceV2.
@@ -204,9 +177,6 @@ type GetTraceV2Params struct {
 	KeepHierarchy *bool   `form:"keep_hierarchy,omitempty" json:"keep_hierarchy,omitempty"`
 	MatchDepth    *int    `form:"match_depth,omitempty" json:"match_depth,omitempty"`
 	AncestorDepth *int    `form:"ancestor_depth,omitempty" json:"ancestor_depth,omitempty"`
-
-	// XScopeOrgID The tenant, or several joined by `|` for a federated read.
-	XScopeOrgID OrgID `json:"X-Scope-OrgID"`
 }
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
@@ -638,19 +608,6 @@ func NewMetricsQueryInstantRequest(server string, params *MetricsQueryInstantPar
 		return nil, err
 	}
 
-	if params != nil {
-
-		var headerParam0 string
-
-		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-		if err != nil {
-			return nil, err
-		}
-
-		req.Header.Set("X-Scope-OrgID", headerParam0)
-
-	}
-
 	return req, nil
 }
 
@@ -763,19 +720,6 @@ func NewMetricsQueryRangeRequest(server string, params *MetricsQueryRangeParams)
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		var headerParam0 string
-
-		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-		if err != nil {
-			return nil, err
-		}
-
-		req.Header.Set("X-Scope-OrgID", headerParam0)
-
 	}
 
 	return req, nil
@@ -916,19 +860,6 @@ func NewSearchRequest(server string, params *SearchParams) (*http.Request, error
 		return nil, err
 	}
 
-	if params != nil {
-
-		var headerParam0 string
-
-		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-		if err != nil {
-			return nil, err
-		}
-
-		req.Header.Set("X-Scope-OrgID", headerParam0)
-
-	}
-
 	return req, nil
 }
 
@@ -1000,19 +931,6 @@ func NewSearchTagValuesV1Request(server string, tagName string, params *SearchTa
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		var headerParam0 string
-
-		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-		if err != nil {
-			return nil, err
-		}
-
-		req.Header.Set("X-Scope-OrgID", headerParam0)
-
 	}
 
 	return req, nil
@@ -1091,19 +1009,6 @@ func NewSearchTagsV1Request(server string, params *SearchTagsV1Params) (*http.Re
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		var headerParam0 string
-
-		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-		if err != nil {
-			return nil, err
-		}
-
-		req.Header.Set("X-Scope-OrgID", headerParam0)
-
 	}
 
 	return req, nil
@@ -1206,19 +1111,6 @@ func NewGetTraceV1Request(server string, traceID string, params *GetTraceV1Param
 		return nil, err
 	}
 
-	if params != nil {
-
-		var headerParam0 string
-
-		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-		if err != nil {
-			return nil, err
-		}
-
-		req.Header.Set("X-Scope-OrgID", headerParam0)
-
-	}
-
 	return req, nil
 }
 
@@ -1302,19 +1194,6 @@ func NewSearchTagValuesV2Request(server string, tagName string, params *SearchTa
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		var headerParam0 string
-
-		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-		if err != nil {
-			return nil, err
-		}
-
-		req.Header.Set("X-Scope-OrgID", headerParam0)
-
 	}
 
 	return req, nil
@@ -1405,19 +1284,6 @@ func NewSearchTagsV2Request(server string, params *SearchTagsV2Params) (*http.Re
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		var headerParam0 string
-
-		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-		if err != nil {
-			return nil, err
-		}
-
-		req.Header.Set("X-Scope-OrgID", headerParam0)
-
 	}
 
 	return req, nil
@@ -1539,19 +1405,6 @@ func NewGetTraceV2Request(server string, traceID string, params *GetTraceV2Param
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-
-		var headerParam0 string
-
-		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Scope-OrgID", params.XScopeOrgID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-		if err != nil {
-			return nil, err
-		}
-
-		req.Header.Set("X-Scope-OrgID", headerParam0)
-
 	}
 
 	return req, nil

@@ -233,7 +233,7 @@ func tenantsOf(tok jwt.Token, path claimPath, name, prefix string) ([]tenant.ID,
 	if len(ids) == 0 {
 		return nil, deny(reasonNoTenant, fmt.Errorf("%w: no entry of claim %q starts with %q", ErrForbidden, name, prefix))
 	}
-	slices.Sort(ids)
+	slices.SortFunc(ids, tenant.Compare)
 	return slices.Compact(ids), nil
 }
 

@@ -151,11 +151,11 @@ func FuzzTenantsOf(f *testing.F) {
 			t.Fatal("tenantsOf granted nothing without an error")
 		}
 		for i, id := range ids {
-			parsed, err := tenant.Parse(string(id))
+			parsed, err := tenant.Parse(id.String())
 			if err != nil || parsed != id {
 				t.Fatalf("granted %q, which tenant.Parse refuses: %v", id, err)
 			}
-			if i > 0 && ids[i-1] >= id {
+			if i > 0 && tenant.Compare(ids[i-1], id) >= 0 {
 				t.Fatalf("granted %q: not sorted or with duplicates", ids)
 			}
 		}

@@ -243,9 +243,9 @@ func TestVerifyTenantClaimPaths(t *testing.T) {
 		wantGranted []tenant.ID
 		wantReason  string // when refused
 	}{
-		{"org.tenant", map[string]any{"org": map[string]any{"tenant": "acme"}}, []tenant.ID{"acme"}, ""},
-		{"org.tenant", map[string]any{"org": map[string]any{"tenant": []string{"globex", "acme"}}}, []tenant.ID{"acme", "globex"}, ""},
-		{"org.tenant", map[string]any{"org": map[string]any{"tenant": "acme", "other": 1}, "tenant_id": "x"}, []tenant.ID{"acme"}, ""},
+		{"org.tenant", map[string]any{"org": map[string]any{"tenant": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
+		{"org.tenant", map[string]any{"org": map[string]any{"tenant": []string{"globex", "acme"}}}, []tenant.ID{tenant.MustParse("acme"), tenant.MustParse("globex")}, ""},
+		{"org.tenant", map[string]any{"org": map[string]any{"tenant": "acme", "other": 1}, "tenant_id": "x"}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"org.tenant", map[string]any{"org.tenant": "acme"}, nil, "no_tenant"}, // dots split: no literal match
 		{"org.tenant", map[string]any{"org": "acme"}, nil, "no_tenant"},
 		{"org.tenant", map[string]any{"org": []string{"acme"}}, nil, "no_tenant"},
@@ -254,36 +254,36 @@ func TestVerifyTenantClaimPaths(t *testing.T) {
 		{"org.tenant", map[string]any{"org": map[string]any{"tenant": "acme|globex"}}, nil, "invalid_tenant"},
 		{"org.tenant", map[string]any{"org": map[string]any{"tenant": map[string]any{"id": "acme"}}}, nil, "invalid_tenant"},
 		{"org.tenant", map[string]any{}, nil, "no_tenant"},
-		{"a.b.c", map[string]any{"a": map[string]any{"b": map[string]any{"c": "acme"}}}, []tenant.ID{"acme"}, ""},
+		{"a.b.c", map[string]any{"a": map[string]any{"b": map[string]any{"c": "acme"}}}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"a.b.c", map[string]any{"a": map[string]any{"b": "acme"}}, nil, "no_tenant"},
-		{"https://example.com/tenant", map[string]any{"https://example.com/tenant": "acme"}, []tenant.ID{"acme"}, ""},
+		{"https://example.com/tenant", map[string]any{"https://example.com/tenant": "acme"}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"https://example.com/tenant", map[string]any{"https://example": map[string]any{"com/tenant": "acme"}}, nil, "no_tenant"},
-		{"http://example.com/tenants", map[string]any{"http://example.com/tenants": []string{"acme", "globex"}}, []tenant.ID{"acme", "globex"}, ""},
-		{`["tenant.id"]`, map[string]any{"tenant.id": "acme"}, []tenant.ID{"acme"}, ""},
+		{"http://example.com/tenants", map[string]any{"http://example.com/tenants": []string{"acme", "globex"}}, []tenant.ID{tenant.MustParse("acme"), tenant.MustParse("globex")}, ""},
+		{`["tenant.id"]`, map[string]any{"tenant.id": "acme"}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{`["tenant.id"]`, map[string]any{"tenant": map[string]any{"id": "acme"}}, nil, "no_tenant"},
-		{`["https://example.com/org"].tenant`, map[string]any{"https://example.com/org": map[string]any{"tenant": "acme"}}, []tenant.ID{"acme"}, ""},
-		{`org["a.b"]`, map[string]any{"org": map[string]any{"a.b": "acme"}}, []tenant.ID{"acme"}, ""},
-		{`org.["a.b"]`, map[string]any{"org": map[string]any{"a.b": "acme"}}, []tenant.ID{"acme"}, ""},
+		{`["https://example.com/org"].tenant`, map[string]any{"https://example.com/org": map[string]any{"tenant": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
+		{`org["a.b"]`, map[string]any{"org": map[string]any{"a.b": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
+		{`org.["a.b"]`, map[string]any{"org": map[string]any{"a.b": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{`org["a.b"]`, map[string]any{"org": map[string]any{"a": map[string]any{"b": "acme"}}}, nil, "no_tenant"},
-		{`["a\"b"]`, map[string]any{`a"b`: "acme"}, []tenant.ID{"acme"}, ""},
+		{`["a\"b"]`, map[string]any{`a"b`: "acme"}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		// JSON Pointers (RFC 6901).
-		{"/org/tenant", map[string]any{"org": map[string]any{"tenant": "acme"}}, []tenant.ID{"acme"}, ""},
+		{"/org/tenant", map[string]any{"org": map[string]any{"tenant": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"/org/tenant", map[string]any{"org.tenant": "acme"}, nil, "no_tenant"},
 		{"/org/tenant", map[string]any{"org": "acme"}, nil, "no_tenant"},
-		{"/realm_access/roles", map[string]any{"realm_access": map[string]any{"roles": []string{"globex", "acme"}}}, []tenant.ID{"acme", "globex"}, ""},
+		{"/realm_access/roles", map[string]any{"realm_access": map[string]any{"roles": []string{"globex", "acme"}}}, []tenant.ID{tenant.MustParse("acme"), tenant.MustParse("globex")}, ""},
 		{"/realm_access/roles", map[string]any{"realm_access": map[string]any{"roles": []any{"acme", 1}}}, nil, "invalid_tenant"},
-		{"/groups/1", map[string]any{"groups": []string{"admins", "acme"}}, []tenant.ID{"acme"}, ""},
+		{"/groups/1", map[string]any{"groups": []string{"admins", "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"/groups/1", map[string]any{"groups": []string{"acme"}}, nil, "no_tenant"},                   // past the end
-		{"/groups/1", map[string]any{"groups": map[string]any{"1": "acme"}}, []tenant.ID{"acme"}, ""}, // an object member named "1"
+		{"/groups/1", map[string]any{"groups": map[string]any{"1": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""}, // an object member named "1"
 		{"/groups/01", map[string]any{"groups": []string{"admins", "acme"}}, nil, "no_tenant"},        // leading zero: not an index
 		{"/groups/-", map[string]any{"groups": []string{"admins", "acme"}}, nil, "no_tenant"},         // the element after the last
-		{"/list/0/id", map[string]any{"list": []any{map[string]any{"id": "acme"}}}, []tenant.ID{"acme"}, ""},
-		{"/a~1b/c~0d", map[string]any{"a/b": map[string]any{"c~d": "acme"}}, []tenant.ID{"acme"}, ""},
+		{"/list/0/id", map[string]any{"list": []any{map[string]any{"id": "acme"}}}, []tenant.ID{tenant.MustParse("acme")}, ""},
+		{"/a~1b/c~0d", map[string]any{"a/b": map[string]any{"c~d": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"/a~1b/c~0d", map[string]any{"a": map[string]any{"b": map[string]any{"c~d": "acme"}}}, nil, "no_tenant"},
-		{"/~01", map[string]any{"~1": "acme"}, []tenant.ID{"acme"}, ""}, // ~0 first: "~01" is "~1", not "/"
+		{"/~01", map[string]any{"~1": "acme"}, []tenant.ID{tenant.MustParse("acme")}, ""}, // ~0 first: "~01" is "~1", not "/"
 		{"/~01", map[string]any{"/": "acme"}, nil, "no_tenant"},
-		{"/https:~1~1example.com~1tenant", map[string]any{"https://example.com/tenant": "acme"}, []tenant.ID{"acme"}, ""},
-		{"/tenant.id", map[string]any{"tenant.id": "acme"}, []tenant.ID{"acme"}, ""},
+		{"/https:~1~1example.com~1tenant", map[string]any{"https://example.com/tenant": "acme"}, []tenant.ID{tenant.MustParse("acme")}, ""},
+		{"/tenant.id", map[string]any{"tenant.id": "acme"}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"/tenant.id", map[string]any{"tenant": map[string]any{"id": "acme"}}, nil, "no_tenant"},
 	}
 	for _, tc := range tests {

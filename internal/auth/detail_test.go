@@ -108,18 +108,18 @@ func TestTenantClaimPrefix(t *testing.T) {
 		wantReason  string
 	}{
 		{"keycloak paths", keycloak, "groups", []string{"/tenants/acme", "/admins", "/tenants/globex/ops", "/tenants/globex"}, nil, "invalid_tenant"},
-		{"keycloak, one tenant among groups", keycloak, "groups", []string{"/admins", "/tenants/acme", "/staff"}, []tenant.ID{"acme"}, ""},
-		{"keycloak, two tenants", keycloak, "groups", []string{"/tenants/globex", "/tenants/acme", "/tenants/acme"}, []tenant.ID{"acme", "globex"}, ""},
+		{"keycloak, one tenant among groups", keycloak, "groups", []string{"/admins", "/tenants/acme", "/staff"}, []tenant.ID{tenant.MustParse("acme")}, ""},
+		{"keycloak, two tenants", keycloak, "groups", []string{"/tenants/globex", "/tenants/acme", "/tenants/acme"}, []tenant.ID{tenant.MustParse("acme"), tenant.MustParse("globex")}, ""},
 		{"keycloak, no tenant group", keycloak, "groups", []string{"/admins", "/staff"}, nil, "no_tenant"},
 		{"keycloak, bare name is not a tenant", keycloak, "groups", []string{"acme", "/acme"}, nil, "no_tenant"},
-		{"keycloak, a single string", keycloak, "groups", "/tenants/acme", []tenant.ID{"acme"}, ""},
+		{"keycloak, a single string", keycloak, "groups", "/tenants/acme", []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"keycloak, empty after the prefix", keycloak, "groups", []string{"/tenants/", "/tenants/acme"}, nil, "invalid_tenant"},
 		{"keycloak, a pipe smuggled", keycloak, "groups", []string{"/tenants/acme|globex"}, nil, "invalid_tenant"},
-		{"mixed entries", custom, "https://tracegate.example/groups", []any{"admins", 7, map[string]any{"x": 1}, "tempo-tenant:acme", nil}, []tenant.ID{"acme"}, ""},
+		{"mixed entries", custom, "https://tracegate.example/groups", []any{"admins", 7, map[string]any{"x": 1}, "tempo-tenant:acme", nil}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"prefix is case-sensitive", custom, "https://tracegate.example/groups", []string{"Tempo-Tenant:acme"}, nil, "no_tenant"},
 		{"no claim", keycloak, "roles", []string{"/tenants/acme"}, nil, "no_tenant"},
 		// Without a prefix the claim is used whole, as before.
-		{"no prefix: admins is a tenant", plain, "groups", []string{"acme", "admins"}, []tenant.ID{"acme", "admins"}, ""},
+		{"no prefix: admins is a tenant", plain, "groups", []string{"acme", "admins"}, []tenant.ID{tenant.MustParse("acme"), tenant.MustParse("admins")}, ""},
 		{"no prefix: a path refuses the claim", plain, "groups", []string{"/tenants/acme"}, nil, "invalid_tenant"},
 	}
 	for _, tc := range tests {

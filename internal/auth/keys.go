@@ -128,6 +128,13 @@ func (v *Verifier) KeysAge() time.Duration {
 	return time.Since(ks.loaded)
 }
 
+// Check is the readiness check of the signing keys (httpapi.Checker): ok
+// and detail as Status reports them, degraded as Degraded.
+func (v *Verifier) Check(context.Context) (ok, degraded bool, detail string) {
+	ok, detail = v.Status()
+	return ok, v.Degraded(), detail
+}
+
 // Status reports whether the Verifier can verify tokens and, for humans, how
 // healthy its key source is. ready is true once any key set has been loaded
 // and stays true: a failed refresh keeps the last good set. detail says how

@@ -285,7 +285,7 @@ func TestMiddlewareTenantSelection(t *testing.T) {
 						gotP.Tenants, gotTenants, rec.Body, want.orgID)
 				}
 				if tc.token == several {
-					if diff := cmp.Diff([]tenant.ID{"acme", "globex", "initech"}, gotP.Granted); diff != "" {
+					if diff := cmp.Diff([]tenant.ID{tenant.MustParse("acme"), tenant.MustParse("globex"), tenant.MustParse("initech")}, gotP.Granted); diff != "" {
 						t.Errorf("Granted mismatch (-want +got):\n%s", diff)
 					}
 				}

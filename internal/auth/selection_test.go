@@ -15,8 +15,8 @@ import (
 
 func TestSelectTenants(t *testing.T) {
 	t.Parallel()
-	one := []tenant.ID{"acme"}
-	several := []tenant.ID{"acme", "globex", "initech"}
+	one := []tenant.ID{tenant.MustParse("acme")}
+	several := []tenant.ID{tenant.MustParse("acme"), tenant.MustParse("globex"), tenant.MustParse("initech")}
 	long := strings.Repeat("a", tenant.MaxLength)
 
 	// fed: which AllowFederation settings the case runs with.
@@ -45,7 +45,7 @@ func TestSelectTenants(t *testing.T) {
 		{"one granted, names another", one, []string{"globex"}, both, "", 403, msgNotGranted},
 		{"several granted, names one", several, []string{"globex"}, both, "globex", 0, ""},
 		{"spaces and tabs around", several, []string{" \tinitech\t "}, both, "initech", 0, ""},
-		{"150-byte id granted", []tenant.ID{"acme", tenant.ID(long)}, []string{long}, both, long, 0, ""},
+		{"150-byte id granted", []tenant.ID{tenant.MustParse("acme"), tenant.MustParse(long)}, []string{long}, both, long, 0, ""},
 		{"not granted", several, []string{"umbrella"}, both, "", 403, msgNotGranted},
 		{"case differs", several, []string{"ACME"}, both, "", 403, msgNotGranted},
 		{"prefix of a granted id", several, []string{"acm"}, both, "", 403, msgNotGranted},
@@ -138,8 +138,8 @@ func TestSelectTenants(t *testing.T) {
 					t.Errorf("Internal = %v; want it to wrap %v", he.Internal, wantCause)
 				}
 				// The message names no tenant, granted or asked for.
-				for _, id := range slices.Concat(tc.granted, []tenant.ID{"umbrella"}) {
-					if msg, _ := he.Message.(string); strings.Contains(msg, string(id)) {
+				for _, id := range slices.Concat(tc.granted, []tenant.ID{tenant.MustParse("umbrella")}) {
+					if msg, _ := he.Message.(string); strings.Contains(msg, id.String()) {
 						t.Errorf("message %q names tenant %q", msg, id)
 					}
 				}

@@ -120,7 +120,7 @@ func TestVerifyAccepts(t *testing.T) {
 		{
 			name:  "tenant id of 150 bytes",
 			token: sign(t, k.rsa, "RS256", claims(map[string]any{"exp": exp.Unix(), "tenant_id": strings.Repeat("a", 150)}), nil),
-			want:  want("alice", tenant.ID(strings.Repeat("a", 150)), exp, "traces:read", "profile"),
+			want:  want("alice", strings.Repeat("a", 150), exp, "traces:read", "profile"),
 		},
 		{
 			// jku and jwk are ignored, not fatal: keys only come from our JWKS.
@@ -146,7 +146,8 @@ func TestVerifyAccepts(t *testing.T) {
 }
 
 // want builds the principal a token with these claims should produce.
-func want(sub string, id tenant.ID, exp time.Time, scopes ...string) principal.Principal {
+func want(sub, tenantID string, exp time.Time, scopes ...string) principal.Principal {
+	id := tenant.MustParse(tenantID)
 	return principal.Principal{
 		Subject:   sub,
 		Tenants:   tenant.NewSet(id),
@@ -407,14 +408,14 @@ func TestVerifyTenantClaimShapes(t *testing.T) {
 		wantGranted []tenant.ID
 		wantOrgID   string // Principal.Tenants: empty when several are granted
 	}{
-		{"string", "acme", []tenant.ID{"acme"}, "acme"},
-		{"array of one", []string{"acme"}, []tenant.ID{"acme"}, "acme"},
-		{"array of two", []string{"globex", "acme"}, []tenant.ID{"acme", "globex"}, ""},
-		{"array with duplicates", []string{"globex", "acme", "globex", "acme"}, []tenant.ID{"acme", "globex"}, ""},
-		{"array of one duplicated", []string{"acme", "acme"}, []tenant.ID{"acme"}, "acme"},
-		{"array of 150-byte ids", []string{long, "initech"}, []tenant.ID{tenant.ID(long), "initech"}, ""},
-		{"array of any-typed strings", []any{"initech", "globex", "acme"}, []tenant.ID{"acme", "globex", "initech"}, ""},
-		{"case-sensitive ids", []string{"acme", "ACME"}, []tenant.ID{"ACME", "acme"}, ""},
+		{"string", "acme", []tenant.ID{tenant.MustParse("acme")}, "acme"},
+		{"array of one", []string{"acme"}, []tenant.ID{tenant.MustParse("acme")}, "acme"},
+		{"array of two", []string{"globex", "acme"}, []tenant.ID{tenant.MustParse("acme"), tenant.MustParse("globex")}, ""},
+		{"array with duplicates", []string{"globex", "acme", "globex", "acme"}, []tenant.ID{tenant.MustParse("acme"), tenant.MustParse("globex")}, ""},
+		{"array of one duplicated", []string{"acme", "acme"}, []tenant.ID{tenant.MustParse("acme")}, "acme"},
+		{"array of 150-byte ids", []string{long, "initech"}, []tenant.ID{tenant.MustParse(long), tenant.MustParse("initech")}, ""},
+		{"array of any-typed strings", []any{"initech", "globex", "acme"}, []tenant.ID{tenant.MustParse("acme"), tenant.MustParse("globex"), tenant.MustParse("initech")}, ""},
+		{"case-sensitive ids", []string{"acme", "ACME"}, []tenant.ID{tenant.MustParse("ACME"), tenant.MustParse("acme")}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -449,7 +450,7 @@ func TestVerifyCustomTenantClaim(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if diff := cmp.Diff([]tenant.ID{"initech"}, got.Granted); diff != "" || got.Tenants.OrgID() != "initech" {
+	if diff := cmp.Diff([]tenant.ID{tenant.MustParse("initech")}, got.Granted); diff != "" || got.Tenants.OrgID() != "initech" {
 		t.Errorf("tenant = %q, granted diff:\n%s", got.Tenants, diff)
 	}
 	// tenant_id is present but is not the configured claim.

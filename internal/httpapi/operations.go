@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/tracegate/tracegate"
@@ -48,6 +50,29 @@ type Check struct {
 	// Degraded is true when it serves, but not as it should (e.g. stale keys).
 	Degraded bool
 	Detail   string
+}
+
+// Checker is one dependency behind the readiness probe: internal/auth's
+// Verifier (the signing keys) and internal/tempo's Client (Tempo) are.
+type Checker interface {
+	// Check reports whether tracegate can serve as far as this dependency
+	// goes (ok), whether it serves but not as it should (degraded), and, for
+	// the log only, why.
+	Check(ctx context.Context) (ok, degraded bool, detail string)
+}
+
+// ReadinessOf returns an Options.Readiness that runs every checker, each
+// as the check of its name, in the order of the names.
+func ReadinessOf(checkers map[string]Checker) func(context.Context) []Check {
+	names := slices.Sorted(maps.Keys(checkers))
+	return func(ctx context.Context) []Check {
+		checks := make([]Check, len(names))
+		for i, name := range names {
+			checks[i].Name = name
+			checks[i].OK, checks[i].Degraded, checks[i].Detail = checkers[name].Check(ctx)
+		}
+		return checks
+	}
 }
 
 // notReadyError is answered 503 by the readiness probe; it is not logged as

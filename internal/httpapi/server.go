@@ -33,7 +33,7 @@ import (
 // TraceReader is what the handlers need; traces.Repository implements it
 // and documents the error contracts.
 type TraceReader interface {
-	Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error)
+	WithTrace(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange, fn func(traces.Trace) error) error
 	Search(ctx context.Context, t tenant.Set, q traces.SearchQuery) ([]traces.TraceSummary, error)
 	Tags(ctx context.Context, t tenant.Set, scope string, r traces.TimeRange) ([]traces.TagScope, error)
 	TagValues(ctx context.Context, t tenant.Set, tag, q string, r traces.TimeRange) ([]traces.TagValue, error)

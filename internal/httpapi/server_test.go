@@ -53,11 +53,15 @@ type readerFunc struct {
 	err      error
 }
 
-func (f *readerFunc) Trace(_ context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+func (f *readerFunc) WithTrace(_ context.Context, t tenant.Set, id traces.ID, r traces.TimeRange, fn func(traces.Trace) error) error {
 	f.mu.Lock()
 	f.calls, f.asked = append(f.calls, id), append(f.asked, t)
 	f.mu.Unlock()
-	return f.fn(t, id, r)
+	tr, err := f.fn(t, id, r)
+	if err != nil {
+		return err
+	}
+	return fn(tr)
 }
 
 func (f *readerFunc) Search(_ context.Context, t tenant.Set, q traces.SearchQuery) ([]traces.TraceSummary, error) {

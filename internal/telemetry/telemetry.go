@@ -98,6 +98,20 @@ func (m *Metrics) Register(cs ...prometheus.Collector) error {
 	return nil
 }
 
+// WatchAuth exports AuthDecisions for allow and every deny reason from the
+// start (at zero, so rates and alerts need no first occurrence), and the
+// age of the signing keys in use as keysAge reports it.
+func (m *Metrics) WatchAuth(reasons []string, keysAge func() time.Duration) error {
+	for _, reason := range reasons {
+		m.AuthDecisions.WithLabelValues(Deny, reason)
+	}
+	m.AuthDecisions.WithLabelValues(Allow, "ok")
+	return m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tracegate_keys_age_seconds",
+		Help: "Age of the signing keys in use (0 before any were loaded); grows while refreshes fail.",
+	}, func() float64 { return keysAge().Seconds() }))
+}
+
 // Text renders every metric in the Prometheus text exposition format.
 func (m *Metrics) Text() ([]byte, error) {
 	families, err := m.registry.Gather()

@@ -91,6 +91,13 @@ func (b *budget) acquire(ctx context.Context, tenant string, n int64) (func(), e
 	return nil, ctx.Err()
 }
 
+// inUse returns the bytes granted and not given back.
+func (b *budget) inUse() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
 func (b *budget) releaser(tenant string, n int64) func() {
 	var once sync.Once
 	return func() { once.Do(func() { b.release(tenant, n) }) }

@@ -1,8 +1,8 @@
 // Package tempo is the adapter between tracegate's domain and Grafana Tempo's
 // HTTP API. It implements traces.Upstream with the generated gen/tempoapi
-// client, sets X-Scope-OrgID from the caller's tenant on every request it
-// builds (nothing of the incoming request is forwarded), and turns Tempo's
-// statuses into traces sentinels.
+// client, sets X-Scope-OrgID from the tenants of the call on every request
+// it builds, in one place (setOrgID; nothing of the incoming request is
+// forwarded), and turns Tempo's statuses into traces sentinels.
 package tempo
 
 import (
@@ -47,8 +47,14 @@ type Client struct {
 // holds at most half of conversionBytes, so a tenant whose responses are
 // stuck on slow clients cannot starve the others; a trace larger than that
 // share reserves the whole share and runs alone within its tenant.
+//
+// httpClient's transport is used as it is (see NewTransport); redirects are
+// never followed, whatever httpClient says: every Tempo path tracegate
+// calls is one it built.
 func New(baseURL string, httpClient *http.Client, timeout time.Duration, maxBytes, conversionBytes int64) (*Client, error) {
-	c, err := tempoapi.NewClient(baseURL, tempoapi.WithHTTPClient(httpClient))
+	hc := *httpClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c, err := tempoapi.NewClient(baseURL, tempoapi.WithHTTPClient(&hc), tempoapi.WithRequestEditorFn(setOrgID))
 	if err != nil {
 		return nil, fmt.Errorf("tempo client: %w", err)
 	}
@@ -57,6 +63,40 @@ func New(baseURL string, httpClient *http.Client, timeout time.Duration, maxByte
 		cl.budget = newBudget(conversionBytes, max(conversionBytes/2, 1))
 	}
 	return cl, nil
+}
+
+// orgIDHeader is Tempo's tenant header.
+const orgIDHeader = "X-Scope-OrgID"
+
+type (
+	tenantsKey  struct{}
+	unscopedKey struct{}
+)
+
+// as returns ctx for requests to Tempo as the tenants t.
+func as(ctx context.Context, t tenant.Set) context.Context {
+	return context.WithValue(ctx, tenantsKey{}, t)
+}
+
+// unscoped returns ctx for a request that reads no tenant's data (/ready,
+// echo, build info): it goes without X-Scope-OrgID.
+func unscoped(ctx context.Context) context.Context {
+	return context.WithValue(ctx, unscopedKey{}, true)
+}
+
+// setOrgID is the client's request editor and the one place that sets
+// X-Scope-OrgID: from the tenants of the call (see as). A request that
+// carries none and is not unscoped is refused before it is sent (fail
+// closed: a Tempo without multitenancy would read it as its one tenant).
+func setOrgID(ctx context.Context, req *http.Request) error {
+	if t, ok := ctx.Value(tenantsKey{}).(tenant.Set); ok && t.Len() > 0 {
+		req.Header.Set(orgIDHeader, t.OrgID())
+		return nil
+	}
+	if ctx.Value(unscopedKey{}) != nil {
+		return nil
+	}
+	return fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, traces.ErrNoTenant)
 }
 
 // reserve takes n bytes of tenant's share of the conversion budget, waiting
@@ -74,27 +114,46 @@ func (c *Client) reserve(ctx context.Context, tenant string, n int64) (func(), e
 	return release, nil
 }
 
+// ConversionBytes returns the bytes of the conversion budget held now by
+// traces being read or written (0 without a budget): when no trace is in
+// flight, it must be 0.
+func (c *Client) ConversionBytes() int64 {
+	if c.budget == nil {
+		return 0
+	}
+	return c.budget.inUse()
+}
+
 // held is what a request for a trace body of n bytes holds until its answer
 // is written: the body (the transcoder reads it in place) and the output
 // buffer.
 func held(n int64) int64 { return n + otlpjson.BufferSize }
 
-// Trace implements traces.Upstream. It asks Tempo's v2 endpoint for protobuf
-// (measured about 2.5× cheaper for Tempo than its JSON, and decoded here
-// without an intermediate JSON step) and maps Tempo's empty-trace 200 to
-// traces.ErrNotFound.
-func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
-	params := &tempoapi.GetTraceV2Params{XScopeOrgID: t.OrgID()}
+// WithTrace implements traces.Upstream. It asks Tempo's v2 endpoint for
+// protobuf (measured about 2.5× cheaper for Tempo than its JSON, and
+// decoded here without an intermediate JSON step) and maps Tempo's
+// empty-trace 200 to traces.ErrNotFound.
+//
+// The trace's conversion memory is reserved before the body is read when
+// Tempo says how long it is (identity encoding), else right after reading,
+// and given back in one place, when WithTrace returns: whatever fn does,
+// fails or panics.
+func (c *Client) WithTrace(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange, fn func(traces.Trace) error) error {
+	ctx = as(ctx, t)
+	params := &tempoapi.GetTraceV2Params{}
 	if !r.IsZero() {
 		params.Start, params.End = &r.Start, &r.End
 	}
-	// The conversion budget is reserved before the body is read when Tempo
-	// says how long it is (identity encoding), else right after reading.
 	var release func()
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
 	body, err := c.call(ctx, "application/protobuf", func(ctx context.Context) (*http.Response, error) {
 		resp, err := c.api.GetTraceV2(ctx, id.String(), params, acceptProtobuf)
 		if err == nil && resp.StatusCode == http.StatusOK && resp.ContentLength > 0 && release == nil {
-			if release, err = c.reserve(ctx, params.XScopeOrgID, held(resp.ContentLength)); err != nil {
+			if release, err = c.reserve(ctx, t.OrgID(), held(resp.ContentLength)); err != nil {
 				resp.Body.Close()
 				return nil, err
 			}
@@ -102,28 +161,22 @@ func (c *Client) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces
 		return resp, err
 	})
 	if err != nil {
-		if release != nil {
-			release()
-		}
-		return traces.Trace{}, err
+		return err
 	}
 	if release == nil {
-		if release, err = c.reserve(ctx, params.XScopeOrgID, held(int64(len(body)))); err != nil {
-			return traces.Trace{}, err
+		if release, err = c.reserve(ctx, t.OrgID(), held(int64(len(body)))); err != nil {
+			return err
 		}
 	}
 	tr, err := decodeTraceByID(body)
 	if err != nil {
-		release()
-		return traces.Trace{}, fmt.Errorf("%w: decode trace: %w", traces.ErrUpstream, err)
+		return fmt.Errorf("%w: decode trace: %w", traces.ErrUpstream, err)
 	}
 	if tr.Data.Len() == 0 {
-		release()
-		return traces.Trace{}, traces.ErrNotFound
+		return traces.ErrNotFound
 	}
 	tr.ID = id
-	tr.OnRelease(release)
-	return tr, nil
+	return fn(tr)
 }
 
 // maxRetries bounds the retries of one call (all are idempotent reads).
@@ -165,7 +218,7 @@ func (c *Client) call(ctx context.Context, wantType string, do func(context.Cont
 func (c *Client) once(ctx context.Context, wantType string, do func(context.Context) (*http.Response, error)) (body []byte, retryable bool, err error) {
 	resp, err := do(ctx)
 	if err != nil {
-		return nil, ctx.Err() == nil, transportError(ctx, err)
+		return nil, retryableFailure(ctx, err), transportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	body, err = c.readBody(ctx, resp)
@@ -224,9 +277,20 @@ func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, err
 	return buf.Bytes(), nil
 }
 
+// retryableFailure reports whether a request that failed with err before Tempo
+// answered may be tried again: not after our deadline, nor a request that
+// was refused before it was sent.
+func retryableFailure(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && !errors.Is(err, traces.ErrNoTenant)
+}
+
 // transportError classifies an error that happened before or while reading a
-// response: our deadline is a timeout, anything else means Tempo is unreachable.
+// response: our deadline is a timeout, a request without tenants was refused
+// here, anything else means Tempo is unreachable.
 func transportError(ctx context.Context, err error) error {
+	if errors.Is(err, traces.ErrNoTenant) {
+		return err
+	}
 	err = redact.Error(err) // the URL of Tempo may carry credentials
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("%w: %w", traces.ErrTimeout, err)
@@ -280,12 +344,21 @@ func oneLine(b []byte) string {
 // readyTimeout bounds the readiness probe of Tempo.
 const readyTimeout = 2 * time.Second
 
+// Check is the readiness check of Tempo (httpapi.Checker): ok when Ready
+// says so, detail "ready" or why not.
+func (c *Client) Check(ctx context.Context) (ok, degraded bool, detail string) {
+	if err := c.Ready(ctx); err != nil {
+		return false, false, err.Error()
+	}
+	return true, false, "ready"
+}
+
 // Ready returns nil when Tempo's /ready answers 200 within a short timeout,
 // and otherwise an error saying what Tempo answered (one sanitised line).
 func (c *Client) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, min(readyTimeout, c.timeout))
 	defer cancel()
-	resp, err := c.api.GetReady(ctx)
+	resp, err := c.api.GetReady(unscoped(ctx))
 	if err != nil {
 		return transportError(ctx, err)
 	}

@@ -102,7 +102,7 @@ func TestTraceFound(t *testing.T) {
 			return f.responder(t)(req)
 		})
 
-	tr, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{})
+	tr, err := readTrace(context.Background(), c, tenant.MustSet("acme"), checkoutID, traces.TimeRange{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestTraceTimeRangeForwarded(t *testing.T) {
 	c, mock := newTestClient(t, time.Second, 1<<20)
 	mock.RegisterResponderWithQuery(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(),
 		"start=1795694609&end=1795698269", loadFixture(t, "trace-v2-protobuf-found").responder(t))
-	if _, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{Start: 1795694609, End: 1795698269}); err != nil {
+	if _, err := readTrace(context.Background(), c, tenant.MustSet("acme"), checkoutID, traces.TimeRange{Start: 1795694609, End: 1795698269}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -217,7 +217,7 @@ func TestTraceErrors(t *testing.T) {
 			t.Parallel()
 			c, mock := newTestClient(t, 50*time.Millisecond, 1024)
 			mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), tc.responder)
-			_, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{})
+			_, err := readTrace(context.Background(), c, tenant.MustSet("acme"), checkoutID, traces.TimeRange{})
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -292,7 +292,7 @@ func TestRetries(t *testing.T) {
 				}
 				return found.responder(t)(req)
 			})
-			_, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{})
+			_, err := readTrace(context.Background(), c, tenant.MustSet("acme"), checkoutID, traces.TimeRange{})
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
 				t.Errorf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -304,7 +304,7 @@ func TestRetries(t *testing.T) {
 }
 
 // The conversion budget lets at most its size of trace bodies be converted at
-// once: a second trace waits until the first is released.
+// once: a second trace waits until the first one's WithTrace returns.
 func TestConversionBudget(t *testing.T) {
 	t.Parallel()
 	mock := httpmock.NewMockTransport()
@@ -314,31 +314,69 @@ func TestConversionBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{})
-	if err != nil {
-		t.Fatal(err)
+	acme := tenant.MustSet("acme")
+	release := holdTrace(t, context.Background(), c, acme)
+	if got := c.ConversionBytes(); got != 1500 {
+		t.Errorf("%d conversion bytes held by one trace, want its tenant's whole share, 1500", got)
 	}
 	// The budget is taken: the next trace cannot be converted within the timeout.
-	if _, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{}); !errors.Is(err, traces.ErrTimeout) {
+	if _, err := readTrace(context.Background(), c, acme, checkoutID, traces.TimeRange{}); !errors.Is(err, traces.ErrTimeout) {
 		t.Fatalf("second trace while the first holds the budget: %v, want ErrTimeout", err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		tr, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{})
-		tr.Release()
+		_, err := readTrace(context.Background(), c, acme, checkoutID, traces.TimeRange{})
 		done <- err
 	}()
 	time.Sleep(50 * time.Millisecond)
-	first.Release()
-	first.Release() // a second release must not give back more than was taken
+	release()
 	if err := <-done; err != nil {
 		t.Fatalf("after release: %v", err)
 	}
 	// Not-found answers give their reservation back at once.
 	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), loadFixture(t, "trace-v2-protobuf-other-tenant").responder(t))
 	for range 3 {
-		if _, err := c.Trace(context.Background(), tenant.NewSet("acme"), checkoutID, traces.TimeRange{}); !errors.Is(err, traces.ErrNotFound) {
+		if _, err := readTrace(context.Background(), c, acme, checkoutID, traces.TimeRange{}); !errors.Is(err, traces.ErrNotFound) {
 			t.Fatalf("not found: %v", err)
+		}
+	}
+	if got := c.ConversionBytes(); got != 0 {
+		t.Errorf("%d conversion bytes held after every trace was answered, want 0", got)
+	}
+}
+
+// readTrace reads trace id as ts through c.WithTrace and returns it. Outside
+// the callback its memory is given back, but the bytes stay readable here.
+func readTrace(ctx context.Context, c *Client, ts tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+	var got traces.Trace
+	err := c.WithTrace(ctx, ts, id, r, func(tr traces.Trace) error {
+		got = tr
+		return nil
+	})
+	return got, err
+}
+
+// holdTrace reads checkoutID as ts and stays inside WithTrace's callback,
+// holding the trace's conversion memory, until release is called.
+func holdTrace(t *testing.T, ctx context.Context, c *Client, ts tenant.Set) (release func()) {
+	t.Helper()
+	inside, leave, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- c.WithTrace(ctx, ts, checkoutID, traces.TimeRange{}, func(traces.Trace) error {
+			close(inside)
+			<-leave
+			return nil
+		})
+	}()
+	select {
+	case <-inside:
+	case err := <-done:
+		t.Fatalf("holding a trace: %v", err)
+	}
+	return func() {
+		close(leave)
+		if err := <-done; err != nil {
+			t.Errorf("holding a trace: %v", err)
 		}
 	}
 }
@@ -369,27 +407,20 @@ func TestConversionBudgetIsFairBetweenTenants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acme, globex := tenant.NewSet("acme"), tenant.NewSet("globex")
-	held, err := c.Trace(context.Background(), acme, checkoutID, traces.TimeRange{}) // acme's whole share (3000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Release()
+	acme, globex := tenant.MustSet("acme"), tenant.MustSet("globex")
+	defer holdTrace(t, context.Background(), c, acme)() // acme's whole share (3000)
 	waiting := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { // queued behind acme's first, never granted while it is held
-		tr, err := c.Trace(ctx, acme, checkoutID, traces.TimeRange{})
-		tr.Release()
+		_, err := readTrace(ctx, c, acme, checkoutID, traces.TimeRange{})
 		waiting <- err
 	}()
 	time.Sleep(50 * time.Millisecond)
 	start := time.Now()
-	tr, err := c.Trace(context.Background(), globex, checkoutID, traces.TimeRange{})
-	if err != nil {
+	if _, err := readTrace(context.Background(), c, globex, checkoutID, traces.TimeRange{}); err != nil {
 		t.Fatalf("globex while acme holds its share and waits for more: %v", err)
 	}
-	tr.Release()
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("globex waited %v", d)
 	}

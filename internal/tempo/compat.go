@@ -19,20 +19,21 @@ var _ traces.CompatUpstream = (*Client)(nil)
 // Echo implements traces.CompatUpstream.
 func (c *Client) Echo(ctx context.Context) (traces.Answer, error) {
 	return c.answer(ctx, false, func(ctx context.Context) (*http.Response, error) {
-		return c.api.GetEcho(ctx)
+		return c.api.GetEcho(unscoped(ctx))
 	})
 }
 
 // BuildInfo implements traces.CompatUpstream.
 func (c *Client) BuildInfo(ctx context.Context) (traces.Answer, error) {
 	return c.answer(ctx, false, func(ctx context.Context) (*http.Response, error) {
-		return c.api.GetBuildInfo(ctx)
+		return c.api.GetBuildInfo(unscoped(ctx))
 	})
 }
 
 // TraceAnswer implements traces.CompatUpstream: v1 or v2, JSON or protobuf,
 // with v2's span filtering when q asks for it.
 func (c *Client) TraceAnswer(ctx context.Context, t tenant.Set, q traces.TraceQuery) (traces.Answer, error) {
+	ctx = as(ctx, t)
 	accept := acceptJSON
 	if q.Protobuf {
 		accept = acceptProtobuf
@@ -42,13 +43,13 @@ func (c *Client) TraceAnswer(ctx context.Context, t tenant.Set, q traces.TraceQu
 		start, end = &q.Range.Start, &q.Range.End
 	}
 	if !q.V2 {
-		params := &tempoapi.GetTraceV1Params{XScopeOrgID: t.OrgID(), Start: start, End: end}
+		params := &tempoapi.GetTraceV1Params{Start: start, End: end}
 		return c.answer(ctx, true, func(ctx context.Context) (*http.Response, error) {
 			return c.api.GetTraceV1(ctx, q.ID.String(), params, accept)
 		})
 	}
 	params := &tempoapi.GetTraceV2Params{
-		XScopeOrgID: t.OrgID(), Start: start, End: end,
+		Start: start, End: end,
 		KeepHierarchy: q.KeepHierarchy, MatchDepth: q.MatchDepth, AncestorDepth: q.AncestorDepth,
 	}
 	if q.Filter != "" {
@@ -61,7 +62,8 @@ func (c *Client) TraceAnswer(ctx context.Context, t tenant.Set, q traces.TraceQu
 
 // SearchAnswer implements traces.CompatUpstream.
 func (c *Client) SearchAnswer(ctx context.Context, t tenant.Set, q traces.NativeSearch) (traces.Answer, error) {
-	params := &tempoapi.SearchParams{XScopeOrgID: t.OrgID(), Limit: q.Limit, Spss: q.SpansPerSet}
+	ctx = as(ctx, t)
+	params := &tempoapi.SearchParams{Limit: q.Limit, Spss: q.SpansPerSet}
 	if !q.Range.IsZero() {
 		params.Start, params.End = &q.Range.Start, &q.Range.End
 	}
@@ -79,17 +81,18 @@ func (c *Client) SearchAnswer(ctx context.Context, t tenant.Set, q traces.Native
 
 // TagsAnswer implements traces.CompatUpstream.
 func (c *Client) TagsAnswer(ctx context.Context, t tenant.Set, v2 bool, scope, q string, r traces.TimeRange) (traces.Answer, error) {
+	ctx = as(ctx, t)
 	var start, end *int64
 	if !r.IsZero() {
 		start, end = &r.Start, &r.End
 	}
 	if !v2 {
-		params := &tempoapi.SearchTagsV1Params{XScopeOrgID: t.OrgID(), Scope: nonEmpty(scope), Start: start, End: end}
+		params := &tempoapi.SearchTagsV1Params{Scope: nonEmpty(scope), Start: start, End: end}
 		return c.answer(ctx, false, func(ctx context.Context) (*http.Response, error) {
 			return c.api.SearchTagsV1(ctx, params, acceptJSON)
 		})
 	}
-	params := &tempoapi.SearchTagsV2Params{XScopeOrgID: t.OrgID(), Scope: nonEmpty(scope), Q: nonEmpty(q), Start: start, End: end}
+	params := &tempoapi.SearchTagsV2Params{Scope: nonEmpty(scope), Q: nonEmpty(q), Start: start, End: end}
 	return c.answer(ctx, false, func(ctx context.Context) (*http.Response, error) {
 		return c.api.SearchTagsV2(ctx, params, acceptJSON)
 	})
@@ -97,17 +100,18 @@ func (c *Client) TagsAnswer(ctx context.Context, t tenant.Set, v2 bool, scope, q
 
 // TagValuesAnswer implements traces.CompatUpstream.
 func (c *Client) TagValuesAnswer(ctx context.Context, t tenant.Set, v2 bool, tag, q string, r traces.TimeRange) (traces.Answer, error) {
+	ctx = as(ctx, t)
 	var start, end *int64
 	if !r.IsZero() {
 		start, end = &r.Start, &r.End
 	}
 	if !v2 {
-		params := &tempoapi.SearchTagValuesV1Params{XScopeOrgID: t.OrgID(), Start: start, End: end}
+		params := &tempoapi.SearchTagValuesV1Params{Start: start, End: end}
 		return c.answer(ctx, false, func(ctx context.Context) (*http.Response, error) {
 			return c.api.SearchTagValuesV1(ctx, tag, params, acceptJSON)
 		})
 	}
-	params := &tempoapi.SearchTagValuesV2Params{XScopeOrgID: t.OrgID(), Q: nonEmpty(q), Start: start, End: end}
+	params := &tempoapi.SearchTagValuesV2Params{Q: nonEmpty(q), Start: start, End: end}
 	return c.answer(ctx, false, func(ctx context.Context) (*http.Response, error) {
 		return c.api.SearchTagValuesV2(ctx, tag, params, acceptJSON)
 	})
@@ -115,18 +119,19 @@ func (c *Client) TagValuesAnswer(ctx context.Context, t tenant.Set, v2 bool, tag
 
 // MetricsAnswer implements traces.CompatUpstream.
 func (c *Client) MetricsAnswer(ctx context.Context, t tenant.Set, q traces.MetricsQuery) (traces.Answer, error) {
+	ctx = as(ctx, t)
 	var since *string
 	if q.Since > 0 {
 		since = nonEmpty(q.Since.String())
 	}
 	if q.Instant {
-		params := &tempoapi.MetricsQueryInstantParams{XScopeOrgID: t.OrgID(), Q: &q.Q, Start: q.Start, End: q.End, Since: since}
+		params := &tempoapi.MetricsQueryInstantParams{Q: &q.Q, Start: q.Start, End: q.End, Since: since}
 		return c.answer(ctx, false, func(ctx context.Context) (*http.Response, error) {
 			return c.api.MetricsQueryInstant(ctx, params)
 		})
 	}
 	params := &tempoapi.MetricsQueryRangeParams{
-		XScopeOrgID: t.OrgID(), Q: &q.Q, Start: q.Start, End: q.End, Since: since,
+		Q: &q.Q, Start: q.Start, End: q.End, Since: since,
 		Step: nonEmpty(q.Step), Exemplars: q.Exemplars,
 	}
 	return c.answer(ctx, false, func(ctx context.Context) (*http.Response, error) {
@@ -159,7 +164,7 @@ func (c *Client) answer(ctx context.Context, notFound bool, do func(context.Cont
 func (c *Client) answerOnce(ctx context.Context, notFound bool, do func(context.Context) (*http.Response, error)) (traces.Answer, bool, error) {
 	resp, err := do(ctx)
 	if err != nil {
-		return traces.Answer{}, ctx.Err() == nil, transportError(ctx, err)
+		return traces.Answer{}, retryableFailure(ctx, err), transportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	body, err := c.readBody(ctx, resp)

@@ -20,7 +20,7 @@ import (
 // X-Scope-OrgID, Accept) and returns real Tempo's answer byte for byte.
 func TestCompatAnswersReplayFixtures(t *testing.T) {
 	t.Parallel()
-	acme := tenant.NewSet("acme")
+	acme := tenant.MustSet("acme")
 	rng := traces.TimeRange{Start: 1796141445, End: 1796142405}
 	start, end := int64(1796141445), int64(1796142405)
 	tests := []struct {
@@ -36,7 +36,7 @@ func TestCompatAnswersReplayFixtures(t *testing.T) {
 			return c.TraceAnswer(context.Background(), acme, traces.TraceQuery{ID: checkoutID, Protobuf: true})
 		}},
 		{"trace-v1-json-other-tenant", func(c *Client) (traces.Answer, error) {
-			return c.TraceAnswer(context.Background(), tenant.NewSet("globex"), traces.TraceQuery{ID: checkoutID})
+			return c.TraceAnswer(context.Background(), tenant.MustSet("globex"), traces.TraceQuery{ID: checkoutID})
 		}},
 		{"trace-v2-json-found", func(c *Client) (traces.Answer, error) {
 			return c.TraceAnswer(context.Background(), acme, traces.TraceQuery{ID: checkoutID, V2: true})
@@ -150,7 +150,7 @@ func TestCompatAnswerErrors(t *testing.T) {
 				resp.Header.Set("Content-Type", tc.ctype)
 				return resp, nil
 			})
-			a, err := c.TagsAnswer(context.Background(), tenant.NewSet("acme"), false, "", "", traces.TimeRange{})
+			a, err := c.TagsAnswer(context.Background(), tenant.MustSet("acme"), false, "", "", traces.TimeRange{})
 			if !errors.Is(err, tc.wantErr) {
 				t.Errorf("err %v (answer %+v), want %v", err, a, tc.wantErr)
 			}
@@ -159,14 +159,14 @@ func TestCompatAnswerErrors(t *testing.T) {
 	// A v2 trace has no 404 of its own: not found there is Tempo lacking the endpoint.
 	c, mock := newTestClient(t, time.Second, 1024)
 	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), httpmock.NewStringResponder(404, ""))
-	if _, err := c.TraceAnswer(context.Background(), tenant.NewSet("acme"), traces.TraceQuery{ID: checkoutID, V2: true}); !errors.Is(err, traces.ErrUpstream) {
+	if _, err := c.TraceAnswer(context.Background(), tenant.MustSet("acme"), traces.TraceQuery{ID: checkoutID, V2: true}); !errors.Is(err, traces.ErrUpstream) {
 		t.Errorf("v2 404: %v", err)
 	}
 	// Tempo's 422 and 429 keep Tempo's status and text.
 	for _, status := range []int{422, 429} {
 		c, mock := newTestClient(t, time.Second, 1024)
 		mock.RegisterResponder(http.MethodGet, tempoURL+"/api/traces/"+checkoutID.String(), httpmock.NewStringResponder(status, "tempo says no"))
-		a, err := c.TraceAnswer(context.Background(), tenant.NewSet("acme"), traces.TraceQuery{ID: checkoutID})
+		a, err := c.TraceAnswer(context.Background(), tenant.MustSet("acme"), traces.TraceQuery{ID: checkoutID})
 		if err != nil || a.Status != status || string(a.Body) != "tempo says no" || a.ContentType != traces.ContentTypeText {
 			t.Errorf("%d: %+v %v", status, a, err)
 		}

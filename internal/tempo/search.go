@@ -14,7 +14,8 @@ import (
 // Search implements traces.Upstream. Only q, start, end, limit and spss are
 // sent: Tempo treats unknown parameters as tag filters.
 func (c *Client) Search(ctx context.Context, t tenant.Set, q traces.SearchQuery) ([]traces.TraceSummary, error) {
-	params := &tempoapi.SearchParams{XScopeOrgID: t.OrgID(), Start: &q.Range.Start, End: &q.Range.End}
+	ctx = as(ctx, t)
+	params := &tempoapi.SearchParams{Start: &q.Range.Start, End: &q.Range.End}
 	if q.Q != "" {
 		params.Q = &q.Q
 	}
@@ -35,7 +36,8 @@ func (c *Client) Search(ctx context.Context, t tenant.Set, q traces.SearchQuery)
 
 // Tags implements traces.Upstream.
 func (c *Client) Tags(ctx context.Context, t tenant.Set, scope, filter string, r traces.TimeRange) ([]traces.TagScope, error) {
-	params := &tempoapi.SearchTagsV2Params{XScopeOrgID: t.OrgID(), Start: &r.Start, End: &r.End}
+	ctx = as(ctx, t)
+	params := &tempoapi.SearchTagsV2Params{Start: &r.Start, End: &r.End}
 	if scope != "" {
 		params.Scope = &scope
 	}
@@ -57,7 +59,8 @@ func (c *Client) Tags(ctx context.Context, t tenant.Set, scope, filter string, r
 
 // TagValues implements traces.Upstream.
 func (c *Client) TagValues(ctx context.Context, t tenant.Set, tag, filter string, r traces.TimeRange) ([]traces.TagValue, error) {
-	params := &tempoapi.SearchTagValuesV2Params{XScopeOrgID: t.OrgID(), Start: &r.Start, End: &r.End}
+	ctx = as(ctx, t)
+	params := &tempoapi.SearchTagValuesV2Params{Start: &r.Start, End: &r.End}
 	if filter != "" {
 		params.Q = &filter
 	}

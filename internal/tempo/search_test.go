@@ -29,7 +29,7 @@ func TestSearch(t *testing.T) {
 	c, mock := newTestClient(t, time.Second, 1<<20)
 	var req http.Request
 	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/search", capture(t, loadFixture(t, "search-q-select-tenant"), &req))
-	found, err := c.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{
+	found, err := c.Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{
 		Q: "{ } | select(resource.tenant.id)", Range: traces.TimeRange{Start: 10, End: 20}, Limit: 50, SpansPerSet: 3,
 	})
 	if err != nil {
@@ -68,7 +68,7 @@ func TestSearchRecentSendsNoQ(t *testing.T) {
 	c, mock := newTestClient(t, time.Second, 1<<20)
 	var req http.Request
 	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/search", capture(t, loadFixture(t, "search-recent"), &req))
-	found, err := c.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{Range: traces.TimeRange{Start: 10, End: 20}})
+	found, err := c.Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{Range: traces.TimeRange{Start: 10, End: 20}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestSearchBadTraceQL(t *testing.T) {
 	t.Parallel()
 	c, mock := newTestClient(t, time.Second, 1<<20)
 	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/search", loadFixture(t, "search-bad-traceql").responder(t))
-	_, err := c.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{Q: "foo"})
+	_, err := c.Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{Q: "foo"})
 	var qe *traces.QueryError
 	if !errors.As(err, &qe) || qe.Reason != "invalid TraceQL query: parse error at line 1, col 1: syntax error: unexpected IDENTIFIER" {
 		t.Fatalf("err = %v", err)
@@ -98,7 +98,7 @@ func TestTagsAndValues(t *testing.T) {
 	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/search/tags", capture(t, loadFixture(t, "tags-v2-scope-resource"), &tagsReq))
 	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/search/tag/resource.service.name/values", capture(t, loadFixture(t, "tag-values-v2-globex"), &valuesReq))
 
-	scopes, err := c.Tags(context.Background(), tenant.NewSet("acme"), "resource", `{ resource.tenant.id = "acme" }`, traces.TimeRange{Start: 1, End: 2})
+	scopes, err := c.Tags(context.Background(), tenant.MustSet("acme"), "resource", `{ resource.tenant.id = "acme" }`, traces.TimeRange{Start: 1, End: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestTagsAndValues(t *testing.T) {
 		t.Errorf("tags query (-want +got):\n%s", diff)
 	}
 
-	values, err := c.TagValues(context.Background(), tenant.NewSet("globex"), "resource.service.name", "", traces.TimeRange{Start: 1, End: 2})
+	values, err := c.TagValues(context.Background(), tenant.MustSet("globex"), "resource.service.name", "", traces.TimeRange{Start: 1, End: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestTagsBadScopeAndGarbage(t *testing.T) {
 	t.Parallel()
 	c, mock := newTestClient(t, time.Second, 1<<20)
 	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/search/tags", loadFixture(t, "tags-v2-bad-scope").responder(t))
-	if _, err := c.Tags(context.Background(), tenant.NewSet("acme"), "nope", "", traces.TimeRange{}); !errors.Is(err, traces.ErrInvalidQuery) {
+	if _, err := c.Tags(context.Background(), tenant.MustSet("acme"), "nope", "", traces.TimeRange{}); !errors.Is(err, traces.ErrInvalidQuery) {
 		t.Errorf("bad scope: %v", err)
 	}
 	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/search", func(*http.Request) (*http.Response, error) {
@@ -133,7 +133,7 @@ func TestTagsBadScopeAndGarbage(t *testing.T) {
 		r.Header.Set("Content-Type", "application/json")
 		return r, nil
 	})
-	if _, err := c.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{}); !errors.Is(err, traces.ErrUpstream) {
+	if _, err := c.Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{}); !errors.Is(err, traces.ErrUpstream) {
 		t.Errorf("garbage trace id: %v", err)
 	}
 }

@@ -21,11 +21,38 @@ const MaxLength = 150
 // single tenant id.
 var ErrInvalid = errors.New("invalid tenant id")
 
-// ID is a validated Tempo tenant id.
-type ID string
+// ID is a validated Tempo tenant id. It is opaque: outside this package the
+// only ways to get one are Parse and MustParse, so a value like "a|b" can
+// never become an ID. The zero ID is empty and is no tenant.
+type ID struct {
+	s string
+}
 
 // String returns the id as sent to Tempo.
-func (id ID) String() string { return string(id) }
+func (id ID) String() string { return id.s }
+
+// IsZero reports whether id is the zero ID (no tenant).
+func (id ID) IsZero() bool { return id.s == "" }
+
+// Equal reports whether id and o are the same tenant (go-cmp uses it).
+func (id ID) Equal(o ID) bool { return id == o }
+
+// Compare orders ids by their text, for slices.SortFunc.
+func Compare(a, b ID) int { return strings.Compare(a.s, b.s) }
+
+// MarshalText renders the id (as in JSON logs); there is deliberately no
+// UnmarshalText: an ID only comes from Parse.
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.s), nil }
+
+// MustParse is Parse for ids known to be valid (literals, tests); it panics
+// on an invalid one.
+func MustParse(s string) ID {
+	id, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
 
 // Parse validates s with Tempo's rules: 1 to 150 bytes out of
 // [A-Za-z0-9!-_.*'()], and not "." or "..". It returns an error wrapping
@@ -34,18 +61,18 @@ func (id ID) String() string { return string(id) }
 func Parse(s string) (ID, error) {
 	switch {
 	case s == "":
-		return "", fmt.Errorf("%w: empty", ErrInvalid)
+		return ID{}, fmt.Errorf("%w: empty", ErrInvalid)
 	case len(s) > MaxLength:
-		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalid, MaxLength)
+		return ID{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalid, MaxLength)
 	case s == "." || s == "..":
-		return "", fmt.Errorf("%w: %q is not allowed", ErrInvalid, s)
+		return ID{}, fmt.Errorf("%w: %q is not allowed", ErrInvalid, s)
 	}
 	for i := 0; i < len(s); i++ {
 		if !allowed(s[i]) {
-			return "", fmt.Errorf("%w: unsupported character at byte %d", ErrInvalid, i)
+			return ID{}, fmt.Errorf("%w: unsupported character at byte %d", ErrInvalid, i)
 		}
 	}
-	return ID(s), nil
+	return ID{s: s}, nil
 }
 
 // allowed mirrors dskit's tenant id character table.
@@ -68,11 +95,21 @@ type Set struct {
 	ids []ID
 }
 
-// NewSet returns the set of ids.
+// NewSet returns the set of ids; zero IDs are left out.
 func NewSet(ids ...ID) Set {
-	ids = slices.Clone(ids)
-	slices.Sort(ids)
+	ids = slices.DeleteFunc(slices.Clone(ids), ID.IsZero)
+	slices.SortFunc(ids, Compare)
 	return Set{ids: slices.Compact(ids)}
+}
+
+// MustSet is NewSet of MustParse of each id, for literals and tests; it
+// panics on an invalid id.
+func MustSet(ids ...string) Set {
+	parsed := make([]ID, len(ids))
+	for i, s := range ids {
+		parsed[i] = MustParse(s)
+	}
+	return NewSet(parsed...)
 }
 
 // IDs returns the tenants in order.
@@ -85,14 +122,14 @@ func (s Set) Len() int { return len(s.ids) }
 func (s Set) Equal(o Set) bool { return slices.Equal(s.ids, o.ids) }
 
 // Contains reports whether v names one of the tenants.
-func (s Set) Contains(v string) bool { return slices.Contains(s.ids, ID(v)) }
+func (s Set) Contains(v string) bool { return slices.Contains(s.ids, ID{s: v}) }
 
 // OrgID is the set as Tempo's X-Scope-OrgID: the ids joined by '|', which
 // Parse guarantees none of them contains.
 func (s Set) OrgID() string {
 	parts := make([]string, len(s.ids))
 	for i, id := range s.ids {
-		parts[i] = string(id)
+		parts[i] = id.s
 	}
 	return strings.Join(parts, "|")
 }

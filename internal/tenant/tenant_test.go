@@ -47,7 +47,7 @@ func TestParse(t *testing.T) {
 			if !errors.Is(err, tenant.ErrInvalid) {
 				t.Fatalf("Parse(%q) error = %v; want ErrInvalid", tc.in, err)
 			}
-			if got != "" {
+			if !got.IsZero() {
 				t.Fatalf("Parse(%q) returned %q with an error", tc.in, got)
 			}
 		})
@@ -56,14 +56,14 @@ func TestParse(t *testing.T) {
 
 func TestSet(t *testing.T) {
 	t.Parallel()
-	s := tenant.NewSet("globex", "acme", "globex")
+	s := tenant.MustSet("globex", "acme", "globex")
 	if got := s.OrgID(); got != "acme|globex" {
 		t.Errorf("OrgID = %q, want acme|globex (sorted, de-duplicated)", got)
 	}
 	if s.Len() != 2 || !s.Contains("acme") || !s.Contains("globex") || s.Contains("acm") || s.Contains("") {
 		t.Errorf("set %v: wrong Len or Contains", s)
 	}
-	if one := tenant.NewSet("acme"); one.OrgID() != "acme" {
+	if one := tenant.MustSet("acme"); one.OrgID() != "acme" {
 		t.Errorf("single tenant OrgID = %q", one.OrgID())
 	}
 }
@@ -73,7 +73,7 @@ func TestContext(t *testing.T) {
 	if _, ok := tenant.FromContext(context.Background()); ok {
 		t.Fatal("empty context reported a tenant")
 	}
-	ctx := tenant.NewContext(context.Background(), tenant.NewSet("acme"))
+	ctx := tenant.NewContext(context.Background(), tenant.MustSet("acme"))
 	if got, ok := tenant.FromContext(ctx); !ok || got.OrgID() != "acme" {
 		t.Fatalf("FromContext = %v, %v; want acme, true", got, ok)
 	}
@@ -89,7 +89,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		id, err := tenant.Parse(s)
 		if err != nil {
-			if !errors.Is(err, tenant.ErrInvalid) || id != "" {
+			if !errors.Is(err, tenant.ErrInvalid) || !id.IsZero() {
 				t.Fatalf("Parse(%q) = %q, %v", s, id, err)
 			}
 			return

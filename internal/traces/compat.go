@@ -91,7 +91,8 @@ type MetricsQuery struct {
 }
 
 // Compat serves the Tempo-compatible mount (/tempo): Tempo's endpoints with
-// Tempo's formats, read as the caller's tenants. Without the attribute layer
+// Tempo's formats, read as the caller's tenants (never none: an empty
+// tenant.Set is ErrNoTenant). Without the attribute layer
 // it passes Tempo's answers on as they are (requests rebuilt from parsed
 // values, TraceQL printed from its tree). With it, every query is confined as
 // Repository confines /api/v1's, trace by id is checked on the whole trace,
@@ -129,6 +130,9 @@ func (c *Compat) BuildInfo(ctx context.Context) (Answer, error) { return c.up.Bu
 // (ancestors kept by keep_hierarchy, and the spans a filter matches, may be
 // another tenant's) and the trace is checked whole, as Repository.Trace does.
 func (c *Compat) Trace(ctx context.Context, t tenant.Set, q TraceQuery) (Answer, error) {
+	if err := requireTenants(t); err != nil {
+		return Answer{}, err
+	}
 	if !c.confined() {
 		if q.Filter != "" {
 			parsed, err := traceql.Parse(q.Filter)
@@ -146,12 +150,13 @@ func (c *Compat) Trace(ctx context.Context, t tenant.Set, q TraceQuery) (Answer,
 	if q.Filtering() {
 		return Answer{}, &QueryError{Reason: "span filtering (q, keep_hierarchy, match_depth, ancestor_depth) is not available: the spans it keeps can belong to other tenants"}
 	}
-	tr, err := c.repo.Trace(ctx, t, q.ID, q.Range)
-	if err != nil {
-		return Answer{}, err
-	}
-	defer tr.Release()
-	return encodeTrace(tr, q.V2, q.Protobuf)
+	var a Answer
+	err := c.repo.WithTrace(ctx, t, q.ID, q.Range, func(tr Trace) error {
+		var err error
+		a, err = encodeTrace(tr, q.V2, q.Protobuf)
+		return err
+	})
+	return a, err
 }
 
 // MissingTrace is Tempo's answer for a trace it does not have: v1 404 with
@@ -175,6 +180,9 @@ func MissingTrace(v2, protobuf bool) Answer {
 // format. minDuration and maxDuration are refused there: they filter on the
 // duration of the whole trace, other tenants' spans included.
 func (c *Compat) Search(ctx context.Context, t tenant.Set, q NativeSearch) (Answer, error) {
+	if err := requireTenants(t); err != nil {
+		return Answer{}, err
+	}
 	if q.Q != "" && q.Tags != "" {
 		return Answer{}, &QueryError{Reason: "give q or tags, not both"}
 	}
@@ -285,6 +293,9 @@ func quoteAttrName(k string) string {
 // the caller's q, when it can be confined), and trace-level intrinsics are
 // left out, as Repository.Tags does.
 func (c *Compat) Tags(ctx context.Context, t tenant.Set, v2 bool, scope, q string, r TimeRange) (Answer, error) {
+	if err := requireTenants(t); err != nil {
+		return Answer{}, err
+	}
 	if !c.confined() {
 		a, err := c.up.TagsAnswer(ctx, t, v2, scope, traceql.TagQuery(q), r)
 		if err != nil {
@@ -331,6 +342,9 @@ type tempoScope struct {
 // a scope (service.name); with the attribute layer it is read as the
 // any-scope attribute .service.name, or an intrinsic.
 func (c *Compat) TagValues(ctx context.Context, t tenant.Set, v2 bool, tag, q string, r TimeRange) (Answer, error) {
+	if err := requireTenants(t); err != nil {
+		return Answer{}, err
+	}
 	if !c.confined() {
 		a, err := c.up.TagValuesAnswer(ctx, t, v2, tag, traceql.TagQuery(q), r)
 		if err != nil {
@@ -376,6 +390,9 @@ type tempoTagValue struct {
 // layer on (every spanset filter, compare()'s included), so every series
 // aggregates the caller's spans only.
 func (c *Compat) Metrics(ctx context.Context, t tenant.Set, q MetricsQuery) (Answer, error) {
+	if err := requireTenants(t); err != nil {
+		return Answer{}, err
+	}
 	parsed, err := traceql.Parse(q.Q)
 	if err != nil {
 		return Answer{}, &QueryError{Reason: "q: " + err.Error()}

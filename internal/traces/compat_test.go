@@ -36,9 +36,9 @@ func compatAnswer(c *traces.Compat, q traces.SearchQuery, r traces.TimeRange, me
 	)
 	if metrics {
 		start, end := r.Start, r.End
-		a, err = c.Metrics(context.Background(), tenant.NewSet("acme"), traces.MetricsQuery{Q: q.Q, Start: &start, End: &end, Step: "60s"})
+		a, err = c.Metrics(context.Background(), tenant.MustSet("acme"), traces.MetricsQuery{Q: q.Q, Start: &start, End: &end, Step: "60s"})
 	} else {
-		a, err = c.Search(context.Background(), tenant.NewSet("acme"), traces.NativeSearch{Q: q.Q, Limit: &q.Limit, SpansPerSet: &q.SpansPerSet, Range: r})
+		a, err = c.Search(context.Background(), tenant.MustSet("acme"), traces.NativeSearch{Q: q.Q, Limit: &q.Limit, SpansPerSet: &q.SpansPerSet, Range: r})
 	}
 	if err != nil {
 		return "error: " + err.Error(), err
@@ -99,7 +99,7 @@ func TestCompatOracles(t *testing.T) {
 // and v2 formats, JSON and protobuf; what cannot be confined is refused.
 func TestCompatAttributeMode(t *testing.T) {
 	t.Parallel()
-	acme := tenant.NewSet("acme")
+	acme := tenant.MustSet("acme")
 	ctx := context.Background()
 
 	repo, up, r := oracleWorld(t, false)
@@ -184,7 +184,7 @@ func TestCompatSharedTrace(t *testing.T) {
 	mixed, _ := traces.ParseID(oracleMixed)
 	for _, protobuf := range []bool{false, true} {
 		for _, v2 := range []bool{false, true} {
-			a, err := c.Trace(context.Background(), tenant.NewSet("acme"), traces.TraceQuery{ID: mixed, V2: v2, Protobuf: protobuf})
+			a, err := c.Trace(context.Background(), tenant.MustSet("acme"), traces.TraceQuery{ID: mixed, V2: v2, Protobuf: protobuf})
 			if err != nil {
 				t.Fatal(err)
 			}

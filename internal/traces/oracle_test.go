@@ -148,7 +148,7 @@ func oracleWorld(t *testing.T, shared bool) (*traces.Repository, *tempo.Client, 
 	}
 	cfg := traces.Config{TenantAttribute: "tenant.id", Now: func() time.Time { return now }}
 	if shared {
-		cfg.TempoTenant = "single-tenant"
+		cfg.TempoTenant = tenant.MustParse("single-tenant")
 	}
 	return newRepo(t, up, cfg, nil), up, traces.TimeRange{Start: now.Add(-time.Hour).Unix(), End: now.Unix() + 1}
 }
@@ -224,7 +224,7 @@ func (c oracleCase) query(guess string) traces.SearchQuery {
 func oracleAnswer(t *testing.T, repo *traces.Repository, r traces.TimeRange, q traces.SearchQuery) (string, error) {
 	t.Helper()
 	q.Range = r
-	got, err := repo.Search(context.Background(), tenant.NewSet("acme"), q)
+	got, err := repo.Search(context.Background(), tenant.MustSet("acme"), q)
 	if err != nil {
 		return "error: " + err.Error(), err
 	}

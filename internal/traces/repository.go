@@ -2,6 +2,7 @@ package traces
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -18,9 +19,12 @@ import (
 // ErrInvalidQuery (a *QueryError) when Tempo rejects the request, and
 // ErrRateLimited, ErrUpstream, ErrUnavailable or ErrTimeout when Tempo fails.
 type Upstream interface {
-	// Trace reads trace id, optionally narrowed to r. It returns ErrNotFound
-	// when Tempo has no such trace for t.
-	Trace(ctx context.Context, t tenant.Set, id ID, r TimeRange) (Trace, error)
+	// WithTrace reads trace id, optionally narrowed to r, and calls fn with
+	// it. The trace is only valid during fn: what the Upstream holds for it
+	// (internal/tempo's conversion memory) is freed when fn returns or
+	// panics. It returns fn's error as it is, and ErrNotFound when Tempo has
+	// no such trace for t (fn is then not called).
+	WithTrace(ctx context.Context, t tenant.Set, id ID, r TimeRange, fn func(Trace) error) error
 	// Search runs q (q.Range is always set).
 	Search(ctx context.Context, t tenant.Set, q SearchQuery) ([]TraceSummary, error)
 	// Tags lists attribute names, of one scope if scope is not empty, of
@@ -76,7 +80,7 @@ func NewRepository(upstream Upstream, cfg Config, logger *slog.Logger) (*Reposit
 			return nil, fmt.Errorf("%w: use letters, digits, '_' and '.' only", err)
 		}
 	}
-	if cfg.TempoTenant != "" && cfg.TenantAttribute == "" {
+	if !cfg.TempoTenant.IsZero() && cfg.TenantAttribute == "" {
 		return nil, fmt.Errorf("a shared Tempo tenant (%s) needs a tenant attribute: it is the only wall between tenants", cfg.TempoTenant)
 	}
 	if cfg.RecentWindow <= 0 {
@@ -98,27 +102,47 @@ func NewRepository(upstream Upstream, cfg Config, logger *slog.Logger) (*Reposit
 // out. It deliberately says nothing about what was left out.
 const SharedTraceWarning = "only the resources of your tenant are shown; this trace also contains spans you cannot see"
 
-// Trace returns trace id if it belongs to the tenants t. It returns
-// ErrNotFound if the trace does not exist, belongs to another tenant (Tempo
-// isolates it), or fails the tenant-attribute check: every occurrence of the
-// attribute on every resource must be a string naming one of t (a resource
-// carrying it twice with different values, or as an array, is foreign). A
-// mis-routed trace is a *MismatchError (an ErrNotFound) naming what was
-// found, for the audit log.
+// WithTrace calls fn with trace id if it belongs to the tenants t, and
+// returns fn's error as it is. The trace is only valid during fn; whatever
+// reading it holds is freed when WithTrace returns, also when fn fails or
+// panics. It returns ErrNoTenant for an empty t, and ErrNotFound if the
+// trace does not exist, belongs to another tenant (Tempo isolates it), or
+// fails the tenant-attribute check: every occurrence of the attribute on
+// every resource must be a string naming one of t (a resource carrying it
+// twice with different values, or as an array, is foreign). A mis-routed
+// trace is a *MismatchError (an ErrNotFound) naming what was found, for the
+// audit log.
 //
 // With a shared Tempo tenant (Config.TempoTenant), traces that mix tenants
 // are normal: the trace keeps only t's own resources, with Partial set and
 // SharedTraceWarning, and a trace without any of them is a plain
-// ErrNotFound. Other errors are those of Upstream.Trace. The caller must
-// Release the trace it gets.
-func (r *Repository) Trace(ctx context.Context, t tenant.Set, id ID, tr TimeRange) (Trace, error) {
-	trace, err := r.upstream.Trace(ctx, r.upstreamTenants(t), id, tr)
-	if err != nil {
-		return Trace{}, fmt.Errorf("get trace %s: %w", id, err)
+// ErrNotFound. Other errors are those of Upstream.WithTrace; in none of
+// these cases is fn called.
+func (r *Repository) WithTrace(ctx context.Context, t tenant.Set, id ID, tr TimeRange, fn func(Trace) error) error {
+	if err := requireTenants(t); err != nil {
+		return fmt.Errorf("get trace %s: %w", id, err)
 	}
+	called := false
+	err := r.upstream.WithTrace(ctx, r.upstreamTenants(t), id, tr, func(trace Trace) error {
+		trace, err := r.own(trace, t, id)
+		if err != nil {
+			return err
+		}
+		called = true
+		return fn(trace)
+	})
+	var mismatch *MismatchError
+	if err == nil || called || errors.As(err, &mismatch) {
+		return err
+	}
+	return fmt.Errorf("get trace %s: %w", id, err)
+}
+
+// own returns what of trace t may see (see WithTrace), or the error that
+// hides it.
+func (r *Repository) own(trace Trace, t tenant.Set, id ID) (Trace, error) {
 	if trace.Data == nil || trace.Data.Len() == 0 {
-		trace.Release()
-		return Trace{}, fmt.Errorf("get trace %s: %w", id, ErrNotFound)
+		return Trace{}, ErrNotFound
 	}
 	switch {
 	case r.cfg.TenantAttribute == "":
@@ -132,8 +156,7 @@ func (r *Repository) Trace(ctx context.Context, t tenant.Set, id ID, tr TimeRang
 			}
 		}
 		if kept == 0 {
-			trace.Release()
-			return Trace{}, fmt.Errorf("get trace %s: %w", id, ErrNotFound)
+			return Trace{}, ErrNotFound
 		}
 		if kept < n {
 			trace.keep = keep
@@ -142,7 +165,6 @@ func (r *Repository) Trace(ctx context.Context, t tenant.Set, id ID, tr TimeRang
 		}
 	default:
 		if foreign := r.foreignValues(trace, t); len(foreign) > 0 {
-			trace.Release()
 			return Trace{}, &MismatchError{TraceID: id, Found: joinValues(foreign)}
 		}
 	}
@@ -185,8 +207,18 @@ func (r *Repository) resourceTenant(values []otlpjson.Value, t tenant.Set) (got 
 	return strings.Join(seen, "+"), own
 }
 
+// requireTenants refuses the empty set: every read is some tenants' read,
+// and nothing may stand for "no tenant" (Tempo without multitenancy would
+// take a missing X-Scope-OrgID for its single tenant).
+func requireTenants(t tenant.Set) error {
+	if t.Len() == 0 {
+		return ErrNoTenant
+	}
+	return nil
+}
+
 // shared reports whether every caller reads one shared Tempo tenant.
-func (r *Repository) shared() bool { return r.cfg.TempoTenant != "" }
+func (r *Repository) shared() bool { return !r.cfg.TempoTenant.IsZero() }
 
 // upstreamTenants returns the Tempo tenants a request of t reads: t itself,
 // or the shared Tempo tenant.
@@ -209,7 +241,8 @@ func (r *Repository) window(tr TimeRange) (TimeRange, error) {
 	return tr, nil
 }
 
-// Search returns the traces of t matching q, newest first. Without q.Range it
+// Search returns the traces of t matching q, newest first (ErrNoTenant for
+// an empty t, as every read of the Repository). Without q.Range it
 // searches the last RecentWindow. Tempo never receives the caller's text: q
 // is parsed and printed back from its syntax tree (see internal/traceql), so
 // comments and quoting tricks cannot survive, and a query that does not parse
@@ -224,6 +257,9 @@ func (r *Repository) window(tr TimeRange) (TimeRange, error) {
 // logged as an enforcement bug. Summaries then describe t's returned spans
 // only: no root service or root span name, start and duration of those spans.
 func (r *Repository) Search(ctx context.Context, t tenant.Set, q SearchQuery) ([]TraceSummary, error) {
+	if err := requireTenants(t); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
 	var err error
 	if q.Range, err = r.window(q.Range); err != nil {
 		return nil, err
@@ -345,6 +381,9 @@ func (r *Repository) Tags(ctx context.Context, t tenant.Set, scope string, tr Ti
 
 // tags is Tags narrowed by the TraceQL filter q (kept as TagValues keeps it).
 func (r *Repository) tags(ctx context.Context, t tenant.Set, scope, q string, tr TimeRange) ([]TagScope, error) {
+	if err := requireTenants(t); err != nil {
+		return nil, fmt.Errorf("tags: %w", err)
+	}
 	tr, err := r.window(tr)
 	if err != nil {
 		return nil, err
@@ -376,6 +415,9 @@ func (r *Repository) tags(ctx context.Context, t tenant.Set, scope, q string, tr
 // that plus the tenant condition, one request per tenant (or the tenant
 // condition alone), and a tag whose values describe whole traces is refused.
 func (r *Repository) TagValues(ctx context.Context, t tenant.Set, tag, q string, tr TimeRange) ([]TagValue, error) {
+	if err := requireTenants(t); err != nil {
+		return nil, fmt.Errorf("tag values of %s: %w", tag, err)
+	}
 	tr, err := r.window(tr)
 	if err != nil {
 		return nil, err

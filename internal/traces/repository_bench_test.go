@@ -63,7 +63,7 @@ func benchRepo(b *testing.B, up traces.Upstream, attr string) *traces.Repository
 // resources: 25 (one per service) and 2,000 (Tempo returns a ResourceSpans
 // per ingested batch, so large traces often have many).
 func BenchmarkTraceAttributeCheck(b *testing.B) {
-	acme := tenant.NewSet("acme")
+	acme := tenant.MustSet("acme")
 	ctx := context.Background()
 	for _, shape := range []struct{ resources, spansPer int }{{25, 800}, {2000, 10}} {
 		tr := bigTrace(b, shape.resources, shape.spansPer)
@@ -76,7 +76,7 @@ func BenchmarkTraceAttributeCheck(b *testing.B) {
 				repo := benchRepo(b, up, attr)
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := repo.Trace(ctx, acme, id, traces.TimeRange{}); err != nil {
+					if err := repo.WithTrace(ctx, acme, id, traces.TimeRange{}, func(traces.Trace) error { return nil }); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -107,7 +107,7 @@ func BenchmarkSearchAttributeFilter(b *testing.B) {
 			RootSpan: "GET /api/cart", StartUnixNano: 1_795_698_209_000_000_000, DurationMs: 12, SpanSets: []traces.SpanSet{set}}
 	}
 	up := cannedUpstream{found: found}
-	acme := tenant.NewSet("acme")
+	acme := tenant.MustSet("acme")
 	ctx := context.Background()
 	q := traces.SearchQuery{Q: `{ status = error }`, Limit: 1000, SpansPerSet: 3}
 	for _, attr := range []string{"", "tenant.id"} {

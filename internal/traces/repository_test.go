@@ -18,8 +18,23 @@ import (
 // upstreamFunc is a fake of traces.Upstream for trace by id.
 type upstreamFunc func(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error)
 
-func (f upstreamFunc) Trace(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
-	return f(ctx, t, id, r)
+func (f upstreamFunc) WithTrace(ctx context.Context, t tenant.Set, id traces.ID, r traces.TimeRange, fn func(traces.Trace) error) error {
+	tr, err := f(ctx, t, id, r)
+	if err != nil {
+		return err
+	}
+	return fn(tr)
+}
+
+// readTrace returns what repo.WithTrace shows of trace id. Outside the
+// callback the trace stays readable here: the fakes hold no memory for it.
+func readTrace(ctx context.Context, repo *traces.Repository, t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+	var got traces.Trace
+	err := repo.WithTrace(ctx, t, id, r, func(tr traces.Trace) error {
+		got = tr
+		return nil
+	})
+	return got, err
 }
 
 func (f upstreamFunc) Search(context.Context, tenant.Set, traces.SearchQuery) ([]traces.TraceSummary, error) {
@@ -113,7 +128,7 @@ func TestRepositoryTrace(t *testing.T) {
 				return tc.upstream, tc.upErr
 			})
 			repo := newRepo(t, up, traces.Config{TenantAttribute: tc.attribute}, logger)
-			got, err := repo.Trace(context.Background(), tenant.NewSet("acme"), id, traces.TimeRange{})
+			got, err := readTrace(context.Background(), repo, tenant.MustSet("acme"), id, traces.TimeRange{})
 			if gotTenant.OrgID() != "acme" {
 				t.Errorf("upstream called as tenant %q, want acme", gotTenant)
 			}
@@ -179,12 +194,12 @@ func TestRepositoryTraceSharedTempo(t *testing.T) {
 		wantPartial bool
 		wantErr     error
 	}{
-		{name: "own trace is whole", upstream: func() traces.Trace { return traceOf(t, "acme", "acme") }, tenants: tenant.NewSet("acme"), wantSpans: 2},
-		{name: "mixed trace keeps only own resources", upstream: mixed, tenants: tenant.NewSet("acme"), wantSpans: 2, wantPartial: true},
-		{name: "the other tenant sees its own part", upstream: mixed, tenants: tenant.NewSet("globex"), wantSpans: 1, wantPartial: true},
-		{name: "federated read keeps both tenants", upstream: mixed, tenants: tenant.NewSet("acme", "globex"), wantSpans: 3, wantPartial: true},
-		{name: "no own resource is not found", upstream: func() traces.Trace { return traceOf(t, "globex", "-") }, tenants: tenant.NewSet("acme"), wantErr: traces.ErrNotFound},
-		{name: "duplicated foreign value is left out", upstream: func() traces.Trace { return traceJSON(t, `"acme"`, `"globex"`) }, tenants: tenant.NewSet("acme"), wantErr: traces.ErrNotFound},
+		{name: "own trace is whole", upstream: func() traces.Trace { return traceOf(t, "acme", "acme") }, tenants: tenant.MustSet("acme"), wantSpans: 2},
+		{name: "mixed trace keeps only own resources", upstream: mixed, tenants: tenant.MustSet("acme"), wantSpans: 2, wantPartial: true},
+		{name: "the other tenant sees its own part", upstream: mixed, tenants: tenant.MustSet("globex"), wantSpans: 1, wantPartial: true},
+		{name: "federated read keeps both tenants", upstream: mixed, tenants: tenant.MustSet("acme", "globex"), wantSpans: 3, wantPartial: true},
+		{name: "no own resource is not found", upstream: func() traces.Trace { return traceOf(t, "globex", "-") }, tenants: tenant.MustSet("acme"), wantErr: traces.ErrNotFound},
+		{name: "duplicated foreign value is left out", upstream: func() traces.Trace { return traceJSON(t, `"acme"`, `"globex"`) }, tenants: tenant.MustSet("acme"), wantErr: traces.ErrNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,8 +210,8 @@ func TestRepositoryTraceSharedTempo(t *testing.T) {
 				gotTenant = tn
 				return tc.upstream(), nil
 			})
-			repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", TempoTenant: "single-tenant"}, slog.New(slog.NewTextHandler(&logs, nil)))
-			got, err := repo.Trace(context.Background(), tc.tenants, id, traces.TimeRange{})
+			repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", TempoTenant: tenant.MustParse("single-tenant")}, slog.New(slog.NewTextHandler(&logs, nil)))
+			got, err := readTrace(context.Background(), repo, tc.tenants, id, traces.TimeRange{})
 			if gotTenant.OrgID() != "single-tenant" {
 				t.Errorf("upstream called as tenant %q, want the shared single-tenant", gotTenant)
 			}
@@ -233,7 +248,7 @@ func TestRepositoryTraceSharedTempo(t *testing.T) {
 
 func TestSharedTempoNeedsAttribute(t *testing.T) {
 	t.Parallel()
-	_, err := traces.NewRepository(upstreamFunc(nil), traces.Config{TempoTenant: "single-tenant"}, slog.New(slog.DiscardHandler))
+	_, err := traces.NewRepository(upstreamFunc(nil), traces.Config{TempoTenant: tenant.MustParse("single-tenant")}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "tenant attribute") {
 		t.Fatalf("NewRepository without a tenant attribute = %v, want a refusal", err)
 	}

@@ -100,7 +100,7 @@ func TestSearchAttributeLayer(t *testing.T) {
 		summary("a8", "acme2"),          // prefix is not the tenant
 	}}
 	repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", Now: clock}, nil)
-	got, err := repo.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{Q: `{ status = error }`, Limit: 20, SpansPerSet: 3})
+	got, err := repo.Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{Q: `{ status = error }`, Limit: 20, SpansPerSet: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestSearchAttributeLayer(t *testing.T) {
 	}
 
 	// Federated: either tenant is fine.
-	got, err = repo.Search(context.Background(), tenant.NewSet("acme", "globex"), traces.SearchQuery{})
+	got, err = repo.Search(context.Background(), tenant.MustSet("acme", "globex"), traces.SearchQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestSearchWithoutAttributeLayer(t *testing.T) {
 	t.Parallel()
 	up := &fakeUpstream{found: []traces.TraceSummary{summary("a1", "globex"), summary("b2")}}
 	repo := newRepo(t, up, traces.Config{Now: clock, RecentWindow: 10 * time.Minute}, nil)
-	got, err := repo.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{})
+	got, err := repo.Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("got %v, %v", ids(got), err)
 	}
@@ -156,14 +156,14 @@ func TestSearchRefusals(t *testing.T) {
 		"trace-level intrinsic":  {Q: `{ trace:rootService = "shop" }`},
 		"metrics on search":      {Q: `{ } | rate()`},
 	} {
-		if _, err := repo.Search(context.Background(), tenant.NewSet("acme"), q); !errors.Is(err, traces.ErrInvalidQuery) {
+		if _, err := repo.Search(context.Background(), tenant.MustSet("acme"), q); !errors.Is(err, traces.ErrInvalidQuery) {
 			t.Errorf("%s: err = %v, want ErrInvalidQuery", name, err)
 		}
 	}
 	if len(up.queries) != 0 {
 		t.Errorf("Tempo was asked %d times", len(up.queries))
 	}
-	if _, err := repo.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{Range: traces.TimeRange{Start: 1, End: 1 + 24*3600}}); err != nil {
+	if _, err := repo.Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{Range: traces.TimeRange{Start: 1, End: 1 + 24*3600}}); err != nil {
 		t.Errorf("range of exactly MaxRange refused: %v", err)
 	}
 }
@@ -185,7 +185,7 @@ func TestTagsAndValuesAttributeLayer(t *testing.T) {
 	repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", Now: clock}, nil)
 	ctx := context.Background()
 
-	values, err := repo.TagValues(ctx, tenant.NewSet("acme"), "resource.tenant.id", "", traces.TimeRange{})
+	values, err := repo.TagValues(ctx, tenant.MustSet("acme"), "resource.tenant.id", "", traces.TimeRange{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestTagsAndValuesAttributeLayer(t *testing.T) {
 		t.Errorf("filter %q", up.filters[0])
 	}
 
-	scopes, err := repo.Tags(ctx, tenant.NewSet("acme", "globex"), "", traces.TimeRange{})
+	scopes, err := repo.Tags(ctx, tenant.MustSet("acme", "globex"), "", traces.TimeRange{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestTagsAndValuesAttributeLayer(t *testing.T) {
 		`{ } | select(span.x)`:                    acmeF,
 	} {
 		n := len(up.filters)
-		if _, err := repo.TagValues(ctx, tenant.NewSet("acme"), "name", q, traces.TimeRange{}); err != nil {
+		if _, err := repo.TagValues(ctx, tenant.MustSet("acme"), "name", q, traces.TimeRange{}); err != nil {
 			t.Errorf("q %q: %v", q, err)
 		}
 		if got := up.filters[n:]; len(got) != 1 || got[0] != want {
@@ -233,7 +233,7 @@ func TestTagsAndValuesAttributeLayer(t *testing.T) {
 	// Tags whose values describe whole traces are refused, and not offered.
 	n := len(up.filters)
 	for _, tag := range []string{"trace:rootService", "trace:rootName", "trace:duration", "rootServiceName", "traceDuration", "span:childCount", "nestedSetParent"} {
-		if _, err := repo.TagValues(ctx, tenant.NewSet("acme"), tag, "", traces.TimeRange{}); !errors.Is(err, traces.ErrInvalidQuery) || !strings.Contains(err.Error(), tag) {
+		if _, err := repo.TagValues(ctx, tenant.MustSet("acme"), tag, "", traces.TimeRange{}); !errors.Is(err, traces.ErrInvalidQuery) || !strings.Contains(err.Error(), tag) {
 			t.Errorf("values of %s: %v, want a refusal naming it", tag, err)
 		}
 	}
@@ -241,7 +241,7 @@ func TestTagsAndValuesAttributeLayer(t *testing.T) {
 		t.Error("Tempo was asked for a refused tag")
 	}
 	up.scopes[acmeF] = []traces.TagScope{{Name: "intrinsic", Tags: []string{"duration", "name", "rootServiceName", "span:childCount", "status", "trace:duration", "trace:id", "trace:rootName", "trace:rootService"}}}
-	scopes, err = repo.Tags(ctx, tenant.NewSet("acme"), "intrinsic", traces.TimeRange{})
+	scopes, err = repo.Tags(ctx, tenant.MustSet("acme"), "intrinsic", traces.TimeRange{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,12 +254,12 @@ func TestTagValuesWithoutAttributeLayer(t *testing.T) {
 	t.Parallel()
 	up := &fakeUpstream{values: map[string][]traces.TagValue{`{ status = error }`: {{Type: "string", Value: "auth"}}}}
 	repo := newRepo(t, up, traces.Config{Now: clock}, nil)
-	got, err := repo.TagValues(context.Background(), tenant.NewSet("acme"), "resource.service.name", `{ status  =  error } // x`, traces.TimeRange{})
+	got, err := repo.TagValues(context.Background(), tenant.MustSet("acme"), "resource.service.name", `{ status  =  error } // x`, traces.TimeRange{})
 	if err != nil || len(got) != 1 || got[0].Value != "auth" {
 		t.Errorf("got %v, %v", got, err)
 	}
 	// Tempo would ignore any other shape: it gets no filter, never the text.
-	if _, err := repo.TagValues(context.Background(), tenant.NewSet("acme"), "name", `{ status = error } || { }`, traces.TimeRange{}); err != nil {
+	if _, err := repo.TagValues(context.Background(), tenant.MustSet("acme"), "name", `{ status = error } || { }`, traces.TimeRange{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := up.filters[len(up.filters)-1]; got != "" {
@@ -293,7 +293,7 @@ func TestSearchMergesIntoTheCallersSelect(t *testing.T) {
 		`{ status = error } // | select(x)`:                    `{ status = error && resource.tenant.id = "acme" } | select(resource.tenant.id)`,
 		"{ .a = `x` || span.b > 1.5 } with (most_recent=true)": `{ (.a = "x" || span.b > 1.5) && resource.tenant.id = "acme" } | select(resource.tenant.id) with (most_recent = true)`,
 	} {
-		if _, err := repo.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{Q: q}); err != nil {
+		if _, err := repo.Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{Q: q}); err != nil {
 			t.Fatal(err)
 		}
 		if got := up.queries[len(up.queries)-1].Q; got != want {
@@ -314,7 +314,7 @@ func TestSearchSummariesDescribeOwnSpans(t *testing.T) {
 	up := &fakeUpstream{found: []traces.TraceSummary{own, summary("b2", "acme", "globex")}}
 	var logs strings.Builder
 	repo := newRepo(t, up, traces.Config{TenantAttribute: "tenant.id", Now: clock}, slog.New(slog.NewJSONHandler(&logs, nil)))
-	got, err := repo.Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{})
+	got, err := repo.Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("got %v, %v", ids(got), err)
 	}
@@ -328,7 +328,7 @@ func TestSearchSummariesDescribeOwnSpans(t *testing.T) {
 
 	// Without the attribute layer Tempo's summary is the caller's own.
 	up = &fakeUpstream{found: []traces.TraceSummary{own}}
-	got, err = newRepo(t, up, traces.Config{Now: clock}, nil).Search(context.Background(), tenant.NewSet("acme"), traces.SearchQuery{})
+	got, err = newRepo(t, up, traces.Config{Now: clock}, nil).Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{})
 	if err != nil || got[0].RootService != "globex-gw" || got[0].DurationMs != 2000 {
 		t.Errorf("without the layer: %+v, %v", got, err)
 	}

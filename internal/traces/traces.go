@@ -33,6 +33,9 @@ var (
 	ErrUnavailable = errors.New("tempo unavailable")
 	// ErrTimeout: Tempo did not answer in time.
 	ErrTimeout = errors.New("tempo timed out")
+	// ErrNoTenant: a read was asked for no tenant at all. It is a bug of the
+	// caller (authentication did not run), refused rather than guessed at.
+	ErrNoTenant = errors.New("no tenant to read as")
 )
 
 // QueryError is an ErrInvalidQuery whose Reason is safe to show the caller.
@@ -116,7 +119,8 @@ func NewTimeRange(start, end *int64) (TimeRange, error) {
 	return TimeRange{Start: *start, End: *end}, nil
 }
 
-// Trace is one trace as read from Tempo.
+// Trace is one trace as read from Tempo. It is only valid inside the
+// callback of the WithTrace that gave it (see Repository.WithTrace).
 type Trace struct {
 	ID ID
 	// Data holds every resource, scope and span of the trace as Tempo sent
@@ -127,8 +131,7 @@ type Trace struct {
 	Warnings []string
 
 	// keep says which resources of Data are the caller's (nil: all).
-	keep    []bool
-	release func()
+	keep []bool
 }
 
 // Resources returns the number of resources the trace shows.
@@ -169,19 +172,6 @@ func (t Trace) keepFunc() func(int) bool {
 // otlpjson.Trace.WriteJSON. Output reaches w in bounded chunks.
 func (t Trace) WriteJSON(w io.Writer, head []byte) error {
 	return t.Data.WriteJSON(w, head, t.keepFunc())
-}
-
-// OnRelease sets what Release does: an Upstream that reserved memory for
-// the trace (see internal/tempo's conversion budget) frees it there.
-func (t *Trace) OnRelease(f func()) { t.release = f }
-
-// Release says the caller is done with the trace (its response is written,
-// or it is being discarded). Whoever ends up holding a Trace must call it
-// once; it is safe on a zero Trace.
-func (t Trace) Release() {
-	if t.release != nil {
-		t.release()
-	}
 }
 
 // joinValues renders attribute values for a log line, bounded in size.

@@ -113,23 +113,3 @@ func TestTLSAndTempoCredentials(t *testing.T) {
 		t.Error("plain HTTP answered on the TLS listener")
 	}
 }
-
-func TestTempoTransportErrors(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	twoLines := filepath.Join(dir, "two")
-	writeFile(t, twoLines, []byte("a\nb\n"))
-	notPEM := filepath.Join(dir, "ca")
-	writeFile(t, notPEM, []byte("hello"))
-	for name, cfg := range map[string]config{
-		"password file with two lines": {TempoBasicAuthUser: "u", TempoBasicAuthPasswordFile: twoLines},
-		"missing token file":           {TempoBearerTokenFile: filepath.Join(dir, "nope")},
-		"CA file without PEM":          {TempoCAFile: notPEM},
-	} {
-		if _, err := tempoTransport(cfg); err == nil {
-			t.Errorf("%s: accepted", name)
-		} else if strings.Contains(err.Error(), "a\nb") {
-			t.Errorf("%s: the secret is in the error", name)
-		}
-	}
-}
