@@ -26,9 +26,10 @@ type lifetimeWriter struct {
 	at     int
 	fail   string // "", "error", "cancel" or "panic"
 	cancel context.CancelFunc
-	// during is the conversion memory in use at the first write.
-	during int64
-	inUse  func() int64
+	// during is the conversion memory in use at the first write, and
+	// bodies the recycled body buffers handed out then.
+	during, bodies int64
+	inUse, inUseBodies func() int64
 }
 
 var errClientGone = errors.New("write: connection reset by peer")
@@ -45,7 +46,7 @@ func (w *lifetimeWriter) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	w.writes++
 	if w.writes == 1 {
-		w.during = w.inUse()
+		w.during, w.bodies = w.inUse(), w.inUseBodies()
 	}
 	if w.writes >= w.at {
 		switch w.fail {
@@ -65,7 +66,8 @@ func (w *lifetimeWriter) Write(b []byte) (int, error) {
 // time the response is done: found (small and multi-chunk), not found,
 // another tenant's, mis-routed, on the /tempo mount, every Tempo fault
 // (malformed bodies, errors, timeouts, resets), a client that goes away or
-// whose connection fails mid-stream, and a writer that panics. Real
+// whose connection fails mid-stream, and a writer that panics; and the
+// buffer a large body was read into is recycled only then. Real
 // wiring (newGateway) over the stand-in, with a real signed token.
 func TestConversionMemoryReturnsToZero(t *testing.T) {
 	stand, _ := newTempo(t)
@@ -137,7 +139,7 @@ func TestConversionMemoryReturnsToZero(t *testing.T) {
 		rctx, rcancel := context.WithCancel(context.Background())
 		req := httptest.NewRequestWithContext(rctx, http.MethodGet, tc.path, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
-		w := &lifetimeWriter{header: http.Header{}, at: tc.at, fail: tc.fail, cancel: rcancel, inUse: gw.tempo.ConversionBytes}
+		w := &lifetimeWriter{header: http.Header{}, at: tc.at, fail: tc.fail, cancel: rcancel, inUse: gw.tempo.ConversionBytes, inUseBodies: gw.tempo.BodiesInUse}
 		if tc.at == 0 {
 			w.at = 1 << 30
 		}
@@ -152,6 +154,12 @@ func TestConversionMemoryReturnsToZero(t *testing.T) {
 		}
 		if n := gw.tempo.ConversionBytes(); n != 0 {
 			t.Errorf("%s: %d bytes of conversion memory still held after the response", tc.name, n)
+		}
+		if tc.path == "/api/v1/traces/"+big && w.bodies != 1 {
+			t.Errorf("%s: %d recycled body buffers in use while the trace was written, want 1", tc.name, w.bodies)
+		}
+		if n := gw.tempo.BodiesInUse(); n != 0 {
+			t.Errorf("%s: %d recycled body buffers not given back after the response", tc.name, n)
 		}
 	}
 }
