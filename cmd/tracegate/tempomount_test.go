@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/tracegate/tracegate/internal/devauth"
+	"github.com/tracegate/tracegate/internal/testkit"
 )
 
 // The /tempo mount through the real program, against the Tempo stand-in
@@ -55,24 +54,19 @@ type mountEnv struct {
 	base  string
 	tempo string
 	rt    *recordingTempo
-	logs  *syncBuffer
+	logs  *testkit.Buffer
 	token func(claims map[string]any) string
 }
 
 func startMount(t *testing.T, attribute string) mountEnv {
 	t.Helper()
 	tempoSrv, rt := newTempo(t)
-	iss, err := devauth.NewIssuer("http://idp.test", "tracegate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	base, logs := startTracegate(t, map[string]string{
 		"TRACEGATE_LOG_LEVEL":        "debug",
 		"TRACEGATE_LISTEN_ADDR":      "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":        tempoSrv.URL,
-		"TRACEGATE_JWKS_URL":         jwks.URL,
+		"TRACEGATE_JWKS_URL":         jwksURL,
 		"TRACEGATE_JWT_ISSUER":       "http://idp.test",
 		"TRACEGATE_JWT_AUDIENCE":     "tracegate",
 		"TRACEGATE_TENANT_ATTRIBUTE": attribute,
