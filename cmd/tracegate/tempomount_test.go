@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -80,26 +80,15 @@ func startMount(t *testing.T, attribute string) mountEnv {
 func mountGet(t *testing.T, url string, headers map[string]string) (int, string, []byte) {
 	t.Helper()
 	url, pb := strings.CutSuffix(url, "#pb")
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
 	if pb {
-		req.Header.Set("Accept", "application/protobuf")
+		headers = maps.Clone(headers)
+		if headers == nil {
+			headers = map[string]string{}
+		}
+		headers["Accept"] = "application/protobuf"
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header.Get("Content-Type"), body
+	status, h, body := get(t, url, "", headers)
+	return status, h.Get("Content-Type"), body
 }
 
 // Without the attribute layer the mount answers Tempo's bytes: every
