@@ -16,7 +16,6 @@ import (
 
 	"github.com/tracegate/tracegate/internal/httpapi"
 	"github.com/tracegate/tracegate/internal/tenant"
-	"github.com/tracegate/tracegate/internal/testkit"
 	"github.com/tracegate/tracegate/internal/traces"
 )
 
@@ -64,12 +63,11 @@ func indent(b []byte) string {
 // tags, whoami, and problem+json for every status of the error table.
 func TestGoldenBodies(t *testing.T) {
 	t.Parallel()
-	td := testkit.Ingested(t, "acme-checkout")
-	found := func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
-	}
-	partial := func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td), Partial: true, Warnings: []string{"Trace exceeds maximum size"}}, nil
+	found := checkoutReader(t)
+	partial := func(tn tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+		tr, err := found(tn, id, r)
+		tr.Partial, tr.Warnings = true, []string{"Trace exceeds maximum size"}
+		return tr, err
 	}
 	failing := func(err error) func(tenant.Set, traces.ID, traces.TimeRange) (traces.Trace, error) {
 		return func(tenant.Set, traces.ID, traces.TimeRange) (traces.Trace, error) { return traces.Trace{}, err }

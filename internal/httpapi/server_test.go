@@ -198,10 +198,7 @@ const checkoutID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 func TestGetTraceNormalisesID(t *testing.T) {
 	t.Parallel()
-	td := testkit.Ingested(t, "acme-checkout")
-	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
-	})
+	h := newHarness(t, checkoutReader(t))
 	tok := h.token(t, map[string]any{"tenant_id": "acme"})
 	for in, want := range map[string]string{
 		"4BF92F3577B34DA6A3CE929D0E0E4736": checkoutID,
@@ -220,10 +217,10 @@ func TestGetTraceNormalisesID(t *testing.T) {
 func TestGetTraceTimeRange(t *testing.T) {
 	t.Parallel()
 	var gotRange traces.TimeRange
-	td := testkit.Ingested(t, "acme-checkout")
-	h := newHarness(t, func(_ tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+	found := checkoutReader(t)
+	h := newHarness(t, func(tn tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
 		gotRange = r
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
+		return found(tn, id, r)
 	})
 	rec := h.get(t, "/api/v1/traces/"+checkoutID+"?start=1795694609&end=1795698269", h.token(t, map[string]any{"tenant_id": "acme"}))
 	if rec.Code != http.StatusOK || gotRange != (traces.TimeRange{Start: 1795694609, End: 1795698269}) {
@@ -375,10 +372,7 @@ func TestForbiddenTenants(t *testing.T) {
 
 func TestClientTenantHeadersIgnored(t *testing.T) {
 	t.Parallel()
-	td := testkit.Ingested(t, "acme-checkout")
-	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
-	})
+	h := newHarness(t, checkoutReader(t))
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
 	req.Header.Set("Authorization", "Bearer "+h.token(t, map[string]any{"tenant_id": "acme"}))
 	req.Header.Set("X-Scope-OrgID", "globex")
@@ -485,10 +479,7 @@ func TestHealthNeedsNoToken(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	t.Parallel()
-	td := testkit.Ingested(t, "acme-checkout")
-	h := newHarnessCORS(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
-	}, []string{"https://app.example.com"})
+	h := newHarnessCORS(t, checkoutReader(t), []string{"https://app.example.com"})
 
 	// A preflight needs no token.
 	req := httptest.NewRequest(http.MethodOptions, "/api/v1/traces/"+checkoutID, nil)
@@ -581,10 +572,7 @@ func TestOperationsEndpointsNeedNoToken(t *testing.T) {
 
 func TestMethods(t *testing.T) {
 	t.Parallel()
-	td := testkit.Ingested(t, "acme-checkout")
-	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
-	})
+	h := newHarness(t, checkoutReader(t))
 	tok := h.token(t, map[string]any{"tenant_id": "acme"})
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, "TRACE", "CONNECT", "PROPFIND"} {
 		for _, path := range []string{"/api/v1/traces/" + checkoutID, "/api/v1/traces", "/healthz", "/nope"} {
@@ -817,10 +805,7 @@ func TestAccessLogAndRequestMetrics(t *testing.T) {
 
 func TestGzip(t *testing.T) {
 	t.Parallel()
-	td := testkit.Ingested(t, "acme-checkout")
-	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
-	})
+	h := newHarness(t, checkoutReader(t))
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
 	req.Header.Set("Authorization", "Bearer "+h.token(t, map[string]any{"tenant_id": "acme"}))
 	req.Header.Set("Accept-Encoding", "gzip")
@@ -884,6 +869,15 @@ func TestUI(t *testing.T) {
 		if rec := serve(off, path); rec.Code != http.StatusUnauthorized || strings.Contains(rec.Body.String(), "<html") {
 			t.Errorf("without the UI, GET %s: %d %.100s", path, rec.Code, rec.Body)
 		}
+	}
+}
+
+// checkoutReader answers every trace id with the 9-span trace that acme
+// ingested into the real Tempo.
+func checkoutReader(t testing.TB) func(tenant.Set, traces.ID, traces.TimeRange) (traces.Trace, error) {
+	td := testkit.Ingested(t, "acme-checkout")
+	return func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
 	}
 }
 
