@@ -13,7 +13,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -377,11 +376,4 @@ func TestAttackSuite(t *testing.T) {
 	if strings.Contains(logs.String(), valid) || strings.Contains(logs.String(), parts[2]) {
 		t.Error("a token reached the log")
 	}
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(fmt.Sprint(err))
-	}
-	return v
 }

@@ -8,19 +8,17 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/tracegate/tracegate/internal/devauth"
 	"github.com/tracegate/tracegate/internal/devseed"
+	"github.com/tracegate/tracegate/internal/testkit"
 	"github.com/tracegate/tracegate/web"
 )
 
@@ -34,30 +32,10 @@ func startDev(t *testing.T, flags ...string) string {
 // startDevEnv is startDev with TRACEGATE_* variables in environ.
 func startDevEnv(t *testing.T, environ map[string]string, flags ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	done := make(chan error, 1)
 	args := append([]string{"dev", "--listen", "127.0.0.1:0", "--tempo-listen", "127.0.0.1:0", "--otlp-listen", "127.0.0.1:0"}, flags...)
-	go func() { done <- run(ctx, args, environ, out) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dev: %v", err)
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if s := out.String(); strings.Contains(s, "Try:") && strings.Contains(s, "/api/v1/traces?q=") {
-			return s
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("dev returned early: %v\n%s", err, out)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("dev did not start:\n%s", out)
-	return ""
+	return startRun(t, args, environ, func(out string) bool {
+		return strings.Contains(out, "Try:") && strings.Contains(out, "/api/v1/traces?q=")
+	}).String()
 }
 
 var (
@@ -151,9 +129,8 @@ func TestDevIngestAndReadBack(t *testing.T) {
 	if got.SpanCount() != want.SpanCount() || got.SpanCount() != 9 {
 		t.Fatalf("read back %d spans, sent %d", got.SpanCount(), want.SpanCount())
 	}
-	gotJSON, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(got)
 	for _, s := range []string{`"spanId":"5e3369e1730c53eb"`, `"traceId":"` + id + `"`, `"stringValue":"/frontend/0"`} {
-		if !bytes.Contains(gotJSON, []byte(s)) {
+		if !bytes.Contains(body, []byte(s)) {
 			t.Errorf("read-back trace lacks %s", s)
 		}
 	}
@@ -224,7 +201,7 @@ func TestDevSharedTempo(t *testing.T) {
 
 func TestDevRefusesNonLoopback(t *testing.T) {
 	t.Parallel()
-	err := run(context.Background(), []string{"dev", "--listen", "0.0.0.0:8080"}, nil, &syncBuffer{})
+	err := run(context.Background(), []string{"dev", "--listen", "0.0.0.0:8080"}, nil, &testkit.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("err = %v", err)
 	}
@@ -286,7 +263,7 @@ func TestDevCORS(t *testing.T) {
 			}
 		})
 	}
-	help := &syncBuffer{}
+	help := &testkit.Buffer{}
 	if err := run(context.Background(), []string{"dev", "-h"}, nil, help); err != nil {
 		t.Fatal(err)
 	}
@@ -376,17 +353,12 @@ func TestDevUI(t *testing.T) {
 // tracegate serve has no dev token endpoint, and serves the explorer only
 // with TRACEGATE_UI=true (and then without dev tokens).
 func TestServeHasNoDevEndpoints(t *testing.T) {
-	iss, err := devauth.NewIssuer("http://idp.test", "tracegate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	_, jwksURL := newIssuer(t)
 	tempoSrv, _ := newTempo(t)
 	environ := map[string]string{
 		"TRACEGATE_LISTEN_ADDR": "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":   tempoSrv.URL,
-		"TRACEGATE_JWKS_URL":    jwks.URL,
+		"TRACEGATE_JWKS_URL":    jwksURL,
 	}
 	off, _ := startTracegate(t, environ)
 	withUI := maps.Clone(environ)

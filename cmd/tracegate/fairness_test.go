@@ -14,37 +14,21 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
-
-	"github.com/tracegate/tracegate/internal/devauth"
 	"github.com/tracegate/tracegate/internal/standin"
 )
 
-// bigTrace builds a trace of about spans KiB in protobuf: spans spans, each
-// with a 1 KiB attribute.
-func bigTrace(t testing.TB, traceHex string, spans int) ptrace.Traces {
+// ingestBig stores a trace of about n KiB in protobuf in st as org: n
+// spans, each with a 1 KiB attribute.
+func ingestBig(t testing.TB, st *standin.Server, org, traceHex string, n int) {
 	t.Helper()
-	td := ptrace.NewTraces()
-	var tid pcommon.TraceID
-	copy(tid[:], must(hex.DecodeString(traceHex)))
-	rs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", "bulk")
-	ss := rs.ScopeSpans().AppendEmpty().Spans()
 	filler := strings.Repeat("x", 1000)
-	now := time.Now()
+	start := time.Now().Add(-time.Second)
+	spans := make([]otlpSpan, n)
 	for i := range spans {
-		sp := ss.AppendEmpty()
-		sp.SetTraceID(tid)
-		var sid pcommon.SpanID
-		copy(sid[:], fmt.Appendf(nil, "%08d", i))
-		sp.SetSpanID(sid)
-		sp.SetName(fmt.Sprintf("op-%d", i))
-		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Second)))
-		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(now))
-		sp.Attributes().PutStr("payload", filler)
+		spanHex := hex.EncodeToString(fmt.Appendf(nil, "%08d", i))
+		spans[i] = otlpSpan{traceHex: traceHex, spanHex: spanHex, name: fmt.Sprintf("op-%d", i), start: start, attrs: map[string]string{"payload": filler}}
 	}
-	return td
+	ingest(t, st, org, otlpResource(`[{"key":"service.name","value":{"stringValue":"bulk"}}]`, spans...))
 }
 
 // stalledRead sends a request for path on a connection with a tiny receive
@@ -81,26 +65,17 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // conversion budget (and no write deadline), acme's waiting requests held
 // globex's behind them until (close to, or past) Tempo's timeout: 504.
 func TestStalledReadersDoNotStarveOtherTenants(t *testing.T) {
-	if testing.Short() {
-		t.Skip("drives a multi-megabyte attack")
-	}
 	st := standin.New(nil)
 	const bigID, smallID = "b16b16b16b16b16b16b16b16b16b16b1", "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
-	if err := st.Ingest("acme", bigTrace(t, bigID, 4800)); err != nil { // ~4.8 MB of protobuf
-		t.Fatal(err)
-	}
-	if err := st.Ingest("globex", bigTrace(t, smallID, 1)); err != nil { // ~1 KB
-		t.Fatal(err)
-	}
+	ingestBig(t, st, "acme", bigID, 4800)  // ~4.8 MB of protobuf
+	ingestBig(t, st, "globex", smallID, 1) // ~1 KB
 	tempoSrv := httptest.NewServer(st.Handler())
 	t.Cleanup(tempoSrv.Close)
-	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	base, _ := startTracegate(t, map[string]string{
 		"TRACEGATE_LISTEN_ADDR":          "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":            tempoSrv.URL,
-		"TRACEGATE_JWKS_URL":             jwks.URL,
+		"TRACEGATE_JWKS_URL":             jwksURL,
 		"TRACEGATE_JWT_ISSUER":           "http://idp.test",
 		"TRACEGATE_JWT_AUDIENCE":         "tracegate",
 		"TRACEGATE_TEMPO_TIMEOUT":        "3s",
@@ -211,23 +186,16 @@ func TestStalledReadersDoNotStarveOtherTenants(t *testing.T) {
 // after its first byte, which frees the conversion memory it held: here
 // acme's whole share, so that acme's next read had to wait for it.
 func TestWriteDeadlineFreesAStalledResponse(t *testing.T) {
-	if testing.Short() {
-		t.Skip("drives a multi-megabyte response")
-	}
 	st := standin.New(nil)
 	const bigID = "b16b16b16b16b16b16b16b16b16b16b1"
-	if err := st.Ingest("acme", bigTrace(t, bigID, 4800)); err != nil {
-		t.Fatal(err)
-	}
+	ingestBig(t, st, "acme", bigID, 4800)
 	tempoSrv := httptest.NewServer(st.Handler())
 	t.Cleanup(tempoSrv.Close)
-	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	base, logs := startTracegate(t, map[string]string{
 		"TRACEGATE_LISTEN_ADDR":      "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":        tempoSrv.URL,
-		"TRACEGATE_JWKS_URL":         jwks.URL,
+		"TRACEGATE_JWKS_URL":         jwksURL,
 		"TRACEGATE_TEMPO_TIMEOUT":    "5s",
 		"TRACEGATE_WRITE_TIMEOUT":    "1s",
 		"TRACEGATE_SHUTDOWN_TIMEOUT": "2s",

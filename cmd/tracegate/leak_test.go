@@ -20,9 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/ptrace"
-
-	"github.com/tracegate/tracegate/internal/devauth"
 	"github.com/tracegate/tracegate/internal/standin"
 )
 
@@ -103,32 +100,23 @@ func (w *leakWorld) leakTrace(t *testing.T, st *standin.Server, org, label strin
 			}
 		}
 		mark(service)
-		var spans []string
+		var spans []otlpSpan
 		for i := range 5 {
-			spanHex := randomHex(8)
-			secret := r.owner + "-secret-" + randomHex(4)
-			mark(spanHex)
-			mark(secret)
-			start := now.Add(-time.Duration(10-i-ri) * time.Second)
-			sp := fmt.Sprintf(`{"traceId":"%s","spanId":"%s","name":"%s-op-%d","startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[{"key":"secret","value":{"stringValue":"%s"}}]`,
-				traceHex, spanHex, r.owner, i, start.UnixNano(), start.Add(time.Millisecond).UnixNano(), secret)
-			if parent != "" {
-				sp += `,"parentSpanId":"` + parent + `"`
+			sp := otlpSpan{
+				traceHex: traceHex, spanHex: randomHex(8), parentHex: parent, name: fmt.Sprintf("%s-op-%d", r.owner, i),
+				start: now.Add(-time.Duration(10-i-ri) * time.Second),
+				attrs: map[string]string{"secret": r.owner + "-secret-" + randomHex(4)},
 			}
+			mark(sp.spanHex)
+			mark(sp.attrs["secret"])
 			if i == 0 {
-				parent = spanHex
+				parent = sp.spanHex
 			}
-			spans = append(spans, sp+"}")
+			spans = append(spans, sp)
 		}
-		rss = append(rss, `{"resource":{"attributes":[`+attrs+`]},"scopeSpans":[{"spans":[`+strings.Join(spans, ",")+`]}]}`)
+		rss = append(rss, otlpResource("["+attrs+"]", spans...))
 	}
-	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces([]byte(`{"resourceSpans":[` + strings.Join(rss, ",") + `]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Ingest(org, td); err != nil {
-		t.Fatal(err)
-	}
+	ingest(t, st, org, rss...)
 	return traceHex
 }
 
@@ -176,13 +164,11 @@ func leakSuite(t *testing.T, shared bool, total int) {
 	tempoSrv := httptest.NewServer(st.Handler())
 	t.Cleanup(tempoSrv.Close)
 
-	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	base, _ := startTracegate(t, map[string]string{
 		"TRACEGATE_LISTEN_ADDR":      "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":        tempoSrv.URL,
-		"TRACEGATE_JWKS_URL":         jwks.URL,
+		"TRACEGATE_JWKS_URL":         jwksURL,
 		"TRACEGATE_JWT_ISSUER":       "http://idp.test",
 		"TRACEGATE_JWT_AUDIENCE":     "tracegate",
 		"TRACEGATE_TENANT_ATTRIBUTE": "tenant.id",

@@ -1,166 +1,30 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-
-	"github.com/tracegate/tracegate/internal/devauth"
-	"github.com/tracegate/tracegate/internal/standin"
 )
-
-// recordingTempo is the Tempo stand-in over real HTTP, seeded with the OTLP
-// files that were ingested into the real Tempo the fixtures were recorded from
-// (testdata/tempo/ingested, tenant = file prefix). It records what it was sent.
-type recordingTempo struct {
-	next http.Handler
-
-	mu       sync.Mutex
-	requests []*http.Request
-}
-
-func newTempo(t *testing.T) (*httptest.Server, *recordingTempo) {
-	t.Helper()
-	st := standin.New(nil)
-	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "tempo", "ingested", "*-*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no ingested traces: %v", err)
-	}
-	for _, f := range files {
-		tenant, _, _ := strings.Cut(filepath.Base(f), "-")
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(b)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if err := st.Ingest(tenant, td); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rt := &recordingTempo{next: st.Handler()}
-	srv := httptest.NewServer(rt)
-	t.Cleanup(srv.Close)
-	return srv, rt
-}
-
-func (rt *recordingTempo) count() int {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	return len(rt.requests)
-}
-
-func (rt *recordingTempo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt.mu.Lock()
-	rt.requests = append(rt.requests, r.Clone(context.Background()))
-	rt.mu.Unlock()
-	rt.next.ServeHTTP(w, r)
-}
-
-// syncBuffer collects run's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startTracegate runs the real program (run) with environ and returns its base
-// URL and output; it stops when the test ends.
-func startTracegate(t *testing.T, environ map[string]string) (string, *syncBuffer) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, environ, out) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		sc := bufio.NewScanner(strings.NewReader(out.String()))
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				return "http://" + line.Addr, out
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run returned early: %v\n%s", err, out)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("tracegate did not start:\n%s", out)
-	return "", nil
-}
-
-func get(t *testing.T, url, token string, header map[string]string) (int, http.Header, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, body
-}
 
 // TestEndToEnd drives the whole binary path: config from an environ map, JWKS
 // over HTTP, tokens really signed, Tempo over HTTP.
 func TestEndToEnd(t *testing.T) {
-	iss, err := devauth.NewIssuer("http://idp.test", "tracegate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	tempoSrv, ft := newTempo(t)
 
 	base, logs := startTracegate(t, map[string]string{
 		"TRACEGATE_LISTEN_ADDR":      "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":        tempoSrv.URL,
-		"TRACEGATE_JWKS_URL":         jwks.URL,
+		"TRACEGATE_JWKS_URL":         jwksURL,
 		"TRACEGATE_JWT_ISSUER":       "http://idp.test",
 		"TRACEGATE_JWT_AUDIENCE":     "tracegate",
 		"TRACEGATE_TENANT_ATTRIBUTE": "tenant.id",
@@ -266,15 +130,13 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func TestTempoDown(t *testing.T) {
-	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close() // nothing listens there any more
 	base, _ := startTracegate(t, map[string]string{
 		"TRACEGATE_LISTEN_ADDR": "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":   dead.URL,
-		"TRACEGATE_JWKS_URL":    jwks.URL,
+		"TRACEGATE_JWKS_URL":    jwksURL,
 	})
 	tok, _ := iss.Token("u", time.Hour, map[string]any{"tenant_id": "acme"})
 	if status, _, body := get(t, base+"/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736", tok, nil); status != http.StatusServiceUnavailable {
@@ -374,14 +236,12 @@ func TestVersionIsTheSpecVersion(t *testing.T) {
 // With federation on, a token granting two tenants reads both at once, and
 // the attribute check accepts either tenant; without X-Tenant it must choose.
 func TestFederation(t *testing.T) {
-	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	tempoSrv, rt := newTempo(t)
 	base, _ := startTracegate(t, map[string]string{
 		"TRACEGATE_LISTEN_ADDR":      "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":        tempoSrv.URL,
-		"TRACEGATE_JWKS_URL":         jwks.URL,
+		"TRACEGATE_JWKS_URL":         jwksURL,
 		"TRACEGATE_TENANT_ATTRIBUTE": "tenant.id",
 		"TRACEGATE_ALLOW_FEDERATION": "true",
 	})

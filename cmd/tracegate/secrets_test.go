@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tracegate/tracegate/internal/devauth"
 )
 
 // Bad URL settings are refused at startup, one line each, without echoing
@@ -85,16 +83,14 @@ func TestConfigURLs(t *testing.T) {
 // not the startup line, not the errors of an unreachable Tempo (net/http
 // quotes the URL with the user name), not /readyz.
 func TestTempoCredentialsNotLogged(t *testing.T) {
-	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
 	tempoURL := strings.Replace(dead.URL, "http://", "http://alice:s3cret-pw@", 1)
 	base, logs := startTracegate(t, map[string]string{
 		"TRACEGATE_LISTEN_ADDR": "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":   tempoURL,
-		"TRACEGATE_JWKS_URL":    jwks.URL,
+		"TRACEGATE_JWKS_URL":    jwksURL,
 		"TRACEGATE_LOG_LEVEL":   "debug",
 	})
 	tok := must(iss.Token("u", time.Hour, map[string]any{"tenant_id": "acme"}))
@@ -127,31 +123,18 @@ func TestTempoCredentialsNotLogged(t *testing.T) {
 // Startup warns, one line each, when tokens are not pinned to an audience
 // or an issuer, and not when they are.
 func TestStartupWarnsUnpinnedTokens(t *testing.T) {
-	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	_, jwksURL := newIssuer(t)
 	tempoSrv, _ := newTempo(t)
 	warnings := func(extra map[string]string) []string {
 		environ := map[string]string{
 			"TRACEGATE_LISTEN_ADDR": "127.0.0.1:0",
 			"TRACEGATE_TEMPO_URL":   tempoSrv.URL,
-			"TRACEGATE_JWKS_URL":    jwks.URL,
+			"TRACEGATE_JWKS_URL":    jwksURL,
 		}
 		for k, v := range extra {
 			environ[k] = v
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		out := &syncBuffer{}
-		done := make(chan error, 1)
-		go func() { done <- run(ctx, []string{"serve"}, environ, out) }()
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(out.String(), `"msg":"listening"`) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("run: %v", err)
-		}
+		_, out := startTracegate(t, environ) // the warnings come before the listening line
 		var warns []string
 		sc := bufio.NewScanner(strings.NewReader(out.String()))
 		for sc.Scan() {
@@ -175,15 +158,13 @@ func TestStartupWarnsUnpinnedTokens(t *testing.T) {
 // With TRACEGATE_ADMIN_LISTEN_ADDR, /metrics, /healthz and /readyz are
 // served there and are 404 on the API listener, which serves the rest.
 func TestAdminListener(t *testing.T) {
-	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	tempoSrv, _ := newTempo(t)
 	base, logs := startTracegate(t, map[string]string{
 		"TRACEGATE_LISTEN_ADDR":       "127.0.0.1:0",
 		"TRACEGATE_ADMIN_LISTEN_ADDR": "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":         tempoSrv.URL,
-		"TRACEGATE_JWKS_URL":          jwks.URL,
+		"TRACEGATE_JWKS_URL":          jwksURL,
 	})
 	var line struct {
 		AdminAddr string `json:"admin_addr"`
@@ -275,14 +256,12 @@ func delta(before, after map[string]float64) map[string]float64 {
 // from a trace that does not exist (Tempo answers 404): both are 404 to the
 // caller, and every counter moves the same for both.
 func TestMetricsDoNotTellHiddenFromMissing(t *testing.T) {
-	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	tempoSrv, _ := newTempo(t)
 	base, logs := startTracegate(t, map[string]string{
 		"TRACEGATE_LISTEN_ADDR":      "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":        tempoSrv.URL,
-		"TRACEGATE_JWKS_URL":         jwks.URL,
+		"TRACEGATE_JWKS_URL":         jwksURL,
 		"TRACEGATE_TENANT_ATTRIBUTE": "tenant.id",
 	})
 	acme := must(iss.Token("u", time.Hour, map[string]any{"tenant_id": "acme"}))

@@ -2,9 +2,8 @@ package main
 
 import (
 	"bytes"
-	"io"
+	"maps"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/tracegate/tracegate/internal/devauth"
+	"github.com/tracegate/tracegate/internal/testkit"
 )
 
 // The /tempo mount through the real program, against the Tempo stand-in
@@ -55,24 +54,19 @@ type mountEnv struct {
 	base  string
 	tempo string
 	rt    *recordingTempo
-	logs  *syncBuffer
+	logs  *testkit.Buffer
 	token func(claims map[string]any) string
 }
 
 func startMount(t *testing.T, attribute string) mountEnv {
 	t.Helper()
 	tempoSrv, rt := newTempo(t)
-	iss, err := devauth.NewIssuer("http://idp.test", "tracegate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	base, logs := startTracegate(t, map[string]string{
 		"TRACEGATE_LOG_LEVEL":        "debug",
 		"TRACEGATE_LISTEN_ADDR":      "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":        tempoSrv.URL,
-		"TRACEGATE_JWKS_URL":         jwks.URL,
+		"TRACEGATE_JWKS_URL":         jwksURL,
 		"TRACEGATE_JWT_ISSUER":       "http://idp.test",
 		"TRACEGATE_JWT_AUDIENCE":     "tracegate",
 		"TRACEGATE_TENANT_ATTRIBUTE": attribute,
@@ -86,26 +80,15 @@ func startMount(t *testing.T, attribute string) mountEnv {
 func mountGet(t *testing.T, url string, headers map[string]string) (int, string, []byte) {
 	t.Helper()
 	url, pb := strings.CutSuffix(url, "#pb")
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
 	if pb {
-		req.Header.Set("Accept", "application/protobuf")
+		headers = maps.Clone(headers)
+		if headers == nil {
+			headers = map[string]string{}
+		}
+		headers["Accept"] = "application/protobuf"
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header.Get("Content-Type"), body
+	status, h, body := get(t, url, "", headers)
+	return status, h.Get("Content-Type"), body
 }
 
 // Without the attribute layer the mount answers Tempo's bytes: every

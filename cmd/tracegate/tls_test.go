@@ -18,8 +18,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/tracegate/tracegate/internal/devauth"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key to dir.
@@ -72,9 +70,7 @@ func TestTLSAndTempoCredentials(t *testing.T) {
 	writeFile(t, passwordFile, []byte("s3cret\n"))
 	certFile, keyFile, pool := selfSigned(t, dir)
 
-	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	base, logs := startTracegate(t, map[string]string{
 		"TRACEGATE_LISTEN_ADDR":                    "127.0.0.1:0",
 		"TRACEGATE_TLS_CERT_FILE":                  certFile,
@@ -83,7 +79,7 @@ func TestTLSAndTempoCredentials(t *testing.T) {
 		"TRACEGATE_TEMPO_CA_FILE":                  caFile,
 		"TRACEGATE_TEMPO_BASIC_AUTH_USER":          "tracegate",
 		"TRACEGATE_TEMPO_BASIC_AUTH_PASSWORD_FILE": passwordFile,
-		"TRACEGATE_JWKS_URL":                       jwks.URL,
+		"TRACEGATE_JWKS_URL":                       jwksURL,
 	})
 	httpsBase := strings.Replace(base, "http://", "https://", 1)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}

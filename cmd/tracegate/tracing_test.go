@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
-
-	"github.com/tracegate/tracegate/internal/devauth"
 )
 
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, tracegate traces itself: a server
@@ -44,13 +42,11 @@ func TestSelfTracing(t *testing.T) {
 	t.Cleanup(collector.Close)
 
 	tempoSrv, rt := newTempo(t)
-	iss, _ := devauth.NewIssuer("http://idp.test", "tracegate")
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := newIssuer(t)
 	base, _ := startTracegate(t, map[string]string{
 		"TRACEGATE_LISTEN_ADDR":       "127.0.0.1:0",
 		"TRACEGATE_TEMPO_URL":         tempoSrv.URL,
-		"TRACEGATE_JWKS_URL":          jwks.URL,
+		"TRACEGATE_JWKS_URL":          jwksURL,
 		"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL,
 	})
 	const callerTrace = "0af7651916cd43dd8448eb211c80319c"

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -26,6 +25,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/tracegate/tracegate/internal/auth"
+	"github.com/tracegate/tracegate/internal/testkit"
 )
 
 const (
@@ -105,33 +105,64 @@ var keys = sync.OnceValue(func() *keyring {
 	}
 })
 
-// idp serves a JWKS and counts how often it was fetched.
+// idp is the fake identity provider: it serves a JWKS at /jwks.json and an
+// OpenID Connect discovery document on any path ending in
+// /.well-known/openid-configuration, counts both, and can be taken down.
 type idp struct {
-	srv     *httptest.Server
-	fetches atomic.Int64
+	srv         *httptest.Server
+	fetches     atomic.Int64 // of the JWKS
+	discoveries atomic.Int64
 
-	mu   sync.Mutex
-	body []byte
-	down bool
+	mu        sync.Mutex
+	docIssuer string // "issuer" in the document; the server URL by default
+	jwksURI   string // "jwks_uri"; the server's /jwks.json by default
+	jwks      []byte
+	down      bool
 }
 
-func newIDP(t *testing.T, published ...testKey) *idp {
+// newIDP starts an identity provider over HTTP that publishes the given keys.
+func newIDP(t testing.TB, published ...testKey) *idp {
+	t.Helper()
+	return newOIDC(t, false, published...)
+}
+
+// newOIDC is newIDP, over HTTPS when tls is set.
+func newOIDC(t testing.TB, tls bool, published ...testKey) *idp {
 	t.Helper()
 	p := &idp{}
 	p.publish(t, published...)
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		p.fetches.Add(1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		discovery := strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration")
+		switch {
+		case discovery:
+			p.discoveries.Add(1)
+		case r.URL.Path == "/jwks.json":
+			p.fetches.Add(1) // also while down: the verifier tried
+		default:
+			http.NotFound(w, r)
+			return
+		}
 		p.mu.Lock()
-		body, down := p.body, p.down
+		down, doc, jwks := p.down, map[string]any{"issuer": p.docIssuer, "jwks_uri": p.jwksURI}, p.jwks
 		p.mu.Unlock()
 		if down {
 			http.Error(w, "identity provider unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	}))
+		if discovery {
+			_ = json.NewEncoder(w).Encode(doc)
+			return
+		}
+		_, _ = w.Write(jwks)
+	})
+	if tls {
+		p.srv = httptest.NewTLSServer(h)
+	} else {
+		p.srv = httptest.NewServer(h)
+	}
 	t.Cleanup(p.srv.Close)
+	p.docIssuer, p.jwksURI = p.srv.URL, p.srv.URL+"/jwks.json"
 	return p
 }
 
@@ -144,33 +175,17 @@ func (p *idp) publish(t testing.TB, published ...testKey) {
 	body, err := json.Marshal(set)
 	must(t, err)
 	p.mu.Lock()
-	p.body = body
+	p.jwks = body
 	p.mu.Unlock()
 }
 
-func (p *idp) setDown(down bool) {
+func (p *idp) set(f func(p *idp)) {
 	p.mu.Lock()
-	p.down = down
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	f(p)
 }
 
-// syncBuffer collects log output so tests can check that no token leaks.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+func (p *idp) setDown(down bool) { p.set(func(p *idp) { p.down = down }) }
 
 func baseConfig(p *idp) auth.Config {
 	return auth.Config{
@@ -186,11 +201,11 @@ func baseConfig(p *idp) auth.Config {
 
 // newVerifier starts a verifier bound to the test's lifetime and returns
 // the log it writes.
-func newVerifier(t *testing.T, p *idp, cfg auth.Config) (*auth.Verifier, *syncBuffer) {
+func newVerifier(t *testing.T, p *idp, cfg auth.Config) (*auth.Verifier, *testkit.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	v, err := auth.NewVerifier(ctx, cfg, p.srv.Client(), logger)
 	if err != nil {

@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/tracegate/tracegate/internal/auth"
+	"github.com/tracegate/tracegate/internal/testkit"
 )
 
 // reasonOf returns the audit reason in err's chain, or "" when there is none.
@@ -31,76 +30,11 @@ func reasonOf(err error) string {
 	return ""
 }
 
-// oidcProvider serves an OpenID Connect discovery document (on any path
-// ending in /.well-known/openid-configuration) and a JWKS at /jwks.json.
-type oidcProvider struct {
-	srv         *httptest.Server
-	discoveries atomic.Int64
-
-	mu        sync.Mutex
-	docIssuer string // "issuer" in the document; the server URL by default
-	jwksURI   string // "jwks_uri"; the server's /jwks.json by default
-	jwks      []byte
-	down      bool
-}
-
-func newOIDC(t *testing.T, tls bool, published ...testKey) *oidcProvider {
-	t.Helper()
-	p := &oidcProvider{}
-	p.publish(t, published...)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		down, doc, jwks := p.down, map[string]any{"issuer": p.docIssuer, "jwks_uri": p.jwksURI}, p.jwks
-		p.mu.Unlock()
-		if down {
-			http.Error(w, "identity provider unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration"):
-			p.discoveries.Add(1)
-			_ = json.NewEncoder(w).Encode(doc)
-		case r.URL.Path == "/jwks.json":
-			_, _ = w.Write(jwks)
-		default:
-			http.NotFound(w, r)
-		}
-	})
-	if tls {
-		p.srv = httptest.NewTLSServer(h)
-	} else {
-		p.srv = httptest.NewServer(h)
-	}
-	t.Cleanup(p.srv.Close)
-	p.docIssuer, p.jwksURI = p.srv.URL, p.srv.URL+"/jwks.json"
-	return p
-}
-
-func (p *oidcProvider) publish(t testing.TB, published ...testKey) {
-	t.Helper()
-	set := jwk.NewSet()
-	for _, k := range published {
-		must(t, set.AddKey(k.pub))
-	}
-	body, err := json.Marshal(set)
-	must(t, err)
-	p.mu.Lock()
-	p.jwks = body
-	p.mu.Unlock()
-}
-
-func (p *oidcProvider) set(f func(p *oidcProvider)) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f(p)
-}
-
-func startVerifier(t *testing.T, cfg auth.Config, client *http.Client) (*auth.Verifier, *syncBuffer, error) {
+func startVerifier(t *testing.T, cfg auth.Config, client *http.Client) (*auth.Verifier, *testkit.Buffer, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	v, err := auth.NewVerifier(ctx, cfg, client, newTestLogger(logs))
 	return v, logs, err
 }
@@ -109,7 +43,7 @@ func newTestLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func oidcConfig(p *oidcProvider) auth.Config {
+func oidcConfig(p *idp) auth.Config {
 	return auth.Config{
 		OIDCIssuerURL:      p.srv.URL,
 		Audience:           testAudience,
@@ -154,7 +88,7 @@ func TestOIDCIssuerWithPath(t *testing.T) {
 	k := keys()
 	p := newOIDC(t, true, k.rsa)
 	issuer := p.srv.URL + "/realms/acme/" // the trailing slash is part of the issuer
-	p.set(func(p *oidcProvider) { p.docIssuer = issuer })
+	p.set(func(p *idp) { p.docIssuer = issuer })
 	cfg := oidcConfig(p)
 	cfg.OIDCIssuerURL = issuer
 	v, _, err := startVerifier(t, cfg, p.srv.Client())
@@ -175,18 +109,18 @@ func TestOIDCRefusedDocuments(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		modify  func(p *oidcProvider)
+		modify  func(p *idp)
 		wantErr string
 	}{
-		{"issuer mismatch (mix-up)", func(p *oidcProvider) { p.docIssuer = "https://evil.example" }, `its issuer "https://evil.example" is not the configured`},
-		{"issuer with a trailing slash", func(p *oidcProvider) { p.docIssuer += "/" }, "is not the configured"},
-		{"issuer in another case", func(p *oidcProvider) { p.docIssuer = strings.ToUpper(p.docIssuer) }, "is not the configured"},
-		{"no issuer", func(p *oidcProvider) { p.docIssuer = "" }, "is not the configured"},
-		{"jwks_uri on plain http, not loopback", func(p *oidcProvider) { p.jwksURI = "http://idp.example/jwks.json" }, "plain http"},
-		{"jwks_uri on plain http, private address", func(p *oidcProvider) { p.jwksURI = "http://10.0.0.1/jwks.json" }, "plain http"},
-		{"jwks_uri file", func(p *oidcProvider) { p.jwksURI = "file:///etc/passwd" }, "jwks_uri"},
-		{"jwks_uri relative", func(p *oidcProvider) { p.jwksURI = "/jwks.json" }, "not an absolute URL"},
-		{"no jwks_uri", func(p *oidcProvider) { p.jwksURI = "" }, "no jwks_uri"},
+		{"issuer mismatch (mix-up)", func(p *idp) { p.docIssuer = "https://evil.example" }, `its issuer "https://evil.example" is not the configured`},
+		{"issuer with a trailing slash", func(p *idp) { p.docIssuer += "/" }, "is not the configured"},
+		{"issuer in another case", func(p *idp) { p.docIssuer = strings.ToUpper(p.docIssuer) }, "is not the configured"},
+		{"no issuer", func(p *idp) { p.docIssuer = "" }, "is not the configured"},
+		{"jwks_uri on plain http, not loopback", func(p *idp) { p.jwksURI = "http://idp.example/jwks.json" }, "plain http"},
+		{"jwks_uri on plain http, private address", func(p *idp) { p.jwksURI = "http://10.0.0.1/jwks.json" }, "plain http"},
+		{"jwks_uri file", func(p *idp) { p.jwksURI = "file:///etc/passwd" }, "jwks_uri"},
+		{"jwks_uri relative", func(p *idp) { p.jwksURI = "/jwks.json" }, "not an absolute URL"},
+		{"no jwks_uri", func(p *idp) { p.jwksURI = "" }, "no jwks_uri"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -218,7 +152,7 @@ func TestOIDCDownAtStart(t *testing.T) {
 	t.Parallel()
 	k := keys()
 	p := newOIDC(t, false, k.rsa)
-	p.set(func(p *oidcProvider) { p.down = true })
+	p.setDown(true)
 	cfg := oidcConfig(p)
 	cfg.MinRefetchInterval = 20 * time.Millisecond
 	start := time.Now()
@@ -238,7 +172,7 @@ func TestOIDCDownAtStart(t *testing.T) {
 		t.Fatalf("Verify with the provider down: error = %v; want keys_unavailable", err)
 	}
 
-	p.set(func(p *oidcProvider) { p.down = false })
+	p.setDown(false)
 	waitReady(t, v)
 	if _, err := v.Verify(context.Background(), tok); err != nil {
 		t.Fatalf("Verify after the provider came up: %v", err)
@@ -249,7 +183,7 @@ func TestOIDCDownAtStart(t *testing.T) {
 func TestOIDCMixUpAfterStart(t *testing.T) {
 	t.Parallel()
 	p := newOIDC(t, false, keys().rsa)
-	p.set(func(p *oidcProvider) { p.down = true })
+	p.setDown(true)
 	cfg := oidcConfig(p)
 	cfg.MinRefetchInterval = 10 * time.Millisecond
 	v, logs, err := startVerifier(t, cfg, p.srv.Client())
@@ -257,7 +191,7 @@ func TestOIDCMixUpAfterStart(t *testing.T) {
 		t.Fatalf("NewVerifier: %v", err)
 	}
 	// The provider comes back answering for another issuer: still refused.
-	p.set(func(p *oidcProvider) { p.down, p.docIssuer = false, "https://evil.example" })
+	p.set(func(p *idp) { p.down, p.docIssuer = false, "https://evil.example" })
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		ready, detail := v.Status()
@@ -285,7 +219,7 @@ func TestOIDCRedirectDowngradeRefused(t *testing.T) {
 		http.Redirect(w, r, plain.srv.URL+r.URL.Path, http.StatusFound)
 	}))
 	t.Cleanup(tlsSrv.Close)
-	plain.set(func(p *oidcProvider) { p.docIssuer = tlsSrv.URL })
+	plain.set(func(p *idp) { p.docIssuer = tlsSrv.URL })
 	cfg := oidcConfig(plain)
 	cfg.OIDCIssuerURL = tlsSrv.URL
 	v, _, err := startVerifier(t, cfg, tlsSrv.Client())

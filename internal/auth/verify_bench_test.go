@@ -2,8 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"testing"
 
@@ -14,16 +12,7 @@ import (
 // HTTP, keys loaded before it returns, no logging.
 func benchVerifier(b *testing.B, published ...testKey) *auth.Verifier {
 	b.Helper()
-	p := &idp{}
-	p.publish(b, published...)
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		p.mu.Lock()
-		body := p.body
-		p.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	}))
-	b.Cleanup(p.srv.Close)
+	p := newIDP(b, published...)
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
 	v, err := auth.NewVerifier(ctx, baseConfig(p), p.srv.Client(), nil)

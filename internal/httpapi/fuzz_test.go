@@ -26,19 +26,7 @@ func FuzzQueryParameters(f *testing.F) {
 	})
 	tok := h.token(f, map[string]any{"tenant_id": "acme"})
 	f.Fuzz(func(t *testing.T, path, query string) {
-		req, err := http.NewRequest(http.MethodGet, "http://tracegate"+path+"?"+query, nil)
-		if err != nil {
-			return
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		rec := httptest.NewRecorder()
-		h.e.ServeHTTP(rec, req)
-		if rec.Code >= 500 {
-			t.Fatalf("%s?%s: status %d: %s", path, query, rec.Code, rec.Body)
-		}
-		if rec.Code != http.StatusOK && rec.Header().Get("Content-Type") != "application/problem+json" {
-			t.Fatalf("%s?%s: status %d without a problem body", path, query, rec.Code)
-		}
+		fuzzGet(t, h, tok, path, query)
 		h.reader.mu.Lock()
 		defer h.reader.mu.Unlock()
 		for _, q := range h.reader.searches {
@@ -70,19 +58,7 @@ func FuzzTempoMount(f *testing.F) {
 	h := newHarnessWith(f, nil, httpapi.Options{Tempo: fake})
 	tok := h.token(f, map[string]any{"tenant_id": "acme"})
 	f.Fuzz(func(t *testing.T, path, query string) {
-		req, err := http.NewRequest(http.MethodGet, "http://tracegate"+path+"?"+query, nil)
-		if err != nil {
-			return
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		rec := httptest.NewRecorder()
-		h.e.ServeHTTP(rec, req)
-		if rec.Code >= 500 {
-			t.Fatalf("%s?%s: status %d: %s", path, query, rec.Code, rec.Body)
-		}
-		if rec.Code != http.StatusOK && rec.Header().Get("Content-Type") != "application/problem+json" {
-			t.Fatalf("%s?%s: status %d without a problem body", path, query, rec.Code)
-		}
+		fuzzGet(t, h, tok, path, query)
 		fake.mu.Lock()
 		defer fake.mu.Unlock()
 		for _, q := range fake.search {
@@ -97,4 +73,23 @@ func FuzzTempoMount(f *testing.F) {
 		}
 		fake.search, fake.metric = nil, nil
 	})
+}
+
+// fuzzGet serves GET path?query with tok: never a 5xx, and anything but a
+// 200 is problem+json.
+func fuzzGet(t *testing.T, h *harness, tok, path, query string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://tracegate"+path+"?"+query, nil)
+	if err != nil {
+		return
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	rec := httptest.NewRecorder()
+	h.e.ServeHTTP(rec, req)
+	if rec.Code >= 500 {
+		t.Fatalf("%s?%s: status %d: %s", path, query, rec.Code, rec.Body)
+	}
+	if rec.Code != http.StatusOK && rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("%s?%s: status %d without a problem body", path, query, rec.Code)
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/tracegate/tracegate/internal/otlpjson"
 	"github.com/tracegate/tracegate/internal/telemetry"
 	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/testkit"
 	"github.com/tracegate/tracegate/internal/traces"
 	"github.com/tracegate/tracegate/web"
 )
@@ -97,7 +98,7 @@ type harness struct {
 	e       *echo.Echo
 	issuer  *devauth.Issuer
 	reader  *readerFunc
-	logs    *strings.Builder
+	logs    *testkit.Buffer
 	metrics *telemetry.Metrics
 }
 
@@ -119,17 +120,12 @@ func newHarnessWith(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.T
 // newHarnessAt is newHarnessWith logging from level on.
 func newHarnessAt(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error), opts httpapi.Options, level slog.Level) *harness {
 	t.Helper()
-	iss, err := devauth.NewIssuer(issuer, audience)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks := httptest.NewServer(iss.JWKS())
-	t.Cleanup(jwks.Close)
+	iss, jwksURL := testkit.NewIssuer(t, issuer, audience)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	logs := &strings.Builder{}
-	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: logs}, &slog.HandlerOptions{Level: level}))
-	v, err := auth.NewVerifier(ctx, auth.Config{JWKSURL: jwks.URL, Issuer: issuer, Audience: audience}, jwks.Client(), logger)
+	logs := &testkit.Buffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
+	v, err := auth.NewVerifier(ctx, auth.Config{JWKSURL: jwksURL, Issuer: issuer, Audience: audience}, http.DefaultClient, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,17 +136,6 @@ func newHarnessAt(t testing.TB, fn func(t tenant.Set, id traces.ID, r traces.Tim
 		t.Fatal(err)
 	}
 	return &harness{e: e, issuer: iss, reader: reader, logs: logs, metrics: metrics}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 func (h *harness) token(t testing.TB, claims map[string]any) string {
@@ -213,75 +198,11 @@ func decodeProblem(t *testing.T, rec *httptest.ResponseRecorder) problem {
 	return p
 }
 
-// checkout loads the 9-span trace that acme ingested into the real Tempo.
-func checkout(t *testing.T) ptrace.Traces {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "tempo", "ingested", "acme-checkout.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return td
-}
-
 const checkoutID = "4bf92f3577b34da6a3ce929d0e0e4736"
-
-func TestGetTraceFound(t *testing.T) {
-	t.Parallel()
-	td := checkout(t)
-	h := newHarness(t, func(tn tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
-	})
-	rec := h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, map[string]any{"tenant_id": "acme"}))
-	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d: %s", rec.Code, rec.Body)
-	}
-	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-		t.Errorf("content type %q", ct)
-	}
-	var got struct {
-		TraceID       string            `json:"traceId"`
-		Partial       bool              `json:"partial"`
-		Warnings      []string          `json:"warnings"`
-		ResourceSpans []json.RawMessage `json:"resourceSpans"`
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
-	if got.TraceID != checkoutID || got.Partial || got.Warnings == nil || len(got.Warnings) != 0 {
-		t.Errorf("metadata: %+v", got)
-	}
-	// The body minus tracegate's members is OTLP/JSON TracesData equal to what
-	// was ingested: every span, hex ids, attributes.
-	back, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(rec.Body.Bytes())
-	if err != nil {
-		t.Fatalf("body is not OTLP/JSON: %v", err)
-	}
-	if back.SpanCount() != 9 {
-		t.Fatalf("%d spans, want 9", back.SpanCount())
-	}
-	wantJSON, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
-	gotJSON, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(back)
-	if diff := cmp.Diff(string(wantJSON), string(gotJSON)); diff != "" {
-		t.Errorf("trace differs from the ingested one (-want +got):\n%s", diff)
-	}
-	if !strings.Contains(rec.Body.String(), `"spanId":"5e3369e1730c53eb"`) || !strings.Contains(rec.Body.String(), `"kind":2`) {
-		t.Errorf("ids are not hex or enums not integers: %.300s", rec.Body)
-	}
-	if h.reader.asked[0].OrgID() != "acme" {
-		t.Errorf("read as tenant %q", h.reader.asked[0])
-	}
-}
 
 func TestGetTraceNormalisesID(t *testing.T) {
 	t.Parallel()
-	td := checkout(t)
-	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
-	})
+	h := newHarness(t, checkoutReader(t))
 	tok := h.token(t, map[string]any{"tenant_id": "acme"})
 	for in, want := range map[string]string{
 		"4BF92F3577B34DA6A3CE929D0E0E4736": checkoutID,
@@ -297,30 +218,13 @@ func TestGetTraceNormalisesID(t *testing.T) {
 	}
 }
 
-func TestGetTracePartial(t *testing.T) {
-	t.Parallel()
-	td := checkout(t)
-	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td), Partial: true, Warnings: []string{"Trace exceeds maximum size"}}, nil
-	})
-	rec := h.get(t, "/api/v1/traces/"+checkoutID, h.token(t, map[string]any{"tenant_id": "acme"}))
-	var got struct {
-		Partial  bool
-		Warnings []string
-	}
-	_ = json.Unmarshal(rec.Body.Bytes(), &got)
-	if rec.Code != http.StatusOK || !got.Partial || len(got.Warnings) != 1 {
-		t.Errorf("status %d, %+v", rec.Code, got)
-	}
-}
-
 func TestGetTraceTimeRange(t *testing.T) {
 	t.Parallel()
 	var gotRange traces.TimeRange
-	td := checkout(t)
-	h := newHarness(t, func(_ tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
+	found := checkoutReader(t)
+	h := newHarness(t, func(tn tenant.Set, id traces.ID, r traces.TimeRange) (traces.Trace, error) {
 		gotRange = r
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
+		return found(tn, id, r)
 	})
 	rec := h.get(t, "/api/v1/traces/"+checkoutID+"?start=1795694609&end=1795698269", h.token(t, map[string]any{"tenant_id": "acme"}))
 	if rec.Code != http.StatusOK || gotRange != (traces.TimeRange{Start: 1795694609, End: 1795698269}) {
@@ -472,10 +376,7 @@ func TestForbiddenTenants(t *testing.T) {
 
 func TestClientTenantHeadersIgnored(t *testing.T) {
 	t.Parallel()
-	td := checkout(t)
-	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
-	})
+	h := newHarness(t, checkoutReader(t))
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
 	req.Header.Set("Authorization", "Bearer "+h.token(t, map[string]any{"tenant_id": "acme"}))
 	req.Header.Set("X-Scope-OrgID", "globex")
@@ -582,10 +483,7 @@ func TestHealthNeedsNoToken(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	t.Parallel()
-	td := checkout(t)
-	h := newHarnessCORS(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
-	}, []string{"https://app.example.com"})
+	h := newHarnessCORS(t, checkoutReader(t), []string{"https://app.example.com"})
 
 	// A preflight needs no token.
 	req := httptest.NewRequest(http.MethodOptions, "/api/v1/traces/"+checkoutID, nil)
@@ -678,10 +576,7 @@ func TestOperationsEndpointsNeedNoToken(t *testing.T) {
 
 func TestMethods(t *testing.T) {
 	t.Parallel()
-	td := checkout(t)
-	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
-	})
+	h := newHarness(t, checkoutReader(t))
 	tok := h.token(t, map[string]any{"tenant_id": "acme"})
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, "TRACE", "CONNECT", "PROPFIND"} {
 		for _, path := range []string{"/api/v1/traces/" + checkoutID, "/api/v1/traces", "/healthz", "/nope"} {
@@ -914,10 +809,7 @@ func TestAccessLogAndRequestMetrics(t *testing.T) {
 
 func TestGzip(t *testing.T) {
 	t.Parallel()
-	td := checkout(t)
-	h := newHarness(t, func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
-		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
-	})
+	h := newHarness(t, checkoutReader(t))
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/traces/"+checkoutID, nil)
 	req.Header.Set("Authorization", "Bearer "+h.token(t, map[string]any{"tenant_id": "acme"}))
 	req.Header.Set("Accept-Encoding", "gzip")
@@ -981,6 +873,15 @@ func TestUI(t *testing.T) {
 		if rec := serve(off, path); rec.Code != http.StatusUnauthorized || strings.Contains(rec.Body.String(), "<html") {
 			t.Errorf("without the UI, GET %s: %d %.100s", path, rec.Code, rec.Body)
 		}
+	}
+}
+
+// checkoutReader answers every trace id with the 9-span trace that acme
+// ingested into the real Tempo.
+func checkoutReader(t testing.TB) func(tenant.Set, traces.ID, traces.TimeRange) (traces.Trace, error) {
+	td := testkit.Ingested(t, "acme-checkout")
+	return func(_ tenant.Set, id traces.ID, _ traces.TimeRange) (traces.Trace, error) {
+		return traces.Trace{ID: id, Data: otlpData(t, td)}, nil
 	}
 }
 

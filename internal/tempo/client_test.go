@@ -3,14 +3,10 @@ package tempo
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,54 +16,15 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/testkit"
 	"github.com/tracegate/tracegate/internal/traces"
 )
 
 const tempoURL = "http://tempo.test:3200"
 
-// fixture is one recorded request and real Tempo's answer
-// (testdata/tempo/fixtures/README.md).
-type fixture struct {
-	Request struct {
-		Path    string            `json:"path"`
-		Headers map[string]string `json:"headers"`
-	} `json:"request"`
-	Response struct {
-		Status     int               `json:"status"`
-		Headers    map[string]string `json:"headers"`
-		Body       string            `json:"body"`
-		BodyBase64 string            `json:"body_base64"`
-	} `json:"response"`
-}
-
-func loadFixture(t testing.TB, name string) fixture {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "tempo", "fixtures", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f fixture
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return f
-}
-
-func (f fixture) body(t testing.TB) []byte {
-	t.Helper()
-	if f.Response.BodyBase64 == "" {
-		return []byte(f.Response.Body)
-	}
-	b, err := base64.StdEncoding.DecodeString(f.Response.BodyBase64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// responder replays f's response.
-func (f fixture) responder(t testing.TB) httpmock.Responder {
-	body := f.body(t)
+// replay answers with f's recorded response.
+func replay(t testing.TB, f testkit.Fixture) httpmock.Responder {
+	body := f.Body(t)
 	return func(*http.Request) (*http.Response, error) {
 		resp := httpmock.NewBytesResponse(f.Response.Status, body)
 		for k, v := range f.Response.Headers {
@@ -94,12 +51,12 @@ const checkoutID = traces.ID("4bf92f3577b34da6a3ce929d0e0e4736")
 func TestTraceFound(t *testing.T) {
 	t.Parallel()
 	c, mock := newTestClient(t, time.Second, 1<<20)
-	f := loadFixture(t, "trace-v2-protobuf-found")
+	f := testkit.LoadFixture(t, "trace-v2-protobuf-found")
 	var got *http.Request
 	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(),
 		func(req *http.Request) (*http.Response, error) {
 			got = req
-			return f.responder(t)(req)
+			return replay(t, f)(req)
 		})
 
 	tr, err := readTrace(context.Background(), c, tenant.MustSet("acme"), checkoutID, traces.TimeRange{})
@@ -158,7 +115,7 @@ func TestTraceTimeRangeForwarded(t *testing.T) {
 	t.Parallel()
 	c, mock := newTestClient(t, time.Second, 1<<20)
 	mock.RegisterResponderWithQuery(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(),
-		"start=1795694609&end=1795698269", loadFixture(t, "trace-v2-protobuf-found").responder(t))
+		"start=1795694609&end=1795698269", replay(t, testkit.LoadFixture(t, "trace-v2-protobuf-found")))
 	if _, err := readTrace(context.Background(), c, tenant.MustSet("acme"), checkoutID, traces.TimeRange{Start: 1795694609, End: 1795698269}); err != nil {
 		t.Fatal(err)
 	}
@@ -192,11 +149,11 @@ func TestTraceErrors(t *testing.T) {
 		wantText  string // for ErrInvalidQuery: the reason shown to the caller
 		wantMsg   string // a part of the error text
 	}{
-		{name: "other tenant: v2 empty trace", responder: loadFixture(t, "trace-v2-protobuf-other-tenant").responder(t), wantErr: traces.ErrNotFound},
+		{name: "other tenant: v2 empty trace", responder: replay(t, testkit.LoadFixture(t, "trace-v2-protobuf-other-tenant")), wantErr: traces.ErrNotFound},
 		{name: "v2 404 from a redactor", responder: text(404, ""), wantErr: traces.ErrNotFound},
-		{name: "bad time range", responder: loadFixture(t, "trace-v2-bad-time-range").responder(t), wantErr: traces.ErrInvalidQuery,
+		{name: "bad time range", responder: replay(t, testkit.LoadFixture(t, "trace-v2-bad-time-range")), wantErr: traces.ErrInvalidQuery,
 			wantText: "http parameter start must be before end. received start=1795698209 end=1795698149"},
-		{name: "missing org id is our bug", responder: loadFixture(t, "trace-v2-missing-org").responder(t), wantErr: traces.ErrUpstream},
+		{name: "missing org id is our bug", responder: replay(t, testkit.LoadFixture(t, "trace-v2-missing-org")), wantErr: traces.ErrUpstream},
 		{name: "rate limited", responder: text(429, "job queue full"), wantErr: traces.ErrRateLimited},
 		{name: "internal error", responder: text(500, "querier: boom"), wantErr: traces.ErrUpstream},
 		{name: "too large for v1", responder: text(422, "trace exceeds max size (max bytes: 5000000)"), wantErr: traces.ErrUpstream},
@@ -207,8 +164,8 @@ func TestTraceErrors(t *testing.T) {
 		{name: "truncated protobuf", responder: proto("\x0a\x10\x0a"), wantErr: traces.ErrUpstream},
 		{name: "span name of the wrong wire type", responder: proto("\x0a\x08\x0a\x06\x12\x04\x12\x02\x28\x01"), wantErr: traces.ErrUpstream},
 		{name: "span id of one byte", responder: proto("\x0a\x09\x0a\x07\x12\x05\x12\x03\x12\x01\x00"), wantErr: traces.ErrUpstream},
-		{name: "json instead of protobuf", responder: loadFixture(t, "trace-v2-json-found").responder(t), wantErr: traces.ErrUpstream},
-		{name: "oversized body", responder: loadFixture(t, "trace-v2-protobuf-found").responder(t), wantErr: traces.ErrUpstream, wantMsg: "larger than 1024 bytes"},
+		{name: "json instead of protobuf", responder: replay(t, testkit.LoadFixture(t, "trace-v2-json-found")), wantErr: traces.ErrUpstream},
+		{name: "oversized body", responder: replay(t, testkit.LoadFixture(t, "trace-v2-protobuf-found")), wantErr: traces.ErrUpstream, wantMsg: "larger than 1024 bytes"},
 		{name: "connection refused", responder: refused, wantErr: traces.ErrUnavailable},
 		{name: "slow tempo", responder: hang, wantErr: traces.ErrTimeout},
 	}
@@ -250,7 +207,7 @@ func TestOneLine(t *testing.T) {
 func TestReady(t *testing.T) {
 	t.Parallel()
 	c, mock := newTestClient(t, time.Second, 1<<20)
-	mock.RegisterResponder(http.MethodGet, tempoURL+"/ready", loadFixture(t, "ready").responder(t))
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/ready", replay(t, testkit.LoadFixture(t, "ready")))
 	if err := c.Ready(context.Background()); err != nil {
 		t.Errorf("ready Tempo: %v", err)
 	}
@@ -266,7 +223,7 @@ func TestReady(t *testing.T) {
 
 func TestRetries(t *testing.T) {
 	t.Parallel()
-	found := loadFixture(t, "trace-v2-protobuf-found")
+	found := testkit.LoadFixture(t, "trace-v2-protobuf-found")
 	tests := []struct {
 		name      string
 		failures  []httpmock.Responder // answers before the fixture
@@ -290,7 +247,7 @@ func TestRetries(t *testing.T) {
 				if calls <= len(tc.failures) {
 					return tc.failures[calls-1](req)
 				}
-				return found.responder(t)(req)
+				return replay(t, found)(req)
 			})
 			_, err := readTrace(context.Background(), c, tenant.MustSet("acme"), checkoutID, traces.TimeRange{})
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
@@ -308,8 +265,8 @@ func TestRetries(t *testing.T) {
 func TestConversionBudget(t *testing.T) {
 	t.Parallel()
 	mock := httpmock.NewMockTransport()
-	f := loadFixture(t, "trace-v2-protobuf-found") // 2,376 bytes
-	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), f.responder(t))
+	f := testkit.LoadFixture(t, "trace-v2-protobuf-found") // 2,376 bytes
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), replay(t, f))
 	c, err := New(tempoURL, &http.Client{Transport: mock}, 300*time.Millisecond, 1<<20, 3000)
 	if err != nil {
 		t.Fatal(err)
@@ -334,7 +291,7 @@ func TestConversionBudget(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 	// Not-found answers give their reservation back at once.
-	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), loadFixture(t, "trace-v2-protobuf-other-tenant").responder(t))
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), replay(t, testkit.LoadFixture(t, "trace-v2-protobuf-other-tenant")))
 	for range 3 {
 		if _, err := readTrace(context.Background(), c, acme, checkoutID, traces.TimeRange{}); !errors.Is(err, traces.ErrNotFound) {
 			t.Fatalf("not found: %v", err)
@@ -401,8 +358,8 @@ func spansOf(t testing.TB, tr traces.Trace) ptrace.Traces {
 func TestConversionBudgetIsFairBetweenTenants(t *testing.T) {
 	t.Parallel()
 	mock := httpmock.NewMockTransport()
-	f := loadFixture(t, "trace-v2-protobuf-found") // 2,376 bytes
-	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), f.responder(t))
+	f := testkit.LoadFixture(t, "trace-v2-protobuf-found") // 2,376 bytes
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/traces/"+checkoutID.String(), replay(t, f))
 	c, err := New(tempoURL, &http.Client{Transport: mock}, 2*time.Second, 1<<20, 6000)
 	if err != nil {
 		t.Fatal(err)

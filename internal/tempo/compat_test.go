@@ -13,6 +13,7 @@ import (
 	"github.com/jarcoal/httpmock"
 
 	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/testkit"
 	"github.com/tracegate/tracegate/internal/traces"
 )
 
@@ -86,7 +87,7 @@ func TestCompatAnswersReplayFixtures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.fixture, func(t *testing.T) {
 			t.Parallel()
-			f := loadFixture(t, tc.fixture)
+			f := testkit.LoadFixture(t, tc.fixture)
 			c, mock := newTestClient(t, time.Second, 1<<20)
 			path, rawQuery, _ := strings.Cut(f.Request.Path, "?")
 			query, err := url.ParseQuery(rawQuery)
@@ -96,14 +97,14 @@ func TestCompatAnswersReplayFixtures(t *testing.T) {
 			var got *http.Request
 			mock.RegisterResponderWithQuery(http.MethodGet, tempoURL+path, query, func(req *http.Request) (*http.Response, error) {
 				got = req
-				return f.responder(t)(req)
+				return replay(t, f)(req)
 			})
 			a, err := tc.call(c)
 			if err != nil {
 				t.Fatalf("%v (calls: %v)", err, mock.GetCallCountInfo())
 			}
-			if a.Status != f.Response.Status || !bytes.Equal(a.Body, f.body(t)) {
-				t.Errorf("answer %d %q, want Tempo's %d %q", a.Status, a.Body, f.Response.Status, f.body(t))
+			if a.Status != f.Response.Status || !bytes.Equal(a.Body, f.Body(t)) {
+				t.Errorf("answer %d %q, want Tempo's %d %q", a.Status, a.Body, f.Response.Status, f.Body(t))
 			}
 			if want := f.Response.Headers["Content-Type"]; a.Status == http.StatusOK && a.ContentType != want {
 				t.Errorf("content type %q, want %q", a.ContentType, want)

@@ -3,12 +3,12 @@ package tempo
 import (
 	"encoding/json"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/tracegate/tracegate/internal/testkit"
 )
 
 // bigTraceProtobuf returns Tempo's v2 protobuf answer for the 2,000-span
@@ -16,15 +16,7 @@ import (
 // field 1 of TraceByIDResponse, as Tempo sends it.
 func bigTraceProtobuf(tb testing.TB) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "tempo", "ingested", "acme-big.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(b)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	inner, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	inner, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(testkit.Ingested(tb, "acme-big"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -49,7 +41,7 @@ func TestDecodeBigTrace(t *testing.T) {
 // to convert base64 ids and enum names afterwards).
 func BenchmarkTempoEncoding(b *testing.B) {
 	pb := bigTraceProtobuf(b)
-	js := loadFixture(b, "trace-v2-big-json").body(b)
+	js := testkit.LoadFixture(b, "trace-v2-big-json").Body(b)
 	b.Run("protobuf-decode+otlpjson-encode", func(b *testing.B) {
 		b.SetBytes(int64(len(pb)))
 		b.ReportAllocs()

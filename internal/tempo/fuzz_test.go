@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/tracegate/tracegate/gen/tempoapi"
+	"github.com/tracegate/tracegate/internal/testkit"
 )
 
 func FuzzDecodeTraceByID(f *testing.F) {
-	f.Add(loadFixture(f, "trace-v2-protobuf-found").body(f))
-	f.Add(loadFixture(f, "trace-v2-protobuf-other-tenant").body(f))
+	f.Add(testkit.LoadFixture(f, "trace-v2-protobuf-found").Body(f))
+	f.Add(testkit.LoadFixture(f, "trace-v2-protobuf-other-tenant").Body(f))
 	f.Add([]byte{0x0a, 0x03, 0x0a, 0x01})
 	f.Add([]byte{0x18, 0x01, 0x22, 0x02, 'h', 'i'})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -28,7 +29,7 @@ func FuzzDecodeTraceByID(f *testing.F) {
 
 func FuzzSearchResult(f *testing.F) {
 	for _, name := range []string{"search-q-select-tenant", "search-recent", "search-q-error"} {
-		f.Add(loadFixture(f, name).body(f))
+		f.Add(testkit.LoadFixture(f, name).Body(f))
 	}
 	f.Add([]byte(`{"traces":[{"traceID":"","spanSets":[{"spans":[{"spanID":"x","attributes":[{"key":"k","value":{"intValue":"zz"}}]}]}]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -13,14 +13,15 @@ import (
 	"github.com/jarcoal/httpmock"
 
 	"github.com/tracegate/tracegate/internal/tenant"
+	"github.com/tracegate/tracegate/internal/testkit"
 	"github.com/tracegate/tracegate/internal/traces"
 )
 
 // capture replays f and records the request's query and tenant header.
-func capture(t *testing.T, f fixture, got *http.Request) httpmock.Responder {
+func capture(t *testing.T, f testkit.Fixture, got *http.Request) httpmock.Responder {
 	return func(req *http.Request) (*http.Response, error) {
 		*got = *req
-		return f.responder(t)(req)
+		return replay(t, f)(req)
 	}
 }
 
@@ -28,7 +29,7 @@ func TestSearch(t *testing.T) {
 	t.Parallel()
 	c, mock := newTestClient(t, time.Second, 1<<20)
 	var req http.Request
-	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/search", capture(t, loadFixture(t, "search-q-select-tenant"), &req))
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/search", capture(t, testkit.LoadFixture(t, "search-q-select-tenant"), &req))
 	found, err := c.Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{
 		Q: "{ } | select(resource.tenant.id)", Range: traces.TimeRange{Start: 10, End: 20}, Limit: 50, SpansPerSet: 3,
 	})
@@ -67,7 +68,7 @@ func TestSearchRecentSendsNoQ(t *testing.T) {
 	t.Parallel()
 	c, mock := newTestClient(t, time.Second, 1<<20)
 	var req http.Request
-	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/search", capture(t, loadFixture(t, "search-recent"), &req))
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/search", capture(t, testkit.LoadFixture(t, "search-recent"), &req))
 	found, err := c.Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{Range: traces.TimeRange{Start: 10, End: 20}})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +84,7 @@ func TestSearchRecentSendsNoQ(t *testing.T) {
 func TestSearchBadTraceQL(t *testing.T) {
 	t.Parallel()
 	c, mock := newTestClient(t, time.Second, 1<<20)
-	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/search", loadFixture(t, "search-bad-traceql").responder(t))
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/search", replay(t, testkit.LoadFixture(t, "search-bad-traceql")))
 	_, err := c.Search(context.Background(), tenant.MustSet("acme"), traces.SearchQuery{Q: "foo"})
 	var qe *traces.QueryError
 	if !errors.As(err, &qe) || qe.Reason != "invalid TraceQL query: parse error at line 1, col 1: syntax error: unexpected IDENTIFIER" {
@@ -95,8 +96,8 @@ func TestTagsAndValues(t *testing.T) {
 	t.Parallel()
 	c, mock := newTestClient(t, time.Second, 1<<20)
 	var tagsReq, valuesReq http.Request
-	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/search/tags", capture(t, loadFixture(t, "tags-v2-scope-resource"), &tagsReq))
-	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/search/tag/resource.service.name/values", capture(t, loadFixture(t, "tag-values-v2-globex"), &valuesReq))
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/search/tags", capture(t, testkit.LoadFixture(t, "tags-v2-scope-resource"), &tagsReq))
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/search/tag/resource.service.name/values", capture(t, testkit.LoadFixture(t, "tag-values-v2-globex"), &valuesReq))
 
 	scopes, err := c.Tags(context.Background(), tenant.MustSet("acme"), "resource", `{ resource.tenant.id = "acme" }`, traces.TimeRange{Start: 1, End: 2})
 	if err != nil {
@@ -124,7 +125,7 @@ func TestTagsAndValues(t *testing.T) {
 func TestTagsBadScopeAndGarbage(t *testing.T) {
 	t.Parallel()
 	c, mock := newTestClient(t, time.Second, 1<<20)
-	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/search/tags", loadFixture(t, "tags-v2-bad-scope").responder(t))
+	mock.RegisterResponder(http.MethodGet, tempoURL+"/api/v2/search/tags", replay(t, testkit.LoadFixture(t, "tags-v2-bad-scope")))
 	if _, err := c.Tags(context.Background(), tenant.MustSet("acme"), "nope", "", traces.TimeRange{}); !errors.Is(err, traces.ErrInvalidQuery) {
 		t.Errorf("bad scope: %v", err)
 	}
