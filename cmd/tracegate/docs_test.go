@@ -207,3 +207,31 @@ func TestDocsLinks(t *testing.T) {
 		}
 	}
 }
+
+// Every package under internal/ is on docs/architecture.md's map and has a
+// depguard rule of its own in .golangci.yml (dependencies point inward
+// only where a rule says so).
+func TestDocsArchitectureCoversEveryPackage(t *testing.T) {
+	arch := readDoc(t, filepath.Join(repoRoot, "docs", "architecture.md"))
+	lint := readDoc(t, filepath.Join(repoRoot, ".golangci.yml"))
+	dirs, err := os.ReadDir(filepath.Join(repoRoot, "internal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		n++
+		if !strings.Contains(arch, "internal/"+d.Name()+"/") {
+			t.Errorf("docs/architecture.md does not name internal/%s/", d.Name())
+		}
+		if !strings.Contains(lint, `"**/internal/`+d.Name()+`/**"`) {
+			t.Errorf(".golangci.yml has no depguard rule for internal/%s", d.Name())
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d packages under internal/: wrong directory?", n)
+	}
+}

@@ -28,7 +28,7 @@ type lifetimeWriter struct {
 	cancel context.CancelFunc
 	// during is the conversion memory in use at the first write, and
 	// bodies the recycled body buffers handed out then.
-	during, bodies int64
+	during, bodies     int64
 	inUse, inUseBodies func() int64
 }
 

@@ -273,10 +273,10 @@ func TestVerifyTenantClaimPaths(t *testing.T) {
 		{"/realm_access/roles", map[string]any{"realm_access": map[string]any{"roles": []string{"globex", "acme"}}}, []tenant.ID{tenant.MustParse("acme"), tenant.MustParse("globex")}, ""},
 		{"/realm_access/roles", map[string]any{"realm_access": map[string]any{"roles": []any{"acme", 1}}}, nil, "invalid_tenant"},
 		{"/groups/1", map[string]any{"groups": []string{"admins", "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
-		{"/groups/1", map[string]any{"groups": []string{"acme"}}, nil, "no_tenant"},                   // past the end
+		{"/groups/1", map[string]any{"groups": []string{"acme"}}, nil, "no_tenant"},                                     // past the end
 		{"/groups/1", map[string]any{"groups": map[string]any{"1": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""}, // an object member named "1"
-		{"/groups/01", map[string]any{"groups": []string{"admins", "acme"}}, nil, "no_tenant"},        // leading zero: not an index
-		{"/groups/-", map[string]any{"groups": []string{"admins", "acme"}}, nil, "no_tenant"},         // the element after the last
+		{"/groups/01", map[string]any{"groups": []string{"admins", "acme"}}, nil, "no_tenant"},                          // leading zero: not an index
+		{"/groups/-", map[string]any{"groups": []string{"admins", "acme"}}, nil, "no_tenant"},                           // the element after the last
 		{"/list/0/id", map[string]any{"list": []any{map[string]any{"id": "acme"}}}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"/a~1b/c~0d", map[string]any{"a/b": map[string]any{"c~d": "acme"}}, []tenant.ID{tenant.MustParse("acme")}, ""},
 		{"/a~1b/c~0d", map[string]any{"a": map[string]any{"b": map[string]any{"c~d": "acme"}}}, nil, "no_tenant"},
