@@ -286,7 +286,7 @@ func checkTagValuesCase(t *testing.T, h http.Handler, now time.Time, c corpusTag
 	if rec.Code != c.Status {
 		return fmt.Sprintf("status %d, want %d", rec.Code, c.Status)
 	}
-	var resp tagValuesV2Response
+	var resp struct{ TagValues []tagValue }
 	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
 		t.Fatal(err)
 	}

@@ -54,10 +54,6 @@ func jsonResponse(v any) response {
 	return response{status: http.StatusOK, ctype: ctJSON, body: b}
 }
 
-func wantsProtobuf(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), ctProtobuf)
-}
-
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
@@ -86,7 +82,9 @@ func writePlain(w http.ResponseWriter, status int, body string) {
 	_, _ = w.Write([]byte(body))
 }
 
-func notFound(w http.ResponseWriter) { writePlain(w, http.StatusNotFound, "404 page not found\n") }
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	writePlain(w, http.StatusNotFound, "404 page not found\n")
+}
 
 func writeResponse(w http.ResponseWriter, r *http.Request, resp response) {
 	h := w.Header()
@@ -111,96 +109,51 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp response) {
 }
 
 // Handler returns Tempo's HTTP API (what Tempo serves on :3200).
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
-
-type queryHandler func(r *http.Request, orgID string) response
-
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	switch p {
-	case "/ready":
-		writePlain(w, http.StatusOK, "ready\n")
-		return
-	case "/api/echo":
-		writePlain(w, http.StatusOK, "echo\n")
-		return
-	case "/api/status/buildinfo":
-		if r.Method != http.MethodGet {
-			w.WriteHeader(http.StatusMethodNotAllowed)
-			return
-		}
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", notFound)
+	mux.HandleFunc("/ready", func(w http.ResponseWriter, _ *http.Request) { writePlain(w, http.StatusOK, "ready\n") })
+	mux.HandleFunc("/api/echo", func(w http.ResponseWriter, _ *http.Request) { writePlain(w, http.StatusOK, "echo\n") })
+	mux.HandleFunc("GET /api/status/buildinfo", func(w http.ResponseWriter, _ *http.Request) {
 		body := fmt.Sprintf(`{"version":"","revision":"","branch":"","buildUser":"","buildDate":"","goVersion":%q}`+"\n", runtime.Version())
 		w.Header().Set("Content-Type", ctJSON)
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(body))
-		return
-	case "/api/search":
-		s.serveQuery(w, r, s.search)
-		return
-	case "/api/search/tags":
-		s.serveQuery(w, r, s.tagsV1)
-		return
-	case "/api/v2/search/tags":
-		s.serveQuery(w, r, s.tagsV2)
-		return
-	case "/api/metrics/query_range":
-		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.metrics(r, org, false) })
-		return
-	case "/api/metrics/query":
-		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.metrics(r, org, true) })
-		return
+	})
+	for path, h := range map[string]queryHandler{
+		"/api/search":                     s.search,
+		"/api/search/tags":                s.tagsV1,
+		"/api/v2/search/tags":             s.tagsV2,
+		"/api/search/tag/{tag}/values":    s.tagValuesV1,
+		"/api/v2/search/tag/{tag}/values": s.tagValuesV2,
+		"/api/traces/{id}":                func(r *http.Request, t []string) response { return s.traceByID(r, t, false) },
+		"/api/v2/traces/{id}":             func(r *http.Request, t []string) response { return s.traceByID(r, t, true) },
+		"/api/metrics/query_range":        func(r *http.Request, t []string) response { return s.metrics(r, t, false) },
+		"/api/metrics/query":              func(r *http.Request, t []string) response { return s.metrics(r, t, true) },
+	} {
+		mux.Handle(path, serveQuery(h))
 	}
-	if tag, ok := cutTagPath(p, "/api/search/tag/"); ok {
-		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.tagValuesV1(r, org, tag) })
-		return
-	}
-	if tag, ok := cutTagPath(p, "/api/v2/search/tag/"); ok {
-		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.tagValuesV2(r, org, tag) })
-		return
-	}
-	if id, ok := cutIDPath(p, "/api/traces/"); ok {
-		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.traceByID(r, org, id, false) })
-		return
-	}
-	if id, ok := cutIDPath(p, "/api/v2/traces/"); ok {
-		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.traceByID(r, org, id, true) })
-		return
-	}
-	// Unsupported parts of Tempo's API (trace diff, admin pages...)
-	// are unknown paths here.
-	notFound(w)
+	return mux
 }
 
-func cutTagPath(p, prefix string) (string, bool) {
-	rest, ok := strings.CutPrefix(p, prefix)
-	if !ok {
-		return "", false
-	}
-	tag, ok := strings.CutSuffix(rest, "/values")
-	if !ok || tag == "" {
-		return "", false
-	}
-	return tag, true
-}
+// queryHandler answers a query route for the tenants of X-Scope-OrgID.
+type queryHandler func(r *http.Request, tenants []string) response
 
-func cutIDPath(p, prefix string) (string, bool) {
-	id, ok := strings.CutPrefix(p, prefix)
-	if !ok || id == "" || strings.Contains(id, "/") {
-		return "", false
+// serveQuery applies Tempo's auth middleware (401 without X-Scope-OrgID),
+// resolves the tenants and writes the handler's response.
+func serveQuery(h queryHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		org := r.Header.Get(orgIDHeaderName)
+		if org == "" {
+			writePlain(w, http.StatusUnauthorized, "no org id\n")
+			return
+		}
+		tenants, err := resolveTenants(org)
+		if err != nil {
+			writeResponse(w, r, badRequest(err.Error()))
+			return
+		}
+		writeResponse(w, r, h(r, tenants))
 	}
-	return id, true
-}
-
-// serveQuery applies Tempo's auth middleware (401 without X-Scope-OrgID)
-// and writes the handler's response.
-func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, h queryHandler) {
-	org := r.Header.Get(orgIDHeaderName)
-	if org == "" {
-		writePlain(w, http.StatusUnauthorized, "no org id\n")
-		return
-	}
-	writeResponse(w, r, h(r, org))
 }
 
 // timeRange holds the parsed start/end (unix seconds) of a search-like request.

@@ -3,6 +3,7 @@ package standin
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,12 +43,9 @@ type metricsResponse struct {
 
 const maxMetricsRange = 24 * time.Hour
 
-func (s *Server) metrics(r *http.Request, org string, instant bool) response {
+func (s *Server) metrics(r *http.Request, tenants []string, instant bool) response {
 	vals := r.URL.Query()
 	text := vals.Get("q")
-	if text == "" {
-		text = vals.Get("query")
-	}
 	if e := queryTooLarge(text); e != nil {
 		return *e
 	}
@@ -60,10 +58,6 @@ func (s *Server) metrics(r *http.Request, org string, instant bool) response {
 	}
 	if q.metricsFn != "rate" && q.metricsFn != "count_over_time" {
 		return badRequestf("the Tempo stand-in does not compute %s()", q.metricsFn)
-	}
-	tenants, err := resolveTenants(org)
-	if err != nil {
-		return badRequest(err.Error())
 	}
 	start, end, errResp := s.metricsRange(vals)
 	if errResp != nil {
@@ -82,7 +76,7 @@ func (s *Server) metrics(r *http.Request, org string, instant bool) response {
 	}
 	counts := map[string][]float64{}
 	labels := map[string][]metricsLabel{}
-	for _, sn := range s.snapshot(tenants) {
+	for _, sn := range s.snapshot(tenants, nil) {
 		sm := sn.summary()
 		if !sm.overlaps(start, end) {
 			continue
@@ -135,13 +129,8 @@ func (s *Server) metrics(r *http.Request, org string, instant bool) response {
 // metricsRange reads start/end (unix seconds, or nanoseconds with more than
 // 10 digits) or since, and returns the window in nanoseconds, end clamped to
 // the cutoff as Tempo does.
-func (s *Server) metricsRange(vals map[string][]string) (uint64, uint64, *response) {
-	get := func(k string) string {
-		if v := vals[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
+func (s *Server) metricsRange(vals url.Values) (uint64, uint64, *response) {
+	get := vals.Get
 	now := s.clock()
 	end := now.Add(-s.cutoff).UnixNano()
 	start := now.Add(-time.Hour).UnixNano()
@@ -220,28 +209,12 @@ func seriesLabels(t *traceCtx, i int, q *query) []metricsLabel {
 	out := make([]metricsLabel, 0, len(q.metricsBy))
 	for _, f := range q.metricsBy {
 		v := json.RawMessage(`{}`)
-		if lits := t.values(i, f); len(lits) > 0 {
-			v = literalJSON(lits[0])
+		if pv, ok := t.outputValue(i, f); ok {
+			v = anyValueJSON(pv)
 		}
 		out = append(out, metricsLabel{Key: fieldText(f), Value: v})
 	}
 	return out
-}
-
-func literalJSON(l literal) json.RawMessage {
-	var v any
-	switch l.kind {
-	case litInt:
-		v = map[string]string{"intValue": strconv.FormatInt(l.i, 10)}
-	case litFloat:
-		v = map[string]float64{"doubleValue": l.f}
-	case litBool:
-		v = map[string]bool{"boolValue": l.b}
-	default:
-		v = map[string]string{"stringValue": litText(l)}
-	}
-	b, _ := json.Marshal(v)
-	return b
 }
 
 // fieldText prints a field as Tempo names it in series labels.

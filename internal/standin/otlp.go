@@ -1,9 +1,7 @@
 package standin
 
 import (
-	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -12,6 +10,9 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 const (
@@ -24,22 +25,14 @@ const (
 )
 
 // OTLPHandler returns Tempo's OTLP/HTTP receiver (what Tempo serves on
-// :4318): POST /v1/traces with Content-Type application/x-protobuf or
-// application/json (optionally Content-Encoding: gzip) and X-Scope-OrgID.
-//
-// It answers like the OTel collector's receiver that Tempo embeds: 200 with an
-// empty ExportTraceServiceResponse in the request's encoding; 400 with a
-// google.rpc.Status (code 3) for an undecodable body or an invalid tenant;
-// 503 with a google.rpc.Status (code 14, "no org id") when X-Scope-OrgID is
-// missing or empty - Tempo's tenant middleware returns a plain error there,
-// which the receiver maps to Unavailable (derived from Tempo's source, not
-// recorded); 405 for other methods, 415 for other content types, 404 for
-// other paths.
+// :4318). It answers like the OTel collector's receiver inside Tempo; a
+// missing X-Scope-OrgID is 503 Unavailable "no org id" (Tempo's tenant
+// middleware returns a plain error there; derived from Tempo's source).
 func (s *Server) OTLPHandler() http.Handler { return http.HandlerFunc(s.serveOTLP) }
 
 func (s *Server) serveOTLP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/v1/traces" {
-		notFound(w)
+		notFound(w, r)
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -129,19 +122,14 @@ func writeOTLP(w http.ResponseWriter, isJSON bool, status int, body []byte) {
 	_, _ = w.Write(body) //nolint:gosec // G705: an OTLP response body we encoded, served as OTLP, not HTML
 }
 
+// writeOTLPStatus writes a google.rpc.Status, as the receiver does for errors.
 func writeOTLPStatus(w http.ResponseWriter, isJSON bool, status int, code int32, msg string) {
+	st := &statuspb.Status{Code: code, Message: msg}
 	var body []byte
 	if isJSON {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(struct {
-			Code    int32  `json:"code"`
-			Message string `json:"message,omitempty"`
-		}{code, msg})
-		body = bytes.TrimRight(buf.Bytes(), "\n")
+		body, _ = protojson.Marshal(st)
 	} else {
-		body = rpcStatusProto(code, msg)
+		body, _ = proto.Marshal(st)
 	}
 	writeOTLP(w, isJSON, status, body)
 }

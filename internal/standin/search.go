@@ -48,7 +48,6 @@ type searchSpan struct {
 	StartTimeUnixNano uint64   `json:"startTimeUnixNano,omitempty,string"`
 	DurationNanos     uint64   `json:"durationNanos,omitempty,string"`
 	Attributes        []kvJSON `json:"attributes,omitempty"`
-	attrs             []attrKV
 }
 
 type kvJSON struct {
@@ -73,11 +72,6 @@ type searchParams struct {
 	tags           map[string]string
 	minDur, maxDur time.Duration
 	limit, spss    int
-}
-
-var reservedSearchParams = map[string]bool{
-	"q": true, "tags": true, "minDuration": true, "maxDuration": true,
-	"limit": true, "spss": true, "start": true, "end": true,
 }
 
 func parseSearchParams(r *http.Request) (*searchParams, *response) {
@@ -112,14 +106,6 @@ func parseSearchParams(r *http.Request) (*searchParams, *response) {
 			return nil, &resp
 		}
 		p.tags = tags
-	}
-	if qs == "" && tagsText == "" && tr.start == 0 && tr.end == 0 {
-		// Tempo's legacy behaviour: unknown query parameters become tags.
-		for k, v := range vals {
-			if !reservedSearchParams[k] && len(v) > 0 && v[0] != "" {
-				p.tags[k] = v[0]
-			}
-		}
 	}
 	if v := vals.Get("minDuration"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -172,14 +158,10 @@ func parseSearchParams(r *http.Request) (*searchParams, *response) {
 }
 
 // search serves GET /api/search.
-func (s *Server) search(r *http.Request, org string) response {
+func (s *Server) search(r *http.Request, tenants []string) response {
 	p, errResp := parseSearchParams(r)
 	if errResp != nil {
 		return *errResp
-	}
-	tenants, err := resolveTenants(org)
-	if err != nil {
-		return badRequest(err.Error())
 	}
 	if p.limit > maxSearchLimit {
 		return badRequestf("limit %d exceeds max limit %d", p.limit, maxSearchLimit)
@@ -196,7 +178,7 @@ func (s *Server) search(r *http.Request, org string) response {
 	seen := map[[16]byte]bool{}
 	var pm ptrace.ProtoMarshaler
 	if endNs > startNs {
-		for _, sn := range s.snapshot(tenants) {
+		for _, sn := range s.snapshot(tenants, nil) {
 			if seen[sn.id] {
 				continue
 			}
@@ -243,9 +225,6 @@ func (s *Server) search(r *http.Request, org string) response {
 	if len(resp.Traces) > p.limit {
 		resp.Traces = resp.Traces[:p.limit]
 	}
-	if wantsProtobuf(r) {
-		return response{status: http.StatusOK, ctype: ctProtobuf, body: searchResponseProto(resp)}
-	}
 	return jsonResponse(resp)
 }
 
@@ -284,8 +263,9 @@ func fillSpanSet(md *traceMetadata, sn traceSnap, sm summary, q *query, spss int
 				StartTimeUnixNano: uint64(sp.StartTimestamp()),
 				DurationNanos:     uint64(spanDuration(sp)),
 			}
-			out.Name, out.attrs = t.output(i, q)
-			for _, a := range out.attrs {
+			var attrs []attrKV
+			out.Name, attrs = t.output(i, q)
+			for _, a := range attrs {
 				out.Attributes = append(out.Attributes, kvJSON{Key: a.key, Value: anyValueJSON(a.val)})
 			}
 			ss.Spans = append(ss.Spans, out)

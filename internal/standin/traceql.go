@@ -786,52 +786,22 @@ func checkCond(f field, op operator, lit *literal) error {
 	return nil
 }
 
-// parseIdentifier validates a tag name the way Tempo's traceql.ParseIdentifier
-// does (it parses "{" + s + "}"): an attribute in any scope (resource., span.,
-// ., event., link., instrumentation.) or an intrinsic name.
-func parseIdentifier(s string) (field, string, error) {
-	l := newLexer("{" + s + "}")
-	t, err := l.next() // "{"
-	if err != nil {
-		return field{}, "", err
+// parseIdentifier parses a tag name the way Tempo's traceql.ParseIdentifier
+// does: as the field of "{" + s + "}".
+func parseIdentifier(s string) (field, error) {
+	p := &parser{lex: newLexer("{" + s + "}"), q: &query{}}
+	if err := p.advance(); err != nil {
+		return field{}, err
 	}
-	t, err = l.next()
-	if err != nil {
-		return field{}, "", err
+	if err := p.expect(tOpenBrace); err != nil {
+		return field{}, err
 	}
-	var f field
-	var scope string
-	switch t.kind {
-	case tAttr:
-		if t.name == "" && !t.attrQuoted {
-			return f, "", &parseError{line: t.line, col: l.col, msg: "syntax error: unexpected END_ATTRIBUTE"}
-		}
-		f = field{scope: t.scope, name: t.name}
-		scope = t.scope
-	case tKeyword:
-		_, known := intrinsicTypes[t.text]
-		if _, alias := intrinsicAliases[t.text]; !known && !alias {
-			return f, "", &parseError{line: t.line, col: t.col, msg: "syntax error: unexpected " + t.display()}
-		}
-		f = field{intrinsic: t.text, name: t.text}
-		scope = "intrinsic"
-	case tIdent:
-		return f, "", &parseError{line: t.line, col: t.col, msg: "unknown identifier: " + t.text}
-	default:
-		return f, "", &parseError{line: t.line, col: t.col, msg: "syntax error: unexpected " + t.display()}
+	f, err := p.parseField()
+	if err == nil {
+		err = p.expect(tCloseBrace)
 	}
-	end, err := l.next()
-	if err != nil {
-		return field{}, "", err
+	if err == nil && p.tok.kind != tEOF {
+		err = p.unexpected()
 	}
-	if end.kind != tCloseBrace {
-		return field{}, "", &parseError{line: end.line, col: end.col, msg: "syntax error: unexpected " + end.display()}
-	}
-	if last, err := l.next(); err != nil || last.kind != tEOF {
-		if err != nil {
-			return field{}, "", err
-		}
-		return field{}, "", &parseError{line: last.line, col: last.col, msg: "syntax error: unexpected " + last.display()}
-	}
-	return f, scope, nil
+	return f, err
 }

@@ -115,15 +115,16 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestParseIdentifier(t *testing.T) {
-	valid := map[string]string{
-		"resource.service.name": "resource", "span.http.route": "span", ".foo": "",
-		"event.exception.message": "event", "link.x": "link", "instrumentation.lib": "instrumentation",
-		"name": "intrinsic", "status": "intrinsic", "span:name": "intrinsic", "trace:rootService": "intrinsic",
+	valid := map[string]field{
+		"resource.service.name": {scope: "resource", name: "service.name"}, "span.http.route": {scope: "span", name: "http.route"},
+		".foo": {name: "foo"}, "event.exception.message": {scope: "event", name: "exception.message"},
+		"link.x": {scope: "link", name: "x"}, "instrumentation.lib": {scope: "instrumentation", name: "lib"},
+		"name": {intrinsic: "name"}, "status": {intrinsic: "status"}, "span:name": {intrinsic: "name"},
+		"trace:rootService": {intrinsic: "trace:rootService"}, "rootServiceName": {intrinsic: "trace:rootService"},
 	}
-	for tag, scope := range valid {
-		_, sc, err := parseIdentifier(tag)
-		if err != nil || sc != scope {
-			t.Errorf("parseIdentifier(%q) = %q, %v; want scope %q", tag, sc, err, scope)
+	for tag, want := range valid {
+		if f, err := parseIdentifier(tag); err != nil || f != want {
+			t.Errorf("parseIdentifier(%q) = %+v, %v; want %+v", tag, f, err, want)
 		}
 	}
 	invalid := map[string]string{
@@ -136,7 +137,7 @@ func TestParseIdentifier(t *testing.T) {
 		"true":         "parse error at line 1, col 2: syntax error: unexpected true",
 	}
 	for tag, want := range invalid {
-		_, _, err := parseIdentifier(tag)
+		_, err := parseIdentifier(tag)
 		if err == nil || err.Error() != want {
 			t.Errorf("parseIdentifier(%q) = %v, want %q", tag, err, want)
 		}
@@ -376,6 +377,6 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
-		_, _, _ = parseIdentifier(s)
+		_, _ = parseIdentifier(s)
 	})
 }

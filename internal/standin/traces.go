@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // parseTraceID parses a trace ID like Tempo's util.HexStringToTraceID: hex
@@ -70,8 +71,8 @@ func mergeTraces(snaps []traceSnap) ptrace.Traces {
 }
 
 // traceByID serves GET /api/traces/{id} (v2=false) and /api/v2/traces/{id}.
-func (s *Server) traceByID(r *http.Request, org, idText string, v2 bool) response {
-	id, err := parseTraceID(idText)
+func (s *Server) traceByID(r *http.Request, tenants []string, v2 bool) response {
+	id, err := parseTraceID(r.PathValue("id"))
 	if err != nil {
 		return badRequest(err.Error())
 	}
@@ -90,12 +91,7 @@ func (s *Server) traceByID(r *http.Request, org, idText string, v2 bool) respons
 	if start != 0 && end != 0 && end <= start {
 		return badRequestf("http parameter start must be before end. received start=%d end=%d", start, end)
 	}
-	tenants, err := resolveTenants(org)
-	if err != nil {
-		return badRequest(err.Error())
-	}
-
-	snaps := s.lookup(tenants, id)
+	snaps := s.snapshot(tenants, &id)
 	var found []traceSnap
 	for _, sn := range snaps {
 		sm := sn.summary()
@@ -103,13 +99,13 @@ func (s *Server) traceByID(r *http.Request, org, idText string, v2 bool) respons
 			found = append(found, sn)
 		}
 	}
-	proto := wantsProtobuf(r)
+	proto := strings.Contains(r.Header.Get("Accept"), ctProtobuf)
 	if len(found) == 0 {
 		switch {
 		case !v2:
 			return response{status: http.StatusNotFound}
 		case proto:
-			return response{status: http.StatusOK, ctype: ctProtobuf, body: []byte{0x0a, 0x00, 0x12, 0x00}}
+			return response{status: http.StatusOK, ctype: ctProtobuf, body: traceByIDResponseProto(nil, "")}
 		default:
 			return response{status: http.StatusOK, ctype: ctJSON, body: []byte(`{"trace":{},"metrics":{}}`)}
 		}
@@ -125,24 +121,34 @@ func (s *Server) traceByID(r *http.Request, org, idText string, v2 bool) respons
 		message = "Trace filtered, only a subset of spans matching the filter is returned"
 	}
 	var pm ptrace.ProtoMarshaler
-	if proto {
-		b, err := pm.MarshalTraces(td)
-		if err != nil {
-			return response{status: http.StatusInternalServerError, ctype: ctText, body: []byte(err.Error())}
-		}
-		if v2 {
-			b = traceByIDResponseProto(b, uint64(len(b)))
-			if message != "" {
-				b = appendVarintField(b, 3, 1) // PARTIAL
-				b = appendBytesField(b, 4, []byte(message))
-			}
-		}
+	switch {
+	case proto && v2:
+		b, _ := pm.MarshalTraces(td)
+		return response{status: http.StatusOK, ctype: ctProtobuf, body: traceByIDResponseProto(b, message)}
+	case proto:
+		b, _ := pm.MarshalTraces(td)
 		return response{status: http.StatusOK, ctype: ctProtobuf, body: b}
+	case v2:
+		return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV2(td, uint64(pm.TracesSize(td)), message)}
 	}
-	if !v2 {
-		return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV1(td)}
+	return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV1(td)}
+}
+
+// traceByIDResponseProto encodes a tempopb.TraceByIDResponse around an
+// encoded trace: trace=1, metrics=2 {inspectedBytes=1}, status=3 (PARTIAL
+// with a message), message=4.
+func traceByIDResponseProto(trace []byte, partialMessage string) []byte {
+	b := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), trace)
+	var metrics []byte
+	if len(trace) > 0 {
+		metrics = protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), uint64(len(trace)))
 	}
-	return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV2(td, uint64(pm.TracesSize(td)), message)}
+	b = protowire.AppendBytes(protowire.AppendTag(b, 2, protowire.BytesType), metrics)
+	if partialMessage != "" {
+		b = protowire.AppendVarint(protowire.AppendTag(b, 3, protowire.VarintType), 1)
+		b = protowire.AppendString(protowire.AppendTag(b, 4, protowire.BytesType), partialMessage)
+	}
+	return b
 }
 
 // filterSpans keeps the spans of td that q's spansets match (v2 span
