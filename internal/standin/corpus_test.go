@@ -156,9 +156,12 @@ func toCorpus(body []byte) ([]corpusTrace, error) {
 			SpanSets        []struct {
 				Matched int `json:"matched"`
 				Spans   []struct {
-					SpanID     string   `json:"spanID"`
-					Name       string   `json:"name"`
-					Attributes []kvJSON `json:"attributes"`
+					SpanID     string `json:"spanID"`
+					Name       string `json:"name"`
+					Attributes []struct {
+						Key   string          `json:"key"`
+						Value json.RawMessage `json:"value"`
+					} `json:"attributes"`
 				} `json:"spans"`
 			} `json:"spanSets"`
 		} `json:"traces"`

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -18,8 +17,8 @@ import (
 // samples aligned to the step, a zero sample without "value".
 
 type metricsLabel struct {
-	Key   string          `json:"key"`
-	Value json.RawMessage `json:"value"`
+	Key   string `json:"key"`
+	Value any    `json:"value"`
 }
 
 type metricsSample struct {
@@ -91,7 +90,8 @@ func (s *Server) metrics(r *http.Request, tenants []string, instant bool) respon
 				}
 				seen[i] = true
 				ls := seriesLabels(t, i, q)
-				key := labelKey(ls)
+				k, _ := json.Marshal(ls)
+				key := string(k)
 				if counts[key] == nil {
 					counts[key] = make([]float64, buckets)
 					labels[key] = ls
@@ -204,11 +204,11 @@ func metricsStep(v string, rng time.Duration) (time.Duration, *response) {
 // function's name.
 func seriesLabels(t *traceCtx, i int, q *query) []metricsLabel {
 	if len(q.metricsBy) == 0 {
-		return []metricsLabel{{Key: "__name__", Value: json.RawMessage(`{"stringValue":` + strconv.Quote(q.metricsFn) + `}`)}}
+		return []metricsLabel{{Key: "__name__", Value: map[string]string{"stringValue": q.metricsFn}}}
 	}
 	out := make([]metricsLabel, 0, len(q.metricsBy))
 	for _, f := range q.metricsBy {
-		v := json.RawMessage(`{}`)
+		var v any = map[string]any{}
 		if pv, ok := t.outputValue(i, f); ok {
 			v = anyValueJSON(pv)
 		}
@@ -226,15 +226,4 @@ func fieldText(f field) string {
 		return "." + f.name
 	}
 	return f.scope + "." + f.name
-}
-
-func labelKey(ls []metricsLabel) string {
-	var b strings.Builder
-	for _, l := range ls {
-		b.WriteString(l.Key)
-		b.WriteByte(0)
-		b.Write(l.Value)
-		b.WriteByte(0)
-	}
-	return b.String()
 }

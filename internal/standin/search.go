@@ -2,7 +2,6 @@ package standin
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -51,8 +50,8 @@ type searchSpan struct {
 }
 
 type kvJSON struct {
-	Key   string          `json:"key,omitempty"`
-	Value json.RawMessage `json:"value"`
+	Key   string `json:"key,omitempty"`
+	Value any    `json:"value"`
 }
 
 type attrKV struct {
