@@ -663,44 +663,38 @@ var wellKnownColumns = []string{
 	"k8s.namespace.name", "k8s.pod.name", "server.address", "server.port", "url.path", "url.route",
 }
 
-// output returns the span name (when reported) and attributes Tempo reports
-// for returned span i: each field whose condition holds on the span (nil for
-// a holding "= nil"), each selected field the span has, or with compare()
-// every attribute.
-func (t *traceCtx) output(i int, q *query) (string, []attrKV) {
-	var attrs []attrKV
+// output returns the span name (when reported) and the attributes Tempo
+// reports for returned span i: the fields of the conditions that hold on it
+// (value-less for a holding "= nil"), the selected fields it has, or with
+// compare() every attribute.
+func (t *traceCtx) output(i int, q *query) (name string, attrs []kvJSON) {
 	seen := map[string]bool{}
-	name := false
-	add := func(f field) {
-		key := f.outputKey()
-		if f.intrinsic == "name" {
-			name = true
-			return
-		}
-		if seen[key] || hiddenIntrinsics[f.intrinsic] {
-			return
-		}
-		if v, ok := t.outputValue(i, f); ok {
+	put := func(key string, v any) {
+		if !seen[key] {
 			seen[key] = true
-			attrs = append(attrs, attrKV{key: key, val: v})
+			attrs = append(attrs, kvJSON{Key: key, Value: v})
+		}
+	}
+	add := func(f field) {
+		if f.intrinsic == "name" {
+			name = t.spans[i].span.Name()
+		} else if v, ok := t.outputValue(i, f); ok && !hiddenIntrinsics[f.intrinsic] {
+			put(f.outputKey(), anyValueJSON(v))
 		}
 	}
 	for _, c := range q.conds {
-		if !t.cmp(i, c) {
-			continue
+		switch {
+		case !t.cmp(i, c):
+		case c.lit.kind == litNil && c.op == opEq && c.f.intrinsic == "":
+			put(c.f.name, map[string]any{})
+		default:
+			add(c.f)
 		}
-		if c.lit.kind == litNil && c.op == opEq && !seen[c.f.outputKey()] && c.f.intrinsic == "" {
-			seen[c.f.outputKey()] = true
-			attrs = append(attrs, attrKV{key: c.f.outputKey(), val: pcommon.NewValueEmpty()})
-			continue
-		}
-		add(c.f)
 	}
 	for _, f := range q.selects {
 		add(f)
-		if key := f.outputKey(); f.intrinsic == "" && !seen[key] && slices.Contains(wellKnownColumns, key) {
-			seen[key] = true
-			attrs = append(attrs, attrKV{key: key, val: pcommon.NewValueEmpty()})
+		if f.intrinsic == "" && slices.Contains(wellKnownColumns, f.name) {
+			put(f.name, map[string]any{})
 		}
 	}
 	if q.selectAll {
@@ -711,19 +705,13 @@ func (t *traceCtx) output(i int, q *query) (string, []attrKV) {
 			}
 		}
 		for _, k := range wellKnownColumns {
-			if !seen[k] {
-				seen[k] = true
-				attrs = append(attrs, attrKV{key: k, val: pcommon.NewValueEmpty()})
-			}
+			put(k, map[string]any{})
 		}
 		for _, in := range []string{"name", "status", "kind", "statusMessage", "span:childCount", "instrumentation:name", "instrumentation:version"} {
 			add(field{intrinsic: in})
 		}
 	}
-	if name {
-		return t.spans[i].span.Name(), attrs
-	}
-	return "", attrs
+	return name, attrs
 }
 
 // outputValue is field f of span i as an attribute value.

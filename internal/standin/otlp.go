@@ -32,11 +32,11 @@ func (s *Server) OTLPHandler() http.Handler { return http.HandlerFunc(s.serveOTL
 
 func (s *Server) serveOTLP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/v1/traces" {
-		notFound(w, r)
+		http.NotFound(w, r)
 		return
 	}
 	if r.Method != http.MethodPost {
-		writePlain(w, http.StatusMethodNotAllowed, "405 method not allowed, supported: [POST]")
+		http.Error(w, "405 method not allowed, supported: [POST]", http.StatusMethodNotAllowed)
 		return
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -46,7 +46,7 @@ func (s *Server) serveOTLP(w http.ResponseWriter, r *http.Request) {
 	case ctJSON:
 		isJSON = true
 	default:
-		writePlain(w, http.StatusUnsupportedMediaType, "415 unsupported media type, supported: [application/json, application/x-protobuf]")
+		http.Error(w, "415 unsupported media type, supported: [application/json, application/x-protobuf]", http.StatusUnsupportedMediaType)
 		return
 	}
 	body, err := readOTLPBody(r)
@@ -64,7 +64,7 @@ func (s *Server) serveOTLP(w http.ResponseWriter, r *http.Request) {
 		writeOTLPStatus(w, isJSON, http.StatusBadRequest, grpcInvalidArgument, err.Error())
 		return
 	}
-	tenant := r.Header.Get(orgIDHeaderName)
+	tenant := r.Header.Get("X-Scope-OrgID")
 	if tenant == "" {
 		writeOTLPStatus(w, isJSON, http.StatusServiceUnavailable, grpcUnavailable, errNoOrgID.Error())
 		return

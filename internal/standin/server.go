@@ -4,7 +4,7 @@ import (
 	"container/list"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -77,8 +77,8 @@ var errNoOrgID = errors.New("no org id")
 // validTenantID applies Tempo's (dskit's) tenant ID rules.
 func validTenantID(s string) error {
 	for i := 0; i < len(s); i++ {
-		if !tenantByteOK(s[i]) {
-			return fmt.Errorf("tenant ID '%s' contains unsupported character '%c'", s, rune(s[i]))
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!-_.*'()", c) >= 0) {
+			return fmt.Errorf("tenant ID '%s' contains unsupported character '%c'", s, rune(c))
 		}
 	}
 	if len(s) > 150 {
@@ -90,24 +90,13 @@ func validTenantID(s string) error {
 	return nil
 }
 
-func tenantByteOK(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!-_.*'()", c) >= 0
-}
-
 // resolveTenants turns an X-Scope-OrgID value into the tenants to read, as
 // Tempo's query path does: split on '|', cut each part at the first ':'
 // (metadata), validate, sort and de-duplicate.
 func resolveTenants(orgID string) ([]string, error) {
-	parts := strings.Split(orgID, "|")
-	out := make([]string, 0, len(parts))
-	for _, p := range parts {
-		if i := strings.IndexByte(p, ':'); i >= 0 {
-			p = p[:i]
-		}
+	var out []string
+	for p := range strings.SplitSeq(orgID, "|") {
+		p, _, _ = strings.Cut(p, ":")
 		if err := validTenantID(p); err != nil {
 			return nil, err
 		}
@@ -116,15 +105,8 @@ func resolveTenants(orgID string) ([]string, error) {
 		}
 		out = append(out, p)
 	}
-	sort.Strings(out)
-	j := 0
-	for i, t := range out {
-		if i == 0 || t != out[j-1] {
-			out[j] = t
-			j++
-		}
-	}
-	return out[:j], nil
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // Ingest stores the spans of td under tenant, a single valid Tempo tenant
@@ -196,52 +178,41 @@ type traceBatch struct {
 // trace ID), with Tempo's resource attribute order (service.name last).
 func splitByTrace(td ptrace.Traces) []traceBatch {
 	var out []traceBatch
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		byTrace := map[[16]byte]ptrace.ResourceSpans{}
-		var order [][16]byte
-		sss := rs.ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			ss := sss.At(j)
-			scopeCopies := map[[16]byte]ptrace.ScopeSpans{}
-			spans := ss.Spans()
-			for k := 0; k < spans.Len(); k++ {
-				sp := spans.At(k)
+	for _, rs := range td.ResourceSpans().All() {
+		byTrace := map[[16]byte]int{} // index in out
+		for _, ss := range rs.ScopeSpans().All() {
+			scopes := map[[16]byte]ptrace.ScopeSpans{}
+			for _, sp := range ss.Spans().All() {
 				id := [16]byte(sp.TraceID())
 				if id == ([16]byte{}) {
 					continue
 				}
-				nrs, ok := byTrace[id]
+				i, ok := byTrace[id]
 				if !ok {
-					nrs = ptrace.NewResourceSpans()
+					nrs := ptrace.NewResourceSpans()
 					copyResource(rs.Resource(), nrs.Resource())
 					nrs.SetSchemaUrl(rs.SchemaUrl())
-					byTrace[id] = nrs
-					order = append(order, id)
+					i, byTrace[id] = len(out), len(out)
+					out = append(out, traceBatch{id: id, rs: nrs})
 				}
-				nss, ok := scopeCopies[id]
+				nss, ok := scopes[id]
 				if !ok {
-					nss = nrs.ScopeSpans().AppendEmpty()
+					nss = out[i].rs.ScopeSpans().AppendEmpty()
 					ss.Scope().CopyTo(nss.Scope())
 					nss.SetSchemaUrl(ss.SchemaUrl())
-					scopeCopies[id] = nss
+					scopes[id] = nss
 				}
 				sp.CopyTo(nss.Spans().AppendEmpty())
 			}
-		}
-		for _, id := range order {
-			out = append(out, traceBatch{id: id, rs: byTrace[id]})
 		}
 	}
 	return out
 }
 
 // copyResource copies a resource, moving service.name to the end of the
-// attributes as Tempo does when it rebuilds a trace from its parquet blocks.
-// Other attributes keep their order and repetitions: a resource that carries
-// a key twice comes back with it twice, as Tempo returns it (what the
-// gateway's all-occurrences tenant check exists for).
+// attributes as Tempo does. Other attributes keep their order and
+// repetitions, as in Tempo (what the gateway's all-occurrences tenant check
+// exists for).
 func copyResource(src, dst pcommon.Resource) {
 	dst.SetDroppedAttributesCount(src.DroppedAttributesCount())
 	attrs := dst.Attributes()
@@ -291,12 +262,9 @@ type spanRef struct {
 
 func (t traceSnap) forEachSpan(fn func(spanRef)) {
 	for _, rs := range t.batches {
-		sss := rs.ScopeSpans()
-		for i := 0; i < sss.Len(); i++ {
-			ss := sss.At(i)
-			spans := ss.Spans()
-			for j := 0; j < spans.Len(); j++ {
-				fn(spanRef{res: rs.Resource(), scope: ss.Scope(), span: spans.At(j)})
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				fn(spanRef{res: rs.Resource(), scope: ss.Scope(), span: sp})
 			}
 		}
 	}

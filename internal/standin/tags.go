@@ -1,6 +1,7 @@
 package standin
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -37,31 +38,24 @@ type tagRequest struct {
 // parseTagRequest parses start, end, limit and (withQ) q. Like Tempo
 // (traceql.ExtractConditions), q is best effort: one that does not parse, or
 // that is more than one spanset filter without ||, is ignored.
-func (s *Server) parseTagRequest(r *http.Request, tenants []string, withQ bool) (*tagRequest, *response) {
-	tr, errResp := parseSearchRange(r)
-	if errResp == nil {
-		errResp = tr.check()
-	}
-	if errResp != nil {
-		return nil, errResp
-	}
-	vals := r.URL.Query()
+func (s *Server) parseTagRequest(r *http.Request, tenants []string, withQ bool) (*tagRequest, error) {
 	req := &tagRequest{tenants: tenants}
-	if qs := vals.Get("q"); withQ && qs != "" {
-		if e := queryTooLarge(qs); e != nil {
-			return nil, e
+	var err error
+	if req.startNs, req.endNs, err = s.searchRange(r); err != nil {
+		return nil, err
+	}
+	if qs := r.URL.Query().Get("q"); withQ && qs != "" {
+		q, err := parseQuery(qs)
+		if _, tooLarge := err.(badRequestError); tooLarge {
+			return nil, err
 		}
-		if q, err := parse(qs); err == nil {
+		if err == nil {
 			if f, ok := q.root.(*filter); ok && f.orFree {
 				req.filter = f
 			}
 		}
 	}
-	req.limit, _ = strconv.Atoi(vals.Get("limit"))
-	if e := tr.checkMax(); e != nil {
-		return nil, e
-	}
-	req.startNs, req.endNs = s.window(tr)
+	req.limit, _ = strconv.Atoi(r.URL.Query().Get("limit"))
 	return req, nil
 }
 
@@ -101,11 +95,7 @@ func sortedLimit(names []string, limit int) []string {
 }
 
 func keys(set map[string]bool, limit int) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	return sortedLimit(out, limit)
+	return sortedLimit(slices.Collect(maps.Keys(set)), limit)
 }
 
 // tagNames gathers the attribute names per scope.
@@ -139,14 +129,14 @@ func validScope(scope string) bool {
 }
 
 // tagsV2 serves GET /api/v2/search/tags.
-func (s *Server) tagsV2(r *http.Request, tenants []string) response {
+func (s *Server) tagsV2(r *http.Request, tenants []string) (response, error) {
 	scope := r.URL.Query().Get("scope")
 	if !validScope(scope) {
-		return badRequest("invalid scope: " + scope)
+		return response{}, badRequestError("invalid scope: " + scope)
 	}
-	req, errResp := s.parseTagRequest(r, tenants, true)
-	if errResp != nil {
-		return *errResp
+	req, err := s.parseTagRequest(r, tenants, true)
+	if err != nil {
+		return response{}, err
 	}
 	names, inspected := s.tagNames(req)
 	scopes := []tagScope{}
@@ -167,14 +157,14 @@ func (s *Server) tagsV2(r *http.Request, tenants []string) response {
 
 // tagsV1 serves GET /api/search/tags: resource and span attribute names, or
 // one scope's names.
-func (s *Server) tagsV1(r *http.Request, tenants []string) response {
+func (s *Server) tagsV1(r *http.Request, tenants []string) (response, error) {
 	scope := r.URL.Query().Get("scope")
 	if !validScope(scope) {
-		return badRequest("invalid scope: " + scope)
+		return response{}, badRequestError("invalid scope: " + scope)
 	}
-	req, errResp := s.parseTagRequest(r, tenants, false)
-	if errResp != nil {
-		return *errResp
+	req, err := s.parseTagRequest(r, tenants, false)
+	if err != nil {
+		return response{}, err
 	}
 	names, inspected := s.tagNames(req)
 	var tags []string
@@ -198,15 +188,15 @@ func (s *Server) tagsV1(r *http.Request, tenants []string) response {
 // tagValuesV2 serves GET /api/v2/search/tag/{tag}/values: typed values of an
 // attribute (unscoped: of the span and of the resource attribute) or of an
 // intrinsic (except durations and empty strings).
-func (s *Server) tagValuesV2(r *http.Request, tenants []string) response {
+func (s *Server) tagValuesV2(r *http.Request, tenants []string) (response, error) {
 	tag := r.PathValue("tag")
 	f, err := parseIdentifier(tag)
 	if err != nil {
-		return badRequestf("please provide a valid tagName: failed to parse identifier %s: %s", tag, err.Error())
+		return response{}, badRequestf("please provide a valid tagName: failed to parse identifier %s: %s", tag, err)
 	}
-	req, errResp := s.parseTagRequest(r, tenants, true)
-	if errResp != nil {
-		return *errResp
+	req, err := s.parseTagRequest(r, tenants, true)
+	if err != nil {
+		return response{}, err
 	}
 	set := map[tagValue]bool{}
 	add := func(lits []literal) {
@@ -272,10 +262,10 @@ var litTypeNames = map[litKind]string{
 
 // tagValuesV1 serves GET /api/search/tag/{tag}/values: string values of the
 // span and resource attributes named tag.
-func (s *Server) tagValuesV1(r *http.Request, tenants []string) response {
-	req, errResp := s.parseTagRequest(r, tenants, false)
-	if errResp != nil {
-		return *errResp
+func (s *Server) tagValuesV1(r *http.Request, tenants []string) (response, error) {
+	req, err := s.parseTagRequest(r, tenants, false)
+	if err != nil {
+		return response{}, err
 	}
 	set := map[string]bool{}
 	inspected := s.eachSpan(req, func(t *traceCtx, i int) {

@@ -14,20 +14,20 @@ import (
 // tempoTraceJSON returns the resource spans of td as Tempo writes them
 // (gogo/jsonpb): pdata's OTLP/JSON with base64 instead of hex ids and enum
 // names instead of numbers.
-func tempoTraceJSON(td ptrace.Traces) any {
+func tempoTraceJSON(td ptrace.Traces) (any, error) {
 	var jm ptrace.JSONMarshaler
 	b, err := jm.MarshalTraces(td)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v map[string]any
-	if dec.Decode(&v) != nil {
-		return nil
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
 	}
 	toTempoJSON(v)
-	return v["resourceSpans"]
+	return v["resourceSpans"], nil
 }
 
 var jsonEnums = map[string]map[string]string{
@@ -64,23 +64,29 @@ func toTempoJSON(v any) {
 }
 
 // encodeTraceV1 returns Tempo's v1 trace body: {"batches":[...]}.
-func encodeTraceV1(td ptrace.Traces) []byte {
-	b, _ := json.Marshal(map[string]any{"batches": tempoTraceJSON(td)})
-	return b
+func encodeTraceV1(td ptrace.Traces) ([]byte, error) {
+	rss, err := tempoTraceJSON(td)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"batches": rss})
 }
 
 // encodeTraceV2 returns Tempo's v2 trace body, {"trace":{"resourceSpans":
 // [...]},"metrics":{...}}, with status PARTIAL when spans were filtered.
-func encodeTraceV2(td ptrace.Traces, inspectedBytes uint64, partialMessage string) []byte {
+func encodeTraceV2(td ptrace.Traces, inspectedBytes uint64, partialMessage string) ([]byte, error) {
+	rss, err := tempoTraceJSON(td)
+	if err != nil {
+		return nil, err
+	}
 	body := map[string]any{
-		"trace":   map[string]any{"resourceSpans": tempoTraceJSON(td)},
+		"trace":   map[string]any{"resourceSpans": rss},
 		"metrics": map[string]string{"inspectedBytes": strconv.FormatUint(inspectedBytes, 10)},
 	}
 	if partialMessage != "" {
 		body["status"], body["message"] = "PARTIAL", partialMessage
 	}
-	b, _ := json.Marshal(body)
-	return b
+	return json.Marshal(body)
 }
 
 // anyValueJSON returns an attribute value in OTLP/JSON's shape.

@@ -343,7 +343,7 @@ func TestOutputAttributes(t *testing.T) {
 		name, attrs := tc.output(tt.span, q)
 		var keys []string
 		for _, a := range attrs {
-			keys = append(keys, a.key)
+			keys = append(keys, a.Key)
 		}
 		if name != tt.name || !slices.Equal(keys, tt.keys) {
 			t.Errorf("%s: got %q %q, want %q %q", tt.q, name, keys, tt.name, tt.keys)

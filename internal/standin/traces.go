@@ -71,31 +71,26 @@ func mergeTraces(snaps []traceSnap) ptrace.Traces {
 }
 
 // traceByID serves GET /api/traces/{id} (v2=false) and /api/v2/traces/{id}.
-func (s *Server) traceByID(r *http.Request, tenants []string, v2 bool) response {
+func (s *Server) traceByID(r *http.Request, tenants []string, v2 bool) (response, error) {
 	id, err := parseTraceID(r.PathValue("id"))
 	if err != nil {
-		return badRequest(err.Error())
+		return response{}, badRequestError(err.Error())
 	}
 	q := r.URL.Query()
-	var start, end int64
-	if v := q.Get("start"); v != "" {
-		if start, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return badRequest("invalid start: " + err.Error())
+	var tr [2]int64
+	for i, name := range []string{"start", "end"} {
+		if v := q.Get(name); v != "" {
+			if tr[i], err = strconv.ParseInt(v, 10, 64); err != nil {
+				return response{}, badRequestf("invalid %s: %s", name, err)
+			}
 		}
 	}
-	if v := q.Get("end"); v != "" {
-		if end, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return badRequest("invalid end: " + err.Error())
-		}
+	if tr[0] != 0 && tr[1] != 0 && tr[1] <= tr[0] {
+		return response{}, badRequestf("http parameter start must be before end. received start=%d end=%d", tr[0], tr[1])
 	}
-	if start != 0 && end != 0 && end <= start {
-		return badRequestf("http parameter start must be before end. received start=%d end=%d", start, end)
-	}
-	snaps := s.snapshot(tenants, &id)
 	var found []traceSnap
-	for _, sn := range snaps {
-		sm := sn.summary()
-		if sm.overlaps(uint64(max(start, 0))*1e9, uint64(max(end, 0))*1e9) {
+	for _, sn := range s.snapshot(tenants, &id) {
+		if sn.summary().overlaps(uint64(max(tr[0], 0))*1e9, uint64(max(tr[1], 0))*1e9) {
 			found = append(found, sn)
 		}
 	}
@@ -103,35 +98,38 @@ func (s *Server) traceByID(r *http.Request, tenants []string, v2 bool) response 
 	if len(found) == 0 {
 		switch {
 		case !v2:
-			return response{status: http.StatusNotFound}
+			return response{status: http.StatusNotFound}, nil
 		case proto:
-			return response{status: http.StatusOK, ctype: ctProtobuf, body: traceByIDResponseProto(nil, "")}
+			return response{status: http.StatusOK, ctype: ctProtobuf, body: traceByIDResponseProto(nil, "")}, nil
 		default:
-			return response{status: http.StatusOK, ctype: ctJSON, body: []byte(`{"trace":{},"metrics":{}}`)}
+			return response{status: http.StatusOK, ctype: ctJSON, body: []byte(`{"trace":{},"metrics":{}}`)}, nil
 		}
 	}
 	td := mergeTraces(found)
 	var message string
 	if filter := q.Get("q"); v2 && filter != "" {
-		fq, err := parse(filter)
+		fq, err := parseQuery(filter)
 		if err != nil {
-			return badRequest("invalid TraceQL query: " + err.Error())
+			return response{}, traceQLError(err)
 		}
 		filterSpans(td, id, fq, q.Get("keep_hierarchy") == "true")
 		message = "Trace filtered, only a subset of spans matching the filter is returned"
 	}
 	var pm ptrace.ProtoMarshaler
+	resp := response{status: http.StatusOK, ctype: ctJSON}
 	switch {
-	case proto && v2:
-		b, _ := pm.MarshalTraces(td)
-		return response{status: http.StatusOK, ctype: ctProtobuf, body: traceByIDResponseProto(b, message)}
 	case proto:
-		b, _ := pm.MarshalTraces(td)
-		return response{status: http.StatusOK, ctype: ctProtobuf, body: b}
+		resp.ctype = ctProtobuf
+		resp.body, err = pm.MarshalTraces(td)
+		if v2 {
+			resp.body = traceByIDResponseProto(resp.body, message)
+		}
 	case v2:
-		return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV2(td, uint64(pm.TracesSize(td)), message)}
+		resp.body, err = encodeTraceV2(td, uint64(pm.TracesSize(td)), message)
+	default:
+		resp.body, err = encodeTraceV1(td)
 	}
-	return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV1(td)}
+	return resp, err
 }
 
 // traceByIDResponseProto encodes a tempopb.TraceByIDResponse around an
