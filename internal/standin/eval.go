@@ -5,6 +5,7 @@ package standin
 // non-empty span set remains.
 
 import (
+	"cmp"
 	"encoding/hex"
 	"slices"
 	"strconv"
@@ -15,34 +16,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-var statusNames = map[ptrace.StatusCode]string{
-	ptrace.StatusCodeUnset: "unset",
-	ptrace.StatusCodeOk:    "ok",
-	ptrace.StatusCodeError: "error",
-}
+// spanStatus and spanKind are TraceQL's keywords for a span's status and kind.
+func spanStatus(sp ptrace.Span) string { return strings.ToLower(sp.Status().Code().String()) }
 
-var kindNames = map[ptrace.SpanKind]string{
-	ptrace.SpanKindUnspecified: "unspecified",
-	ptrace.SpanKindInternal:    "internal",
-	ptrace.SpanKindServer:      "server",
-	ptrace.SpanKindClient:      "client",
-	ptrace.SpanKindProducer:    "producer",
-	ptrace.SpanKindConsumer:    "consumer",
-}
-
-func spanStatus(sp ptrace.Span) string {
-	if n, ok := statusNames[sp.Status().Code()]; ok {
-		return n
-	}
-	return "unset"
-}
-
-func spanKind(sp ptrace.Span) string {
-	if n, ok := kindNames[sp.Kind()]; ok {
-		return n
-	}
-	return "unspecified"
-}
+func spanKind(sp ptrace.Span) string { return strings.ToLower(sp.Kind().String()) }
 
 func spanDuration(sp ptrace.Span) time.Duration {
 	st, en := sp.StartTimestamp(), sp.EndTimestamp()
@@ -69,13 +46,7 @@ type traceCtx struct {
 }
 
 func newTraceCtx(sn traceSnap, sm summary) *traceCtx {
-	n := 0
-	for _, rs := range sn.batches {
-		for _, ss := range rs.ScopeSpans().All() {
-			n += ss.Spans().Len()
-		}
-	}
-	t := &traceCtx{sn: sn, sm: sm, spans: make([]spanNode, 0, n)}
+	t := &traceCtx{sn: sn, sm: sm}
 	sn.forEachSpan(func(r spanRef) {
 		t.spans = append(t.spans, spanNode{spanRef: r, parent: -1})
 	})
@@ -156,9 +127,8 @@ func valueLits(v pcommon.Value, out []literal) []literal {
 	case pcommon.ValueTypeBool:
 		return append(out, literal{kind: litBool, b: v.Bool()})
 	case pcommon.ValueTypeSlice:
-		s := v.Slice()
-		for i := 0; i < s.Len(); i++ {
-			out = valueLits(s.At(i), out)
+		for _, e := range v.Slice().All() {
+			out = valueLits(e, out)
 		}
 	}
 	return out
@@ -175,14 +145,14 @@ func (n *spanNode) attrValue(f field) (pcommon.Value, bool) {
 	case "instrumentation":
 		return n.scope.Attributes().Get(f.name)
 	case "event":
-		for i := 0; i < n.span.Events().Len(); i++ {
-			if v, ok := n.span.Events().At(i).Attributes().Get(f.name); ok {
+		for _, ev := range n.span.Events().All() {
+			if v, ok := ev.Attributes().Get(f.name); ok {
 				return v, true
 			}
 		}
 	case "link":
-		for i := 0; i < n.span.Links().Len(); i++ {
-			if v, ok := n.span.Links().At(i).Attributes().Get(f.name); ok {
+		for _, l := range n.span.Links().All() {
+			if v, ok := l.Attributes().Get(f.name); ok {
 				return v, true
 			}
 		}
@@ -255,8 +225,7 @@ func (t *traceCtx) values(i int, f field) []literal {
 		return []literal{strLit(n.scope.Version())}
 	case "event:name", "event:timeSinceStart":
 		var out []literal
-		for j := 0; j < sp.Events().Len(); j++ {
-			ev := sp.Events().At(j)
+		for _, ev := range sp.Events().All() {
 			if f.intrinsic == "event:name" {
 				out = append(out, strLit(ev.Name()))
 			} else {
@@ -266,8 +235,7 @@ func (t *traceCtx) values(i int, f field) []literal {
 		return out
 	case "link:traceID", "link:spanID":
 		var out []literal
-		for j := 0; j < sp.Links().Len(); j++ {
-			l := sp.Links().At(j)
+		for _, l := range sp.Links().All() {
 			tid, sid := l.TraceID(), l.SpanID()
 			if f.intrinsic == "link:traceID" {
 				out = append(out, strLit(hex.EncodeToString(tid[:])))
@@ -288,8 +256,8 @@ func (t *traceCtx) test(i int, e expr) bool {
 		return true
 	case boolConst:
 		return bool(e)
-	case *andOr:
-		if e.and {
+	case *binary:
+		if e.op == tAnd {
 			return t.test(i, e.l) && t.test(i, e.r)
 		}
 		return t.test(i, e.l) || t.test(i, e.r)
@@ -304,44 +272,21 @@ func (t *traceCtx) test(i int, e expr) bool {
 // cmp evaluates one condition: a missing field matches only "= nil"; an
 // array matches when one element does.
 func (t *traceCtx) cmp(i int, c *cond) bool {
-	if c.f.intrinsic == "" { // attributes without allocating
-		v, ok := t.spans[i].attrValue(c.f)
-		if c.lit.kind == litNil {
-			return !ok == (c.op == opEq)
+	var vals []literal
+	present := true
+	if c.f.intrinsic == "" {
+		var v pcommon.Value
+		if v, present = t.spans[i].attrValue(c.f); present {
+			vals = valueLits(v, nil)
 		}
-		return ok && valueMatches(v, c)
+	} else {
+		vals = t.values(i, c.f)
+		present = len(vals) > 0
 	}
-	vals := t.values(i, c.f)
 	if c.lit.kind == litNil {
-		return (len(vals) == 0) == (c.op == opEq)
+		return present != (c.op == opEq)
 	}
-	for _, v := range vals {
-		if compareLit(v, c.op, c.lit) {
-			return true
-		}
-	}
-	return false
-}
-
-func valueMatches(v pcommon.Value, c *cond) bool {
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		return compareLit(strLit(v.Str()), c.op, c.lit)
-	case pcommon.ValueTypeInt:
-		return compareLit(intLit(v.Int()), c.op, c.lit)
-	case pcommon.ValueTypeDouble:
-		return compareLit(literal{kind: litFloat, f: v.Double()}, c.op, c.lit)
-	case pcommon.ValueTypeBool:
-		return compareLit(literal{kind: litBool, b: v.Bool()}, c.op, c.lit)
-	case pcommon.ValueTypeSlice:
-		s := v.Slice()
-		for i := 0; i < s.Len(); i++ {
-			if valueMatches(s.At(i), c) {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(vals, func(v literal) bool { return compareLit(v, c.op, c.lit) })
 }
 
 // matches applies a spanset filter to span i. Like Tempo, whose storage layer
@@ -370,7 +315,7 @@ func compareLit(v literal, op operator, lit literal) bool {
 		case opNre:
 			return !lit.re.MatchString(v.s)
 		}
-		return compareOrdered(strings.Compare(v.s, lit.s), 0, op)
+		return compareOrdered(v.s, lit.s, op)
 	case (v.kind == litInt || v.kind == litFloat) && (lit.kind == litInt || lit.kind == litFloat):
 		if v.kind == litInt && lit.kind == litInt {
 			return compareOrdered(v.i, lit.i, op)
@@ -398,7 +343,7 @@ func (l literal) number() float64 {
 	return l.f
 }
 
-func compareOrdered[T int | int64 | float64 | time.Duration](a, b T, op operator) bool {
+func compareOrdered[T cmp.Ordered](a, b T, op operator) bool {
 	switch op {
 	case opEq:
 		return a == b
@@ -452,7 +397,7 @@ func (t *traceCtx) eval(e ssExpr, universe spanset) []spanset {
 			}
 		}
 		return nonEmpty(out)
-	case *ssBinary:
+	case *binary:
 		l, r := flatten(t.eval(e.l, universe)), flatten(t.eval(e.r, universe))
 		switch e.op {
 		case tAnd:

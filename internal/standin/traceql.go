@@ -120,12 +120,14 @@ type literal struct {
 
 // ---- syntax tree ----
 
-// A condition inside { }: *andOr, *not, *cond or boolConst.
-type expr any
+// A condition inside { }: *binary (&& ||), *not, *cond or boolConst.
+type expr = any
 
-type andOr struct {
-	and  bool // false: or
-	l, r expr
+// binary joins two conditions with && or ||, or two spanset expressions
+// with && || or a structural operator.
+type binary struct {
+	op   tokKind
+	l, r any
 }
 
 type not struct{ e expr }
@@ -138,8 +140,8 @@ type cond struct {
 
 type boolConst bool
 
-// A spanset expression: *filter, *ssBinary or *pipeline.
-type ssExpr any
+// A spanset expression: *filter, *binary or *pipeline.
+type ssExpr = any
 
 // filter is { cond }; cond nil matches every span.
 type filter struct {
@@ -147,12 +149,6 @@ type filter struct {
 	orFree  bool    // no || inside: Tempo's storage first keeps spans where every condition holds
 	onlyAnd bool    // conditions joined with && only: the pre-filter decides
 	leaves  []*cond // the conditions, for that pre-filter
-}
-
-// ssBinary joins two spanset expressions with && || or a structural operator.
-type ssBinary struct {
-	op   tokKind
-	l, r ssExpr
 }
 
 type pipeline struct {
@@ -318,8 +314,8 @@ var structuralOps = map[tokKind]bool{
 	tUnionChild: true, tUnionDesc: true, tUnionParent: true, tUnionAnc: true, tUnionSibling: true,
 }
 
-// parseSsBinary parses one precedence level of spanset operators.
-func (p *parser) parseSsBinary(ops func(tokKind) bool, next func() (ssExpr, error)) (ssExpr, error) {
+// parseBinary parses one precedence level of spanset operators.
+func (p *parser) parseBinary(ops func(tokKind) bool, next func() (ssExpr, error)) (ssExpr, error) {
 	l, err := next()
 	if err != nil {
 		return nil, err
@@ -336,21 +332,21 @@ func (p *parser) parseSsBinary(ops func(tokKind) bool, next func() (ssExpr, erro
 		if err != nil {
 			return nil, err
 		}
-		l = &ssBinary{op: op, l: l, r: r}
+		l = &binary{op: op, l: l, r: r}
 	}
 	return l, nil
 }
 
 func (p *parser) parseSsOr() (ssExpr, error) {
-	return p.parseSsBinary(func(k tokKind) bool { return k == tOr }, p.parseSsAnd)
+	return p.parseBinary(func(k tokKind) bool { return k == tOr }, p.parseSsAnd)
 }
 
 func (p *parser) parseSsAnd() (ssExpr, error) {
-	return p.parseSsBinary(func(k tokKind) bool { return k == tAnd }, p.parseSsRel)
+	return p.parseBinary(func(k tokKind) bool { return k == tAnd }, p.parseSsRel)
 }
 
 func (p *parser) parseSsRel() (ssExpr, error) {
-	return p.parseSsBinary(func(k tokKind) bool { return structuralOps[k] }, p.parseSsPrimary)
+	return p.parseBinary(func(k tokKind) bool { return structuralOps[k] }, p.parseSsPrimary)
 }
 
 func (p *parser) parseSsPrimary() (ssExpr, error) {
@@ -391,10 +387,10 @@ func (p *parser) parseSsPrimary() (ssExpr, error) {
 // collectLeaves appends the conditions of c and reports whether c has no ||.
 func collectLeaves(c expr, out *[]*cond) bool {
 	switch c := c.(type) {
-	case *andOr:
+	case *binary:
 		l := collectLeaves(c.l, out)
 		r := collectLeaves(c.r, out)
-		return c.and && l && r
+		return c.op == tAnd && l && r
 	case *not:
 		return collectLeaves(c.e, out)
 	case *cond:
@@ -406,8 +402,8 @@ func collectLeaves(c expr, out *[]*cond) bool {
 // onlyAnd reports whether c is conditions joined with && (no !, no true/false).
 func onlyAnd(c expr) bool {
 	switch c := c.(type) {
-	case *andOr:
-		return c.and && onlyAnd(c.l) && onlyAnd(c.r)
+	case *binary:
+		return c.op == tAnd && onlyAnd(c.l) && onlyAnd(c.r)
 	case *cond:
 		return true
 	}
@@ -553,39 +549,11 @@ func (p *parser) parseFields() ([]field, error) {
 }
 
 func (p *parser) parseOr() (expr, error) {
-	l, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	for p.tok.kind == tOr {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		r, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		l = &andOr{and: false, l: l, r: r}
-	}
-	return l, nil
+	return p.parseBinary(func(k tokKind) bool { return k == tOr }, p.parseAnd)
 }
 
 func (p *parser) parseAnd() (expr, error) {
-	l, err := p.parseUnary()
-	if err != nil {
-		return nil, err
-	}
-	for p.tok.kind == tAnd {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		r, err := p.parseUnary()
-		if err != nil {
-			return nil, err
-		}
-		l = &andOr{and: true, l: l, r: r}
-	}
-	return l, nil
+	return p.parseBinary(func(k tokKind) bool { return k == tAnd }, p.parseUnary)
 }
 
 func (p *parser) parseUnary() (expr, error) {

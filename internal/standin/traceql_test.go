@@ -25,6 +25,7 @@ func TestParseValid(t *testing.T) {
 		{q: `{ span:status = error && span:kind = server }`, fields: []string{"status", "kind"}},
 		{q: `{ duration <= 1.5s && duration >= 1h30m }`, fields: []string{"duration", "duration"}},
 		{q: `{ duration > 1500000ns }`, fields: []string{"duration"}},
+		{q: `{ duration < 2d && duration > 1w }`, fields: []string{"duration", "duration"}},
 		{q: `{ name = "GET /a \"b\"" }`, fields: []string{"name"}},
 		{q: "{ name =~ `GET.*` }", fields: []string{"name"}},
 		{q: `{ name = "\u0063heckout" }`, fields: []string{"name"}},
