@@ -33,6 +33,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -45,6 +46,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -169,6 +171,51 @@ func seededServer(t testing.TB, opts ...Option) *Server {
 		}
 	}
 	return s
+}
+
+// ingestFiles stores the files of testdata/tempo/ingested (and extra, file
+// to tenant) with every span and event moved by shift(the latest span end).
+func ingestFiles(t testing.TB, s *Server, extra map[string]string, shift func(end pcommon.Timestamp) int64) {
+	t.Helper()
+	files := maps.Clone(extra)
+	if files == nil {
+		files = map[string]string{}
+	}
+	for _, e := range loadIndex(t) {
+		files[e.File] = e.Tenant
+	}
+	for file, tenant := range files {
+		raw, err := os.ReadFile(filepath.Join(ingestedDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		var end pcommon.Timestamp
+		spans := func(fn func(ptrace.Span)) {
+			for _, rs := range td.ResourceSpans().All() {
+				for _, ss := range rs.ScopeSpans().All() {
+					for _, sp := range ss.Spans().All() {
+						fn(sp)
+					}
+				}
+			}
+		}
+		spans(func(sp ptrace.Span) { end = max(end, sp.EndTimestamp()) })
+		d := pcommon.Timestamp(shift(end)) // wraps around for a negative shift, as intended
+		spans(func(sp ptrace.Span) {
+			sp.SetStartTimestamp(sp.StartTimestamp() + d)
+			sp.SetEndTimestamp(sp.EndTimestamp() + d)
+			for _, ev := range sp.Events().All() {
+				ev.SetTimestamp(ev.Timestamp() + d)
+			}
+		})
+		if err := s.Ingest(tenant, td); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	}
 }
 
 func replay(h http.Handler, f *fixture) *httptest.ResponseRecorder {
