@@ -16,15 +16,15 @@ package standin
 //     2. "tagValues", "tagNames" and each scope's "tags" are sorted (Tempo's
 //     order of tag values is arbitrary);
 //     3. buildinfo's "goVersion" is expected to be the running Go version;
-//   - protobuf bodies by decoding both: trace bodies with pdata (compared as
-//     pdata's JSON), TraceByIDResponse and SearchResponse field by field (the
-//     metrics message only for presence).
+//   - protobuf bodies by decoding both: traces with pdata (compared as
+//     pdata's JSON), TraceByIDResponse field by field (the metrics message
+//     only for presence).
 //
 // Resource attribute order is NOT normalised: the stand-in reproduces Tempo's
 // (service.name last).
 //
-// Fixtures not compared in full are listed in unsupportedFixtures and
-// limitFixtures below, with the reason, and get their own assertions.
+// Fixtures not compared in full (jsonOnlyFixtures, limitFixture and the
+// metrics recordings) get their own assertions, with the reason.
 
 import (
 	"bytes"

@@ -260,6 +260,9 @@ func TestDefaultWindowAndCutoff(t *testing.T) {
 	if got := searchIDs(t, get(t, h, "t", "/api/search")); len(got) != 0 {
 		t.Errorf("trace inside the cutoff was found: %v", got)
 	}
+	if got := searchIDs(t, get(t, h, "t", fmt.Sprintf("/api/search?start=%d&end=%d", now.Add(-time.Hour).Unix(), now.Add(time.Hour).Unix()))); len(got) != 0 {
+		t.Errorf("an explicit end after the cutoff found %v", got)
+	}
 	if rec := get(t, h, "t", "/api/v2/traces/"+hex.EncodeToString(id[:])); !strings.Contains(rec.Body.String(), "resourceSpans") {
 		t.Errorf("trace by id must not apply the cutoff")
 	}

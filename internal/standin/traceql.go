@@ -308,12 +308,6 @@ func (p *parser) parsePipeline() (ssExpr, error) {
 	return pl, nil
 }
 
-var structuralOps = map[tokKind]bool{
-	tGt: true, tDesc: true, tLt: true, tAnc: true, tSibling: true,
-	tNotChild: true, tNotDesc: true, tNotParent: true, tNotAnc: true, tNre: true,
-	tUnionChild: true, tUnionDesc: true, tUnionParent: true, tUnionAnc: true, tUnionSibling: true,
-}
-
 // parseBinary parses one precedence level of spanset operators.
 func (p *parser) parseBinary(ops func(tokKind) bool, next func() (ssExpr, error)) (ssExpr, error) {
 	l, err := next()
@@ -346,7 +340,7 @@ func (p *parser) parseSsAnd() (ssExpr, error) {
 }
 
 func (p *parser) parseSsRel() (ssExpr, error) {
-	return p.parseBinary(func(k tokKind) bool { return structuralOps[k] }, p.parseSsPrimary)
+	return p.parseBinary(func(k tokKind) bool { _, ok := structOpsByTok[k]; return ok }, p.parseSsPrimary)
 }
 
 func (p *parser) parseSsPrimary() (ssExpr, error) {

@@ -249,6 +249,7 @@ func TestEval(t *testing.T) {
 		`{ .tags = "y" }`:                                       true,
 		`{ .tags = "z" }`:                                       false,
 		`{ .missing = 1 || status = ok }`:                       true,
+		`{ status = ok || .missing = 1 && .retry = false }`:     true, // && binds tighter
 		`{ (.missing = 1 || status = error) || kind = server }`: true,
 		`{ !(status = error) }`:                                 false, // OR-free: every condition must hold first
 		`{ !(status = error) || false }`:                        true,
