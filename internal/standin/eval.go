@@ -273,7 +273,7 @@ func (t *traceCtx) test(i int, e expr) bool {
 // array matches when one element does.
 func (t *traceCtx) cmp(i int, c *cond) bool {
 	var vals []literal
-	present := true
+	var present bool
 	if c.f.intrinsic == "" {
 		var v pcommon.Value
 		if v, present = t.spans[i].attrValue(c.f); present {

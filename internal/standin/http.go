@@ -152,9 +152,15 @@ func (s *Server) searchRange(r *http.Request) (startNs, endNs uint64, err error)
 	return start * uint64(time.Second), min(end*uint64(time.Second), limit), nil
 }
 
-func parseQuery(q string) (*query, error) {
+// parseQuery parses a TraceQL query parameter. Errors are Tempo's 400s;
+// prefix is put before parse errors.
+func parseQuery(q, prefix string) (*query, error) {
 	if len(q) > maxQuerySize {
 		return nil, badRequestf("TraceQL expression exceeds the configured maximum size of %d bytes, reduce the query expression size or contact your system administrator", maxQuerySize)
 	}
-	return parse(q)
+	pq, err := parse(q)
+	if err != nil {
+		return nil, badRequestError(prefix + err.Error())
+	}
+	return pq, nil
 }

@@ -42,10 +42,10 @@ const maxMetricsRange = 24 * time.Hour
 
 func (s *Server) metrics(r *http.Request, tenants []string, instant bool) (response, error) {
 	vals := r.URL.Query()
-	q, err := parseQuery(vals.Get("q"))
+	q, err := parseQuery(vals.Get("q"), "")
 	switch {
 	case err != nil:
-		return response{}, badRequestError(err.Error())
+		return response{}, err
 	case q.metricsFn == "":
 		return response{}, badRequestError("not a metrics query")
 	case q.metricsFn != "rate" && q.metricsFn != "count_over_time":

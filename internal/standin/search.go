@@ -67,8 +67,8 @@ func (s *Server) search(r *http.Request, tenants []string) (response, error) {
 	vals := r.URL.Query()
 	var q *query
 	if qs := vals.Get("q"); qs != "" {
-		if q, err = parseQuery(qs); err != nil {
-			return response{}, traceQLError(err)
+		if q, err = parseQuery(qs, "invalid TraceQL query: "); err != nil {
+			return response{}, err
 		}
 	}
 	tags := map[string]string{}
@@ -162,14 +162,6 @@ func (s *Server) search(r *http.Request, tenants []string) (response, error) {
 	})
 	resp.Traces = resp.Traces[:min(limit, len(resp.Traces))]
 	return jsonResponse(resp)
-}
-
-// traceQLError is Tempo's 400 for a query that does not parse.
-func traceQLError(err error) error {
-	if _, ok := err.(badRequestError); ok {
-		return err
-	}
-	return badRequestf("invalid TraceQL query: %s", err)
 }
 
 // fillSpanSet evaluates q over the trace and, when a span set remains, fills

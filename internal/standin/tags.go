@@ -45,8 +45,8 @@ func (s *Server) parseTagRequest(r *http.Request, tenants []string, withQ bool) 
 		return nil, err
 	}
 	if qs := r.URL.Query().Get("q"); withQ && qs != "" {
-		q, err := parseQuery(qs)
-		if _, tooLarge := err.(badRequestError); tooLarge {
+		q, err := parseQuery(qs, "")
+		if len(qs) > maxQuerySize {
 			return nil, err
 		}
 		if err == nil {

@@ -108,9 +108,9 @@ func (s *Server) traceByID(r *http.Request, tenants []string, v2 bool) (response
 	td := mergeTraces(found)
 	var message string
 	if filter := q.Get("q"); v2 && filter != "" {
-		fq, err := parseQuery(filter)
+		fq, err := parseQuery(filter, "invalid TraceQL query: ")
 		if err != nil {
-			return response{}, traceQLError(err)
+			return response{}, err
 		}
 		filterSpans(td, id, fq, q.Get("keep_hierarchy") == "true")
 		message = "Trace filtered, only a subset of spans matching the filter is returned"
