@@ -284,7 +284,7 @@ func (t *traceCtx) cmp(i int, c *cond) bool {
 		present = len(vals) > 0
 	}
 	if c.lit.kind == litNil {
-		return present != (c.op == opEq)
+		return present != (c.op == tEq)
 	}
 	return slices.ContainsFunc(vals, func(v literal) bool { return compareLit(v, c.op, c.lit) })
 }
@@ -306,13 +306,13 @@ func (t *traceCtx) matches(i int, f *filter) bool {
 	return t.test(i, f.cond)
 }
 
-func compareLit(v literal, op operator, lit literal) bool {
+func compareLit(v literal, op tokKind, lit literal) bool {
 	switch {
 	case v.kind == litString && lit.kind == litString:
 		switch op {
-		case opRe:
+		case tRe:
 			return lit.re.MatchString(v.s)
-		case opNre:
+		case tNre:
 			return !lit.re.MatchString(v.s)
 		}
 		return compareOrdered(v.s, lit.s, op)
@@ -327,7 +327,7 @@ func compareLit(v literal, op operator, lit literal) bool {
 		v.kind == litStatus && lit.kind == litStatus,
 		v.kind == litSpanKind && lit.kind == litSpanKind:
 		eq := v.b == lit.b && v.s == lit.s
-		return op == opEq && eq || op == opNeq && !eq
+		return op == tEq && eq || op == tNeq && !eq
 	}
 	return false
 }
@@ -343,19 +343,19 @@ func (l literal) number() float64 {
 	return l.f
 }
 
-func compareOrdered[T cmp.Ordered](a, b T, op operator) bool {
+func compareOrdered[T cmp.Ordered](a, b T, op tokKind) bool {
 	switch op {
-	case opEq:
+	case tEq:
 		return a == b
-	case opNeq:
+	case tNeq:
 		return a != b
-	case opGt:
+	case tGt:
 		return a > b
-	case opGte:
+	case tGte:
 		return a >= b
-	case opLt:
+	case tLt:
 		return a < b
-	case opLte:
+	case tLte:
 		return a <= b
 	}
 	return false
@@ -630,7 +630,7 @@ func (t *traceCtx) output(i int, q *query) (name string, attrs []kvJSON) {
 	for _, c := range q.conds {
 		switch {
 		case !t.cmp(i, c):
-		case c.lit.kind == litNil && c.op == opEq && c.f.intrinsic == "":
+		case c.lit.kind == litNil && c.op == tEq && c.f.intrinsic == "":
 			put(c.f.name, map[string]any{})
 		default:
 			add(c.f)

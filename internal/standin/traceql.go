@@ -77,21 +77,9 @@ func (f field) String() string { return f.outputKey() }
 
 // ---- literals and operators ----
 
-type operator int
-
-const (
-	opEq operator = iota
-	opNeq
-	opRe
-	opNre
-	opGt
-	opGte
-	opLt
-	opLte
-)
-
-var opTokens = map[tokKind]operator{
-	tEq: opEq, tNeq: opNeq, tRe: opRe, tNre: opNre, tGt: opGt, tGte: opGte, tLt: opLt, tLte: opLte,
+// comparisons are the comparison operators and their texts.
+var comparisons = map[tokKind]string{
+	tEq: "=", tNeq: "!=", tRe: "=~", tNre: "!~", tGt: ">", tGte: ">=", tLt: "<", tLte: "<=",
 }
 
 type litKind int
@@ -134,7 +122,7 @@ type not struct{ e expr }
 
 type cond struct {
 	f   field
-	op  operator
+	op  tokKind
 	lit literal
 }
 
@@ -172,7 +160,7 @@ type stage struct {
 	expr ssExpr // stFilter
 	agg  string // stAggregate: count, avg, min, max, sum
 	arg  field  // stAggregate argument (not for count)
-	op   operator
+	op   tokKind
 	lit  literal
 	by   field // stBy
 }
@@ -454,8 +442,8 @@ func (p *parser) parseStage() (*stage, error) {
 		if err := p.expect(tCloseParen); err != nil {
 			return nil, err
 		}
-		op, ok := opTokens[p.tok.kind]
-		if !ok || op == opRe || op == opNre {
+		op := p.tok.kind
+		if _, ok := comparisons[op]; !ok || op == tRe || op == tNre {
 			return nil, p.unexpected()
 		}
 		st.op = op
@@ -467,7 +455,7 @@ func (p *parser) parseStage() (*stage, error) {
 			return nil, err
 		}
 		if lit.kind != litInt && lit.kind != litFloat && lit.kind != litDuration {
-			return nil, p.errHere("invalid operation: %s() %s %s", name, opNames[op], litNames[lit.kind])
+			return nil, p.errHere("invalid operation: %s() %s %s", name, comparisons[op], litNames[lit.kind])
 		}
 		st.lit = lit
 		return st, nil
@@ -612,8 +600,8 @@ func (p *parser) parseCond() (expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	op, ok := opTokens[p.tok.kind]
-	if !ok {
+	op := p.tok.kind
+	if _, ok := comparisons[op]; !ok {
 		return nil, p.unexpected()
 	}
 	opTok := p.tok
@@ -683,22 +671,18 @@ func (p *parser) parseLiteral() (literal, error) {
 	return lit, p.advance()
 }
 
-var opNames = map[operator]string{
-	opEq: "=", opNeq: "!=", opRe: "=~", opNre: "!~", opGt: ">", opGte: ">=", opLt: "<", opLte: "<=",
-}
-
 var litNames = map[litKind]string{
 	litString: "string", litInt: "int", litFloat: "float", litDuration: "duration",
 	litBool: "bool", litStatus: "status", litSpanKind: "kind", litNil: "nil",
 }
 
 // checkCond applies TraceQL's type rules and compiles regexes.
-func checkCond(f field, op operator, lit *literal) error {
+func checkCond(f field, op tokKind, lit *literal) error {
 	bad := func() error {
-		return fmt.Errorf("invalid operation: %s %s %s", f, opNames[op], litNames[lit.kind])
+		return fmt.Errorf("invalid operation: %s %s %s", f, comparisons[op], litNames[lit.kind])
 	}
-	eqOnly := op == opEq || op == opNeq
-	regex := op == opRe || op == opNre
+	eqOnly := op == tEq || op == tNeq
+	regex := op == tRe || op == tNre
 	if lit.kind == litNil {
 		if !eqOnly {
 			return bad()
