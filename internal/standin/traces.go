@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -45,29 +46,30 @@ func traceIDString(id [16]byte) string {
 // dropping spans whose ID was already seen.
 func mergeTraces(snaps []traceSnap) ptrace.Traces {
 	td := ptrace.NewTraces()
-	seen := map[[8]byte]bool{}
 	for _, sn := range snaps {
 		for _, rs := range sn.batches {
-			dst := td.ResourceSpans().AppendEmpty()
-			rs.CopyTo(dst)
-			if len(snaps) == 1 {
-				continue
-			}
-			dst.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
-				ss.Spans().RemoveIf(func(sp ptrace.Span) bool {
-					id := [8]byte(sp.SpanID())
-					if seen[id] {
-						return true
-					}
-					seen[id] = true
-					return false
-				})
-				return ss.Spans().Len() == 0
-			})
+			rs.CopyTo(td.ResourceSpans().AppendEmpty())
 		}
 	}
-	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool { return rs.ScopeSpans().Len() == 0 })
+	seen := map[pcommon.SpanID]bool{}
+	removeSpans(td, func(sp ptrace.Span) bool {
+		dup := seen[sp.SpanID()]
+		seen[sp.SpanID()] = true
+		return dup
+	})
 	return td
+}
+
+// removeSpans removes the spans drop reports, and scopes and resources left
+// without spans.
+func removeSpans(td ptrace.Traces, drop func(ptrace.Span) bool) {
+	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
+		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+			ss.Spans().RemoveIf(drop)
+			return ss.Spans().Len() == 0
+		})
+		return rs.ScopeSpans().Len() == 0
+	})
 }
 
 // traceByID serves GET /api/traces/{id} (v2=false) and /api/v2/traces/{id}.
@@ -158,22 +160,16 @@ func filterSpans(td ptrace.Traces, id [16]byte, q *query, keepHierarchy bool) {
 	}
 	t := newTraceCtx(sn, sn.summary())
 	t.tree()
-	keep := map[[8]byte]bool{}
+	keep := map[pcommon.SpanID]bool{}
 	for _, set := range t.eval(q.root, t.all()) {
 		for _, i := range set {
-			for j := i; j >= 0 && !keep[[8]byte(t.spans[j].span.SpanID())]; j = t.spans[j].parent {
-				keep[[8]byte(t.spans[j].span.SpanID())] = true
+			for j := i; j >= 0 && !keep[t.spans[j].span.SpanID()]; j = t.spans[j].parent {
+				keep[t.spans[j].span.SpanID()] = true
 				if !keepHierarchy {
 					break
 				}
 			}
 		}
 	}
-	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
-		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
-			ss.Spans().RemoveIf(func(sp ptrace.Span) bool { return !keep[[8]byte(sp.SpanID())] })
-			return ss.Spans().Len() == 0
-		})
-		return rs.ScopeSpans().Len() == 0
-	})
+	removeSpans(td, func(sp ptrace.Span) bool { return !keep[sp.SpanID()] })
 }
