@@ -367,7 +367,7 @@ func TestGzipThreshold(t *testing.T) {
 // TestTempoJSONRoundTrip checks the gogo-jsonpb encoder on every kind of
 // field: the output, converted back to OTLP/JSON (hex ids), must decode with
 // pdata to the same trace.
-func TestTempoJSONRoundTrip(t *testing.T) {
+func TestTempoJSON(t *testing.T) {
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
 	rs.SetSchemaUrl("https://schema/r")
@@ -438,6 +438,27 @@ func TestTempoJSONRoundTrip(t *testing.T) {
 		if !bytes.Contains(out, []byte(frag)) {
 			t.Errorf("output lacks %s:\n%s", frag, out)
 		}
+	}
+	// Attribute values of search results and metrics labels have the same
+	// shape as the span's attributes above.
+	var doc struct {
+		Trace struct {
+			ResourceSpans []struct {
+				ScopeSpans []struct{ Spans []struct{ Attributes any } }
+			}
+		}
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	attrs := pcommon.NewValueMap()
+	a.CopyTo(attrs.Map())
+	var got struct{ KvlistValue struct{ Values any } }
+	if b, err := json.Marshal(anyValueJSON(attrs)); err != nil || json.Unmarshal(b, &got) != nil {
+		t.Fatalf("anyValueJSON: %s, %v", b, err)
+	}
+	if want := doc.Trace.ResourceSpans[0].ScopeSpans[0].Spans[0].Attributes; !cmp.Equal(got.KvlistValue.Values, want) {
+		t.Errorf("anyValueJSON differs (-want +got):\n%s", cmp.Diff(want, got.KvlistValue.Values))
 	}
 }
 
