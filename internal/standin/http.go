@@ -59,8 +59,8 @@ func (s *Server) Handler() http.Handler {
 	})
 	for path, h := range map[string]queryHandler{
 		"/api/search":                     s.search,
-		"/api/search/tags":                s.tagsV1,
-		"/api/v2/search/tags":             s.tagsV2,
+		"/api/search/tags":                func(r *http.Request, t []string) (response, error) { return s.tags(r, t, false) },
+		"/api/v2/search/tags":             func(r *http.Request, t []string) (response, error) { return s.tags(r, t, true) },
 		"/api/search/tag/{tag}/values":    s.tagValuesV1,
 		"/api/v2/search/tag/{tag}/values": s.tagValuesV2,
 		"/api/traces/{id}":                func(r *http.Request, t []string) (response, error) { return s.traceByID(r, t, false) },

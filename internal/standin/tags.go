@@ -1,11 +1,11 @@
 package standin
 
 import (
+	"cmp"
 	"maps"
 	"net/http"
 	"slices"
-	"sort"
-	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -25,17 +25,16 @@ type tagValue struct {
 	Value string `json:"value"`
 }
 
-var attrScopeNames = []string{"resource", "span", "event", "link", "instrumentation"}
+var scopeNames = []string{"resource", "span", "event", "link", "instrumentation", "intrinsic"}
 
 // tagRequest holds what the tag and tag-value endpoints have in common.
 type tagRequest struct {
 	tenants        []string
 	filter         *filter // nil: every span
-	limit          int
 	startNs, endNs uint64
 }
 
-// parseTagRequest parses start, end, limit and (withQ) q. Like Tempo
+// parseTagRequest parses start, end and (withQ) q. Like Tempo
 // (traceql.ExtractConditions), q is best effort: one that does not parse, or
 // that is more than one spanset filter without ||, is ignored.
 func (s *Server) parseTagRequest(r *http.Request, tenants []string, withQ bool) (*tagRequest, error) {
@@ -55,7 +54,6 @@ func (s *Server) parseTagRequest(r *http.Request, tenants []string, withQ bool) 
 			}
 		}
 	}
-	req.limit, _ = strconv.Atoi(r.URL.Query().Get("limit"))
 	return req, nil
 }
 
@@ -85,24 +83,18 @@ func (s *Server) eachSpan(req *tagRequest, fn func(t *traceCtx, i int)) uint64 {
 	return inspected
 }
 
-// sortedLimit sorts names and keeps the first limit (0: all).
-func sortedLimit(names []string, limit int) []string {
-	sort.Strings(names)
-	if limit > 0 && len(names) > limit {
-		names = names[:limit]
-	}
-	return names
-}
-
-func keys(set map[string]bool, limit int) []string {
-	return sortedLimit(slices.Collect(maps.Keys(set)), limit)
+func keys(set map[string]bool) []string {
+	return slices.Sorted(maps.Keys(set))
 }
 
 // tagNames gathers the attribute names per scope.
 func (s *Server) tagNames(req *tagRequest) (map[string]map[string]bool, uint64) {
 	names := map[string]map[string]bool{}
-	for _, sc := range attrScopeNames {
+	for _, sc := range scopeNames {
 		names[sc] = map[string]bool{}
+	}
+	for _, n := range intrinsicNames {
+		names["intrinsic"][n] = true
 	}
 	add := func(scope string, m pcommon.Map) {
 		for k := range m.All() {
@@ -125,64 +117,42 @@ func (s *Server) tagNames(req *tagRequest) (map[string]map[string]bool, uint64) 
 }
 
 func validScope(scope string) bool {
-	return scope == "" || scope == "intrinsic" || slices.Contains(attrScopeNames, scope)
+	return scope == "" || slices.Contains(scopeNames, scope)
 }
 
-// tagsV2 serves GET /api/v2/search/tags.
-func (s *Server) tagsV2(r *http.Request, tenants []string) (response, error) {
+// tags serves GET /api/search/tags (v1: resource and span attribute names
+// in one list, or one scope's) and /api/v2/search/tags (names per scope).
+func (s *Server) tags(r *http.Request, tenants []string, v2 bool) (response, error) {
 	scope := r.URL.Query().Get("scope")
 	if !validScope(scope) {
 		return response{}, badRequestError("invalid scope: " + scope)
 	}
-	req, err := s.parseTagRequest(r, tenants, true)
+	req, err := s.parseTagRequest(r, tenants, v2)
 	if err != nil {
 		return response{}, err
 	}
 	names, inspected := s.tagNames(req)
-	scopes := []tagScope{}
-	for _, sc := range attrScopeNames {
-		// Without a scope, Tempo lists resource and span always, the others when not empty.
-		if sc == scope || scope == "" && (sc == "resource" || sc == "span" || len(names[sc]) > 0) {
-			scopes = append(scopes, tagScope{Name: sc, Tags: keys(names[sc], req.limit)})
+	if !v2 {
+		if scope == "" {
+			maps.Copy(names["resource"], names["span"])
+			scope = "resource"
 		}
+		return jsonResponse(struct {
+			TagNames []string        `json:"tagNames"`
+			Metrics  metadataMetrics `json:"metrics"`
+		}{keys(names[scope]), metadataMetrics{inspected}})
 	}
-	if scope == "" || scope == "intrinsic" {
-		scopes = append(scopes, tagScope{Name: "intrinsic", Tags: sortedLimit(slices.Clone(intrinsicNames), req.limit)})
+	scopes := []tagScope{}
+	for _, sc := range scopeNames {
+		// Without a scope, Tempo lists resource, span and intrinsic always, the others when not empty.
+		if sc == scope || scope == "" && (sc == "resource" || sc == "span" || sc == "intrinsic" || len(names[sc]) > 0) {
+			scopes = append(scopes, tagScope{Name: sc, Tags: keys(names[sc])})
+		}
 	}
 	return jsonResponse(struct {
 		Scopes  []tagScope      `json:"scopes"`
 		Metrics metadataMetrics `json:"metrics"`
 	}{scopes, metadataMetrics{inspected}})
-}
-
-// tagsV1 serves GET /api/search/tags: resource and span attribute names, or
-// one scope's names.
-func (s *Server) tagsV1(r *http.Request, tenants []string) (response, error) {
-	scope := r.URL.Query().Get("scope")
-	if !validScope(scope) {
-		return response{}, badRequestError("invalid scope: " + scope)
-	}
-	req, err := s.parseTagRequest(r, tenants, false)
-	if err != nil {
-		return response{}, err
-	}
-	names, inspected := s.tagNames(req)
-	var tags []string
-	switch scope {
-	case "intrinsic":
-		tags = sortedLimit(slices.Clone(intrinsicNames), req.limit)
-	case "":
-		for k := range names["span"] {
-			names["resource"][k] = true
-		}
-		tags = keys(names["resource"], req.limit)
-	default:
-		tags = keys(names[scope], req.limit)
-	}
-	return jsonResponse(struct {
-		TagNames []string        `json:"tagNames"`
-		Metrics  metadataMetrics `json:"metrics"`
-	}{tags, metadataMetrics{inspected}})
 }
 
 // tagValuesV2 serves GET /api/v2/search/tag/{tag}/values: typed values of an
@@ -236,19 +206,9 @@ func (s *Server) tagValuesV2(r *http.Request, tenants []string) (response, error
 			}
 		}
 	})
-	out := make([]tagValue, 0, len(set))
-	for v := range set {
-		out = append(out, v)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Value != out[j].Value {
-			return out[i].Value < out[j].Value
-		}
-		return out[i].Type < out[j].Type
+	out := slices.SortedFunc(maps.Keys(set), func(a, b tagValue) int {
+		return cmp.Or(strings.Compare(a.Value, b.Value), strings.Compare(a.Type, b.Type))
 	})
-	if req.limit > 0 && len(out) > req.limit {
-		out = out[:req.limit]
-	}
 	return jsonResponse(struct {
 		TagValues []tagValue      `json:"tagValues"`
 		Metrics   metadataMetrics `json:"metrics"`
@@ -278,5 +238,5 @@ func (s *Server) tagValuesV1(r *http.Request, tenants []string) (response, error
 	return jsonResponse(struct {
 		TagValues []string        `json:"tagValues"`
 		Metrics   metadataMetrics `json:"metrics"`
-	}{keys(set, req.limit), metadataMetrics{inspected}})
+	}{keys(set), metadataMetrics{inspected}})
 }
