@@ -548,3 +548,27 @@ func ptraceOTLPJSON(td ptrace.Traces) ([]byte, error) {
 	var m ptrace.JSONMarshaler
 	return m.MarshalTraces(td)
 }
+
+// Without a scope, v2 tags lists event, link and instrumentation names only
+// when there are some; v1 lists resource and span names together.
+func TestTagScopes(t *testing.T) {
+	s := New(nil, WithQueryEndCutoff(0))
+	td := makeTraces(traceID(1), "svc", 1, time.Now().Add(-time.Minute))
+	sp := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	sp.Attributes().PutStr("http.route", "/a")
+	sp.Events().AppendEmpty().Attributes().PutStr("exception.type", "E")
+	if err := s.Ingest("t", td); err != nil {
+		t.Fatal(err)
+	}
+	var v2 struct{ Scopes []tagScope }
+	if err := json.Unmarshal(get(t, s.Handler(), "t", "/api/v2/search/tags").Body.Bytes(), &v2); err != nil {
+		t.Fatal(err)
+	}
+	want := []tagScope{{"resource", []string{"service.name"}}, {"span", []string{"http.route"}}, {"event", []string{"exception.type"}}}
+	if len(v2.Scopes) != 4 || !cmp.Equal(v2.Scopes[:3], want) || v2.Scopes[3].Name != "intrinsic" {
+		t.Errorf("v2 scopes = %+v, want %+v and intrinsic", v2.Scopes, want)
+	}
+	if rec := get(t, s.Handler(), "t", "/api/search/tags"); !strings.Contains(rec.Body.String(), `"tagNames":["http.route","service.name"]`) {
+		t.Errorf("v1 tags = %s", rec.Body)
+	}
+}
