@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -21,7 +20,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 type corpusSpan struct {
@@ -80,41 +78,10 @@ func loadCorpus(t testing.TB) *corpus {
 func corpusServer(t testing.TB, now time.Time) *Server {
 	t.Helper()
 	s := New(func() time.Time { return now }, WithQueryEndCutoff(0))
-	files := map[string]string{"acme-mixed.json": "acme"}
-	for _, e := range loadIndex(t) {
-		files[e.File] = e.Tenant
-	}
-	for file, tenant := range files {
-		raw, err := os.ReadFile(filepath.Join(ingestedDir, file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(raw)
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		var end pcommon.Timestamp
-		forEachTestSpan(td, func(sp ptrace.Span) { end = max(end, sp.EndTimestamp()) })
-		shift := pcommon.Timestamp(now.Add(-30*time.Second).UnixNano()) - end
-		forEachTestSpan(td, func(sp ptrace.Span) {
-			sp.SetStartTimestamp(sp.StartTimestamp() + shift)
-			sp.SetEndTimestamp(sp.EndTimestamp() + shift)
-		})
-		if err := s.Ingest(tenant, td); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-	}
+	ingestFiles(t, s, map[string]string{"acme-mixed.json": "acme"}, func(end pcommon.Timestamp) int64 {
+		return now.Add(-30*time.Second).UnixNano() - int64(end)
+	})
 	return s
-}
-
-func forEachTestSpan(td ptrace.Traces, fn func(ptrace.Span)) {
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			for _, sp := range ss.Spans().All() {
-				fn(sp)
-			}
-		}
-	}
 }
 
 func corpusGet(h http.Handler, path string) *httptest.ResponseRecorder {
@@ -156,9 +123,12 @@ func toCorpus(body []byte) ([]corpusTrace, error) {
 			SpanSets        []struct {
 				Matched int `json:"matched"`
 				Spans   []struct {
-					SpanID     string   `json:"spanID"`
-					Name       string   `json:"name"`
-					Attributes []kvJSON `json:"attributes"`
+					SpanID     string `json:"spanID"`
+					Name       string `json:"name"`
+					Attributes []struct {
+						Key   string          `json:"key"`
+						Value json.RawMessage `json:"value"`
+					} `json:"attributes"`
 				} `json:"spans"`
 			} `json:"spanSets"`
 		} `json:"traces"`
@@ -286,7 +256,7 @@ func checkTagValuesCase(t *testing.T, h http.Handler, now time.Time, c corpusTag
 	if rec.Code != c.Status {
 		return fmt.Sprintf("status %d, want %d", rec.Code, c.Status)
 	}
-	var resp tagValuesV2Response
+	var resp struct{ TagValues []tagValue }
 	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ package standin
 // non-empty span set remains.
 
 import (
+	"cmp"
 	"encoding/hex"
 	"slices"
 	"strconv"
@@ -15,34 +16,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-var statusNames = map[ptrace.StatusCode]string{
-	ptrace.StatusCodeUnset: "unset",
-	ptrace.StatusCodeOk:    "ok",
-	ptrace.StatusCodeError: "error",
-}
+// spanStatus and spanKind are TraceQL's keywords for a span's status and kind.
+func spanStatus(sp ptrace.Span) string { return strings.ToLower(sp.Status().Code().String()) }
 
-var kindNames = map[ptrace.SpanKind]string{
-	ptrace.SpanKindUnspecified: "unspecified",
-	ptrace.SpanKindInternal:    "internal",
-	ptrace.SpanKindServer:      "server",
-	ptrace.SpanKindClient:      "client",
-	ptrace.SpanKindProducer:    "producer",
-	ptrace.SpanKindConsumer:    "consumer",
-}
-
-func spanStatus(sp ptrace.Span) string {
-	if n, ok := statusNames[sp.Status().Code()]; ok {
-		return n
-	}
-	return "unset"
-}
-
-func spanKind(sp ptrace.Span) string {
-	if n, ok := kindNames[sp.Kind()]; ok {
-		return n
-	}
-	return "unspecified"
-}
+func spanKind(sp ptrace.Span) string { return strings.ToLower(sp.Kind().String()) }
 
 func spanDuration(sp ptrace.Span) time.Duration {
 	st, en := sp.StartTimestamp(), sp.EndTimestamp()
@@ -69,13 +46,7 @@ type traceCtx struct {
 }
 
 func newTraceCtx(sn traceSnap, sm summary) *traceCtx {
-	n := 0
-	for _, rs := range sn.batches {
-		for _, ss := range rs.ScopeSpans().All() {
-			n += ss.Spans().Len()
-		}
-	}
-	t := &traceCtx{sn: sn, sm: sm, spans: make([]spanNode, 0, n)}
+	t := &traceCtx{sn: sn, sm: sm}
 	sn.forEachSpan(func(r spanRef) {
 		t.spans = append(t.spans, spanNode{spanRef: r, parent: -1})
 	})
@@ -156,9 +127,8 @@ func valueLits(v pcommon.Value, out []literal) []literal {
 	case pcommon.ValueTypeBool:
 		return append(out, literal{kind: litBool, b: v.Bool()})
 	case pcommon.ValueTypeSlice:
-		s := v.Slice()
-		for i := 0; i < s.Len(); i++ {
-			out = valueLits(s.At(i), out)
+		for _, e := range v.Slice().All() {
+			out = valueLits(e, out)
 		}
 	}
 	return out
@@ -175,14 +145,14 @@ func (n *spanNode) attrValue(f field) (pcommon.Value, bool) {
 	case "instrumentation":
 		return n.scope.Attributes().Get(f.name)
 	case "event":
-		for i := 0; i < n.span.Events().Len(); i++ {
-			if v, ok := n.span.Events().At(i).Attributes().Get(f.name); ok {
+		for _, ev := range n.span.Events().All() {
+			if v, ok := ev.Attributes().Get(f.name); ok {
 				return v, true
 			}
 		}
 	case "link":
-		for i := 0; i < n.span.Links().Len(); i++ {
-			if v, ok := n.span.Links().At(i).Attributes().Get(f.name); ok {
+		for _, l := range n.span.Links().All() {
+			if v, ok := l.Attributes().Get(f.name); ok {
 				return v, true
 			}
 		}
@@ -255,8 +225,7 @@ func (t *traceCtx) values(i int, f field) []literal {
 		return []literal{strLit(n.scope.Version())}
 	case "event:name", "event:timeSinceStart":
 		var out []literal
-		for j := 0; j < sp.Events().Len(); j++ {
-			ev := sp.Events().At(j)
+		for _, ev := range sp.Events().All() {
 			if f.intrinsic == "event:name" {
 				out = append(out, strLit(ev.Name()))
 			} else {
@@ -266,8 +235,7 @@ func (t *traceCtx) values(i int, f field) []literal {
 		return out
 	case "link:traceID", "link:spanID":
 		var out []literal
-		for j := 0; j < sp.Links().Len(); j++ {
-			l := sp.Links().At(j)
+		for _, l := range sp.Links().All() {
 			tid, sid := l.TraceID(), l.SpanID()
 			if f.intrinsic == "link:traceID" {
 				out = append(out, strLit(hex.EncodeToString(tid[:])))
@@ -288,8 +256,8 @@ func (t *traceCtx) test(i int, e expr) bool {
 		return true
 	case boolConst:
 		return bool(e)
-	case *andOr:
-		if e.and {
+	case *binary:
+		if e.op == tAnd {
 			return t.test(i, e.l) && t.test(i, e.r)
 		}
 		return t.test(i, e.l) || t.test(i, e.r)
@@ -304,44 +272,21 @@ func (t *traceCtx) test(i int, e expr) bool {
 // cmp evaluates one condition: a missing field matches only "= nil"; an
 // array matches when one element does.
 func (t *traceCtx) cmp(i int, c *cond) bool {
-	if c.f.intrinsic == "" { // attributes without allocating
-		v, ok := t.spans[i].attrValue(c.f)
-		if c.lit.kind == litNil {
-			return !ok == (c.op == opEq)
+	var vals []literal
+	var present bool
+	if c.f.intrinsic == "" {
+		var v pcommon.Value
+		if v, present = t.spans[i].attrValue(c.f); present {
+			vals = valueLits(v, nil)
 		}
-		return ok && valueMatches(v, c)
+	} else {
+		vals = t.values(i, c.f)
+		present = len(vals) > 0
 	}
-	vals := t.values(i, c.f)
 	if c.lit.kind == litNil {
-		return (len(vals) == 0) == (c.op == opEq)
+		return present != (c.op == tEq)
 	}
-	for _, v := range vals {
-		if compareLit(v, c.op, c.lit) {
-			return true
-		}
-	}
-	return false
-}
-
-func valueMatches(v pcommon.Value, c *cond) bool {
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		return compareLit(strLit(v.Str()), c.op, c.lit)
-	case pcommon.ValueTypeInt:
-		return compareLit(intLit(v.Int()), c.op, c.lit)
-	case pcommon.ValueTypeDouble:
-		return compareLit(literal{kind: litFloat, f: v.Double()}, c.op, c.lit)
-	case pcommon.ValueTypeBool:
-		return compareLit(literal{kind: litBool, b: v.Bool()}, c.op, c.lit)
-	case pcommon.ValueTypeSlice:
-		s := v.Slice()
-		for i := 0; i < s.Len(); i++ {
-			if valueMatches(s.At(i), c) {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(vals, func(v literal) bool { return compareLit(v, c.op, c.lit) })
 }
 
 // matches applies a spanset filter to span i. Like Tempo, whose storage layer
@@ -361,16 +306,16 @@ func (t *traceCtx) matches(i int, f *filter) bool {
 	return t.test(i, f.cond)
 }
 
-func compareLit(v literal, op operator, lit literal) bool {
+func compareLit(v literal, op tokKind, lit literal) bool {
 	switch {
 	case v.kind == litString && lit.kind == litString:
 		switch op {
-		case opRe:
+		case tRe:
 			return lit.re.MatchString(v.s)
-		case opNre:
+		case tNre:
 			return !lit.re.MatchString(v.s)
 		}
-		return compareOrdered(strings.Compare(v.s, lit.s), 0, op)
+		return compareOrdered(v.s, lit.s, op)
 	case (v.kind == litInt || v.kind == litFloat) && (lit.kind == litInt || lit.kind == litFloat):
 		if v.kind == litInt && lit.kind == litInt {
 			return compareOrdered(v.i, lit.i, op)
@@ -382,7 +327,7 @@ func compareLit(v literal, op operator, lit literal) bool {
 		v.kind == litStatus && lit.kind == litStatus,
 		v.kind == litSpanKind && lit.kind == litSpanKind:
 		eq := v.b == lit.b && v.s == lit.s
-		return op == opEq && eq || op == opNeq && !eq
+		return op == tEq && eq || op == tNeq && !eq
 	}
 	return false
 }
@@ -398,19 +343,19 @@ func (l literal) number() float64 {
 	return l.f
 }
 
-func compareOrdered[T int | int64 | float64 | time.Duration](a, b T, op operator) bool {
+func compareOrdered[T cmp.Ordered](a, b T, op tokKind) bool {
 	switch op {
-	case opEq:
+	case tEq:
 		return a == b
-	case opNeq:
+	case tNeq:
 		return a != b
-	case opGt:
+	case tGt:
 		return a > b
-	case opGte:
+	case tGte:
 		return a >= b
-	case opLt:
+	case tLt:
 		return a < b
-	case opLte:
+	case tLte:
 		return a <= b
 	}
 	return false
@@ -452,7 +397,7 @@ func (t *traceCtx) eval(e ssExpr, universe spanset) []spanset {
 			}
 		}
 		return nonEmpty(out)
-	case *ssBinary:
+	case *binary:
 		l, r := flatten(t.eval(e.l, universe)), flatten(t.eval(e.r, universe))
 		switch e.op {
 		case tAnd:
@@ -663,44 +608,38 @@ var wellKnownColumns = []string{
 	"k8s.namespace.name", "k8s.pod.name", "server.address", "server.port", "url.path", "url.route",
 }
 
-// output returns the span name (when reported) and attributes Tempo reports
-// for returned span i: each field whose condition holds on the span (nil for
-// a holding "= nil"), each selected field the span has, or with compare()
-// every attribute.
-func (t *traceCtx) output(i int, q *query) (string, []attrKV) {
-	var attrs []attrKV
+// output returns the span name (when reported) and the attributes Tempo
+// reports for returned span i: the fields of the conditions that hold on it
+// (value-less for a holding "= nil"), the selected fields it has, or with
+// compare() every attribute.
+func (t *traceCtx) output(i int, q *query) (name string, attrs []kvJSON) {
 	seen := map[string]bool{}
-	name := false
-	add := func(f field) {
-		key := f.outputKey()
-		if f.intrinsic == "name" {
-			name = true
-			return
-		}
-		if seen[key] || hiddenIntrinsics[f.intrinsic] {
-			return
-		}
-		if v, ok := t.outputValue(i, f); ok {
+	put := func(key string, v any) {
+		if !seen[key] {
 			seen[key] = true
-			attrs = append(attrs, attrKV{key: key, val: v})
+			attrs = append(attrs, kvJSON{Key: key, Value: v})
+		}
+	}
+	add := func(f field) {
+		if f.intrinsic == "name" {
+			name = t.spans[i].span.Name()
+		} else if v, ok := t.outputValue(i, f); ok && !hiddenIntrinsics[f.intrinsic] {
+			put(f.outputKey(), anyValueJSON(v))
 		}
 	}
 	for _, c := range q.conds {
-		if !t.cmp(i, c) {
-			continue
+		switch {
+		case !t.cmp(i, c):
+		case c.lit.kind == litNil && c.op == tEq && c.f.intrinsic == "":
+			put(c.f.name, map[string]any{})
+		default:
+			add(c.f)
 		}
-		if c.lit.kind == litNil && c.op == opEq && !seen[c.f.outputKey()] && c.f.intrinsic == "" {
-			seen[c.f.outputKey()] = true
-			attrs = append(attrs, attrKV{key: c.f.outputKey(), val: pcommon.NewValueEmpty()})
-			continue
-		}
-		add(c.f)
 	}
 	for _, f := range q.selects {
 		add(f)
-		if key := f.outputKey(); f.intrinsic == "" && !seen[key] && slices.Contains(wellKnownColumns, key) {
-			seen[key] = true
-			attrs = append(attrs, attrKV{key: key, val: pcommon.NewValueEmpty()})
+		if f.intrinsic == "" && slices.Contains(wellKnownColumns, f.name) {
+			put(f.name, map[string]any{})
 		}
 	}
 	if q.selectAll {
@@ -711,19 +650,13 @@ func (t *traceCtx) output(i int, q *query) (string, []attrKV) {
 			}
 		}
 		for _, k := range wellKnownColumns {
-			if !seen[k] {
-				seen[k] = true
-				attrs = append(attrs, attrKV{key: k, val: pcommon.NewValueEmpty()})
-			}
+			put(k, map[string]any{})
 		}
 		for _, in := range []string{"name", "status", "kind", "statusMessage", "span:childCount", "instrumentation:name", "instrumentation:version"} {
 			add(field{intrinsic: in})
 		}
 	}
-	if name {
-		return t.spans[i].span.Name(), attrs
-	}
-	return "", attrs
+	return name, attrs
 }
 
 // outputValue is field f of span i as an attribute value.

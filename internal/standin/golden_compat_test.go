@@ -6,14 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // Golden tests of the compat-* recordings (made on 2026-12-01 for the
@@ -69,20 +67,7 @@ var compatUnsupported = map[string]string{
 
 func TestGoldenCompat(t *testing.T) {
 	s := New(func() time.Time { return compatNow })
-	for _, e := range loadIndex(t) {
-		b, err := os.ReadFile(filepath.Join(ingestedDir, e.File))
-		if err != nil {
-			t.Fatal(err)
-		}
-		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		shiftTimes(td, compatShift)
-		if err := s.Ingest(e.Tenant, td); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ingestFiles(t, s, nil, func(pcommon.Timestamp) int64 { return compatShift })
 	h := s.Handler()
 	names, _ := filepath.Glob(filepath.Join(fixturesDir, "*.json"))
 	covered := 0
@@ -120,21 +105,6 @@ func TestGoldenCompat(t *testing.T) {
 	}
 	if want := len(compatExact) + len(compatMetricsShape) + len(compatUnsupported); covered != want {
 		t.Errorf("%d compat recordings, %d listed here", covered, want)
-	}
-}
-
-// shiftTimes moves every span (and event) of td by d nanoseconds.
-func shiftTimes(td ptrace.Traces, d int64) {
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			for _, sp := range ss.Spans().All() {
-				sp.SetStartTimestamp(pcommon.Timestamp(int64(sp.StartTimestamp()) + d))
-				sp.SetEndTimestamp(pcommon.Timestamp(int64(sp.EndTimestamp()) + d))
-				for _, ev := range sp.Events().All() {
-					ev.SetTimestamp(pcommon.Timestamp(int64(ev.Timestamp()) + d))
-				}
-			}
-		}
 	}
 }
 

@@ -16,15 +16,15 @@ package standin
 //     2. "tagValues", "tagNames" and each scope's "tags" are sorted (Tempo's
 //     order of tag values is arbitrary);
 //     3. buildinfo's "goVersion" is expected to be the running Go version;
-//   - protobuf bodies by decoding both: trace bodies with pdata (compared as
-//     pdata's JSON), TraceByIDResponse and SearchResponse field by field (the
-//     metrics message only for presence).
+//   - protobuf bodies by decoding both: traces with pdata (compared as
+//     pdata's JSON), TraceByIDResponse field by field (the metrics message
+//     only for presence).
 //
 // Resource attribute order is NOT normalised: the stand-in reproduces Tempo's
 // (service.name last).
 //
-// Fixtures not compared in full are listed in unsupportedFixtures and
-// limitFixtures below, with the reason, and get their own assertions.
+// Fixtures not compared in full (jsonOnlyFixtures, limitFixture and the
+// metrics recordings) get their own assertions, with the reason.
 
 import (
 	"bytes"
@@ -33,6 +33,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -45,6 +46,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -59,9 +61,11 @@ const (
 // were ingested at 13:03:05 and search-only-start uses now-60s.
 var recordingNow = time.Unix(1795698209, 0).UTC()
 
-// unsupportedFixtures are deliberately not implemented; each is asserted to
-// get the stand-in's answer for unknown paths.
-var unsupportedFixtures = map[string]string{}
+// jsonOnlyFixtures ask for a protobuf search; tracegate asks for JSON, and
+// the stand-in answers JSON (asserted).
+var jsonOnlyFixtures = map[string]string{
+	"search-protobuf.json": "protobuf search: tracegate never asks for it",
+}
 
 // compatRecording marks the fixtures TestGoldenCompat replays: recorded on
 // another day (see compat* below), against traces ingested then.
@@ -69,13 +73,10 @@ func compatRecording(name string) bool {
 	return strings.HasPrefix(name, "compat-")
 }
 
-// limitFixtures are searches truncated by limit: real Tempo returned the two
+// limitFixture is a search truncated by limit: real Tempo returned the two
 // oldest traces (whatever its first finished jobs found); the stand-in
-// returns the newest ones. They are checked against the full recorded list.
-var limitFixtures = map[string]string{
-	"search-recent-limit2.json": "limit=2: Tempo's choice of traces depends on job completion order",
-	"search-protobuf.json":      "limit=2 (protobuf): Tempo's choice of traces depends on job completion order",
-}
+// returns the newest ones. It is checked against the full recorded list.
+const limitFixture = "search-recent-limit2.json"
 
 type fixture struct {
 	Note    string `json:"note"`
@@ -172,6 +173,51 @@ func seededServer(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
+// ingestFiles stores the files of testdata/tempo/ingested (and extra, file
+// to tenant) with every span and event moved by shift(the latest span end).
+func ingestFiles(t testing.TB, s *Server, extra map[string]string, shift func(end pcommon.Timestamp) int64) {
+	t.Helper()
+	files := maps.Clone(extra)
+	if files == nil {
+		files = map[string]string{}
+	}
+	for _, e := range loadIndex(t) {
+		files[e.File] = e.Tenant
+	}
+	for file, tenant := range files {
+		raw, err := os.ReadFile(filepath.Join(ingestedDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		var end pcommon.Timestamp
+		spans := func(fn func(ptrace.Span)) {
+			for _, rs := range td.ResourceSpans().All() {
+				for _, ss := range rs.ScopeSpans().All() {
+					for _, sp := range ss.Spans().All() {
+						fn(sp)
+					}
+				}
+			}
+		}
+		spans(func(sp ptrace.Span) { end = max(end, sp.EndTimestamp()) })
+		d := pcommon.Timestamp(shift(end)) // wraps around for a negative shift, as intended
+		spans(func(sp ptrace.Span) {
+			sp.SetStartTimestamp(sp.StartTimestamp() + d)
+			sp.SetEndTimestamp(sp.EndTimestamp() + d)
+			for _, ev := range sp.Events().All() {
+				ev.SetTimestamp(ev.Timestamp() + d)
+			}
+		})
+		if err := s.Ingest(tenant, td); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	}
+}
+
 func replay(h http.Handler, f *fixture) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(f.Request.Method, f.Request.Path, nil)
 	for k, v := range f.Request.Headers {
@@ -204,16 +250,15 @@ func TestGolden(t *testing.T) {
 				checkMetricsShape(t, f, rec)
 				return
 			}
-			if reason, ok := unsupportedFixtures[name]; ok {
-				t.Logf("unsupported: %s", reason)
-				if rec.Code != http.StatusNotFound || rec.Body.String() != "404 page not found\n" {
-					t.Fatalf("unsupported fixture should get 404 page not found, got %d %q", rec.Code, rec.Body.String())
+			if reason, ok := jsonOnlyFixtures[name]; ok {
+				t.Logf("JSON only: %s", reason)
+				if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
+					t.Fatalf("want 200 JSON, got %d %q", rec.Code, rec.Header().Get("Content-Type"))
 				}
 				return
 			}
-			if reason, ok := limitFixtures[name]; ok {
-				t.Logf("limit-truncated: %s", reason)
-				checkLimitFixture(t, s, f, rec)
+			if name == limitFixture {
+				checkLimitFixture(t, f, rec)
 				return
 			}
 			if diff := compareResponse(f, rec.Code, rec.Header(), rec.Body.Bytes()); diff != "" {
@@ -221,15 +266,13 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-	for name := range unsupportedFixtures {
+	for name := range jsonOnlyFixtures {
 		if !seen[name] {
-			t.Errorf("unsupported fixture %s does not exist", name)
+			t.Errorf("JSON-only fixture %s does not exist", name)
 		}
 	}
-	for name := range limitFixtures {
-		if !seen[name] {
-			t.Errorf("limit fixture %s does not exist", name)
-		}
+	if !seen[limitFixture] {
+		t.Errorf("limit fixture %s does not exist", limitFixture)
 	}
 }
 
@@ -433,16 +476,6 @@ func compareProto(path string, want, got []byte) string {
 			}
 		}
 		return strings.Join(diffs, "\n")
-	case strings.HasPrefix(path, "/api/search"):
-		w, err := decodeSearchProto(want)
-		if err != nil {
-			return "fixture proto: " + err.Error()
-		}
-		g, err := decodeSearchProto(got)
-		if err != nil {
-			return "proto: " + err.Error()
-		}
-		return diff(w, g)
 	}
 	return "no protobuf comparison for " + path
 }
@@ -459,57 +492,10 @@ func compareTraceProto(want, got []byte) string {
 	return diff(w, g)
 }
 
-// protoTrace is the part of tempopb.TraceSearchMetadata the tests compare.
-type protoTrace struct {
-	TraceID, RootServiceName, RootTraceName string
-	StartTimeUnixNano                       uint64
-	DurationMs                              uint64
-	SpanSets                                int
-}
-
-type protoSearch struct {
-	Traces     []protoTrace
-	HasMetrics bool
-}
-
-func decodeSearchProto(b []byte) (protoSearch, error) {
-	var out protoSearch
-	top, err := protoFields(b)
-	if err != nil {
-		return out, err
-	}
-	out.HasMetrics = len(top[2]) == 1
-	for _, tb := range top[1] {
-		f, err := protoFields(tb)
-		if err != nil {
-			return out, err
-		}
-		var pt protoTrace
-		str := func(n protowire.Number) string {
-			if len(f[n]) == 0 {
-				return ""
-			}
-			return string(f[n][0])
-		}
-		num := func(n protowire.Number) uint64 {
-			if len(f[n]) == 0 {
-				return 0
-			}
-			v, _ := protowire.ConsumeVarint(f[n][0])
-			return v
-		}
-		pt.TraceID, pt.RootServiceName, pt.RootTraceName = str(1), str(2), str(3)
-		pt.StartTimeUnixNano, pt.DurationMs = num(4), num(5)
-		pt.SpanSets = len(f[7])
-		out.Traces = append(out.Traces, pt)
-	}
-	return out, nil
-}
-
 // checkLimitFixture checks a limit=2 search: 200, same headers, two traces,
 // newest first, each identical to the recorded unlimited search-recent
 // entry; and documents that Tempo's own two are among those as well.
-func checkLimitFixture(t *testing.T, s *Server, f *fixture, rec *httptest.ResponseRecorder) {
+func checkLimitFixture(t *testing.T, f *fixture, rec *httptest.ResponseRecorder) {
 	t.Helper()
 	if rec.Code != f.Response.Status {
 		t.Fatalf("status: want %d, got %d", f.Response.Status, rec.Code)
@@ -527,42 +513,6 @@ func checkLimitFixture(t *testing.T, s *Server, f *fixture, rec *httptest.Respon
 	allTraces := fullV.(map[string]any)["traces"].([]any)
 	if len(allTraces) < 3 {
 		t.Fatalf("search-recent should list more than 2 traces")
-	}
-	asProto := func(v any) protoTrace {
-		m := v.(map[string]any)
-		var start, dur uint64
-		if _, err := fmt.Sscan(m["startTimeUnixNano"].(string), &start); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := fmt.Sscan(string(m["durationMs"].(json.Number)), &dur); err != nil {
-			t.Fatal(err)
-		}
-		return protoTrace{TraceID: m["traceID"].(string), RootServiceName: m["rootServiceName"].(string),
-			RootTraceName: m["rootTraceName"].(string), StartTimeUnixNano: start, DurationMs: dur}
-	}
-	if f.Response.Headers["Content-Type"] == "application/protobuf" {
-		got, err := decodeSearchProto(rec.Body.Bytes())
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := protoSearch{HasMetrics: true, Traces: []protoTrace{asProto(allTraces[0]), asProto(allTraces[1])}}
-		if d := cmp.Diff(want, got); d != "" {
-			t.Fatalf("(-want +got):\n%s", d)
-		}
-		recorded, err := decodeSearchProto(f.body(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, rt := range recorded.Traces {
-			found := false
-			for _, at := range allTraces {
-				found = found || cmp.Equal(asProto(at), rt)
-			}
-			if !found {
-				t.Errorf("recorded trace %s not in search-recent", rt.TraceID)
-			}
-		}
-		return
 	}
 	got, err := decodeJSON(rec.Body.Bytes())
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -17,17 +18,11 @@ const (
 	ctJSON     = "application/json"
 	ctProtobuf = "application/protobuf"
 
-	// gzipMinSize is the minimum body size Tempo's gzip middleware
-	// (klauspost gzhttp, DefaultMinSize) compresses.
+	// gzipMinSize is the smallest body Tempo's gzip middleware compresses.
 	gzipMinSize = 1024
 
-	maxSearchLimit  = 262144
-	maxSpansPerSet  = 100
-	maxSearchRange  = 168 * time.Hour
-	defaultLimit    = 20
-	defaultSpss     = 3
-	recentWindow    = 15 * time.Minute
-	orgIDHeaderName = "X-Scope-OrgID"
+	maxSearchRange = 168 * time.Hour
+	recentWindow   = 15 * time.Minute
 )
 
 // response is what a query handler produces; writeResponse adds Vary,
@@ -38,61 +33,82 @@ type response struct {
 	body   []byte
 }
 
-func badRequest(msg string) response {
-	return response{status: http.StatusBadRequest, ctype: ctText, body: []byte(msg)}
+// badRequestError is a 400 answered with Tempo's plain text.
+type badRequestError string
+
+func (e badRequestError) Error() string { return string(e) }
+
+func badRequestf(format string, args ...any) error {
+	return badRequestError(fmt.Sprintf(format, args...))
 }
 
-func badRequestf(format string, args ...any) response {
-	return badRequest(fmt.Sprintf(format, args...))
-}
-
-func jsonResponse(v any) response {
+func jsonResponse(v any) (response, error) {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return response{status: http.StatusInternalServerError, ctype: ctText, body: []byte(err.Error())}
+	return response{status: http.StatusOK, ctype: ctJSON, body: b}, err
+}
+
+// Handler returns Tempo's HTTP API (what Tempo serves on :3200).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", http.NotFound)
+	mux.HandleFunc("/ready", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "ready", http.StatusOK) })
+	mux.HandleFunc("/api/echo", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "echo", http.StatusOK) })
+	mux.HandleFunc("GET /api/status/buildinfo", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", ctJSON)
+		_, _ = fmt.Fprintf(w, `{"version":"","revision":"","branch":"","buildUser":"","buildDate":"","goVersion":%q}`+"\n", runtime.Version())
+	})
+	for path, h := range map[string]queryHandler{
+		"/api/search":                     s.search,
+		"/api/search/tags":                func(r *http.Request, t []string) (response, error) { return s.tags(r, t, false) },
+		"/api/v2/search/tags":             func(r *http.Request, t []string) (response, error) { return s.tags(r, t, true) },
+		"/api/search/tag/{tag}/values":    s.tagValuesV1,
+		"/api/v2/search/tag/{tag}/values": s.tagValuesV2,
+		"/api/traces/{id}":                func(r *http.Request, t []string) (response, error) { return s.traceByID(r, t, false) },
+		"/api/v2/traces/{id}":             func(r *http.Request, t []string) (response, error) { return s.traceByID(r, t, true) },
+		"/api/metrics/query_range":        func(r *http.Request, t []string) (response, error) { return s.metrics(r, t, false) },
+		"/api/metrics/query":              func(r *http.Request, t []string) (response, error) { return s.metrics(r, t, true) },
+	} {
+		mux.Handle(path, serveQuery(h))
 	}
-	return response{status: http.StatusOK, ctype: ctJSON, body: b}
+	return mux
 }
 
-func wantsProtobuf(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), ctProtobuf)
-}
+// queryHandler answers a query route for the tenants of X-Scope-OrgID; a
+// badRequestError is a 400, any other error a 500.
+type queryHandler func(r *http.Request, tenants []string) (response, error)
 
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		name = strings.ToLower(strings.TrimSpace(name))
-		if name != "gzip" && name != "*" {
-			continue
+// serveQuery applies Tempo's auth middleware (401 without X-Scope-OrgID),
+// resolves the tenants and writes the handler's response.
+func serveQuery(h queryHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		org := r.Header.Get("X-Scope-OrgID")
+		if org == "" {
+			http.Error(w, "no org id", http.StatusUnauthorized)
+			return
 		}
-		if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
-			if f, err := strconv.ParseFloat(q, 64); err == nil && f == 0 {
-				continue
-			}
+		var resp response
+		tenants, err := resolveTenants(org)
+		if err != nil {
+			err = badRequestError(err.Error())
+		} else {
+			resp, err = h(r, tenants)
 		}
-		return true
+		var bad badRequestError
+		switch {
+		case errors.As(err, &bad):
+			resp = response{status: http.StatusBadRequest, ctype: ctText, body: []byte(bad)}
+		case err != nil:
+			resp = response{status: http.StatusInternalServerError, ctype: ctText, body: []byte(err.Error())}
+		}
+		writeResponse(w, r, resp)
 	}
-	return false
 }
-
-// writePlain writes a body the way net/http's http.Error does (used by
-// Tempo for 401, /ready, /api/echo and unknown paths).
-func writePlain(w http.ResponseWriter, status int, body string) {
-	h := w.Header()
-	h.Set("Content-Type", ctText)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
-}
-
-func notFound(w http.ResponseWriter) { writePlain(w, http.StatusNotFound, "404 page not found\n") }
 
 func writeResponse(w http.ResponseWriter, r *http.Request, resp response) {
 	h := w.Header()
 	h.Set("Vary", "Accept-Encoding")
 	body := resp.body
-	if len(body) >= gzipMinSize && acceptsGzip(r) {
+	if len(body) >= gzipMinSize && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
 		_, _ = zw.Write(body)
@@ -110,159 +126,41 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp response) {
 	}
 }
 
-// Handler returns Tempo's HTTP API (what Tempo serves on :3200).
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
-
-type queryHandler func(r *http.Request, orgID string) response
-
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	switch p {
-	case "/ready":
-		writePlain(w, http.StatusOK, "ready\n")
-		return
-	case "/api/echo":
-		writePlain(w, http.StatusOK, "echo\n")
-		return
-	case "/api/status/buildinfo":
-		if r.Method != http.MethodGet {
-			w.WriteHeader(http.StatusMethodNotAllowed)
-			return
+// searchRange parses start and end (unix seconds) as Tempo's search, tags
+// and tag-values endpoints do, and returns the nanosecond window to search:
+// without them the last 15 minutes; the end clamped to now - cutoff.
+func (s *Server) searchRange(r *http.Request) (startNs, endNs uint64, err error) {
+	var tr [2]uint64
+	for i, name := range []string{"start", "end"} {
+		if v := r.URL.Query().Get(name); v != "" {
+			if tr[i], err = strconv.ParseUint(v, 10, 32); err != nil {
+				return 0, 0, badRequestf("invalid %s: %s", name, err)
+			}
 		}
-		body := fmt.Sprintf(`{"version":"","revision":"","branch":"","buildUser":"","buildDate":"","goVersion":%q}`+"\n", runtime.Version())
-		w.Header().Set("Content-Type", ctJSON)
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write([]byte(body))
-		return
-	case "/api/search":
-		s.serveQuery(w, r, s.search)
-		return
-	case "/api/search/tags":
-		s.serveQuery(w, r, s.tagsV1)
-		return
-	case "/api/v2/search/tags":
-		s.serveQuery(w, r, s.tagsV2)
-		return
-	case "/api/metrics/query_range":
-		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.metrics(r, org, false) })
-		return
-	case "/api/metrics/query":
-		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.metrics(r, org, true) })
-		return
 	}
-	if tag, ok := cutTagPath(p, "/api/search/tag/"); ok {
-		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.tagValuesV1(r, org, tag) })
-		return
-	}
-	if tag, ok := cutTagPath(p, "/api/v2/search/tag/"); ok {
-		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.tagValuesV2(r, org, tag) })
-		return
-	}
-	if id, ok := cutIDPath(p, "/api/traces/"); ok {
-		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.traceByID(r, org, id, false) })
-		return
-	}
-	if id, ok := cutIDPath(p, "/api/v2/traces/"); ok {
-		s.serveQuery(w, r, func(r *http.Request, org string) response { return s.traceByID(r, org, id, true) })
-		return
-	}
-	// Unsupported parts of Tempo's API (trace diff, admin pages...)
-	// are unknown paths here.
-	notFound(w)
-}
-
-func cutTagPath(p, prefix string) (string, bool) {
-	rest, ok := strings.CutPrefix(p, prefix)
-	if !ok {
-		return "", false
-	}
-	tag, ok := strings.CutSuffix(rest, "/values")
-	if !ok || tag == "" {
-		return "", false
-	}
-	return tag, true
-}
-
-func cutIDPath(p, prefix string) (string, bool) {
-	id, ok := strings.CutPrefix(p, prefix)
-	if !ok || id == "" || strings.Contains(id, "/") {
-		return "", false
-	}
-	return id, true
-}
-
-// serveQuery applies Tempo's auth middleware (401 without X-Scope-OrgID)
-// and writes the handler's response.
-func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, h queryHandler) {
-	org := r.Header.Get(orgIDHeaderName)
-	if org == "" {
-		writePlain(w, http.StatusUnauthorized, "no org id\n")
-		return
-	}
-	writeResponse(w, r, h(r, org))
-}
-
-// timeRange holds the parsed start/end (unix seconds) of a search-like request.
-type timeRange struct{ start, end uint64 }
-
-// parseSearchRange parses start/end as Tempo's search, tags and tag values
-// endpoints do: unix seconds that fit in 32 bits, both or neither.
-func parseSearchRange(r *http.Request) (timeRange, *response) {
-	var tr timeRange
-	q := r.URL.Query()
-	if v := q.Get("start"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			resp := badRequest("invalid start: " + err.Error())
-			return tr, &resp
-		}
-		tr.start = n
-	}
-	if v := q.Get("end"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			resp := badRequest("invalid end: " + err.Error())
-			return tr, &resp
-		}
-		tr.end = n
-	}
-	return tr, nil
-}
-
-func (tr timeRange) check() *response {
-	if (tr.start != 0 || tr.end != 0) && tr.end <= tr.start {
-		resp := badRequestf("http parameter start must be before end. received start=%d end=%d", tr.start, tr.end)
-		return &resp
-	}
-	return nil
-}
-
-func (tr timeRange) checkMax() *response {
-	if (tr.start != 0 || tr.end != 0) && time.Duration(tr.end-tr.start)*time.Second > maxSearchRange {
-		resp := badRequestf("range specified by start and end exceeds %s. received start=%d end=%d", maxSearchRange, tr.start, tr.end)
-		return &resp
-	}
-	return nil
-}
-
-// window returns the nanosecond window searched: the last 15 minutes when no
-// range is given, the end always clamped to now - query end cutoff.
-func (s *Server) window(tr timeRange) (uint64, uint64) {
+	start, end := tr[0], tr[1]
 	now := s.clock()
-	limit := now.Add(-s.cutoff).UnixNano()
-	if tr.start == 0 && tr.end == 0 {
-		return uint64(now.Add(-recentWindow).UnixNano()), uint64(max(limit, 0))
+	limit := uint64(max(now.Add(-s.cutoff).UnixNano(), 0))
+	switch {
+	case start == 0 && end == 0:
+		return uint64(max(now.Add(-recentWindow).UnixNano(), 0)), limit, nil
+	case end <= start:
+		return 0, 0, badRequestf("http parameter start must be before end. received start=%d end=%d", start, end)
+	case time.Duration(end-start)*time.Second > maxSearchRange:
+		return 0, 0, badRequestf("range specified by start and end exceeds %s. received start=%d end=%d", maxSearchRange, start, end)
 	}
-	end := int64(tr.end) * int64(time.Second)
-	end = min(end, limit)
-	return tr.start * uint64(time.Second), uint64(max(end, 0))
+	return start * uint64(time.Second), min(end*uint64(time.Second), limit), nil
 }
 
-func queryTooLarge(q string) *response {
+// parseQuery parses a TraceQL query parameter. Errors are Tempo's 400s;
+// prefix is put before parse errors.
+func parseQuery(q, prefix string) (*query, error) {
 	if len(q) > maxQuerySize {
-		resp := badRequestf("TraceQL expression exceeds the configured maximum size of %d bytes, reduce the query expression size or contact your system administrator", maxQuerySize)
-		return &resp
+		return nil, badRequestf("TraceQL expression exceeds the configured maximum size of %d bytes, reduce the query expression size or contact your system administrator", maxQuerySize)
 	}
-	return nil
+	pq, err := parse(q)
+	if err != nil {
+		return nil, badRequestError(prefix + err.Error())
+	}
+	return pq, nil
 }

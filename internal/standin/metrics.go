@@ -2,23 +2,21 @@ package standin
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
-	"sort"
+	"net/url"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
-// TraceQL metrics (GET /api/metrics/query_range and /api/metrics/query):
-// the stand-in evaluates rate() and count_over_time(), optionally by() one
-// or more fields, over the spans the query's spanset part matches. Other
-// metrics functions parse but are answered 400 (Tempo computes them; the
-// stand-in does not). Answers use Tempo's JSON: a series per label set,
-// samples aligned to the step, a zero sample without "value".
+// TraceQL metrics: rate() and count_over_time(), optionally by() fields, over
+// the spans the query's spansets match, in Tempo's JSON: a series per label
+// set, samples aligned to the step, a zero sample without "value".
 
 type metricsLabel struct {
-	Key   string          `json:"key"`
-	Value json.RawMessage `json:"value"`
+	Key   string `json:"key"`
+	Value any    `json:"value"`
 }
 
 type metricsSample struct {
@@ -42,83 +40,58 @@ type metricsResponse struct {
 
 const maxMetricsRange = 24 * time.Hour
 
-func (s *Server) metrics(r *http.Request, org string, instant bool) response {
+func (s *Server) metrics(r *http.Request, tenants []string, instant bool) (response, error) {
 	vals := r.URL.Query()
-	text := vals.Get("q")
-	if text == "" {
-		text = vals.Get("query")
+	q, err := parseQuery(vals.Get("q"), "")
+	switch {
+	case err != nil:
+		return response{}, err
+	case q.metricsFn == "":
+		return response{}, badRequestError("not a metrics query")
+	case q.metricsFn != "rate" && q.metricsFn != "count_over_time":
+		return response{}, badRequestf("the Tempo stand-in does not compute %s()", q.metricsFn)
 	}
-	if e := queryTooLarge(text); e != nil {
-		return *e
-	}
-	q, err := parse(text)
+	start, end, err := s.metricsRange(vals)
 	if err != nil {
-		return badRequest(err.Error())
+		return response{}, err
 	}
-	if q.metricsFn == "" {
-		return badRequest("not a metrics query")
-	}
-	if q.metricsFn != "rate" && q.metricsFn != "count_over_time" {
-		return badRequestf("the Tempo stand-in does not compute %s()", q.metricsFn)
-	}
-	tenants, err := resolveTenants(org)
-	if err != nil {
-		return badRequest(err.Error())
-	}
-	start, end, errResp := s.metricsRange(vals)
-	if errResp != nil {
-		return *errResp
-	}
-	step := time.Duration(end - start)
+	step, buckets := time.Duration(end-start), 1
 	if !instant {
-		if step, errResp = metricsStep(vals.Get("step"), time.Duration(end-start)); errResp != nil {
-			return *errResp
+		if step, err = metricsStep(vals.Get("step"), step); err != nil {
+			return response{}, err
 		}
 		start -= start % uint64(step)
-	}
-	buckets := int((end-start)/uint64(step)) + 1
-	if instant {
-		buckets = 1
+		buckets = int((end-start)/uint64(step)) + 1
 	}
 	counts := map[string][]float64{}
 	labels := map[string][]metricsLabel{}
-	for _, sn := range s.snapshot(tenants) {
+	for _, sn := range s.snapshot(tenants, nil) {
 		sm := sn.summary()
 		if !sm.overlaps(start, end) {
 			continue
 		}
 		t := newTraceCtx(sn, sm)
-		seen := map[int]bool{}
-		for _, set := range t.eval(q.root, t.all()) {
-			for _, i := range set {
-				ts := uint64(t.spans[i].span.StartTimestamp())
-				if seen[i] || ts < start || ts >= end {
-					continue
-				}
-				seen[i] = true
-				ls := seriesLabels(t, i, q)
-				key := labelKey(ls)
-				if counts[key] == nil {
-					counts[key] = make([]float64, buckets)
-					labels[key] = ls
-				}
-				counts[key][int((ts-start)/uint64(step))%buckets]++
+		for _, i := range flatten(t.eval(q.root, t.all())) {
+			ts := uint64(t.spans[i].span.StartTimestamp())
+			if ts < start || ts >= end {
+				continue
 			}
+			ls := seriesLabels(t, i, q)
+			k, _ := json.Marshal(ls)
+			if counts[string(k)] == nil {
+				counts[string(k)], labels[string(k)] = make([]float64, buckets), ls
+			}
+			counts[string(k)][int((ts-start)/uint64(step))%buckets]++
 		}
 	}
 	resp := metricsResponse{Series: []*metricsSeries{}}
 	resp.Metrics.CompletedJobs, resp.Metrics.TotalJobs = 1, 1
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
+	scale := 1.0
+	if q.metricsFn == "rate" {
+		scale = 1 / step.Seconds()
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		se := &metricsSeries{Labels: labels[k]}
-		scale := 1.0
-		if q.metricsFn == "rate" {
-			scale = 1 / step.Seconds()
-		}
 		if instant {
 			v := counts[k][0] * scale
 			se.Value = &v
@@ -132,62 +105,45 @@ func (s *Server) metrics(r *http.Request, org string, instant bool) response {
 	return jsonResponse(resp)
 }
 
-// metricsRange reads start/end (unix seconds, or nanoseconds with more than
-// 10 digits) or since, and returns the window in nanoseconds, end clamped to
-// the cutoff as Tempo does.
-func (s *Server) metricsRange(vals map[string][]string) (uint64, uint64, *response) {
-	get := func(k string) string {
-		if v := vals[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
+// metricsRange reads since, or start and end (unix seconds, or nanoseconds
+// with more than 10 digits), and returns the window in nanoseconds, the end
+// clamped to the cutoff.
+func (s *Server) metricsRange(vals url.Values) (uint64, uint64, error) {
 	now := s.clock()
-	end := now.Add(-s.cutoff).UnixNano()
-	start := now.Add(-time.Hour).UnixNano()
-	if v := get("since"); v != "" {
+	limit := now.Add(-s.cutoff).UnixNano()
+	window := [2]int64{now.Add(-time.Hour).UnixNano(), limit}
+	if v := vals.Get("since"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			resp := badRequest("invalid since: " + err.Error())
-			return 0, 0, &resp
+			return 0, 0, badRequestf("invalid since: %s", err)
 		}
-		start = now.Add(-d).UnixNano()
+		window[0] = now.Add(-d).UnixNano()
 	}
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"start", &start}, {"end", &end}} {
-		v := get(p.name)
-		if v == "" {
-			continue
+	for i, name := range []string{"start", "end"} {
+		if v := vals.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, 0, badRequestf("invalid %s: %s", name, err)
+			}
+			if len(v) <= 10 {
+				n *= int64(time.Second)
+			}
+			window[i] = n
 		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			resp := badRequestf("invalid %s: %s", p.name, err)
-			return 0, 0, &resp
-		}
-		if len(v) <= 10 {
-			n *= int64(time.Second)
-		}
-		if p.name == "end" {
-			n = min(n, now.Add(-s.cutoff).UnixNano())
-		}
-		*p.dst = n
 	}
-	if end <= start {
-		resp := badRequest("end must be greater than start")
-		return 0, 0, &resp
-	}
-	if time.Duration(end-start) > maxMetricsRange {
-		resp := badRequestf("metrics query time range exceeds the maximum allowed duration of %s", maxMetricsRange)
-		return 0, 0, &resp
+	start, end := window[0], min(window[1], limit)
+	switch {
+	case end <= start:
+		return 0, 0, badRequestError("end must be greater than start")
+	case time.Duration(end-start) > maxMetricsRange:
+		return 0, 0, badRequestf("metrics query time range exceeds the maximum allowed duration of %s", maxMetricsRange)
 	}
 	return uint64(start), uint64(end), nil
 }
 
 // metricsStep reads step (a duration or seconds); the default is about
 // range/240, as Tempo's.
-func metricsStep(v string, rng time.Duration) (time.Duration, *response) {
+func metricsStep(v string, rng time.Duration) (time.Duration, error) {
 	if v == "" {
 		return max(rng/240, time.Second).Truncate(time.Second), nil
 	}
@@ -195,18 +151,15 @@ func metricsStep(v string, rng time.Duration) (time.Duration, *response) {
 	if err != nil {
 		f, ferr := strconv.ParseFloat(v, 64)
 		if ferr != nil {
-			resp := badRequest("invalid step: " + err.Error())
-			return 0, &resp
+			return 0, badRequestf("invalid step: %s", err)
 		}
 		d = time.Duration(f * float64(time.Second))
 	}
-	if d <= 0 {
-		resp := badRequest("step must be positive")
-		return 0, &resp
-	}
-	if rng/d > 10000 {
-		resp := badRequestf("step of %s is too small, minimum step for given range is %s", d, rng/10000)
-		return 0, &resp
+	switch {
+	case d <= 0:
+		return 0, badRequestError("step must be positive")
+	case rng/d > 10000:
+		return 0, badRequestf("step of %s is too small, minimum step for given range is %s", d, rng/10000)
 	}
 	return d, nil
 }
@@ -215,53 +168,19 @@ func metricsStep(v string, rng time.Duration) (time.Duration, *response) {
 // function's name.
 func seriesLabels(t *traceCtx, i int, q *query) []metricsLabel {
 	if len(q.metricsBy) == 0 {
-		return []metricsLabel{{Key: "__name__", Value: json.RawMessage(`{"stringValue":` + strconv.Quote(q.metricsFn) + `}`)}}
+		return []metricsLabel{{Key: "__name__", Value: map[string]string{"stringValue": q.metricsFn}}}
 	}
 	out := make([]metricsLabel, 0, len(q.metricsBy))
 	for _, f := range q.metricsBy {
-		v := json.RawMessage(`{}`)
-		if lits := t.values(i, f); len(lits) > 0 {
-			v = literalJSON(lits[0])
+		var v any = map[string]any{}
+		if pv, ok := t.outputValue(i, f); ok {
+			v = anyValueJSON(pv)
 		}
-		out = append(out, metricsLabel{Key: fieldText(f), Value: v})
+		key := f.intrinsic // Tempo's label name
+		if key == "" {
+			key = f.scope + "." + f.name
+		}
+		out = append(out, metricsLabel{Key: key, Value: v})
 	}
 	return out
-}
-
-func literalJSON(l literal) json.RawMessage {
-	var v any
-	switch l.kind {
-	case litInt:
-		v = map[string]string{"intValue": strconv.FormatInt(l.i, 10)}
-	case litFloat:
-		v = map[string]float64{"doubleValue": l.f}
-	case litBool:
-		v = map[string]bool{"boolValue": l.b}
-	default:
-		v = map[string]string{"stringValue": litText(l)}
-	}
-	b, _ := json.Marshal(v)
-	return b
-}
-
-// fieldText prints a field as Tempo names it in series labels.
-func fieldText(f field) string {
-	switch {
-	case f.intrinsic != "":
-		return f.intrinsic
-	case f.scope == "":
-		return "." + f.name
-	}
-	return f.scope + "." + f.name
-}
-
-func labelKey(ls []metricsLabel) string {
-	var b strings.Builder
-	for _, l := range ls {
-		b.WriteString(l.Key)
-		b.WriteByte(0)
-		b.Write(l.Value)
-		b.WriteByte(0)
-	}
-	return b.String()
 }

@@ -1,9 +1,7 @@
 package standin
 
 import (
-	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -12,86 +10,66 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/genproto/googleapis/rpc/code"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
-const (
-	ctOTLPProto = "application/x-protobuf"
-	// maxOTLPBody is the OTel collector's default max_request_body_size.
-	maxOTLPBody = 20 << 20
-
-	grpcInvalidArgument = 3
-	grpcUnavailable     = 14
-)
+// maxOTLPBody is the OTel collector's default max_request_body_size.
+const maxOTLPBody = 20 << 20
 
 // OTLPHandler returns Tempo's OTLP/HTTP receiver (what Tempo serves on
-// :4318): POST /v1/traces with Content-Type application/x-protobuf or
-// application/json (optionally Content-Encoding: gzip) and X-Scope-OrgID.
-//
-// It answers like the OTel collector's receiver that Tempo embeds: 200 with an
-// empty ExportTraceServiceResponse in the request's encoding; 400 with a
-// google.rpc.Status (code 3) for an undecodable body or an invalid tenant;
-// 503 with a google.rpc.Status (code 14, "no org id") when X-Scope-OrgID is
-// missing or empty - Tempo's tenant middleware returns a plain error there,
-// which the receiver maps to Unavailable (derived from Tempo's source, not
-// recorded); 405 for other methods, 415 for other content types, 404 for
-// other paths.
-func (s *Server) OTLPHandler() http.Handler { return http.HandlerFunc(s.serveOTLP) }
-
-func (s *Server) serveOTLP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/v1/traces" {
-		notFound(w)
-		return
-	}
-	if r.Method != http.MethodPost {
-		writePlain(w, http.StatusMethodNotAllowed, "405 method not allowed, supported: [POST]")
-		return
-	}
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	var isJSON bool
-	switch mt {
-	case ctOTLPProto:
-	case ctJSON:
-		isJSON = true
-	default:
-		writePlain(w, http.StatusUnsupportedMediaType, "415 unsupported media type, supported: [application/json, application/x-protobuf]")
-		return
-	}
-	body, err := readOTLPBody(r)
-	if err != nil {
-		writeOTLPStatus(w, isJSON, http.StatusBadRequest, grpcInvalidArgument, err.Error())
-		return
-	}
-	req := ptraceotlp.NewExportRequest()
-	if isJSON {
-		err = req.UnmarshalJSON(body)
-	} else {
-		err = req.UnmarshalProto(body)
-	}
-	if err != nil {
-		writeOTLPStatus(w, isJSON, http.StatusBadRequest, grpcInvalidArgument, err.Error())
-		return
-	}
-	tenant := r.Header.Get(orgIDHeaderName)
-	if tenant == "" {
-		writeOTLPStatus(w, isJSON, http.StatusServiceUnavailable, grpcUnavailable, errNoOrgID.Error())
-		return
-	}
-	if err := s.Ingest(tenant, req.Traces()); err != nil {
-		writeOTLPStatus(w, isJSON, http.StatusBadRequest, grpcInvalidArgument, err.Error())
-		return
-	}
-	resp := ptraceotlp.NewExportResponse()
-	var out []byte
-	if isJSON {
-		out, err = resp.MarshalJSON()
-	} else {
-		out, err = resp.MarshalProto()
-	}
-	if err != nil {
-		writeOTLPStatus(w, isJSON, http.StatusInternalServerError, 13, err.Error())
-		return
-	}
-	writeOTLP(w, isJSON, http.StatusOK, out)
+// :4318). It answers like the OTel collector's receiver inside Tempo; a
+// missing X-Scope-OrgID is 503 Unavailable "no org id" (Tempo's tenant
+// middleware returns a plain error there; derived from Tempo's source).
+func (s *Server) OTLPHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/traces", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "405 method not allowed, supported: [POST]", http.StatusMethodNotAllowed)
+			return
+		}
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if mt != ctJSON && mt != "application/x-protobuf" {
+			http.Error(w, "415 unsupported media type, supported: [application/json, application/x-protobuf]", http.StatusUnsupportedMediaType)
+			return
+		}
+		status, c := http.StatusOK, code.Code_OK
+		req := ptraceotlp.NewExportRequest()
+		body, err := readOTLPBody(r)
+		if err == nil && mt == ctJSON {
+			err = req.UnmarshalJSON(body)
+		} else if err == nil {
+			err = req.UnmarshalProto(body)
+		}
+		switch tenant := r.Header.Get("X-Scope-OrgID"); {
+		case err != nil:
+			status, c = http.StatusBadRequest, code.Code_INVALID_ARGUMENT
+		case tenant == "":
+			status, c, err = http.StatusServiceUnavailable, code.Code_UNAVAILABLE, errNoOrgID
+		default:
+			if err = s.Ingest(tenant, req.Traces()); err != nil {
+				status, c = http.StatusBadRequest, code.Code_INVALID_ARGUMENT
+			}
+		}
+		var out []byte
+		switch {
+		case err != nil && mt == ctJSON:
+			out, _ = protojson.Marshal(&statuspb.Status{Code: int32(c), Message: err.Error()})
+		case err != nil:
+			out, _ = proto.Marshal(&statuspb.Status{Code: int32(c), Message: err.Error()})
+		case mt == ctJSON:
+			out, _ = ptraceotlp.NewExportResponse().MarshalJSON()
+		default:
+			out, _ = ptraceotlp.NewExportResponse().MarshalProto()
+		}
+		w.Header().Set("Content-Type", mt)
+		w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+		w.WriteHeader(status)
+		_, _ = w.Write(out) //nolint:gosec // G705: an OTLP response body we encoded, served as OTLP, not HTML
+	})
+	return mux
 }
 
 func readOTLPBody(r *http.Request) ([]byte, error) {
@@ -109,39 +87,8 @@ func readOTLPBody(r *http.Request) ([]byte, error) {
 		return nil, errors.New("unsupported Content-Encoding: " + enc)
 	}
 	b, err := io.ReadAll(rd)
-	if err != nil {
-		return nil, err
-	}
 	if len(b) > maxOTLPBody {
 		return nil, errors.New("request body too large")
 	}
-	return b, nil
-}
-
-func writeOTLP(w http.ResponseWriter, isJSON bool, status int, body []byte) {
-	ct := ctOTLPProto
-	if isJSON {
-		ct = ctJSON
-	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body) //nolint:gosec // G705: an OTLP response body we encoded, served as OTLP, not HTML
-}
-
-func writeOTLPStatus(w http.ResponseWriter, isJSON bool, status int, code int32, msg string) {
-	var body []byte
-	if isJSON {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(struct {
-			Code    int32  `json:"code"`
-			Message string `json:"message,omitempty"`
-		}{code, msg})
-		body = bytes.TrimRight(buf.Bytes(), "\n")
-	} else {
-		body = rpcStatusProto(code, msg)
-	}
-	writeOTLP(w, isJSON, status, body)
+	return b, err
 }

@@ -3,7 +3,6 @@ package standin
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +12,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/protobuf/encoding/protowire"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // makeTraces builds one trace with n spans of service svc, starting at start.
@@ -120,26 +121,6 @@ func TestOTLPErrors(t *testing.T) {
 	good, _ := ptraceotlp.NewExportRequestFromTraces(makeTraces(traceID(1), "svc", 1, time.Now())).MarshalProto()
 	goodJSON, _ := ptraceotlp.NewExportRequestFromTraces(makeTraces(traceID(1), "svc", 1, time.Now())).MarshalJSON()
 
-	type rpcStatus struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	}
-	decodeProtoStatus := func(b []byte) rpcStatus {
-		var st rpcStatus
-		f, err := protoFields(b)
-		if err != nil {
-			t.Fatalf("status %x: %v", b, err)
-		}
-		if len(f[1]) == 1 {
-			v, _ := protowire.ConsumeVarint(f[1][0])
-			st.Code = int(v)
-		}
-		if len(f[2]) == 1 {
-			st.Message = string(f[2][0])
-		}
-		return st
-	}
-
 	tests := []struct {
 		name, ct, tenant string
 		body             []byte
@@ -161,16 +142,16 @@ func TestOTLPErrors(t *testing.T) {
 			t.Errorf("%s: status %d, want %d (%s)", tt.name, resp.StatusCode, tt.status, out)
 			continue
 		}
-		var st rpcStatus
+		var st statuspb.Status
+		unmarshal := proto.Unmarshal
 		if tt.ct == "application/json" {
-			if err := json.Unmarshal(out, &st); err != nil {
-				t.Errorf("%s: body %q: %v", tt.name, out, err)
-			}
-		} else {
-			st = decodeProtoStatus(out)
+			unmarshal = protojson.Unmarshal
 		}
-		if st.Code != tt.code || (tt.msg != "" && st.Message != tt.msg) || st.Message == "" {
-			t.Errorf("%s: status body %+v, want code %d message %q", tt.name, st, tt.code, tt.msg)
+		if err := unmarshal(out, &st); err != nil {
+			t.Errorf("%s: body %q: %v", tt.name, out, err)
+		}
+		if int(st.Code) != tt.code || (tt.msg != "" && st.Message != tt.msg) || st.Message == "" {
+			t.Errorf("%s: status body %v, want code %d message %q", tt.name, &st, tt.code, tt.msg)
 		}
 	}
 
@@ -188,7 +169,7 @@ func TestOTLPErrors(t *testing.T) {
 	if other.StatusCode != http.StatusNotFound {
 		t.Errorf("/v1/metrics: %d", other.StatusCode)
 	}
-	if n := len(s.snapshot([]string{"acme", "ac", "me", "acme|globex", "acme:x"})); n != 0 {
+	if n := len(s.snapshot([]string{"acme", "ac", "me", "acme|globex", "acme:x"}, nil)); n != 0 {
 		t.Errorf("rejected requests stored %d traces", n)
 	}
 }

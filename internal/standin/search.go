@@ -2,15 +2,13 @@ package standin
 
 import (
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
+	"github.com/go-logfmt/logfmt"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -48,17 +46,11 @@ type searchSpan struct {
 	StartTimeUnixNano uint64   `json:"startTimeUnixNano,omitempty,string"`
 	DurationNanos     uint64   `json:"durationNanos,omitempty,string"`
 	Attributes        []kvJSON `json:"attributes,omitempty"`
-	attrs             []attrKV
 }
 
 type kvJSON struct {
-	Key   string          `json:"key,omitempty"`
-	Value json.RawMessage `json:"value"`
-}
-
-type attrKV struct {
-	key string
-	val pcommon.Value
+	Key   string `json:"key,omitempty"`
+	Value any    `json:"value"`
 }
 
 type serviceStats struct {
@@ -66,172 +58,100 @@ type serviceStats struct {
 	ErrorCount uint32 `json:"errorCount,omitempty"`
 }
 
-// searchParams are the parsed parameters of GET /api/search.
-type searchParams struct {
-	tr             timeRange
-	q              *query
-	tags           map[string]string
-	minDur, maxDur time.Duration
-	limit, spss    int
-}
-
-var reservedSearchParams = map[string]bool{
-	"q": true, "tags": true, "minDuration": true, "maxDuration": true,
-	"limit": true, "spss": true, "start": true, "end": true,
-}
-
-func parseSearchParams(r *http.Request) (*searchParams, *response) {
-	p := &searchParams{limit: defaultLimit, spss: defaultSpss, tags: map[string]string{}}
+// search serves GET /api/search.
+func (s *Server) search(r *http.Request, tenants []string) (response, error) {
+	startNs, endNs, err := s.searchRange(r)
+	if err != nil {
+		return response{}, err
+	}
 	vals := r.URL.Query()
-	tr, errResp := parseSearchRange(r)
-	if errResp != nil {
-		return nil, errResp
+	var q *query
+	if qs := vals.Get("q"); qs != "" {
+		if q, err = parseQuery(qs, "invalid TraceQL query: "); err != nil {
+			return response{}, err
+		}
 	}
-	p.tr = tr
-	qs := vals.Get("q")
-	if qs != "" {
-		if e := queryTooLarge(qs); e != nil {
-			return nil, e
+	tags := map[string]string{}
+	if v := vals.Get("tags"); v != "" {
+		if q != nil {
+			return response{}, badRequestError("invalid request: can't specify tags and q in the same query")
 		}
-		q, err := parse(qs)
-		if err != nil {
-			resp := badRequest("invalid TraceQL query: " + err.Error())
-			return nil, &resp
-		}
-		p.q = q
-	}
-	tagsText := vals.Get("tags")
-	if tagsText != "" {
-		if qs != "" {
-			resp := badRequest("invalid request: can't specify tags and q in the same query")
-			return nil, &resp
-		}
-		tags, err := parseLogfmt(tagsText)
-		if err != nil {
-			resp := badRequest("invalid tags: " + err.Error())
-			return nil, &resp
-		}
-		p.tags = tags
-	}
-	if qs == "" && tagsText == "" && tr.start == 0 && tr.end == 0 {
-		// Tempo's legacy behaviour: unknown query parameters become tags.
-		for k, v := range vals {
-			if !reservedSearchParams[k] && len(v) > 0 && v[0] != "" {
-				p.tags[k] = v[0]
+		// Tempo reads tags with go-logfmt, too.
+		dec := logfmt.NewDecoder(strings.NewReader(v))
+		for dec.ScanRecord() {
+			for dec.ScanKeyval() {
+				if _, dup := tags[string(dec.Key())]; dup {
+					return response{}, badRequestf("invalid tags: tag %s has been set twice", dec.Key())
+				}
+				tags[string(dec.Key())] = string(dec.Value())
 			}
 		}
-	}
-	if v := vals.Get("minDuration"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			resp := badRequest("invalid minDuration: " + err.Error())
-			return nil, &resp
-		}
-		p.minDur = d.Truncate(time.Millisecond)
-	}
-	if v := vals.Get("maxDuration"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			resp := badRequest("invalid maxDuration: " + err.Error())
-			return nil, &resp
-		}
-		p.maxDur = d.Truncate(time.Millisecond)
-		if p.minDur != 0 && p.minDur > p.maxDur {
-			resp := badRequest("invalid maxDuration: must be greater than minDuration")
-			return nil, &resp
+		if err := dec.Err(); err != nil {
+			return response{}, badRequestf("invalid tags: %s", err)
 		}
 	}
-	if v := vals.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			resp := badRequest("invalid limit: " + err.Error())
-			return nil, &resp
+	var dur [2]time.Duration
+	for i, name := range []string{"minDuration", "maxDuration"} {
+		if v := vals.Get(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return response{}, badRequestf("invalid %s: %s", name, err)
+			}
+			dur[i] = d.Truncate(time.Millisecond)
 		}
-		if n <= 0 {
-			resp := badRequest("invalid limit: must be a positive number")
-			return nil, &resp
+	}
+	if dur[0] != 0 && dur[1] != 0 && dur[0] > dur[1] {
+		return response{}, badRequestError("invalid maxDuration: must be greater than minDuration")
+	}
+	limit, spss := 20, 3
+	for _, p := range []struct {
+		name string
+		dst  *int
+		max  int
+		text string
+	}{{"limit", &limit, 262144, "limit %d exceeds max limit %d"}, {"spss", &spss, 100, "spans per span set exceeds %[2]d. received %[1]d"}} {
+		if v := vals.Get(p.name); v != "" {
+			n, err := strconv.Atoi(v)
+			switch {
+			case err != nil:
+				return response{}, badRequestf("invalid %s: %s", p.name, err)
+			case n <= 0:
+				return response{}, badRequestf("invalid %s: must be a positive number", p.name)
+			case n > p.max:
+				return response{}, badRequestf(p.text, n, p.max)
+			}
+			*p.dst = n
 		}
-		p.limit = n
 	}
-	if v := vals.Get("spss"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			resp := badRequest("invalid spss: " + err.Error())
-			return nil, &resp
-		}
-		if n <= 0 {
-			resp := badRequest("invalid spss: must be a positive number")
-			return nil, &resp
-		}
-		p.spss = n
-	}
-	if e := tr.check(); e != nil {
-		return nil, e
-	}
-	return p, nil
-}
-
-// search serves GET /api/search.
-func (s *Server) search(r *http.Request, org string) response {
-	p, errResp := parseSearchParams(r)
-	if errResp != nil {
-		return *errResp
-	}
-	tenants, err := resolveTenants(org)
-	if err != nil {
-		return badRequest(err.Error())
-	}
-	if p.limit > maxSearchLimit {
-		return badRequestf("limit %d exceeds max limit %d", p.limit, maxSearchLimit)
-	}
-	if p.spss > maxSpansPerSet {
-		return badRequestf("spans per span set exceeds %d. received %d", maxSpansPerSet, p.spss)
-	}
-	if e := p.tr.checkMax(); e != nil {
-		return *e
-	}
-	startNs, endNs := s.window(p.tr)
 
 	resp := &searchResponse{Traces: []*traceMetadata{}, Metrics: searchMetrics{CompletedJobs: 1, TotalJobs: 1}}
 	seen := map[[16]byte]bool{}
 	var pm ptrace.ProtoMarshaler
-	if endNs > startNs {
-		for _, sn := range s.snapshot(tenants) {
-			if seen[sn.id] {
-				continue
-			}
-			sm := sn.summary()
-			if !sm.overlaps(startNs, endNs) {
-				continue
-			}
-			resp.Metrics.InspectedTraces++
-			for _, rs := range sn.batches {
-				resp.Metrics.InspectedBytes += uint64(pm.ResourceSpansSize(rs))
-			}
-			dur := time.Duration(sm.end - sm.start)
-			if p.minDur > 0 && dur < p.minDur || p.maxDur > 0 && dur > p.maxDur {
-				continue
-			}
-			md := &traceMetadata{
-				TraceID:           traceIDString(sn.id),
-				RootServiceName:   sm.rootService,
-				RootTraceName:     sm.rootName,
-				StartTimeUnixNano: sm.start,
-				DurationMs:        uint32((sm.end - sm.start) / 1e6),
-			}
-			switch {
-			case p.q != nil:
-				if !fillSpanSet(md, sn, sm, p.q, p.spss) {
-					continue
-				}
-			case len(p.tags) > 0:
-				if !matchTags(sn, p.tags) {
-					continue
-				}
-			}
-			seen[sn.id] = true
-			resp.Traces = append(resp.Traces, md)
+	for _, sn := range s.snapshot(tenants, nil) {
+		sm := sn.summary()
+		if seen[sn.id] || endNs <= startNs || !sm.overlaps(startNs, endNs) {
+			continue
 		}
+		resp.Metrics.InspectedTraces++
+		for _, rs := range sn.batches {
+			resp.Metrics.InspectedBytes += uint64(pm.ResourceSpansSize(rs))
+		}
+		d := time.Duration(sm.end - sm.start)
+		if dur[0] > 0 && d < dur[0] || dur[1] > 0 && d > dur[1] {
+			continue
+		}
+		md := &traceMetadata{
+			TraceID:           traceIDString(sn.id),
+			RootServiceName:   sm.rootService,
+			RootTraceName:     sm.rootName,
+			StartTimeUnixNano: sm.start,
+			DurationMs:        uint32(d.Milliseconds()),
+		}
+		if q != nil && !fillSpanSet(md, sn, sm, q, spss) || q == nil && !matchTags(sn, tags) {
+			continue
+		}
+		seen[sn.id] = true
+		resp.Traces = append(resp.Traces, md)
 	}
 	sort.SliceStable(resp.Traces, func(i, j int) bool {
 		a, b := resp.Traces[i], resp.Traces[j]
@@ -240,12 +160,7 @@ func (s *Server) search(r *http.Request, org string) response {
 		}
 		return a.TraceID < b.TraceID
 	})
-	if len(resp.Traces) > p.limit {
-		resp.Traces = resp.Traces[:p.limit]
-	}
-	if wantsProtobuf(r) {
-		return response{status: http.StatusOK, ctype: ctProtobuf, body: searchResponseProto(resp)}
-	}
+	resp.Traces = resp.Traces[:min(limit, len(resp.Traces))]
 	return jsonResponse(resp)
 }
 
@@ -284,10 +199,7 @@ func fillSpanSet(md *traceMetadata, sn traceSnap, sm summary, q *query, spss int
 				StartTimeUnixNano: uint64(sp.StartTimestamp()),
 				DurationNanos:     uint64(spanDuration(sp)),
 			}
-			out.Name, out.attrs = t.output(i, q)
-			for _, a := range out.attrs {
-				out.Attributes = append(out.Attributes, kvJSON{Key: a.key, Value: anyValueJSON(a.val)})
-			}
+			out.Name, out.Attributes = t.output(i, q)
 			ss.Spans = append(ss.Spans, out)
 		}
 		md.SpanSets = append(md.SpanSets, ss)
@@ -333,62 +245,4 @@ func tagMatches(r spanRef, k, v string) bool {
 		return true
 	}
 	return false
-}
-
-// parseLogfmt is a minimal logfmt decoder: space separated key=value pairs,
-// values optionally double-quoted with Go escapes, a bare key has value "".
-func parseLogfmt(s string) (map[string]string, error) {
-	out := map[string]string{}
-	i := 0
-	for {
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n') {
-			i++
-		}
-		if i >= len(s) {
-			return out, nil
-		}
-		start := i
-		for i < len(s) && s[i] != '=' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' {
-			if s[i] == '"' {
-				return nil, fmt.Errorf("unexpected '\"' at pos %d", i+1)
-			}
-			i++
-		}
-		key := s[start:i]
-		if key == "" {
-			return nil, fmt.Errorf("unexpected '=' at pos %d", i+1)
-		}
-		val := ""
-		if i < len(s) && s[i] == '=' {
-			i++
-			if i < len(s) && s[i] == '"' {
-				j := i + 1
-				for j < len(s) && s[j] != '"' {
-					if s[j] == '\\' {
-						j++
-					}
-					j++
-				}
-				if j >= len(s) {
-					return nil, errors.New("unterminated quoted value at pos " + strconv.Itoa(len(s)+1))
-				}
-				v, err := strconv.Unquote(s[i : j+1])
-				if err != nil {
-					return nil, fmt.Errorf("invalid quoted value at pos %d", i+1)
-				}
-				val = v
-				i = j + 1
-			} else {
-				vs := i
-				for i < len(s) && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' {
-					i++
-				}
-				val = s[vs:i]
-			}
-		}
-		if _, dup := out[key]; dup {
-			return nil, fmt.Errorf("tag %s has been set twice", key)
-		}
-		out[key] = val
-	}
 }

@@ -4,7 +4,7 @@ import (
 	"container/list"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,84 +13,44 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-// Defaults of the storage bounds and of the query end cutoff.
-const (
-	DefaultMaxTracesPerTenant = 10_000
-	DefaultMaxSpans           = 1_000_000
-	// DefaultQueryEndCutoff is the query_end_cutoff of the Tempo the fixtures
-	// were recorded from (Tempo's own default is 30s).
-	DefaultQueryEndCutoff = time.Second
+// DefaultQueryEndCutoff is the query_end_cutoff of the Tempo the fixtures
+// were recorded from (Tempo's own default is 30s).
+const DefaultQueryEndCutoff = time.Second
 
-	maxSpansPerTrace = 100_000
-)
+// maxSpans bounds the memory of a long-running dev server: over it, the least
+// recently written traces are dropped.
+const maxSpans = 1_000_000
 
 // Option configures a Server.
 type Option func(*Server)
 
 // WithQueryEndCutoff sets how far before "now" search, tag and tag-value
-// windows end (Tempo's query_frontend.query_end_cutoff). Use 0 in tests so
-// that freshly ingested spans are searchable at once.
+// windows end. Use 0 in tests so that fresh spans are searchable at once.
 func WithQueryEndCutoff(d time.Duration) Option {
-	return func(s *Server) {
-		if d >= 0 {
-			s.cutoff = d
-		}
-	}
-}
-
-// WithMaxTracesPerTenant bounds the number of traces kept per tenant; when it
-// is exceeded the least recently written trace of that tenant is dropped.
-func WithMaxTracesPerTenant(n int) Option {
-	return func(s *Server) {
-		if n > 0 {
-			s.maxTraces = n
-		}
-	}
-}
-
-// WithMaxSpans bounds the number of spans kept over all tenants; when it is
-// exceeded the least recently written traces are dropped. A single trace keeps
-// at most min(n, 100000) spans; further spans of it are discarded, as Tempo
-// discards spans of a trace over max_bytes_per_trace.
-func WithMaxSpans(n int) Option {
-	return func(s *Server) {
-		if n > 0 {
-			s.maxSpans = n
-		}
-	}
+	return func(s *Server) { s.cutoff = max(d, 0) }
 }
 
 // Server is an in-memory, multi-tenant stand-in for Tempo. It is safe for
 // concurrent use.
 type Server struct {
-	clock     func() time.Time
-	cutoff    time.Duration
-	maxTraces int
-	maxSpans  int
+	clock    func() time.Time
+	cutoff   time.Duration
+	maxSpans int
 
 	mu      sync.RWMutex
-	tenants map[string]*tenantStore
-	lru     *list.List // of *storedTrace over all tenants, front = least recently written
+	tenants map[string]map[[16]byte]*storedTrace
+	lru     *list.List // of *storedTrace, front = least recently written
 	spans   int
-}
-
-type tenantStore struct {
-	name   string
-	traces map[[16]byte]*storedTrace
-	lru    *list.List // of *storedTrace, front = least recently written
 }
 
 type storedTrace struct {
-	tenant *tenantStore
+	tenant string
 	id     [16]byte
-	// batches is copy-on-write: a new slice is made on every append, so a
-	// reader may keep using a slice it took under the read lock. Each
-	// ResourceSpans is never modified after it is stored.
+	// batches is copy-on-write, so a reader may keep a slice it took under
+	// the read lock; a stored ResourceSpans is never modified.
 	batches []ptrace.ResourceSpans
 	spanIDs map[[8]byte]struct{}
-	spans   int
-	gElem   *list.Element
-	tElem   *list.Element
+	elem    *list.Element
 }
 
 // New returns an empty Server. clock supplies "now" for the default search
@@ -100,12 +60,11 @@ func New(clock func() time.Time, opts ...Option) *Server {
 		clock = time.Now
 	}
 	s := &Server{
-		clock:     clock,
-		cutoff:    DefaultQueryEndCutoff,
-		maxTraces: DefaultMaxTracesPerTenant,
-		maxSpans:  DefaultMaxSpans,
-		tenants:   map[string]*tenantStore{},
-		lru:       list.New(),
+		clock:    clock,
+		cutoff:   DefaultQueryEndCutoff,
+		maxSpans: maxSpans,
+		tenants:  map[string]map[[16]byte]*storedTrace{},
+		lru:      list.New(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -118,8 +77,8 @@ var errNoOrgID = errors.New("no org id")
 // validTenantID applies Tempo's (dskit's) tenant ID rules.
 func validTenantID(s string) error {
 	for i := 0; i < len(s); i++ {
-		if !tenantByteOK(s[i]) {
-			return fmt.Errorf("tenant ID '%s' contains unsupported character '%c'", s, rune(s[i]))
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!-_.*'()", c) >= 0) {
+			return fmt.Errorf("tenant ID '%s' contains unsupported character '%c'", s, rune(c))
 		}
 	}
 	if len(s) > 150 {
@@ -131,24 +90,13 @@ func validTenantID(s string) error {
 	return nil
 }
 
-func tenantByteOK(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!-_.*'()", c) >= 0
-}
-
 // resolveTenants turns an X-Scope-OrgID value into the tenants to read, as
 // Tempo's query path does: split on '|', cut each part at the first ':'
 // (metadata), validate, sort and de-duplicate.
 func resolveTenants(orgID string) ([]string, error) {
-	parts := strings.Split(orgID, "|")
-	out := make([]string, 0, len(parts))
-	for _, p := range parts {
-		if i := strings.IndexByte(p, ':'); i >= 0 {
-			p = p[:i]
-		}
+	var out []string
+	for p := range strings.SplitSeq(orgID, "|") {
+		p, _, _ = strings.Cut(p, ":")
 		if err := validTenantID(p); err != nil {
 			return nil, err
 		}
@@ -157,20 +105,12 @@ func resolveTenants(orgID string) ([]string, error) {
 		}
 		out = append(out, p)
 	}
-	sort.Strings(out)
-	j := 0
-	for i, t := range out {
-		if i == 0 || t != out[j-1] {
-			out[j] = t
-			j++
-		}
-	}
-	return out[:j], nil
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
-// Ingest stores the spans of td under tenant. The tenant must be a single
-// valid Tempo tenant ID (no '|' federation, no ':' metadata). Spans with an
-// all-zero trace ID and spans whose ID is already stored for their trace are
+// Ingest stores the spans of td under tenant, a single valid Tempo tenant
+// ID. Spans with an all-zero trace ID or an already stored span ID are
 // dropped. td is not retained.
 func (s *Server) Ingest(tenant string, td ptrace.Traces) error {
 	if tenant == "" {
@@ -180,34 +120,27 @@ func (s *Server) Ingest(tenant string, td ptrace.Traces) error {
 		return err
 	}
 	batches := splitByTrace(td)
-	if len(batches) == 0 {
-		return nil
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ts := s.tenants[tenant]
-	if ts == nil {
-		ts = &tenantStore{name: tenant, traces: map[[16]byte]*storedTrace{}, lru: list.New()}
-		s.tenants[tenant] = ts
-	}
-	perTrace := min(maxSpansPerTrace, s.maxSpans)
 	for _, b := range batches {
-		st := ts.traces[b.id]
-		if st == nil {
-			st = &storedTrace{tenant: ts, id: b.id, spanIDs: map[[8]byte]struct{}{}}
-			ts.traces[b.id] = st
-			st.tElem = ts.lru.PushBack(st)
-			st.gElem = s.lru.PushBack(st)
-		} else {
-			ts.lru.MoveToBack(st.tElem)
-			s.lru.MoveToBack(st.gElem)
+		byID := s.tenants[tenant]
+		if byID == nil {
+			byID = map[[16]byte]*storedTrace{}
+			s.tenants[tenant] = byID
 		}
-		// Drop spans already stored (Tempo de-duplicates on read) and spans over the cap.
+		st := byID[b.id]
+		if st == nil {
+			st = &storedTrace{tenant: tenant, id: b.id, spanIDs: map[[8]byte]struct{}{}}
+			byID[b.id] = st
+			st.elem = s.lru.PushBack(st)
+		} else {
+			s.lru.MoveToBack(st.elem)
+		}
 		added := 0
 		b.rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
 			ss.Spans().RemoveIf(func(sp ptrace.Span) bool {
 				id := [8]byte(sp.SpanID())
-				if _, dup := st.spanIDs[id]; dup || st.spans+added >= perTrace {
+				if _, dup := st.spanIDs[id]; dup || len(st.spanIDs) >= s.maxSpans {
 					return true
 				}
 				st.spanIDs[id] = struct{}{}
@@ -216,35 +149,24 @@ func (s *Server) Ingest(tenant string, td ptrace.Traces) error {
 			})
 			return ss.Spans().Len() == 0
 		})
-		if added == 0 {
-			continue
+		if added > 0 {
+			s.spans += added
+			st.batches = append(st.batches[:len(st.batches):len(st.batches)], b.rs)
 		}
-		st.spans += added
-		s.spans += added
-		st.batches = append(st.batches[:len(st.batches):len(st.batches)], b.rs)
-	}
-	// Bounds.
-	for ts.lru.Len() > s.maxTraces {
-		s.evict(ts.lru.Front().Value.(*storedTrace))
-	}
-	for s.spans > s.maxSpans && s.lru.Len() > 0 {
-		s.evict(s.lru.Front().Value.(*storedTrace))
-	}
-	if len(ts.traces) == 0 {
-		delete(s.tenants, tenant)
+		for s.spans > s.maxSpans {
+			s.evict(s.lru.Front().Value.(*storedTrace))
+		}
 	}
 	return nil
 }
 
 func (s *Server) evict(st *storedTrace) {
-	ts := st.tenant
-	ts.lru.Remove(st.tElem)
-	s.lru.Remove(st.gElem)
-	delete(ts.traces, st.id)
-	s.spans -= st.spans
-	if len(ts.traces) == 0 {
-		delete(s.tenants, ts.name)
+	s.lru.Remove(st.elem)
+	delete(s.tenants[st.tenant], st.id)
+	if len(s.tenants[st.tenant]) == 0 {
+		delete(s.tenants, st.tenant)
 	}
+	s.spans -= len(st.spanIDs)
 }
 
 type traceBatch struct {
@@ -256,52 +178,41 @@ type traceBatch struct {
 // trace ID), with Tempo's resource attribute order (service.name last).
 func splitByTrace(td ptrace.Traces) []traceBatch {
 	var out []traceBatch
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		byTrace := map[[16]byte]ptrace.ResourceSpans{}
-		var order [][16]byte
-		sss := rs.ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			ss := sss.At(j)
-			scopeCopies := map[[16]byte]ptrace.ScopeSpans{}
-			spans := ss.Spans()
-			for k := 0; k < spans.Len(); k++ {
-				sp := spans.At(k)
+	for _, rs := range td.ResourceSpans().All() {
+		byTrace := map[[16]byte]int{} // index in out
+		for _, ss := range rs.ScopeSpans().All() {
+			scopes := map[[16]byte]ptrace.ScopeSpans{}
+			for _, sp := range ss.Spans().All() {
 				id := [16]byte(sp.TraceID())
 				if id == ([16]byte{}) {
 					continue
 				}
-				nrs, ok := byTrace[id]
+				i, ok := byTrace[id]
 				if !ok {
-					nrs = ptrace.NewResourceSpans()
+					nrs := ptrace.NewResourceSpans()
 					copyResource(rs.Resource(), nrs.Resource())
 					nrs.SetSchemaUrl(rs.SchemaUrl())
-					byTrace[id] = nrs
-					order = append(order, id)
+					i, byTrace[id] = len(out), len(out)
+					out = append(out, traceBatch{id: id, rs: nrs})
 				}
-				nss, ok := scopeCopies[id]
+				nss, ok := scopes[id]
 				if !ok {
-					nss = nrs.ScopeSpans().AppendEmpty()
+					nss = out[i].rs.ScopeSpans().AppendEmpty()
 					ss.Scope().CopyTo(nss.Scope())
 					nss.SetSchemaUrl(ss.SchemaUrl())
-					scopeCopies[id] = nss
+					scopes[id] = nss
 				}
 				sp.CopyTo(nss.Spans().AppendEmpty())
 			}
-		}
-		for _, id := range order {
-			out = append(out, traceBatch{id: id, rs: byTrace[id]})
 		}
 	}
 	return out
 }
 
 // copyResource copies a resource, moving service.name to the end of the
-// attributes as Tempo does when it rebuilds a trace from its parquet blocks.
-// Other attributes keep their order and repetitions: a resource that carries
-// a key twice comes back with it twice, as Tempo returns it (what the
-// gateway's all-occurrences tenant check exists for).
+// attributes as Tempo does. Other attributes keep their order and
+// repetitions, as in Tempo (what the gateway's all-occurrences tenant check
+// exists for).
 func copyResource(src, dst pcommon.Resource) {
 	dst.SetDroppedAttributesCount(src.DroppedAttributesCount())
 	attrs := dst.Attributes()
@@ -319,35 +230,24 @@ type traceSnap struct {
 	batches []ptrace.ResourceSpans
 }
 
-// snapshot returns every trace of the given tenants (in tenant order, and
-// within a tenant from least to most recently written).
-func (s *Server) snapshot(tenants []string) []traceSnap {
+// snapshot returns every trace of the given tenants, or with id != nil the
+// trace with that id from each tenant that has it (in tenant order).
+func (s *Server) snapshot(tenants []string, id *[16]byte) []traceSnap {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []traceSnap
-	for _, t := range tenants {
-		ts := s.tenants[t]
-		if ts == nil {
-			continue
-		}
-		for e := ts.lru.Front(); e != nil; e = e.Next() {
-			st := e.Value.(*storedTrace)
-			out = append(out, traceSnap{tenant: t, id: st.id, batches: st.batches})
+	add := func(st *storedTrace) {
+		if st != nil {
+			out = append(out, traceSnap{tenant: st.tenant, id: st.id, batches: st.batches})
 		}
 	}
-	return out
-}
-
-// lookup returns the trace with the given id from each tenant that has it.
-func (s *Server) lookup(tenants []string, id [16]byte) []traceSnap {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var out []traceSnap
 	for _, t := range tenants {
-		if ts := s.tenants[t]; ts != nil {
-			if st := ts.traces[id]; st != nil {
-				out = append(out, traceSnap{tenant: t, id: id, batches: st.batches})
-			}
+		if id != nil {
+			add(s.tenants[t][*id])
+			continue
+		}
+		for _, st := range s.tenants[t] {
+			add(st)
 		}
 	}
 	return out
@@ -362,12 +262,9 @@ type spanRef struct {
 
 func (t traceSnap) forEachSpan(fn func(spanRef)) {
 	for _, rs := range t.batches {
-		sss := rs.ScopeSpans()
-		for i := 0; i < sss.Len(); i++ {
-			ss := sss.At(i)
-			spans := ss.Spans()
-			for j := 0; j < spans.Len(); j++ {
-				fn(spanRef{res: rs.Resource(), scope: ss.Scope(), span: spans.At(j)})
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				fn(spanRef{res: rs.Resource(), scope: ss.Scope(), span: sp})
 			}
 		}
 	}

@@ -77,21 +77,9 @@ func (f field) String() string { return f.outputKey() }
 
 // ---- literals and operators ----
 
-type operator int
-
-const (
-	opEq operator = iota
-	opNeq
-	opRe
-	opNre
-	opGt
-	opGte
-	opLt
-	opLte
-)
-
-var opTokens = map[tokKind]operator{
-	tEq: opEq, tNeq: opNeq, tRe: opRe, tNre: opNre, tGt: opGt, tGte: opGte, tLt: opLt, tLte: opLte,
+// comparisons are the comparison operators and their texts.
+var comparisons = map[tokKind]string{
+	tEq: "=", tNeq: "!=", tRe: "=~", tNre: "!~", tGt: ">", tGte: ">=", tLt: "<", tLte: "<=",
 }
 
 type litKind int
@@ -120,26 +108,28 @@ type literal struct {
 
 // ---- syntax tree ----
 
-// A condition inside { }: *andOr, *not, *cond or boolConst.
-type expr any
+// A condition inside { }: *binary (&& ||), *not, *cond or boolConst.
+type expr = any
 
-type andOr struct {
-	and  bool // false: or
-	l, r expr
+// binary joins two conditions with && or ||, or two spanset expressions
+// with && || or a structural operator.
+type binary struct {
+	op   tokKind
+	l, r any
 }
 
 type not struct{ e expr }
 
 type cond struct {
 	f   field
-	op  operator
+	op  tokKind
 	lit literal
 }
 
 type boolConst bool
 
-// A spanset expression: *filter, *ssBinary or *pipeline.
-type ssExpr any
+// A spanset expression: *filter, *binary or *pipeline.
+type ssExpr = any
 
 // filter is { cond }; cond nil matches every span.
 type filter struct {
@@ -147,12 +137,6 @@ type filter struct {
 	orFree  bool    // no || inside: Tempo's storage first keeps spans where every condition holds
 	onlyAnd bool    // conditions joined with && only: the pre-filter decides
 	leaves  []*cond // the conditions, for that pre-filter
-}
-
-// ssBinary joins two spanset expressions with && || or a structural operator.
-type ssBinary struct {
-	op   tokKind
-	l, r ssExpr
 }
 
 type pipeline struct {
@@ -176,7 +160,7 @@ type stage struct {
 	expr ssExpr // stFilter
 	agg  string // stAggregate: count, avg, min, max, sum
 	arg  field  // stAggregate argument (not for count)
-	op   operator
+	op   tokKind
 	lit  literal
 	by   field // stBy
 }
@@ -312,14 +296,8 @@ func (p *parser) parsePipeline() (ssExpr, error) {
 	return pl, nil
 }
 
-var structuralOps = map[tokKind]bool{
-	tGt: true, tDesc: true, tLt: true, tAnc: true, tSibling: true,
-	tNotChild: true, tNotDesc: true, tNotParent: true, tNotAnc: true, tNre: true,
-	tUnionChild: true, tUnionDesc: true, tUnionParent: true, tUnionAnc: true, tUnionSibling: true,
-}
-
-// parseSsBinary parses one precedence level of spanset operators.
-func (p *parser) parseSsBinary(ops func(tokKind) bool, next func() (ssExpr, error)) (ssExpr, error) {
+// parseBinary parses one precedence level of spanset operators.
+func (p *parser) parseBinary(ops func(tokKind) bool, next func() (ssExpr, error)) (ssExpr, error) {
 	l, err := next()
 	if err != nil {
 		return nil, err
@@ -336,21 +314,21 @@ func (p *parser) parseSsBinary(ops func(tokKind) bool, next func() (ssExpr, erro
 		if err != nil {
 			return nil, err
 		}
-		l = &ssBinary{op: op, l: l, r: r}
+		l = &binary{op: op, l: l, r: r}
 	}
 	return l, nil
 }
 
 func (p *parser) parseSsOr() (ssExpr, error) {
-	return p.parseSsBinary(func(k tokKind) bool { return k == tOr }, p.parseSsAnd)
+	return p.parseBinary(func(k tokKind) bool { return k == tOr }, p.parseSsAnd)
 }
 
 func (p *parser) parseSsAnd() (ssExpr, error) {
-	return p.parseSsBinary(func(k tokKind) bool { return k == tAnd }, p.parseSsRel)
+	return p.parseBinary(func(k tokKind) bool { return k == tAnd }, p.parseSsRel)
 }
 
 func (p *parser) parseSsRel() (ssExpr, error) {
-	return p.parseSsBinary(func(k tokKind) bool { return structuralOps[k] }, p.parseSsPrimary)
+	return p.parseBinary(func(k tokKind) bool { _, ok := structOpsByTok[k]; return ok }, p.parseSsPrimary)
 }
 
 func (p *parser) parseSsPrimary() (ssExpr, error) {
@@ -391,10 +369,10 @@ func (p *parser) parseSsPrimary() (ssExpr, error) {
 // collectLeaves appends the conditions of c and reports whether c has no ||.
 func collectLeaves(c expr, out *[]*cond) bool {
 	switch c := c.(type) {
-	case *andOr:
+	case *binary:
 		l := collectLeaves(c.l, out)
 		r := collectLeaves(c.r, out)
-		return c.and && l && r
+		return c.op == tAnd && l && r
 	case *not:
 		return collectLeaves(c.e, out)
 	case *cond:
@@ -406,8 +384,8 @@ func collectLeaves(c expr, out *[]*cond) bool {
 // onlyAnd reports whether c is conditions joined with && (no !, no true/false).
 func onlyAnd(c expr) bool {
 	switch c := c.(type) {
-	case *andOr:
-		return c.and && onlyAnd(c.l) && onlyAnd(c.r)
+	case *binary:
+		return c.op == tAnd && onlyAnd(c.l) && onlyAnd(c.r)
 	case *cond:
 		return true
 	}
@@ -464,8 +442,8 @@ func (p *parser) parseStage() (*stage, error) {
 		if err := p.expect(tCloseParen); err != nil {
 			return nil, err
 		}
-		op, ok := opTokens[p.tok.kind]
-		if !ok || op == opRe || op == opNre {
+		op := p.tok.kind
+		if _, ok := comparisons[op]; !ok || op == tRe || op == tNre {
 			return nil, p.unexpected()
 		}
 		st.op = op
@@ -477,7 +455,7 @@ func (p *parser) parseStage() (*stage, error) {
 			return nil, err
 		}
 		if lit.kind != litInt && lit.kind != litFloat && lit.kind != litDuration {
-			return nil, p.errHere("invalid operation: %s() %s %s", name, opNames[op], litNames[lit.kind])
+			return nil, p.errHere("invalid operation: %s() %s %s", name, comparisons[op], litNames[lit.kind])
 		}
 		st.lit = lit
 		return st, nil
@@ -553,39 +531,11 @@ func (p *parser) parseFields() ([]field, error) {
 }
 
 func (p *parser) parseOr() (expr, error) {
-	l, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	for p.tok.kind == tOr {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		r, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		l = &andOr{and: false, l: l, r: r}
-	}
-	return l, nil
+	return p.parseBinary(func(k tokKind) bool { return k == tOr }, p.parseAnd)
 }
 
 func (p *parser) parseAnd() (expr, error) {
-	l, err := p.parseUnary()
-	if err != nil {
-		return nil, err
-	}
-	for p.tok.kind == tAnd {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		r, err := p.parseUnary()
-		if err != nil {
-			return nil, err
-		}
-		l = &andOr{and: true, l: l, r: r}
-	}
-	return l, nil
+	return p.parseBinary(func(k tokKind) bool { return k == tAnd }, p.parseUnary)
 }
 
 func (p *parser) parseUnary() (expr, error) {
@@ -650,8 +600,8 @@ func (p *parser) parseCond() (expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	op, ok := opTokens[p.tok.kind]
-	if !ok {
+	op := p.tok.kind
+	if _, ok := comparisons[op]; !ok {
 		return nil, p.unexpected()
 	}
 	opTok := p.tok
@@ -721,22 +671,18 @@ func (p *parser) parseLiteral() (literal, error) {
 	return lit, p.advance()
 }
 
-var opNames = map[operator]string{
-	opEq: "=", opNeq: "!=", opRe: "=~", opNre: "!~", opGt: ">", opGte: ">=", opLt: "<", opLte: "<=",
-}
-
 var litNames = map[litKind]string{
 	litString: "string", litInt: "int", litFloat: "float", litDuration: "duration",
 	litBool: "bool", litStatus: "status", litSpanKind: "kind", litNil: "nil",
 }
 
 // checkCond applies TraceQL's type rules and compiles regexes.
-func checkCond(f field, op operator, lit *literal) error {
+func checkCond(f field, op tokKind, lit *literal) error {
 	bad := func() error {
-		return fmt.Errorf("invalid operation: %s %s %s", f, opNames[op], litNames[lit.kind])
+		return fmt.Errorf("invalid operation: %s %s %s", f, comparisons[op], litNames[lit.kind])
 	}
-	eqOnly := op == opEq || op == opNeq
-	regex := op == opRe || op == opNre
+	eqOnly := op == tEq || op == tNeq
+	regex := op == tRe || op == tNre
 	if lit.kind == litNil {
 		if !eqOnly {
 			return bad()
@@ -786,52 +732,22 @@ func checkCond(f field, op operator, lit *literal) error {
 	return nil
 }
 
-// parseIdentifier validates a tag name the way Tempo's traceql.ParseIdentifier
-// does (it parses "{" + s + "}"): an attribute in any scope (resource., span.,
-// ., event., link., instrumentation.) or an intrinsic name.
-func parseIdentifier(s string) (field, string, error) {
-	l := newLexer("{" + s + "}")
-	t, err := l.next() // "{"
-	if err != nil {
-		return field{}, "", err
+// parseIdentifier parses a tag name the way Tempo's traceql.ParseIdentifier
+// does: as the field of "{" + s + "}".
+func parseIdentifier(s string) (field, error) {
+	p := &parser{lex: newLexer("{" + s + "}"), q: &query{}}
+	if err := p.advance(); err != nil {
+		return field{}, err
 	}
-	t, err = l.next()
-	if err != nil {
-		return field{}, "", err
+	if err := p.expect(tOpenBrace); err != nil {
+		return field{}, err
 	}
-	var f field
-	var scope string
-	switch t.kind {
-	case tAttr:
-		if t.name == "" && !t.attrQuoted {
-			return f, "", &parseError{line: t.line, col: l.col, msg: "syntax error: unexpected END_ATTRIBUTE"}
-		}
-		f = field{scope: t.scope, name: t.name}
-		scope = t.scope
-	case tKeyword:
-		_, known := intrinsicTypes[t.text]
-		if _, alias := intrinsicAliases[t.text]; !known && !alias {
-			return f, "", &parseError{line: t.line, col: t.col, msg: "syntax error: unexpected " + t.display()}
-		}
-		f = field{intrinsic: t.text, name: t.text}
-		scope = "intrinsic"
-	case tIdent:
-		return f, "", &parseError{line: t.line, col: t.col, msg: "unknown identifier: " + t.text}
-	default:
-		return f, "", &parseError{line: t.line, col: t.col, msg: "syntax error: unexpected " + t.display()}
+	f, err := p.parseField()
+	if err == nil {
+		err = p.expect(tCloseBrace)
 	}
-	end, err := l.next()
-	if err != nil {
-		return field{}, "", err
+	if err == nil && p.tok.kind != tEOF {
+		err = p.unexpected()
 	}
-	if end.kind != tCloseBrace {
-		return field{}, "", &parseError{line: end.line, col: end.col, msg: "syntax error: unexpected " + end.display()}
-	}
-	if last, err := l.next(); err != nil || last.kind != tEOF {
-		if err != nil {
-			return field{}, "", err
-		}
-		return field{}, "", &parseError{line: last.line, col: last.col, msg: "syntax error: unexpected " + last.display()}
-	}
-	return f, scope, nil
+	return f, err
 }

@@ -5,11 +5,15 @@ package standin
 
 import (
 	"fmt"
+	"iter"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/prometheus/common/model"
 )
 
 // ---- tokens ----
@@ -106,22 +110,17 @@ var intrinsicNames = []string{
 	"trace:rootService", "traceDuration",
 }
 
+// keywords are the reserved words: intrinsics, literal keywords and the
+// names of pipeline and metrics functions.
 var keywords = func() map[string]bool {
 	m := map[string]bool{}
-	for _, w := range intrinsicNames {
+	for _, w := range []string{"true", "false", "nil", "select", "count", "avg", "max", "min", "sum", "by", "coalesce", "with"} {
 		m[w] = true
 	}
-	for _, w := range []string{
-		"true", "false", "nil",
-		"ok", "error", "unset",
-		"unspecified", "internal", "server", "client", "producer", "consumer",
-		"select", "span:childCount", "nestedSetLeft", "nestedSetRight", "nestedSetParent",
-		"count", "avg", "max", "min", "sum", "by", "coalesce", "with",
-		"rate", "count_over_time", "min_over_time", "max_over_time", "avg_over_time",
-		"sum_over_time", "quantile_over_time", "histogram_over_time", "compare", "topk", "bottomk",
-		"link:spanID", "event:timeSinceStart",
-	} {
-		m[w] = true
+	for _, set := range []iter.Seq[string]{maps.Keys(intrinsicTypes), maps.Keys(intrinsicAliases), maps.Keys(statusKeywords), maps.Keys(kindKeywords), maps.Keys(metricsFuncs)} {
+		for w := range set {
+			m[w] = true
+		}
 	}
 	return m
 }()
@@ -456,52 +455,11 @@ func (l *lexer) number(tok token) (token, error) {
 	return tok, nil
 }
 
-// parseDuration accepts Go durations plus Prometheus-style d, w and y units.
+// parseDuration accepts Go durations and Prometheus ones (1d, 2w, 1y).
 func parseDuration(s string) (time.Duration, error) {
 	if d, err := time.ParseDuration(s); err == nil {
 		return d, nil
 	}
-	// Prometheus style: a sequence of <int><unit> with units y w d h m s ms.
-	units := []struct {
-		suffix string
-		d      time.Duration
-	}{
-		{"ms", time.Millisecond}, {"y", 365 * 24 * time.Hour}, {"w", 7 * 24 * time.Hour},
-		{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second},
-	}
-	rest := s
-	var total time.Duration
-	if rest == "" {
-		return 0, fmt.Errorf("empty duration")
-	}
-	for rest != "" {
-		i := 0
-		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-			i++
-		}
-		if i == 0 {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-		n, err := strconv.ParseInt(rest[:i], 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		rest = rest[i:]
-		matched := false
-		for _, u := range units {
-			if strings.HasPrefix(rest, u.suffix) {
-				if n > int64(1<<62)/int64(u.d) {
-					return 0, fmt.Errorf("duration out of range")
-				}
-				total += time.Duration(n) * u.d
-				rest = rest[len(u.suffix):]
-				matched = true
-				break
-			}
-		}
-		if !matched {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-	}
-	return total, nil
+	d, err := model.ParseDuration(s)
+	return time.Duration(d), err
 }

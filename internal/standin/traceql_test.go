@@ -25,6 +25,7 @@ func TestParseValid(t *testing.T) {
 		{q: `{ span:status = error && span:kind = server }`, fields: []string{"status", "kind"}},
 		{q: `{ duration <= 1.5s && duration >= 1h30m }`, fields: []string{"duration", "duration"}},
 		{q: `{ duration > 1500000ns }`, fields: []string{"duration"}},
+		{q: `{ duration < 2d && duration > 1w }`, fields: []string{"duration", "duration"}},
 		{q: `{ name = "GET /a \"b\"" }`, fields: []string{"name"}},
 		{q: "{ name =~ `GET.*` }", fields: []string{"name"}},
 		{q: `{ name = "\u0063heckout" }`, fields: []string{"name"}},
@@ -115,15 +116,16 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestParseIdentifier(t *testing.T) {
-	valid := map[string]string{
-		"resource.service.name": "resource", "span.http.route": "span", ".foo": "",
-		"event.exception.message": "event", "link.x": "link", "instrumentation.lib": "instrumentation",
-		"name": "intrinsic", "status": "intrinsic", "span:name": "intrinsic", "trace:rootService": "intrinsic",
+	valid := map[string]field{
+		"resource.service.name": {scope: "resource", name: "service.name"}, "span.http.route": {scope: "span", name: "http.route"},
+		".foo": {name: "foo"}, "event.exception.message": {scope: "event", name: "exception.message"},
+		"link.x": {scope: "link", name: "x"}, "instrumentation.lib": {scope: "instrumentation", name: "lib"},
+		"name": {intrinsic: "name"}, "status": {intrinsic: "status"}, "span:name": {intrinsic: "name"},
+		"trace:rootService": {intrinsic: "trace:rootService"}, "rootServiceName": {intrinsic: "trace:rootService"},
 	}
-	for tag, scope := range valid {
-		_, sc, err := parseIdentifier(tag)
-		if err != nil || sc != scope {
-			t.Errorf("parseIdentifier(%q) = %q, %v; want scope %q", tag, sc, err, scope)
+	for tag, want := range valid {
+		if f, err := parseIdentifier(tag); err != nil || f != want {
+			t.Errorf("parseIdentifier(%q) = %+v, %v; want %+v", tag, f, err, want)
 		}
 	}
 	invalid := map[string]string{
@@ -136,7 +138,7 @@ func TestParseIdentifier(t *testing.T) {
 		"true":         "parse error at line 1, col 2: syntax error: unexpected true",
 	}
 	for tag, want := range invalid {
-		_, _, err := parseIdentifier(tag)
+		_, err := parseIdentifier(tag)
 		if err == nil || err.Error() != want {
 			t.Errorf("parseIdentifier(%q) = %v, want %q", tag, err, want)
 		}
@@ -247,6 +249,7 @@ func TestEval(t *testing.T) {
 		`{ .tags = "y" }`:                                       true,
 		`{ .tags = "z" }`:                                       false,
 		`{ .missing = 1 || status = ok }`:                       true,
+		`{ status = ok || .missing = 1 && .retry = false }`:     true, // && binds tighter
 		`{ (.missing = 1 || status = error) || kind = server }`: true,
 		`{ !(status = error) }`:                                 false, // OR-free: every condition must hold first
 		`{ !(status = error) || false }`:                        true,
@@ -342,7 +345,7 @@ func TestOutputAttributes(t *testing.T) {
 		name, attrs := tc.output(tt.span, q)
 		var keys []string
 		for _, a := range attrs {
-			keys = append(keys, a.key)
+			keys = append(keys, a.Key)
 		}
 		if name != tt.name || !slices.Equal(keys, tt.keys) {
 			t.Errorf("%s: got %q %q, want %q %q", tt.q, name, keys, tt.name, tt.keys)
@@ -376,6 +379,6 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
-		_, _, _ = parseIdentifier(s)
+		_, _ = parseIdentifier(s)
 	})
 }

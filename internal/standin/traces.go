@@ -8,8 +8,10 @@ import (
 	"strconv"
 	"strings"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 	protobuf "google.golang.org/protobuf/proto"
 )
 
@@ -46,105 +48,109 @@ func traceIDString(id [16]byte) string {
 // dropping spans whose ID was already seen.
 func mergeTraces(snaps []traceSnap) ptrace.Traces {
 	td := ptrace.NewTraces()
-	seen := map[[8]byte]bool{}
 	for _, sn := range snaps {
 		for _, rs := range sn.batches {
-			dst := td.ResourceSpans().AppendEmpty()
-			rs.CopyTo(dst)
-			if len(snaps) == 1 {
-				continue
-			}
-			dst.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
-				ss.Spans().RemoveIf(func(sp ptrace.Span) bool {
-					id := [8]byte(sp.SpanID())
-					if seen[id] {
-						return true
-					}
-					seen[id] = true
-					return false
-				})
-				return ss.Spans().Len() == 0
-			})
+			rs.CopyTo(td.ResourceSpans().AppendEmpty())
 		}
 	}
-	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool { return rs.ScopeSpans().Len() == 0 })
+	seen := map[pcommon.SpanID]bool{}
+	removeSpans(td, func(sp ptrace.Span) bool {
+		dup := seen[sp.SpanID()]
+		seen[sp.SpanID()] = true
+		return dup
+	})
 	return td
 }
 
+// removeSpans removes the spans drop reports, and scopes and resources left
+// without spans.
+func removeSpans(td ptrace.Traces, drop func(ptrace.Span) bool) {
+	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
+		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+			ss.Spans().RemoveIf(drop)
+			return ss.Spans().Len() == 0
+		})
+		return rs.ScopeSpans().Len() == 0
+	})
+}
+
 // traceByID serves GET /api/traces/{id} (v2=false) and /api/v2/traces/{id}.
-func (s *Server) traceByID(r *http.Request, org, idText string, v2 bool) response {
-	id, err := parseTraceID(idText)
+func (s *Server) traceByID(r *http.Request, tenants []string, v2 bool) (response, error) {
+	id, err := parseTraceID(r.PathValue("id"))
 	if err != nil {
-		return badRequest(err.Error())
+		return response{}, badRequestError(err.Error())
 	}
 	q := r.URL.Query()
-	var start, end int64
-	if v := q.Get("start"); v != "" {
-		if start, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return badRequest("invalid start: " + err.Error())
+	var tr [2]int64
+	for i, name := range []string{"start", "end"} {
+		if v := q.Get(name); v != "" {
+			if tr[i], err = strconv.ParseInt(v, 10, 64); err != nil {
+				return response{}, badRequestf("invalid %s: %s", name, err)
+			}
 		}
 	}
-	if v := q.Get("end"); v != "" {
-		if end, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return badRequest("invalid end: " + err.Error())
-		}
+	if tr[0] != 0 && tr[1] != 0 && tr[1] <= tr[0] {
+		return response{}, badRequestf("http parameter start must be before end. received start=%d end=%d", tr[0], tr[1])
 	}
-	if start != 0 && end != 0 && end <= start {
-		return badRequestf("http parameter start must be before end. received start=%d end=%d", start, end)
-	}
-	tenants, err := resolveTenants(org)
-	if err != nil {
-		return badRequest(err.Error())
-	}
-
-	snaps := s.lookup(tenants, id)
 	var found []traceSnap
-	for _, sn := range snaps {
-		sm := sn.summary()
-		if sm.overlaps(uint64(max(start, 0))*1e9, uint64(max(end, 0))*1e9) {
+	for _, sn := range s.snapshot(tenants, &id) {
+		if sn.summary().overlaps(uint64(max(tr[0], 0))*1e9, uint64(max(tr[1], 0))*1e9) {
 			found = append(found, sn)
 		}
 	}
-	proto := wantsProtobuf(r)
+	proto := strings.Contains(r.Header.Get("Accept"), ctProtobuf)
 	if len(found) == 0 {
 		switch {
 		case !v2:
-			return response{status: http.StatusNotFound}
+			return response{status: http.StatusNotFound}, nil
 		case proto:
-			return response{status: http.StatusOK, ctype: ctProtobuf, body: []byte{0x0a, 0x00, 0x12, 0x00}}
+			return response{status: http.StatusOK, ctype: ctProtobuf, body: traceByIDResponseProto(nil, "")}, nil
 		default:
-			return response{status: http.StatusOK, ctype: ctJSON, body: []byte(`{"trace":{},"metrics":{}}`)}
+			return response{status: http.StatusOK, ctype: ctJSON, body: []byte(`{"trace":{},"metrics":{}}`)}, nil
 		}
 	}
 	td := mergeTraces(found)
 	var message string
 	if filter := q.Get("q"); v2 && filter != "" {
-		fq, err := parse(filter)
+		fq, err := parseQuery(filter, "invalid TraceQL query: ")
 		if err != nil {
-			return badRequest("invalid TraceQL query: " + err.Error())
+			return response{}, err
 		}
 		filterSpans(td, id, fq, q.Get("keep_hierarchy") == "true")
 		message = "Trace filtered, only a subset of spans matching the filter is returned"
 	}
 	var pm ptrace.ProtoMarshaler
-	if proto {
-		b, err := tempoOrder(pm.MarshalTraces(td))
-		if err != nil {
-			return response{status: http.StatusInternalServerError, ctype: ctText, body: []byte(err.Error())}
-		}
+	resp := response{status: http.StatusOK, ctype: ctJSON}
+	switch {
+	case proto:
+		resp.ctype = ctProtobuf
+		resp.body, err = tempoOrder(pm.MarshalTraces(td))
 		if v2 {
-			b = traceByIDResponseProto(b, uint64(len(b)))
-			if message != "" {
-				b = appendVarintField(b, 3, 1) // PARTIAL
-				b = appendBytesField(b, 4, []byte(message))
-			}
+			resp.body = traceByIDResponseProto(resp.body, message)
 		}
-		return response{status: http.StatusOK, ctype: ctProtobuf, body: b}
+	case v2:
+		resp.body, err = encodeTraceV2(td, uint64(pm.TracesSize(td)), message)
+	default:
+		resp.body, err = encodeTraceV1(td)
 	}
-	if !v2 {
-		return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV1(td)}
+	return resp, err
+}
+
+// traceByIDResponseProto encodes a tempopb.TraceByIDResponse around an
+// encoded trace: trace=1, metrics=2 {inspectedBytes=1}, status=3 (PARTIAL
+// with a message), message=4.
+func traceByIDResponseProto(trace []byte, partialMessage string) []byte {
+	b := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), trace)
+	var metrics []byte
+	if len(trace) > 0 {
+		metrics = protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), uint64(len(trace)))
 	}
-	return response{status: http.StatusOK, ctype: ctJSON, body: encodeTraceV2(td, uint64(pm.TracesSize(td)), message)}
+	b = protowire.AppendBytes(protowire.AppendTag(b, 2, protowire.BytesType), metrics)
+	if partialMessage != "" {
+		b = protowire.AppendVarint(protowire.AppendTag(b, 3, protowire.VarintType), 1)
+		b = protowire.AppendString(protowire.AppendTag(b, 4, protowire.BytesType), partialMessage)
+	}
+	return b
 }
 
 // filterSpans keeps the spans of td that q's spansets match (v2 span
@@ -156,24 +162,18 @@ func filterSpans(td ptrace.Traces, id [16]byte, q *query, keepHierarchy bool) {
 	}
 	t := newTraceCtx(sn, sn.summary())
 	t.tree()
-	keep := map[[8]byte]bool{}
+	keep := map[pcommon.SpanID]bool{}
 	for _, set := range t.eval(q.root, t.all()) {
 		for _, i := range set {
-			for j := i; j >= 0 && !keep[[8]byte(t.spans[j].span.SpanID())]; j = t.spans[j].parent {
-				keep[[8]byte(t.spans[j].span.SpanID())] = true
+			for j := i; j >= 0 && !keep[t.spans[j].span.SpanID()]; j = t.spans[j].parent {
+				keep[t.spans[j].span.SpanID()] = true
 				if !keepHierarchy {
 					break
 				}
 			}
 		}
 	}
-	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
-		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
-			ss.Spans().RemoveIf(func(sp ptrace.Span) bool { return !keep[[8]byte(sp.SpanID())] })
-			return ss.Spans().Len() == 0
-		})
-		return rs.ScopeSpans().Len() == 0
-	})
+	removeSpans(td, func(sp ptrace.Span) bool { return !keep[sp.SpanID()] })
 }
 
 // tempoOrder re-encodes a TracesData message as Tempo (gogo-protobuf) writes
