@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
-	protobuf "google.golang.org/protobuf/proto"
 )
 
 // parseTraceID parses a trace ID like Tempo's util.HexStringToTraceID: hex
@@ -176,17 +175,87 @@ func filterSpans(td ptrace.Traces, id [16]byte, q *query, keepHierarchy bool) {
 	removeSpans(td, func(sp ptrace.Span) bool { return !keep[sp.SpanID()] })
 }
 
-// tempoOrder re-encodes a TracesData message as Tempo (gogo-protobuf) writes
-// it: every message's fields in ascending number order. pdata's marshaler
-// writes them in descending order, which readers accept but which would
-// make tracegate's transcoder read an order real Tempo never sends.
+// tempoOrder rewrites a TracesData message as Tempo (gogo-protobuf) writes
+// it: every message's fields in ascending number order, repeated ones in
+// their order, empty ids left out. pdata's marshaler writes fields in
+// descending order and empty ids as empty fields, which readers accept but
+// which would make tracegate's transcoder read what real Tempo never sends.
 func tempoOrder(b []byte, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var td tracepb.TracesData
-	if err := protobuf.Unmarshal(b, &td); err != nil {
-		return nil, err
+	var r reorderer
+	return r.message(make([]byte, 0, len(b)), b, "TracesData", 0)
+}
+
+// ids lists the id fields Tempo leaves out when empty.
+var ids = map[string][]protowire.Number{"Span": {1, 2, 4}, "Link": {1, 2}}
+
+// nested lists the message-typed fields of each OTLP trace message.
+var nested = map[string]map[protowire.Number]string{
+	"TracesData":    {1: "ResourceSpans"},
+	"ResourceSpans": {1: "Resource", 2: "ScopeSpans"},
+	"Resource":      {1: "KeyValue"},
+	"ScopeSpans":    {1: "Scope", 2: "Span"},
+	"Scope":         {3: "KeyValue"},
+	"Span":          {9: "KeyValue", 11: "Event", 13: "Link"},
+	"Event":         {3: "KeyValue"},
+	"Link":          {4: "KeyValue"},
+	"KeyValue":      {2: "AnyValue"},
+	"AnyValue":      {5: "ArrayValue", 6: "KeyValueList"},
+	"ArrayValue":    {1: "AnyValue"},
+	"KeyValueList":  {1: "KeyValue"},
+}
+
+// reorderer keeps one scratch buffer per nesting depth.
+type reorderer struct{ scratch [][]byte }
+
+// message appends the message b of type msg to dst with its fields sorted
+// by number (stably) and its nested messages likewise.
+func (r *reorderer) message(dst, b []byte, msg string, depth int) ([]byte, error) {
+	type field struct {
+		num        protowire.Number
+		start, end int // the whole field in b
+		value      int // where the value starts
+		nested     bool
 	}
-	return protobuf.MarshalOptions{Deterministic: true}.Marshal(&td)
+	var fields []field
+	for pos := 0; pos < len(b); {
+		num, typ, n := protowire.ConsumeTag(b[pos:])
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[pos+n:])
+		if m < 0 {
+			return nil, protowire.ParseError(m)
+		}
+		f := field{num: num, start: pos, end: pos + n + m, value: pos + n}
+		pos = f.end
+		if typ == protowire.BytesType {
+			_, l := protowire.ConsumeVarint(b[f.value:])
+			f.value += l
+			if f.value == f.end && slices.Contains(ids[msg], num) {
+				continue
+			}
+			_, f.nested = nested[msg][num]
+		}
+		fields = append(fields, f)
+	}
+	slices.SortStableFunc(fields, func(a, b field) int { return int(a.num) - int(b.num) })
+	if len(r.scratch) <= depth {
+		r.scratch = append(r.scratch, nil)
+	}
+	for _, f := range fields {
+		if !f.nested {
+			dst = append(dst, b[f.start:f.end]...)
+			continue
+		}
+		child, err := r.message(r.scratch[depth][:0], b[f.value:f.end], nested[msg][f.num], depth+1)
+		if err != nil {
+			return nil, err
+		}
+		dst = protowire.AppendBytes(protowire.AppendTag(dst, f.num, protowire.BytesType), child)
+		r.scratch[depth] = child
+	}
+	return dst, nil
 }
