@@ -185,41 +185,62 @@ func tempoOrder(b []byte, err error) ([]byte, error) {
 		return nil, err
 	}
 	var r reorderer
-	return r.message(make([]byte, 0, len(b)), b, "TracesData", 0)
+	return r.message(make([]byte, 0, len(b)), b, pbTracesData, 0)
 }
 
-// ids lists the id fields Tempo leaves out when empty.
-var ids = map[string][]protowire.Number{"Span": {1, 2, 4}, "Link": {1, 2}}
+// The OTLP trace messages, and for each its message-typed fields (by
+// number) and the id fields Tempo leaves out when empty (a bit per number).
+type msgKind uint8
 
-// nested lists the message-typed fields of each OTLP trace message.
-var nested = map[string]map[protowire.Number]string{
-	"TracesData":    {1: "ResourceSpans"},
-	"ResourceSpans": {1: "Resource", 2: "ScopeSpans"},
-	"Resource":      {1: "KeyValue"},
-	"ScopeSpans":    {1: "Scope", 2: "Span"},
-	"Scope":         {3: "KeyValue"},
-	"Span":          {9: "KeyValue", 11: "Event", 13: "Link"},
-	"Event":         {3: "KeyValue"},
-	"Link":          {4: "KeyValue"},
-	"KeyValue":      {2: "AnyValue"},
-	"AnyValue":      {5: "ArrayValue", 6: "KeyValueList"},
-	"ArrayValue":    {1: "AnyValue"},
-	"KeyValueList":  {1: "KeyValue"},
-}
+const (
+	pbNone msgKind = iota
+	pbTracesData
+	pbResourceSpans
+	pbResource
+	pbScopeSpans
+	pbScope
+	pbSpan
+	pbEvent
+	pbLink
+	pbKeyValue
+	pbAnyValue
+	pbArrayValue
+	pbKeyValueList
+	pbKinds
+)
+
+var (
+	nested = [pbKinds][16]msgKind{
+		pbTracesData:    {1: pbResourceSpans},
+		pbResourceSpans: {1: pbResource, 2: pbScopeSpans},
+		pbResource:      {1: pbKeyValue},
+		pbScopeSpans:    {1: pbScope, 2: pbSpan},
+		pbScope:         {3: pbKeyValue},
+		pbSpan:          {9: pbKeyValue, 11: pbEvent, 13: pbLink},
+		pbEvent:         {3: pbKeyValue},
+		pbLink:          {4: pbKeyValue},
+		pbKeyValue:      {2: pbAnyValue},
+		pbAnyValue:      {5: pbArrayValue, 6: pbKeyValueList},
+		pbArrayValue:    {1: pbAnyValue},
+		pbKeyValueList:  {1: pbKeyValue},
+	}
+	emptyIDs = [pbKinds]uint16{pbSpan: 1<<1 | 1<<2 | 1<<4, pbLink: 1<<1 | 1<<2}
+)
 
 // reorderer keeps one scratch buffer per nesting depth.
 type reorderer struct{ scratch [][]byte }
 
-// message appends the message b of type msg to dst with its fields sorted
+// message appends the message b of kind msg to dst with its fields sorted
 // by number (stably) and its nested messages likewise.
-func (r *reorderer) message(dst, b []byte, msg string, depth int) ([]byte, error) {
+func (r *reorderer) message(dst, b []byte, msg msgKind, depth int) ([]byte, error) {
 	type field struct {
 		num        protowire.Number
 		start, end int // the whole field in b
 		value      int // where the value starts
-		nested     bool
+		nested     msgKind
 	}
-	var fields []field
+	var room [32]field
+	fields, sorted := room[:0], true
 	for pos := 0; pos < len(b); {
 		num, typ, n := protowire.ConsumeTag(b[pos:])
 		if n < 0 {
@@ -231,31 +252,47 @@ func (r *reorderer) message(dst, b []byte, msg string, depth int) ([]byte, error
 		}
 		f := field{num: num, start: pos, end: pos + n + m, value: pos + n}
 		pos = f.end
-		if typ == protowire.BytesType {
+		if typ == protowire.BytesType && num < 16 {
 			_, l := protowire.ConsumeVarint(b[f.value:])
 			f.value += l
-			if f.value == f.end && slices.Contains(ids[msg], num) {
+			if f.value == f.end && emptyIDs[msg]&(1<<num) != 0 {
 				continue
 			}
-			_, f.nested = nested[msg][num]
+			f.nested = nested[msg][num]
 		}
+		sorted = sorted && (len(fields) == 0 || fields[len(fields)-1].num <= num)
 		fields = append(fields, f)
 	}
-	slices.SortStableFunc(fields, func(a, b field) int { return int(a.num) - int(b.num) })
+	// A stable sort by number: the distinct numbers in order (a message has
+	// few), then each one's fields in their order.
+	var nums []protowire.Number
+	for _, f := range fields {
+		if !slices.Contains(nums, f.num) {
+			nums = append(nums, f.num)
+		}
+	}
+	if !sorted {
+		slices.Sort(nums)
+	}
 	if len(r.scratch) <= depth {
 		r.scratch = append(r.scratch, nil)
 	}
-	for _, f := range fields {
-		if !f.nested {
-			dst = append(dst, b[f.start:f.end]...)
-			continue
+	for _, num := range nums {
+		for _, f := range fields {
+			if f.num != num {
+				continue
+			}
+			if f.nested == pbNone {
+				dst = append(dst, b[f.start:f.end]...)
+				continue
+			}
+			child, err := r.message(r.scratch[depth][:0], b[f.value:f.end], f.nested, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			dst = protowire.AppendBytes(protowire.AppendTag(dst, f.num, protowire.BytesType), child)
+			r.scratch[depth] = child
 		}
-		child, err := r.message(r.scratch[depth][:0], b[f.value:f.end], nested[msg][f.num], depth+1)
-		if err != nil {
-			return nil, err
-		}
-		dst = protowire.AppendBytes(protowire.AppendTag(dst, f.num, protowire.BytesType), child)
-		r.scratch[depth] = child
 	}
 	return dst, nil
 }
