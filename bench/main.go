@@ -547,7 +547,7 @@ func render(o options, targets []*target, results map[int][]*result, rss rssResu
 		if o.tunedProxy {
 			proxyGets, conns = "identity JSON to the tuned proxy", "the tuned proxy's and tracegate's transports keep enough idle connections"
 		}
-		p("\nCPU per request is utime+stime from /proc/<pid>/stat (10 ms ticks) over the target's slices, divided by its requests. ")
+		p("\nCPU per request is the time on a CPU of all the process's threads (/proc/<pid>/task/*/schedstat, nanoseconds) over the target's slices, divided by its requests. ")
 		p("*tracegate CPU*: the tracegate process alone. *bench-process CPU*: this process: the load generator, the Tempo stand-in ")
 		p("and, in proxy rows, the ReverseProxy. The stand-in answers identity JSON to the upstream rows, %s and identity protobuf to tracegate ", proxyGets)
 		p("(Go's default transport asks for gzip by itself and the stand-in, like Tempo, compresses answers of 1 KiB or more; tracegate asks for identity unless TRACEGATE_TEMPO_COMPRESSION is set). ")

@@ -21,8 +21,36 @@ import (
 // (100 on every Linux architecture Go supports for userland).
 const clockTick = 10 * time.Millisecond
 
-// cpuTime returns utime+stime of pid ("self" for this process), all threads.
+// cpuTime returns the CPU time of pid ("self" for this process): the sum
+// over its threads of the nanoseconds on a CPU from /proc/<pid>/task/*/schedstat
+// (a Go program's threads live as long as it does), else utime+stime of
+// /proc/<pid>/stat in 10 ms ticks.
 func cpuTime(pid string) (time.Duration, error) {
+	tasks, err := filepath.Glob(filepath.Join("/proc", pid, "task", "*", "schedstat"))
+	if err == nil && len(tasks) > 0 {
+		var sum time.Duration
+		for _, task := range tasks {
+			b, err := os.ReadFile(task) //nolint:gosec // G304: a /proc file of a pid this program started
+			if err != nil {
+				continue // the thread has just exited
+			}
+			f := strings.Fields(string(b))
+			if len(f) == 0 {
+				return 0, fmt.Errorf("%s: empty", task)
+			}
+			ns, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return 0, err
+			}
+			sum += time.Duration(ns)
+		}
+		return sum, nil
+	}
+	return statCPUTime(pid)
+}
+
+// statCPUTime returns utime+stime of pid, all threads, in clock ticks.
+func statCPUTime(pid string) (time.Duration, error) {
 	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat")) //nolint:gosec // G304: a /proc file of a pid this program started
 	if err != nil {
 		return 0, err
