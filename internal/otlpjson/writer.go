@@ -3,7 +3,6 @@ package otlpjson
 import (
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"io"
 	"math"
 	"strconv"
@@ -164,16 +163,59 @@ func appendField(dst []byte, first *bool, name string) []byte {
 
 func appendID(dst, id []byte) []byte {
 	dst = append(dst, '"')
-	dst = hex.AppendEncode(dst, id)
+	for _, c := range id {
+		dst = append(dst, hexPairs[2*int(c)], hexPairs[2*int(c)+1])
+	}
 	return append(dst, '"')
 }
+
+// hexPairs holds the two hex digits of every byte.
+var hexPairs = func() (t [512]byte) {
+	for c := range 256 {
+		t[2*c], t[2*c+1] = hexDigits[c>>4], hexDigits[c&0xf]
+	}
+	return t
+}()
 
 // appendUint64 appends v as a JSON string (proto3 JSON's 64-bit integers).
 func appendUint64(dst []byte, v uint64) []byte {
 	dst = append(dst, '"')
-	dst = strconv.AppendUint(dst, v, 10)
+	dst = appendDecimal(dst, v)
 	return append(dst, '"')
 }
+
+// appendDecimal is strconv.AppendUint(dst, v, 10), faster for the long
+// numbers of timestamps: eight digits at a time in 32-bit arithmetic.
+func appendDecimal(dst []byte, v uint64) []byte {
+	if v < 1e8 {
+		return strconv.AppendUint(dst, v, 10)
+	}
+	lo := uint32(v % 1e8)
+	v /= 1e8
+	if v < 1e8 {
+		dst = strconv.AppendUint(dst, v, 10)
+	} else {
+		dst = strconv.AppendUint(dst, v/1e8, 10)
+		dst = append8(dst, uint32(v%1e8))
+	}
+	return append8(dst, lo)
+}
+
+// append8 appends v < 1e8 as exactly eight digits.
+func append8(dst []byte, v uint32) []byte {
+	hi, lo := v/10000, v%10000
+	a, b, c, d := hi/100, hi%100, lo/100, lo%100
+	return append(dst, decimalPairs[2*a], decimalPairs[2*a+1], decimalPairs[2*b], decimalPairs[2*b+1],
+		decimalPairs[2*c], decimalPairs[2*c+1], decimalPairs[2*d], decimalPairs[2*d+1])
+}
+
+// decimalPairs holds the two digits of 0..99.
+var decimalPairs = func() (t [200]byte) {
+	for i := range 100 {
+		t[2*i], t[2*i+1] = byte('0'+i/10), byte('0'+i%10)
+	}
+	return t
+}()
 
 const hexDigits = "0123456789abcdef"
 
@@ -211,9 +253,7 @@ func (w *writer) field(first *bool, name string) {
 
 func (w *writer) id(b []byte) {
 	w.room(2 + 2*len(b))
-	w.buf = append(w.buf, '"')
-	w.buf = hex.AppendEncode(w.buf, b)
-	w.buf = append(w.buf, '"')
+	w.buf = appendID(w.buf, b)
 }
 
 // uint32 and int32 are JSON numbers; 64-bit integers are strings (proto3 JSON).
@@ -229,9 +269,7 @@ func (w *writer) int32(v uint64) {
 
 func (w *writer) uint64(v uint64) {
 	w.room(22)
-	w.buf = append(w.buf, '"')
-	w.buf = strconv.AppendUint(w.buf, v, 10)
-	w.buf = append(w.buf, '"')
+	w.buf = appendUint64(w.buf, v)
 }
 
 // appendDouble appends v as pdata does: NaN and the infinities as strings,
