@@ -625,8 +625,10 @@ func (w *writer) span(b []byte) {
 	if len(name) > 0 {
 		buf = w.strIn(appendField(buf, &first, "name"), name)
 	}
-	if int32(kind) != 0 {
-		buf = strconv.AppendInt(appendField(buf, &first, "kind"), int64(int32(kind)), 10)
+	if k := int32(kind); k > 0 && k < 10 {
+		buf = append(appendField(buf, &first, "kind"), byte('0'+k))
+	} else if k != 0 {
+		buf = strconv.AppendInt(appendField(buf, &first, "kind"), int64(k), 10)
 	}
 	if start != 0 {
 		buf = appendUint64(appendField(buf, &first, "startTimeUnixNano"), start)
@@ -658,6 +660,10 @@ func (w *writer) span(b []byte) {
 	if uint32(droppedLinks) != 0 {
 		w.field(&first, "droppedLinksCount")
 		w.uint32(droppedLinks)
+	}
+	if statusN <= 1 && len(status) == 0 && !first { // unset: the usual case
+		w.raw(`,"status":{}}`)
+		return
 	}
 	w.field(&first, "status")
 	w.status(merged(b, 15, statusN, status))
