@@ -262,7 +262,8 @@ func validateSpan(b []byte) error {
 			}
 			continue
 		}
-		if want := spanMsg.fields[spanMsg.index[num]-1].typ; typ != want {
+		f := &spanMsg.fields[spanMsg.index[num]-1] // every number 1–16 is a Span field
+		if typ != f.typ {
 			return wrongType(typ, num, "Span")
 		}
 		switch typ {
@@ -274,23 +275,8 @@ func validateSpan(b []byte) error {
 			pos, err = consumeFixed(b, p, 4)
 		default: // wireLen
 			var start int
-			if start, pos, err = lenAt(b, p); err != nil {
-				return err
-			}
-			v := b[start:pos]
-			switch num {
-			case 1:
-				if len(v) != 0 && len(v) != 16 {
-					err = fmt.Errorf("proto: trace id of %d bytes", len(v))
-				}
-			case 2, 4:
-				if len(v) != 0 && len(v) != 8 {
-					err = fmt.Errorf("proto: span id of %d bytes", len(v))
-				}
-			case 9:
-				err = validateKeyValue(v, 0)
-			case 11, 13, 15:
-				err = validate(spanMsg.fields[spanMsg.index[num]-1].msg, v, 0)
+			if start, pos, err = lenAt(b, p); err == nil && f.kind != scalar {
+				err = validateValue(f, b[start:pos], 0)
 			}
 		}
 		if err != nil {
