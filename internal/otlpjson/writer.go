@@ -242,13 +242,7 @@ var escaped = func() (t [256]bool) {
 // field writes `,"name":` or `"name":` when it is the first member.
 func (w *writer) field(first *bool, name string) {
 	w.room(len(name) + 4)
-	if !*first {
-		w.buf = append(w.buf, ',')
-	}
-	*first = false
-	w.buf = append(w.buf, '"')
-	w.buf = append(w.buf, name...)
-	w.buf = append(w.buf, '"', ':')
+	w.buf = appendField(w.buf, first, name)
 }
 
 func (w *writer) id(b []byte) {
